@@ -1,0 +1,2 @@
+//! Scheduler benchmarks (placeholder until written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Loom models of the executor's lock-free protocols (`RUSTFLAGS="--cfg loom"`).

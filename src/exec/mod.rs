@@ -1,0 +1,235 @@
+//! Executors: run a [`Plan`] and return the values of its outputs.
+//!
+//! - [`Sequential`] runs on the caller's thread in priority order. It is the oracle every
+//!   test of the parallel executor compares against.
+//! - [`Pool`] is a persistent set of worker threads, pinned to cores, that steal work from
+//!   each other. One pool serves many runs, one after another or concurrently from several
+//!   caller threads.
+//!
+//! Both free each intermediate value the moment its last user finishes, report
+//! [`RunStats`], call an optional [`Observer`] on every task, and turn the first failing or
+//! panicking task into an [`Error::Task`](crate::Error::Task) naming its key and op.
+
+mod job;
+mod pool;
+mod run_state;
+mod sequential;
+mod sleep;
+mod slot;
+pub(crate) mod sync;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use pool::{Pool, PoolBuilder};
+pub use sequential::Sequential;
+pub use worker::{LIVE_FLUSH_BYTES, LIVE_FLUSH_VALUES};
+
+use crate::error::Result;
+use crate::graph::Graph;
+use crate::key::Key;
+use crate::plan::{Plan, TaskId};
+use crate::value::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Tasks that ran to completion.
+    pub tasks_run: u64,
+    /// Jobs taken from another worker's deque or from the injector.
+    pub steals: u64,
+    /// Largest number of task values alive at once. Exact for [`Sequential`]; for [`Pool`]
+    /// workers publish their counts in batches, so it may be off by up to
+    /// `threads × LIVE_FLUSH_VALUES` (a documented constant of the pool).
+    pub peak_live_values: u64,
+    /// Largest number of bytes held by live task values at once, as reported by
+    /// [`Value::nbytes`]; same accuracy as `peak_live_values` with `LIVE_FLUSH_BYTES`.
+    pub peak_live_bytes: u64,
+    /// Values still held by the run when it returned, outputs excluded: always 0 after a
+    /// successful run (every intermediate was freed at its last use).
+    pub leaked_values: u64,
+    /// Wall time from submission to completion.
+    pub wall: Duration,
+    /// Worker threads that served the run (1 for [`Sequential`]).
+    pub threads: usize,
+}
+
+/// Callbacks on task start and finish, for progress bars and profiles.
+///
+/// Observers are called from worker threads, concurrently; keep them cheap. When no observer
+/// is set, the executor does one well-predicted branch per task.
+pub trait Observer: Send + Sync {
+    /// A run of `plan` is starting.
+    fn run_started(&self, plan: &Plan) {
+        let _ = plan;
+    }
+    /// Task `task` starts on `worker` (0 for the sequential executor).
+    fn task_started(&self, plan: &Plan, task: TaskId, worker: usize) {
+        let _ = (plan, task, worker);
+    }
+    /// Task `task` finished on `worker` (successfully or not).
+    fn task_finished(&self, plan: &Plan, task: TaskId, worker: usize) {
+        let _ = (plan, task, worker);
+    }
+    /// The run ended.
+    fn run_finished(&self, plan: &Plan, stats: &RunStats) {
+        let _ = (plan, stats);
+    }
+}
+
+/// Options for one run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Called on every task start and finish.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl RunOptions {
+    /// Options with an observer.
+    pub fn with_observer(observer: Arc<dyn Observer>) -> RunOptions {
+        RunOptions {
+            observer: Some(observer),
+        }
+    }
+}
+
+/// The result of a run: output values in the plan's request order, and statistics.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// One value per requested key, in request order.
+    pub values: Vec<Value>,
+    /// What the run did.
+    pub stats: RunStats,
+}
+
+/// One key or a nested list of keys, for [`Executor::compute`].
+///
+/// ```
+/// use blockwork::{Keys, Key};
+/// let k: Keys = vec![Keys::from("a"), Keys::from(vec!["b", "c"])].into();
+/// assert_eq!(k.flatten(), vec![Key::from("a"), Key::from("b"), Key::from("c")]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keys {
+    /// A single key.
+    One(Key),
+    /// A list of nested key lists.
+    Many(Vec<Keys>),
+}
+
+impl Keys {
+    /// The keys, depth first.
+    pub fn flatten(&self) -> Vec<Key> {
+        let mut out = Vec::new();
+        self.flatten_into(&mut out);
+        out
+    }
+    fn flatten_into(&self, out: &mut Vec<Key>) {
+        match self {
+            Keys::One(k) => out.push(k.clone()),
+            Keys::Many(ks) => ks.iter().for_each(|k| k.flatten_into(out)),
+        }
+    }
+    fn shape(&self, values: &mut std::vec::IntoIter<Value>) -> Computed {
+        match self {
+            Keys::One(_) => Computed::One(values.next().expect("one value per key")),
+            Keys::Many(ks) => Computed::Many(ks.iter().map(|k| k.shape(values)).collect()),
+        }
+    }
+}
+
+impl<K: Into<Key>> From<K> for Keys {
+    fn from(k: K) -> Keys {
+        Keys::One(k.into())
+    }
+}
+impl<K: Into<Keys>> From<Vec<K>> for Keys {
+    fn from(ks: Vec<K>) -> Keys {
+        Keys::Many(ks.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Values in the same nesting as the [`Keys`] that asked for them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Computed {
+    /// The value of one key.
+    One(Value),
+    /// Values of a nested list of keys.
+    Many(Vec<Computed>),
+}
+
+impl Computed {
+    /// The value, if this is a single one.
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            Computed::One(v) => Some(v),
+            Computed::Many(_) => None,
+        }
+    }
+    /// The list, if this is a list.
+    pub fn as_list(&self) -> Option<&[Computed]> {
+        match self {
+            Computed::Many(l) => Some(l),
+            Computed::One(_) => None,
+        }
+    }
+}
+
+/// Something that runs plans: [`Sequential`] or [`Pool`].
+pub trait Executor {
+    /// Runs a plan with options.
+    fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput>;
+
+    /// Runs a plan.
+    fn run(&self, plan: &Plan) -> Result<RunOutput> {
+        self.run_with(plan, &RunOptions::default())
+    }
+
+    /// The value of one key: plans only what it needs, runs, returns.
+    fn get(&self, graph: &Graph, key: impl Into<Key>) -> Result<Value>
+    where
+        Self: std::marker::Sized,
+    {
+        let plan = Plan::new(graph, &[key.into()])?;
+        let mut out = self.run(&plan)?;
+        Ok(out.values.pop().expect("one output"))
+    }
+
+    /// The values of a key or nested list of keys, in the same nesting (dask's `get` with a
+    /// list of keys).
+    ///
+    /// ```
+    /// use blockwork::{Computed, Executor, GraphBuilder, Keys, Sequential, Value};
+    /// let mut b = GraphBuilder::new();
+    /// b.literal("a", 1)?.literal("b", 2)?;
+    /// let g = b.build();
+    /// let got = Sequential::new().compute(&g, &vec![Keys::from("a"), Keys::from(vec!["b", "a"])].into())?;
+    /// assert_eq!(got, Computed::Many(vec![
+    ///     Computed::One(Value::Int(1)),
+    ///     Computed::Many(vec![Computed::One(Value::Int(2)), Computed::One(Value::Int(1))]),
+    /// ]));
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    fn compute(&self, graph: &Graph, keys: &Keys) -> Result<Computed>
+    where
+        Self: std::marker::Sized,
+    {
+        let plan = Plan::new(graph, &keys.flatten())?;
+        let out = self.run(&plan)?;
+        Ok(keys.shape(&mut out.values.into_iter()))
+    }
+}
+
+/// Extracts a message from a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

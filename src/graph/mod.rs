@@ -1,0 +1,338 @@
+//! Graphs: the dask specification, typed.
+//!
+//! A [`Graph`] maps [`Key`]s to [`Node`]s: a literal value, an alias of another key, or a
+//! [`Task`] (an [`Op`] plus [`Arg`]s). Graphs are plain data: build them with
+//! [`GraphBuilder`] (which rejects duplicate keys) or [`Graph::insert`] (which replaces, like a
+//! dict), rewrite them with the pure functions of [`optimize`], and hand them to an
+//! executor. A `Graph` clones in O(1) (its map is shared and copied on write).
+
+mod op;
+pub mod optimize;
+
+pub use op::{Op, TypedFn};
+
+use crate::error::{Error, Result};
+use crate::key::Key;
+use crate::value::Value;
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+use std::sync::Arc;
+
+/// An argument of a task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    /// The value of another key (aliases are followed).
+    Ref(Key),
+    /// A literal value.
+    Lit(Value),
+    /// A list of arguments; it reaches the op as a [`Value::List`], with nested lists
+    /// resolved recursively.
+    List(Vec<Arg>),
+    /// A task evaluated in place, its result passed as the argument; it has no key of its own.
+    Task(Box<Task>),
+}
+
+impl Arg {
+    /// A reference to a key.
+    pub fn key(k: impl Into<Key>) -> Arg {
+        Arg::Ref(k.into())
+    }
+    /// A literal argument.
+    pub fn lit(v: impl Into<Value>) -> Arg {
+        Arg::Lit(v.into())
+    }
+    /// A list argument.
+    pub fn list(items: impl IntoIterator<Item = Arg>) -> Arg {
+        Arg::List(items.into_iter().collect())
+    }
+    /// A nested task argument.
+    pub fn task(op: &Op, args: impl IntoIterator<Item = Arg>) -> Arg {
+        Arg::Task(Box::new(Task::new(op, args)))
+    }
+
+    /// Calls `f` on every key this argument refers to, in argument order.
+    pub fn for_each_ref(&self, f: &mut impl FnMut(&Key)) {
+        match self {
+            Arg::Ref(k) => f(k),
+            Arg::Lit(_) => {}
+            Arg::List(items) => items.iter().for_each(|a| a.for_each_ref(f)),
+            Arg::Task(t) => t.args.iter().for_each(|a| a.for_each_ref(f)),
+        }
+    }
+}
+
+/// A task: an operation and its arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    /// What to run.
+    pub op: Op,
+    /// What to pass it, in order.
+    pub args: Vec<Arg>,
+}
+
+impl Task {
+    /// A task from an op and arguments.
+    pub fn new(op: &Op, args: impl IntoIterator<Item = Arg>) -> Task {
+        Task {
+            op: op.clone(),
+            args: args.into_iter().collect(),
+        }
+    }
+}
+
+/// What a key maps to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    /// A constant value.
+    Literal(Value),
+    /// Another key's value (followed at planning time).
+    Alias(Key),
+    /// A computation.
+    Task(Task),
+}
+
+impl Node {
+    /// Calls `f` on every key this node depends on directly (duplicates included).
+    pub fn for_each_ref(&self, mut f: impl FnMut(&Key)) {
+        match self {
+            Node::Literal(_) => {}
+            Node::Alias(k) => f(k),
+            Node::Task(t) => t.args.iter().for_each(|a| a.for_each_ref(&mut f)),
+        }
+    }
+
+    /// The distinct keys this node depends on directly, in first-use order.
+    pub fn dependencies(&self) -> Vec<Key> {
+        let mut out: Vec<Key> = Vec::new();
+        self.for_each_ref(|k| {
+            if !out.contains(k) {
+                out.push(k.clone());
+            }
+        });
+        out
+    }
+}
+
+pub(crate) type NodeMap = IndexMap<Key, Node, FxBuildHasher>;
+
+/// A task graph: keys mapped to nodes, in insertion order.
+///
+/// ```
+/// use blockwork::{Arg, Executor, Graph, Node, Op, Sequential, Value};
+/// let inc = Op::typed("inc", |x: i64| x + 1);
+/// let add = Op::typed("add", |a: i64, b: i64| a + b);
+/// let mut g = Graph::new();
+/// g.insert("x", Node::Literal(Value::Int(1)));
+/// g.insert("y", Node::Task(blockwork::Task::new(&inc, [Arg::key("x")])));
+/// g.insert("z", Node::Task(blockwork::Task::new(&add, [Arg::key("y"), Arg::lit(10)])));
+/// assert_eq!(Sequential::new().get(&g, "z").unwrap(), Value::Int(12));
+/// ```
+#[derive(Clone, Default)]
+pub struct Graph {
+    nodes: Arc<NodeMap>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// An empty graph with room for `n` nodes.
+    pub fn with_capacity(n: usize) -> Graph {
+        Graph {
+            nodes: Arc::new(NodeMap::with_capacity_and_hasher(n, FxBuildHasher)),
+        }
+    }
+
+    /// Sets `key` to `node`, returning the node it replaces (dict semantics).
+    pub fn insert(&mut self, key: impl Into<Key>, node: Node) -> Option<Node> {
+        Arc::make_mut(&mut self.nodes).insert(key.into(), node)
+    }
+
+    /// Removes a key, returning its node. Keeps the order of the others.
+    pub fn remove(&mut self, key: &Key) -> Option<Node> {
+        Arc::make_mut(&mut self.nodes).shift_remove(key)
+    }
+
+    /// The node under `key`.
+    pub fn get(&self, key: &Key) -> Option<&Node> {
+        self.nodes.get(key)
+    }
+
+    /// Whether `key` is in the graph.
+    pub fn contains(&self, key: &Key) -> bool {
+        self.nodes.contains_key(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Keys and nodes in insertion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Key, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Keys in insertion order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Key> {
+        self.nodes.keys()
+    }
+
+    /// Adds every node of `other`, replacing nodes with the same key.
+    pub fn merge(&mut self, other: &Graph) {
+        if self.is_empty() {
+            self.nodes = other.nodes.clone();
+            return;
+        }
+        let map = Arc::make_mut(&mut self.nodes);
+        for (k, n) in other.iter() {
+            map.insert(k.clone(), n.clone());
+        }
+    }
+
+    pub(crate) fn map(&self) -> &NodeMap {
+        &self.nodes
+    }
+
+    /// For each key, the keys that depend on it directly (dask's `get_dependents`).
+    pub fn dependents(&self) -> IndexMap<Key, Vec<Key>, FxBuildHasher> {
+        let mut out: IndexMap<Key, Vec<Key>, FxBuildHasher> =
+            self.keys().map(|k| (k.clone(), Vec::new())).collect();
+        for (k, node) in self.iter() {
+            for d in node.dependencies() {
+                if let Some(v) = out.get_mut(&d) {
+                    v.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks that every reference resolves and that there is no cycle, without running.
+    ///
+    /// ```
+    /// use blockwork::{Arg, ErrorKind, GraphBuilder, Op};
+    /// let id = Op::typed("id", |x: i64| x);
+    /// let mut b = GraphBuilder::new();
+    /// b.task("a", &id, [Arg::key("b")]).unwrap();
+    /// b.task("b", &id, [Arg::key("a")]).unwrap();
+    /// let err = b.build().validate().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Cycle);
+    /// assert!(err.to_string().contains("a -> b -> a"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let all: Vec<Key> = self.keys().cloned().collect();
+        crate::plan::Plan::new(self, &all).map(drop)
+    }
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.nodes.iter()).finish()
+    }
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Graph) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, n)| other.get(k) == Some(n))
+    }
+}
+
+impl FromIterator<(Key, Node)> for Graph {
+    fn from_iter<I: IntoIterator<Item = (Key, Node)>>(iter: I) -> Graph {
+        Graph {
+            nodes: Arc::new(iter.into_iter().collect()),
+        }
+    }
+}
+
+/// Builds a [`Graph`], rejecting duplicate keys.
+///
+/// ```
+/// use blockwork::{Arg, ErrorKind, Executor, GraphBuilder, Op, Sequential, Value};
+/// let inc = Op::typed("inc", |x: i64| x + 1);
+/// let add = Op::typed("add", |a: i64, b: i64| a + b);
+/// let mut b = GraphBuilder::new();
+/// b.literal("x", 1)?;
+/// b.task("y", &inc, [Arg::key("x")])?;
+/// b.task("z", &add, [Arg::key("y"), Arg::lit(10)])?;
+/// assert_eq!(b.literal("x", 2).unwrap_err().kind(), ErrorKind::DuplicateKey);
+/// let g = b.build();
+/// assert_eq!(Sequential::new().get(&g, "z")?, Value::Int(12));
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+#[derive(Default)]
+pub struct GraphBuilder {
+    nodes: NodeMap,
+}
+
+impl GraphBuilder {
+    /// An empty builder.
+    pub fn new() -> GraphBuilder {
+        GraphBuilder::default()
+    }
+
+    /// An empty builder with room for `n` nodes.
+    pub fn with_capacity(n: usize) -> GraphBuilder {
+        GraphBuilder {
+            nodes: NodeMap::with_capacity_and_hasher(n, FxBuildHasher),
+        }
+    }
+
+    /// Adds a node; a key already present is a [`DuplicateKey`](crate::ErrorKind::DuplicateKey) error.
+    pub fn node(&mut self, key: impl Into<Key>, node: Node) -> Result<&mut Self> {
+        match self.nodes.entry(key.into()) {
+            indexmap::map::Entry::Occupied(e) => Err(Error::DuplicateKey {
+                key: e.key().clone(),
+            }),
+            indexmap::map::Entry::Vacant(e) => {
+                e.insert(node);
+                Ok(self)
+            }
+        }
+    }
+
+    /// Adds a literal.
+    pub fn literal(&mut self, key: impl Into<Key>, v: impl Into<Value>) -> Result<&mut Self> {
+        self.node(key, Node::Literal(v.into()))
+    }
+
+    /// Adds an alias of `target`.
+    pub fn alias(&mut self, key: impl Into<Key>, target: impl Into<Key>) -> Result<&mut Self> {
+        self.node(key, Node::Alias(target.into()))
+    }
+
+    /// Adds a task.
+    pub fn task(
+        &mut self,
+        key: impl Into<Key>,
+        op: &Op,
+        args: impl IntoIterator<Item = Arg>,
+    ) -> Result<&mut Self> {
+        self.node(key, Node::Task(Task::new(op, args)))
+    }
+
+    /// Number of nodes so far.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether nothing was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Freezes into a graph.
+    pub fn build(self) -> Graph {
+        Graph {
+            nodes: Arc::new(self.nodes),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Operations: named, shareable functions of argument values.
+
+use crate::error::TaskError;
+use crate::value::{FromValue, IntoTaskResult, Value};
+use std::fmt;
+use std::sync::Arc;
+
+/// The body of an operation, type-erased.
+trait OpFn: Send + Sync {
+    fn call(&self, args: &[Value]) -> Result<Value, TaskError>;
+    fn name(&self) -> &str;
+}
+
+struct Named<F> {
+    name: Box<str>,
+    f: F,
+}
+
+impl<F> OpFn for Named<F>
+where
+    F: Fn(&[Value]) -> Result<Value, TaskError> + Send + Sync,
+{
+    #[inline]
+    fn call(&self, args: &[Value]) -> Result<Value, TaskError> {
+        (self.f)(args)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A named operation: what a task runs.
+///
+/// Cloning an `Op` is an `Arc` clone. Two ops are equal when they are the same allocation
+/// (clones of one `Op`). The name appears in errors, DOT pictures and profiles.
+///
+/// Build one from a closure over raw argument values with [`Op::new`], or from a typed
+/// closure with [`Op::typed`], which converts arguments with [`FromValue`] and checks the
+/// argument count:
+///
+/// ```
+/// use blockwork::{Op, Value};
+/// let add = Op::typed("add", |a: i64, b: i64| a + b);
+/// assert_eq!(add.call(&[Value::Int(2), Value::Int(3)]).unwrap(), Value::Int(5));
+/// assert!(add.call(&[Value::Int(2)]).is_err()); // wrong arity is an error, not a panic
+///
+/// let total = Op::new("total", |args: &[Value]| {
+///     Ok(Value::Int(args.iter().filter_map(Value::as_int).sum()))
+/// });
+/// assert_eq!(total.name(), "total");
+/// ```
+#[derive(Clone)]
+pub struct Op(Arc<dyn OpFn>);
+
+impl Op {
+    /// An operation over the raw argument slice.
+    pub fn new<F>(name: impl Into<String>, f: F) -> Op
+    where
+        F: Fn(&[Value]) -> Result<Value, TaskError> + Send + Sync + 'static,
+    {
+        Op(Arc::new(Named {
+            name: name.into().into_boxed_str(),
+            f,
+        }))
+    }
+
+    /// An operation from a typed closure of up to six arguments.
+    ///
+    /// Arguments convert with [`FromValue`] (integers, floats, bools, strings, `Vec<T>`,
+    /// `Value` itself); the return converts with [`IntoTaskResult`] (anything
+    /// `Into<Value>`, or a `Result` of one whose error converts into [`TaskError`]).
+    pub fn typed<Args, F: TypedFn<Args>>(name: impl Into<String>, f: F) -> Op {
+        let f = Arc::new(f);
+        Op::new(name, move |args: &[Value]| f.call_values(args))
+    }
+
+    /// Runs the operation on arguments.
+    #[inline]
+    pub fn call(&self, args: &[Value]) -> Result<Value, TaskError> {
+        self.0.call(args)
+    }
+
+    /// The operation's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Whether two ops are the same operation (clones of one `Op`).
+    pub fn same(&self, other: &Op) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+    }
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Op({})", self.name())
+    }
+}
+
+impl PartialEq for Op {
+    fn eq(&self, other: &Op) -> bool {
+        self.same(other)
+    }
+}
+
+/// A closure with typed arguments, usable with [`Op::typed`]. Implemented for `Fn(A, ..) -> R`
+/// of zero to six arguments where each argument is [`FromValue`] and `R` is
+/// [`IntoTaskResult`].
+pub trait TypedFn<Args>: Send + Sync + 'static {
+    /// Converts the arguments, checks their count, calls, converts the result.
+    fn call_values(&self, args: &[Value]) -> Result<Value, TaskError>;
+}
+
+#[cold]
+fn arity_error(expected: usize, got: usize) -> TaskError {
+    TaskError::with_kind(
+        crate::ErrorKind::InvalidArgument,
+        format!("expected {expected} arguments, got {got}"),
+    )
+}
+
+macro_rules! typed_fn {
+    ($n:literal; $($a:ident $i:tt),*) => {
+        impl<F, R, $($a),*> TypedFn<($($a,)*)> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+            R: IntoTaskResult,
+            $($a: FromValue,)*
+        {
+            #[inline]
+            #[allow(unused_variables)]
+            fn call_values(&self, args: &[Value]) -> Result<Value, TaskError> {
+                if args.len() != $n {
+                    return Err(arity_error($n, args.len()));
+                }
+                (self)($($a::from_value(&args[$i])?),*).into_task_result()
+            }
+        }
+    };
+}
+typed_fn!(0;);
+typed_fn!(1; A 0);
+typed_fn!(2; A 0, B 1);
+typed_fn!(3; A 0, B 1, C 2);
+typed_fn!(4; A 0, B 1, C 2, D 3);
+typed_fn!(5; A 0, B 1, C 2, D 3, E 4);
+typed_fn!(6; A 0, B 1, C 2, D 3, E 4, G 5);

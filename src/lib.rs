@@ -1,0 +1,42 @@
+//! # Blockwork
+//!
+//! A task-graph engine in the design of dask, for Rust programs: task graphs described as
+//! data, a sequential reference executor and a pinned work-stealing pool that run them,
+//! freeing every intermediate value the moment its last user has finished.
+//!
+//! ```
+//! use blockwork::{Arg, Executor, GraphBuilder, Op, Pool, Value};
+//!
+//! let inc = Op::typed("inc", |x: i64| x + 1);
+//! let add = Op::typed("add", |a: i64, b: i64| a + b);
+//! let mut g = GraphBuilder::new();
+//! g.literal("x", 1)?;
+//! g.task("y", &inc, [Arg::key("x")])?;
+//! g.task("z", &add, [Arg::key("y"), Arg::lit(10)])?;
+//! let graph = g.build();
+//!
+//! let pool = Pool::new(2)?;
+//! assert_eq!(pool.get(&graph, "z")?, Value::Int(12));
+//! # Ok::<(), blockwork::Error>(())
+//! ```
+//!
+//! Layers, each depending only on those before it: [`key`], [`value`] and [`error`] are
+//! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
+//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
+
+pub mod error;
+pub mod exec;
+pub mod graph;
+pub mod key;
+pub mod plan;
+pub mod value;
+
+pub use error::{Error, ErrorKind, Result, TaskError};
+pub use exec::{
+    Computed, Executor, Keys, Observer, Pool, PoolBuilder, RunOptions, RunOutput, RunStats,
+    Sequential,
+};
+pub use graph::{Arg, Graph, GraphBuilder, Node, Op, Task};
+pub use key::{Atom, Key};
+pub use plan::{Plan, TaskId};
+pub use value::{FromValue, IntoTaskResult, Payload, Value};

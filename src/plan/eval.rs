@@ -1,0 +1,115 @@
+//! Evaluating a task: gather its arguments from the results it depends on, call its op.
+
+use super::{PArg, Plan, TaskId};
+use crate::error::{Error, TaskError};
+use crate::value::Value;
+use std::sync::Arc;
+
+/// Why a task produced no value: its op (or a nested op) failed or panicked.
+pub(crate) struct Failure {
+    pub(crate) op: Arc<str>,
+    pub(crate) message: String,
+    pub(crate) panicked: bool,
+}
+
+impl Failure {
+    /// The run-level error for task `t`.
+    #[cold]
+    pub(crate) fn into_error(self, plan: &Plan, t: TaskId) -> Error {
+        Error::Task {
+            key: plan.key(t).clone(),
+            op: self.op,
+            message: self.message,
+            panicked: self.panicked,
+        }
+    }
+
+    /// A failure from a caught panic payload.
+    #[cold]
+    pub(crate) fn from_panic(
+        plan: &Plan,
+        t: TaskId,
+        payload: Box<dyn std::any::Any + Send>,
+    ) -> Failure {
+        let message = crate::exec::panic_message(&*payload);
+        Failure {
+            op: plan.op_name(t).into(),
+            message,
+            panicked: true,
+        }
+    }
+}
+
+#[cold]
+fn failed(op: &str, e: TaskError) -> Failure {
+    Failure {
+        op: op.into(),
+        message: e.message().to_owned(),
+        panicked: false,
+    }
+}
+
+impl Plan {
+    /// Runs task `t`: reads its inputs with `read`, using `scratch` (left empty) for the
+    /// top-level arguments, and returns the op's value.
+    ///
+    /// `read(d)` must return the value of dependency `d`, which the caller guarantees is
+    /// finished. Panics in the op propagate; the executors catch them around this call.
+    #[inline]
+    pub(crate) fn run_task(
+        &self,
+        t: TaskId,
+        read: &impl Fn(u32) -> Value,
+        scratch: &mut Vec<Value>,
+    ) -> Result<Value, Failure> {
+        let args = self.args(t);
+        let Some(op) = &self.ops[t.index()] else {
+            // A literal node: its one argument is the value.
+            return Ok(match args[0] {
+                PArg::Lit(i) => self.lits[i as usize].clone(),
+                _ => unreachable!("literal nodes hold one literal argument"),
+            });
+        };
+        scratch.clear();
+        let mut pos = 0;
+        while pos < args.len() {
+            let v = self.eval_arg(args, &mut pos, read)?;
+            scratch.push(v);
+        }
+        let out = op.call(scratch);
+        scratch.clear();
+        out.map_err(|e| failed(op.name(), e))
+    }
+
+    /// Evaluates the argument tree starting at `args[*pos]`, advancing `pos` past it.
+    /// Recursion depth is bounded by [`MAX_NESTING`](super::MAX_NESTING), checked when the
+    /// plan was built.
+    fn eval_arg(
+        &self,
+        args: &[PArg],
+        pos: &mut usize,
+        read: &impl Fn(u32) -> Value,
+    ) -> Result<Value, Failure> {
+        let a = args[*pos];
+        *pos += 1;
+        match a {
+            PArg::Dep(d) => Ok(read(d)),
+            PArg::Lit(i) => Ok(self.lits[i as usize].clone()),
+            PArg::List(n) => {
+                let mut items = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    items.push(self.eval_arg(args, pos, read)?);
+                }
+                Ok(Value::List(items.into()))
+            }
+            PArg::Nested(op, n) => {
+                let mut items = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    items.push(self.eval_arg(args, pos, read)?);
+                }
+                let op = &self.nested_ops[op as usize];
+                op.call(&items).map_err(|e| failed(op.name(), e))
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The plan: a graph interned into a flat arena of integer-indexed tasks.
+//!
+//! [`Plan::new`] walks the graph from the requested keys (so only what they need is kept),
+//! follows aliases, checks for missing keys and cycles, and lays the reachable tasks out as
+//! struct-of-arrays indexed by [`TaskId`]:
+//!
+//! ```text
+//!  task t:   ops[t]        what to run (None: a literal node, its value is args[0])
+//!            args[arg_offsets[t] .. arg_offsets[t+1]]    prefix-encoded argument trees
+//!            deps[dep_offsets[t] .. dep_offsets[t+1]]    distinct tasks t reads, ascending
+//!            users[user_offsets[t] .. user_offsets[t+1]] distinct tasks reading t, ascending
+//!            n_deps[t], n_users[t]                      the counts the executors copy per run
+//! ```
+//!
+//! Ids are assigned in the post-order of a depth-first walk from the outputs, so every
+//! dependency has a smaller id than its users and the id order is the static priority: a
+//! subtree is finished before the next one is started, which keeps the live set small (the
+//! role of dask's `order`). A plan is immutable, `Send + Sync`, and can be run any number of
+//! times, from any number of threads.
+
+mod build;
+mod eval;
+
+pub(crate) use eval::Failure;
+
+use crate::graph::{Graph, Op};
+use crate::key::Key;
+use crate::value::Value;
+use std::fmt;
+
+/// A dense task index inside one [`Plan`]. Only the plan builder mints them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u32);
+
+impl TaskId {
+    /// The id as an index into per-task arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+    #[inline]
+    pub(crate) fn raw(self) -> u32 {
+        self.0
+    }
+    #[inline]
+    pub(crate) fn from_raw(i: u32) -> TaskId {
+        TaskId(i)
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+/// One element of the flat, prefix-encoded argument store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PArg {
+    /// The result of a task.
+    Dep(u32),
+    /// `lits[i]`.
+    Lit(u32),
+    /// A list of the next `n` argument trees.
+    List(u32),
+    /// `nested_ops[op]` applied to the next `n` argument trees.
+    Nested(u32, u32),
+}
+
+/// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
+/// (which recurses over the argument tree) has a bounded stack depth. Deeper graphs are a
+/// [`TooLarge`](crate::ErrorKind::TooLarge) error.
+pub const MAX_NESTING: usize = 256;
+
+/// A graph interned for execution. See the [module docs](self) for the layout.
+///
+/// ```
+/// use blockwork::{Arg, GraphBuilder, Op, Plan, Key};
+/// let inc = Op::typed("inc", |x: i64| x + 1);
+/// let mut b = GraphBuilder::new();
+/// b.literal("x", 1)?.task("y", &inc, [Arg::key("x")])?.task("unused", &inc, [Arg::key("x")])?;
+/// let plan = Plan::new(&b.build(), &[Key::from("y")])?;
+/// assert_eq!(plan.len(), 2); // "unused" is culled
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+pub struct Plan {
+    /// The graph the plan was built from; keeps keys and ops alive for messages.
+    graph: Graph,
+    /// Graph node index of each task (for its key).
+    node: Vec<u32>,
+    /// The op of each task; `None` for a literal node, whose single argument is the value.
+    ops: Vec<Option<Op>>,
+    /// Always `len() + 1` long, starts at 0, non-decreasing; last == `args.len()`.
+    arg_offsets: Vec<u32>,
+    /// Argument trees of all tasks, concatenated.
+    args: Vec<PArg>,
+    /// Literal values referenced by [`PArg::Lit`].
+    lits: Vec<Value>,
+    /// Ops of nested tasks referenced by [`PArg::Nested`].
+    nested_ops: Vec<Op>,
+    /// Always `len() + 1` long; last == `deps.len()`.
+    dep_offsets: Vec<u32>,
+    /// Distinct dependencies of each task, ascending; each is smaller than the task.
+    deps: Vec<TaskId>,
+    /// Always `len() + 1` long; last == `users.len()`.
+    user_offsets: Vec<u32>,
+    /// Distinct dependents of each task, ascending; each is larger than the task.
+    users: Vec<TaskId>,
+    /// `n_deps[t] == deps(t).len()`: the countdown to readiness.
+    n_deps: Vec<u32>,
+    /// `users(t).len()`, plus one if `t` is a requested output: the countdown to freeing.
+    /// An output never reaches zero during a run; the caller takes its value at the end.
+    n_users: Vec<u32>,
+    /// Tasks with no dependencies, ascending (priority order).
+    roots: Vec<TaskId>,
+    /// The requested outputs, in request order (repeats allowed).
+    outputs: Vec<TaskId>,
+    /// The requested keys, in request order.
+    output_keys: Vec<Key>,
+}
+
+impl Plan {
+    /// Number of tasks.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the plan has no tasks (nothing was requested).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Number of dependency edges (distinct pairs).
+    pub fn n_edges(&self) -> usize {
+        self.deps.len()
+    }
+
+    /// The key of a task.
+    pub fn key(&self, t: TaskId) -> &Key {
+        self.graph
+            .map()
+            .get_index(self.node[t.index()] as usize)
+            .map(|(k, _)| k)
+            .expect("plan node index is in its graph")
+    }
+
+    /// The name of a task's op (`"literal"` for literal nodes).
+    pub fn op_name(&self, t: TaskId) -> &str {
+        self.ops[t.index()].as_ref().map_or("literal", Op::name)
+    }
+
+    /// The op of a task, `None` for a literal node.
+    pub fn op(&self, t: TaskId) -> Option<&Op> {
+        self.ops[t.index()].as_ref()
+    }
+
+    /// Distinct dependencies of a task, ascending.
+    #[inline]
+    pub fn deps(&self, t: TaskId) -> &[TaskId] {
+        let i = t.index();
+        &self.deps[self.dep_offsets[i] as usize..self.dep_offsets[i + 1] as usize]
+    }
+
+    /// Distinct dependents of a task, ascending.
+    #[inline]
+    pub fn users(&self, t: TaskId) -> &[TaskId] {
+        let i = t.index();
+        &self.users[self.user_offsets[i] as usize..self.user_offsets[i + 1] as usize]
+    }
+
+    /// The per-task dependency counts (the readiness countdown's start).
+    pub fn n_deps(&self) -> &[u32] {
+        &self.n_deps
+    }
+
+    /// The per-task user counts (the freeing countdown's start; outputs count one extra).
+    pub fn n_users(&self) -> &[u32] {
+        &self.n_users
+    }
+
+    /// Tasks without dependencies, in priority order.
+    pub fn roots(&self) -> &[TaskId] {
+        &self.roots
+    }
+
+    /// The requested outputs, in request order.
+    pub fn outputs(&self) -> &[TaskId] {
+        &self.outputs
+    }
+
+    /// The requested keys, in request order.
+    pub fn output_keys(&self) -> &[Key] {
+        &self.output_keys
+    }
+
+    /// All task ids in priority order.
+    pub fn tasks(&self) -> impl ExactSizeIterator<Item = TaskId> + use<> {
+        (0..self.len() as u32).map(TaskId)
+    }
+
+    /// The graph this plan was built from.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    #[inline]
+    pub(crate) fn args(&self, t: TaskId) -> &[PArg] {
+        let i = t.index();
+        &self.args[self.arg_offsets[i] as usize..self.arg_offsets[i + 1] as usize]
+    }
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan")
+            .field("tasks", &self.len())
+            .field("edges", &self.n_edges())
+            .field("outputs", &self.output_keys)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,2 +1,118 @@
-//! Scheduler benchmarks (placeholder until written).
-fn main() {}
+//! Scheduler overhead on the five graph shapes of BENCHMARKS.md §1, interning and execution
+//! timed separately, on `Pool` (2 threads) and `Sequential`, with rayon baselines and the
+//! 10-task round-trip latency.
+//!
+//! `cargo bench --bench shapes` (all), or filter: `cargo bench --bench shapes -- exec_pool2/chain`.
+//! Throughput is reported in tasks ("elements"); ns per task = 1e9 / (elements per second).
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use blockwork::{Executor, Plan, Pool, Sequential};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mimalloc::MiMalloc;
+use std::hint::black_box;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+#[path = "common/shapes.rs"]
+mod shapes;
+use shapes::{SHAPES, chain, tree};
+
+fn shapes(c: &mut Criterion) {
+    let pool = Pool::new(2).expect("pool");
+    let seq = Sequential::new();
+    for n in [100_000usize, 1_000_000] {
+        for (name, make) in SHAPES {
+            let (graph, out) = make(n);
+            let outs = [out];
+            let plan = Plan::new(&graph, &outs).unwrap();
+            let want = seq.run(&plan).unwrap().values;
+            assert_eq!(pool.run(&plan).unwrap().values, want, "{name}");
+            let tasks = plan.len() as u64;
+            let mut g = c.benchmark_group(format!("{name}/{n}"));
+            g.sample_size(10)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3))
+                .throughput(Throughput::Elements(tasks));
+            g.bench_function("intern", |b| b.iter(|| Plan::new(&graph, &outs).unwrap()));
+            g.bench_function("exec_pool2", |b| b.iter(|| pool.run(&plan).unwrap()));
+            g.bench_function("exec_seq", |b| b.iter(|| seq.run(&plan).unwrap()));
+            g.finish();
+        }
+    }
+}
+
+fn latency(c: &mut Criterion) {
+    let pool = Pool::new(2).expect("pool");
+    let (graph, out) = chain(10);
+    let plan = Plan::new(&graph, &[out]).unwrap();
+    c.bench_function("latency10/pool2", |b| b.iter(|| pool.run(&plan).unwrap()));
+    let (graph, out) = tree(5);
+    let plan = Plan::new(&graph, &[out]).unwrap();
+    c.bench_function("latency10_tree/pool2", |b| {
+        b.iter(|| pool.run(&plan).unwrap())
+    });
+}
+
+/// rayon in its natural forms, as the baseline the target table names.
+fn rayon_baselines(c: &mut Criterion) {
+    let rp = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for n in [100_000usize, 1_000_000] {
+        let mut g = c.benchmark_group(format!("rayon/{n}"));
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("independent_par_iter", n), |b| {
+            use rayon::prelude::*;
+            b.iter(|| {
+                rp.install(|| {
+                    (0..n as i64)
+                        .into_par_iter()
+                        .map(|x| black_box(x) + 1)
+                        .sum::<i64>()
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("independent_scope_spawn", n), |b| {
+            let out: Vec<std::sync::atomic::AtomicI64> = (0..n)
+                .map(|_| std::sync::atomic::AtomicI64::new(0))
+                .collect();
+            b.iter(|| {
+                rp.scope(|s| {
+                    for (i, o) in out.iter().enumerate() {
+                        s.spawn(move |_| {
+                            o.store(
+                                black_box(i as i64) + 1,
+                                std::sync::atomic::Ordering::Relaxed,
+                            )
+                        });
+                    }
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("tree_join", n), |b| {
+            fn reduce(lo: i64, hi: i64) -> i64 {
+                if hi - lo == 1 {
+                    return black_box(lo);
+                }
+                let mid = lo + (hi - lo) / 2;
+                let (a, b) = rayon::join(|| reduce(lo, mid), || reduce(mid, hi));
+                a.wrapping_add(b)
+            }
+            b.iter(|| rp.install(|| reduce(0, n as i64)))
+        });
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = shapes, latency, rayon_baselines
+}
+criterion_main!(benches);

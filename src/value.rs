@@ -98,17 +98,15 @@ impl Value {
     }
 
     /// Bytes held by this value, heap included (lists count their elements).
+    #[inline]
     pub fn nbytes(&self) -> usize {
         match self {
             Value::Unit => 0,
             Value::Bool(_) => 1,
             Value::Int(_) | Value::Float(_) => 8,
             Value::Str(s) => s.len(),
-            Value::List(l) => l
-                .iter()
-                .map(|v| v.nbytes() + std::mem::size_of::<Value>())
-                .sum(),
             Value::Opaque(p) => p.nbytes(),
+            Value::List(l) => list_nbytes(l),
         }
     }
 
@@ -165,6 +163,13 @@ impl Value {
     pub fn list<V: Into<Value>>(items: impl IntoIterator<Item = V>) -> Value {
         Value::List(items.into_iter().map(Into::into).collect())
     }
+}
+
+#[inline(never)]
+fn list_nbytes(l: &[Value]) -> usize {
+    l.iter()
+        .map(|v| v.nbytes() + std::mem::size_of::<Value>())
+        .sum()
 }
 
 impl fmt::Debug for Value {

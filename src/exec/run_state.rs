@@ -13,6 +13,10 @@
 //! - A user clones its inputs *before* its `fetch_sub(AcqRel)` on each input's
 //!   `users_left`. The decrement that reaches zero acquires every earlier user's release,
 //!   so every read of the slot happened-before the take that frees it.
+//! - A counter that starts at one has a single decrementer, so it is never touched: a user
+//!   whose only dependency just finished is ready at once (the finishing worker wrote the
+//!   slot and hands the user on through its own continuation slot or a deque push, both of
+//!   which synchronise), and an input whose only user just finished is freed at once.
 //! - Requested outputs hold one extra user that is never released during the run: their
 //!   values survive until the caller takes them after the completion latch.
 //!
@@ -21,18 +25,12 @@
 
 use super::slot::Slot;
 use super::sync::{AtomicU32, Ordering};
-use crate::plan::{Plan, TaskId};
+use crate::plan::{Countdown, Plan, TaskId};
 use crate::value::Value;
-
-/// A dependent with more dependencies than this has its readiness countdown batched within
-/// a job (see [`Deferred`]), and likewise an input with more users than this has its freeing
-/// countdown batched: many workers decrementing one counter per task would serialise on its
-/// cache line.
-pub(crate) const DEFER_FAN: u32 = 16;
 
 const NONE: u32 = u32::MAX;
 
-/// Decrements a worker holds back within one job: one pending (counter, amount) pair for
+/// Decrements a worker holds back within one job (for [`Countdown::Batched`] edges): one pending (counter, amount) pair for
 /// readiness and one for freeing. A job must [`flush`](RunState::flush) before it ends.
 pub(crate) struct Deferred {
     ready: (u32, u32),
@@ -57,6 +55,7 @@ pub(crate) struct Freed {
 }
 
 impl Freed {
+    #[inline]
     fn add(&mut self, v: Option<Value>) {
         if let Some(v) = v {
             self.values += 1;
@@ -69,12 +68,20 @@ impl Freed {
     }
 }
 
+/// One task's run-time state, kept together so that touching a task (reading its value,
+/// counting it down) costs one cache miss, not three: 32 bytes, two to a cache line.
+#[repr(C)]
+#[derive(Default)]
+struct Cell {
+    slot: Slot,
+    deps_left: AtomicU32,
+    users_left: AtomicU32,
+}
+
 /// The per-run countdowns and slots. Shared by all workers through `&`.
 #[derive(Default)]
 pub(crate) struct RunState {
-    deps_left: Vec<AtomicU32>,
-    users_left: Vec<AtomicU32>,
-    slots: Vec<Slot>,
+    cells: Vec<Cell>,
 }
 
 impl RunState {
@@ -82,32 +89,25 @@ impl RunState {
     /// is only recycled after [`RunState::clear`] or a successful run took its outputs).
     pub(crate) fn reset(&mut self, plan: &Plan) {
         let n = plan.len();
-        self.deps_left.truncate(n);
-        self.users_left.truncate(n);
-        self.slots.truncate(n);
-        for (a, &c) in self.deps_left.iter().zip(plan.n_deps()) {
-            a.store(c, Ordering::Relaxed);
+        self.cells.truncate(n);
+        self.cells.resize_with(n, Cell::default);
+        let counts = plan.n_deps().iter().zip(plan.n_users());
+        for (c, (&d, &u)) in self.cells.iter().zip(counts) {
+            c.deps_left.store(d, Ordering::Relaxed);
+            c.users_left.store(u, Ordering::Relaxed);
         }
-        for (a, &c) in self.users_left.iter().zip(plan.n_users()) {
-            a.store(c, Ordering::Relaxed);
-        }
-        let have = self.deps_left.len();
-        self.deps_left
-            .extend(plan.n_deps()[have..].iter().map(|&c| AtomicU32::new(c)));
-        self.users_left
-            .extend(plan.n_users()[have..].iter().map(|&c| AtomicU32::new(c)));
-        self.slots.resize_with(n, Slot::default);
     }
 
-    /// The value of finished task `d`.
+    /// The value of finished task `d`, borrowed.
     ///
     /// # Safety
     /// `d` finished and the caller's task is one of its users that became ready through
-    /// [`RunState::finish_task`] (so the write happened-before) and has not yet released it.
+    /// [`RunState::finish_task`] (so the write happened-before), and the reference is dropped
+    /// before that task finishes (which releases `d`).
     #[inline]
-    pub(crate) unsafe fn read(&self, d: u32) -> Value {
+    pub(crate) unsafe fn get(&self, d: u32) -> &Value {
         // SAFETY: forwarded from the caller (slot protocol step 2).
-        unsafe { self.slots[d as usize].read() }
+        unsafe { self.cells[d as usize].slot.get() }
     }
 
     /// Publishes `value` as task `t`'s result, counts down its users' dependencies and its
@@ -127,24 +127,37 @@ impl RunState {
     ) -> Freed {
         // SAFETY: t runs once, so nobody else writes its slot, and no user can read it
         // before the decrements below (slot protocol step 1).
-        unsafe { self.slots[t.index()].write(value) };
-        let n_deps = plan.n_deps();
-        for &u in plan.users(t) {
-            if n_deps[u.index()] > DEFER_FAN {
-                self.defer_ready(defer, u.raw(), ready);
-            } else if self.deps_left[u.index()].fetch_sub(1, Ordering::AcqRel) == 1 {
-                ready(u);
+        unsafe { self.cells[t.index()].slot.write(value) };
+        let (users, modes) = plan.users_with_modes(t);
+        for (&u, &mode) in users.iter().zip(modes) {
+            match mode {
+                // t is u's only dependency: nobody else counts u down.
+                Countdown::One => ready(u),
+                Countdown::Batched => self.defer_ready(defer, u.raw(), ready),
+                Countdown::Atomic => {
+                    let left = &self.cells[u.index()].deps_left;
+                    if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        ready(u);
+                    }
+                }
             }
         }
         let mut freed = Freed::default();
-        let n_users = plan.n_users();
-        for &d in plan.deps(t) {
-            if n_users[d.index()] > DEFER_FAN {
-                freed.merge(self.defer_users(defer, d.raw()));
-            } else if self.users_left[d.index()].fetch_sub(1, Ordering::AcqRel) == 1 {
-                // SAFETY: we took the count to zero: every other user's reads
-                // happened-before (step 3).
-                freed.add(unsafe { self.slots[d.index()].take() });
+        let (deps, modes) = plan.deps_with_modes(t);
+        for (&d, &mode) in deps.iter().zip(modes) {
+            let cell = &self.cells[d.index()];
+            match mode {
+                // SAFETY: t is d's only user and has finished reading it: no other access
+                // to the slot can follow (step 3 with a count of one).
+                Countdown::One => freed.add(unsafe { cell.slot.take() }),
+                Countdown::Batched => freed.merge(self.defer_users(defer, d.raw())),
+                Countdown::Atomic => {
+                    if cell.users_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        // SAFETY: we took the count to zero: every other user's reads
+                        // happened-before (step 3).
+                        freed.add(unsafe { cell.slot.take() });
+                    }
+                }
             }
         }
         freed
@@ -170,7 +183,12 @@ impl RunState {
 
     fn flush_ready(&self, defer: &mut Deferred, ready: &mut impl FnMut(TaskId)) {
         let (u, k) = std::mem::replace(&mut defer.ready, (NONE, 0));
-        if k > 0 && self.deps_left[u as usize].fetch_sub(k, Ordering::AcqRel) == k {
+        if k > 0
+            && self.cells[u as usize]
+                .deps_left
+                .fetch_sub(k, Ordering::AcqRel)
+                == k
+        {
             ready(TaskId::from_raw(u));
         }
     }
@@ -178,9 +196,13 @@ impl RunState {
     fn flush_users(&self, defer: &mut Deferred) -> Freed {
         let (d, k) = std::mem::replace(&mut defer.users, (NONE, 0));
         let mut freed = Freed::default();
-        if k > 0 && self.users_left[d as usize].fetch_sub(k, Ordering::AcqRel) == k {
+        if k == 0 {
+            return freed;
+        }
+        let cell = &self.cells[d as usize];
+        if cell.users_left.fetch_sub(k, Ordering::AcqRel) == k {
             // SAFETY: as in `finish_task`: the count reached zero with our decrement.
-            freed.add(unsafe { self.slots[d as usize].take() });
+            freed.add(unsafe { cell.slot.take() });
         }
         freed
     }
@@ -194,21 +216,21 @@ impl RunState {
 
     /// Clones an output's value after the run completed.
     pub(crate) fn output(&mut self, t: TaskId) -> Option<Value> {
-        self.slots[t.index()].clone_mut()
+        self.cells[t.index()].slot.clone_mut()
     }
 
     /// Empties the slots of `outputs` (after a successful run every other slot is empty).
     pub(crate) fn clear_outputs(&mut self, outputs: &[TaskId]) {
         for t in outputs {
-            drop(self.slots[t.index()].take_mut());
+            drop(self.cells[t.index()].slot.take_mut());
         }
     }
 
     /// Empties every slot (after a failed run), returning what was freed.
     pub(crate) fn clear(&mut self) -> Freed {
         let mut freed = Freed::default();
-        for s in &mut self.slots {
-            freed.add(s.take_mut());
+        for c in &mut self.cells {
+            freed.add(c.slot.take_mut());
         }
         freed
     }

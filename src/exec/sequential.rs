@@ -57,7 +57,7 @@ impl Executor for Sequential {
             }
             let read = |d: u32| {
                 slots[d as usize]
-                    .clone()
+                    .as_ref()
                     .expect("dependencies run before their users")
             };
             let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, &mut scratch)));

@@ -40,16 +40,16 @@ impl Slot {
         self.0.with_mut(|p| unsafe { *p = Some(v) });
     }
 
-    /// Clones the stored value.
+    /// The stored value, borrowed.
     ///
     /// # Safety
-    /// The write happened-before this call and no take can run concurrently (step 2).
+    /// The write happened-before this call, and no take can happen while the returned
+    /// reference lives (step 2: the reader has not yet released its use).
     #[inline]
-    pub(crate) unsafe fn read(&self) -> Value {
-        // SAFETY: only shared access happens concurrently (step 2).
-        self.0
-            .with(|p| unsafe { (*p).clone() })
-            .expect("slot read before its write")
+    pub(crate) unsafe fn get(&self) -> &Value {
+        // SAFETY: only shared access happens while the reference lives (step 2).
+        let v = self.0.with(|p| unsafe { (*p).as_ref() });
+        v.expect("slot read before its write")
     }
 
     /// Takes the value out, leaving the slot empty.

@@ -60,7 +60,7 @@ impl Shared {
     }
 }
 
-/// Counters one worker keeps for one run; only that worker writes them.
+/// Counters one worker keeps for one run; only that worker writes them, at job ends.
 #[derive(Default)]
 pub(crate) struct WorkerCounters {
     tasks: AtomicU64,
@@ -196,43 +196,37 @@ impl<'a> RunCtx<'a> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Records a task's new value and the values it freed, publishing when the unpublished
-    /// change is large.
-    #[inline]
-    fn account(&self, worker: usize, created_bytes: usize, freed: Freed) {
-        let c = &self.counters[worker];
-        bump(&c.tasks, 1);
-        let dv = 1 - freed.values as i64;
-        let db = created_bytes as i64 - freed.bytes as i64;
-        bump(&c.values, dv);
-        bump(&c.bytes, db);
-        let (v, b) = (
-            c.values.load(Ordering::Relaxed),
-            c.bytes.load(Ordering::Relaxed),
-        );
-        if v.abs() >= LIVE_FLUSH_VALUES || b.abs() >= LIVE_FLUSH_BYTES {
-            self.publish(c);
-        }
-    }
-
+    /// Moves a worker's unpublished live-value change into the shared counters.
     #[cold]
-    fn publish(&self, c: &WorkerCounters) {
-        let v = c.values.swap(0, Ordering::Relaxed);
-        let b = c.bytes.swap(0, Ordering::Relaxed);
+    fn publish(&self, acc: &mut Acc) {
+        let (v, b) = (
+            std::mem::take(&mut acc.values),
+            std::mem::take(&mut acc.bytes),
+        );
         let lv = self.live_values.fetch_add(v, Ordering::Relaxed) + v;
         let lb = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
         self.peak_values.fetch_max(lv, Ordering::Relaxed);
         self.peak_bytes.fetch_max(lb, Ordering::Relaxed);
     }
 
-    /// Adds the freeing done outside a task (deferred flushes) to the worker's counters.
+    /// Loads worker `w`'s unpublished change at the start of a job.
     #[inline]
-    fn account_freed(&self, worker: usize, freed: Freed) {
-        if freed.values > 0 {
-            let c = &self.counters[worker];
-            bump(&c.values, -(freed.values as i64));
-            bump(&c.bytes, -(freed.bytes as i64));
+    fn load_acc(&self, w: usize) -> Acc {
+        let c = &self.counters[w];
+        Acc {
+            tasks: 0,
+            values: c.values.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Stores worker `w`'s counts back at the end of a job.
+    #[inline]
+    fn store_acc(&self, w: usize, acc: &Acc) {
+        let c = &self.counters[w];
+        bump(&c.tasks, acc.tasks);
+        c.values.store(acc.values, Ordering::Relaxed);
+        c.bytes.store(acc.bytes, Ordering::Relaxed);
     }
 
     /// The run's statistics; call after completion. Also returns the exact number of values
@@ -260,6 +254,39 @@ impl<'a> RunCtx<'a> {
     }
 }
 
+/// A worker's counts within one job: tasks run, and the change in live values and bytes
+/// not yet published to the run's shared counters (always below the flush thresholds).
+#[derive(Default)]
+struct Acc {
+    tasks: u64,
+    values: i64,
+    bytes: i64,
+}
+
+impl Acc {
+    #[inline]
+    fn record(&mut self, ctx: &RunCtx<'_>, created_bytes: usize, freed: Freed) {
+        self.tasks += 1;
+        self.values += 1 - freed.values as i64;
+        self.bytes += created_bytes as i64 - freed.bytes as i64;
+        self.check(ctx);
+    }
+
+    #[inline]
+    fn freed(&mut self, ctx: &RunCtx<'_>, freed: Freed) {
+        self.values -= freed.values as i64;
+        self.bytes -= freed.bytes as i64;
+        self.check(ctx);
+    }
+
+    #[inline]
+    fn check(&mut self, ctx: &RunCtx<'_>) {
+        if self.values.abs() >= LIVE_FLUSH_VALUES || self.bytes.abs() >= LIVE_FLUSH_BYTES {
+            ctx.publish(self);
+        }
+    }
+}
+
 /// One worker thread's private state.
 pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
@@ -267,6 +294,7 @@ pub(crate) struct WorkerLocal {
     pub(crate) parker: Parker,
     scratch: Vec<Value>,
     defer: Deferred,
+    acc: Acc,
     rng: u64,
 }
 
@@ -278,6 +306,7 @@ impl WorkerLocal {
             parker,
             scratch: Vec::new(),
             defer: Deferred::default(),
+            acc: Acc::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         }
     }
@@ -369,10 +398,12 @@ impl WorkerLocal {
             bump(&ctx.counters[self.index].steals, 1);
         }
         if !ctx.is_failed() {
+            self.acc = ctx.load_acc(self.index);
             match job.work {
                 Work::Task(t) => self.run_chain(shared, ctx, TaskId::from_raw(t)),
                 Work::Roots(lo, hi) => self.run_roots(shared, ctx, lo, hi),
             }
+            ctx.store_acc(self.index, &self.acc);
         }
         ctx.end_job();
     }
@@ -406,7 +437,7 @@ impl WorkerLocal {
             let freed = ctx.state.flush(&mut self.defer, &mut |u| {
                 self_push_or_continue(&self.deque, shared, ctx, &mut cont, u)
             });
-            ctx.account_freed(self.index, freed);
+            self.acc.freed(ctx, freed);
             match cont {
                 Some(u) => next = Some(u),
                 None => return,
@@ -424,7 +455,7 @@ impl WorkerLocal {
         let state = &ctx.state;
         // SAFETY: `t` is ready (its dependency count reached zero in `finish_task`, or it is
         // a root), so every input's write happened-before, and it has not released them yet.
-        let read = |d: u32| unsafe { state.read(d) };
+        let read = |d: u32| unsafe { state.get(d) };
         let scratch = &mut self.scratch;
         let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, scratch)));
         if let Some(o) = ctx.observer {
@@ -443,7 +474,7 @@ impl WorkerLocal {
                 self_push_or_continue(&self.deque, shared, ctx, &mut cont, u)
             })
         };
-        ctx.account(self.index, nbytes, freed);
+        self.acc.record(ctx, nbytes, freed);
         cont
     }
 

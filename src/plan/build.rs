@@ -1,6 +1,6 @@
 //! Interning: graph -> plan.
 
-use super::{MAX_NESTING, PArg, Plan, TaskId};
+use super::{Countdown, MAX_NESTING, PArg, Plan, TaskId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Arg, Graph, Node, NodeMap};
 use crate::key::Key;
@@ -64,6 +64,8 @@ impl<'g> Builder<'g> {
                 deps: Vec::new(),
                 user_offsets: Vec::new(),
                 users: Vec::new(),
+                dep_modes: Vec::new(),
+                user_modes: Vec::new(),
                 n_deps: Vec::new(),
                 n_users: Vec::new(),
                 roots: Vec::new(),
@@ -310,6 +312,15 @@ impl<'g> Builder<'g> {
                 plan.n_users[o.index()] += 1;
             }
         }
+        plan.user_modes = users
+            .iter()
+            .map(|u| Countdown::of(plan.n_deps[u.index()]))
+            .collect();
+        plan.dep_modes = plan
+            .deps
+            .iter()
+            .map(|d| Countdown::of(plan.n_users[d.index()]))
+            .collect();
         plan.user_offsets = counts;
         plan.users = users;
     }

@@ -56,10 +56,10 @@ impl Plan {
     /// `read(d)` must return the value of dependency `d`, which the caller guarantees is
     /// finished. Panics in the op propagate; the executors catch them around this call.
     #[inline]
-    pub(crate) fn run_task(
+    pub(crate) fn run_task<'v>(
         &self,
         t: TaskId,
-        read: &impl Fn(u32) -> Value,
+        read: &impl Fn(u32) -> &'v Value,
         scratch: &mut Vec<Value>,
     ) -> Result<Value, Failure> {
         let args = self.args(t);
@@ -70,11 +70,47 @@ impl Plan {
                 _ => unreachable!("literal nodes hold one literal argument"),
             });
         };
+        // Fastest path: one reference, passed straight from its slot without a copy.
+        if let [PArg::Dep(d)] = args {
+            return op
+                .call(std::slice::from_ref(read(*d)))
+                .map_err(|e| failed(op.name(), e));
+        }
+        // Fast path: flat arguments (references and literals), the common case.
+        for a in args {
+            match *a {
+                PArg::Dep(d) => scratch.push(read(d).clone()),
+                PArg::Lit(i) => scratch.push(self.lits[i as usize].clone()),
+                PArg::List(_) | PArg::Nested(..) => {
+                    scratch.clear();
+                    return self.run_task_nested(op, args, read, scratch);
+                }
+            }
+        }
+        let out = op.call(scratch);
         scratch.clear();
+        out.map_err(|e| failed(op.name(), e))
+    }
+
+    /// `run_task` for argument lists holding lists or nested tasks.
+    #[cold]
+    #[inline(never)]
+    fn run_task_nested<'v>(
+        &self,
+        op: &crate::graph::Op,
+        args: &[PArg],
+        read: &impl Fn(u32) -> &'v Value,
+        scratch: &mut Vec<Value>,
+    ) -> Result<Value, Failure> {
         let mut pos = 0;
         while pos < args.len() {
-            let v = self.eval_arg(args, &mut pos, read)?;
-            scratch.push(v);
+            match self.eval_arg(args, &mut pos, read) {
+                Ok(v) => scratch.push(v),
+                Err(f) => {
+                    scratch.clear();
+                    return Err(f);
+                }
+            }
         }
         let out = op.call(scratch);
         scratch.clear();
@@ -84,16 +120,16 @@ impl Plan {
     /// Evaluates the argument tree starting at `args[*pos]`, advancing `pos` past it.
     /// Recursion depth is bounded by [`MAX_NESTING`](super::MAX_NESTING), checked when the
     /// plan was built.
-    fn eval_arg(
+    fn eval_arg<'v>(
         &self,
         args: &[PArg],
         pos: &mut usize,
-        read: &impl Fn(u32) -> Value,
+        read: &impl Fn(u32) -> &'v Value,
     ) -> Result<Value, Failure> {
         let a = args[*pos];
         *pos += 1;
         match a {
-            PArg::Dep(d) => Ok(read(d)),
+            PArg::Dep(d) => Ok(read(d).clone()),
             PArg::Lit(i) => Ok(self.lits[i as usize].clone()),
             PArg::List(n) => {
                 let mut items = Vec::with_capacity(n as usize);

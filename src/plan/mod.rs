@@ -67,6 +67,33 @@ pub(crate) enum PArg {
     Nested(u32, u32),
 }
 
+/// How a finishing task counts down one end of an edge, precomputed per edge so the
+/// executor need not look up the other task's counts (a random memory access).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Countdown {
+    /// The counter starts at one: this edge is its only decrementer, so no atomic is needed.
+    One,
+    /// A plain atomic decrement.
+    Atomic,
+    /// The counter is large (more than [`BATCH_FAN`]): decrements are batched per job so many
+    /// workers do not fight over one cache line.
+    Batched,
+}
+
+/// Counters larger than this use [`Countdown::Batched`].
+pub(crate) const BATCH_FAN: u32 = 16;
+
+impl Countdown {
+    fn of(count: u32) -> Countdown {
+        match count {
+            1 => Countdown::One,
+            c if c > BATCH_FAN => Countdown::Batched,
+            _ => Countdown::Atomic,
+        }
+    }
+}
+
 /// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
 /// (which recurses over the argument tree) has a bounded stack depth. Deeper graphs are a
 /// [`TooLarge`](crate::ErrorKind::TooLarge) error.
@@ -106,6 +133,10 @@ pub struct Plan {
     user_offsets: Vec<u32>,
     /// Distinct dependents of each task, ascending; each is larger than the task.
     users: Vec<TaskId>,
+    /// Parallel to `deps`: how the dependency's `n_users` counter is counted down.
+    dep_modes: Vec<Countdown>,
+    /// Parallel to `users`: how the user's `n_deps` counter is counted down.
+    user_modes: Vec<Countdown>,
     /// `n_deps[t] == deps(t).len()`: the countdown to readiness.
     n_deps: Vec<u32>,
     /// `users(t).len()`, plus one if `t` is a requested output: the countdown to freeing.
@@ -202,6 +233,22 @@ impl Plan {
     /// The graph this plan was built from.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// Dependencies of `t` with the countdown mode of each one's user counter.
+    #[inline]
+    pub(crate) fn deps_with_modes(&self, t: TaskId) -> (&[TaskId], &[Countdown]) {
+        let i = t.index();
+        let r = self.dep_offsets[i] as usize..self.dep_offsets[i + 1] as usize;
+        (&self.deps[r.clone()], &self.dep_modes[r])
+    }
+
+    /// Users of `t` with the countdown mode of each one's dependency counter.
+    #[inline]
+    pub(crate) fn users_with_modes(&self, t: TaskId) -> (&[TaskId], &[Countdown]) {
+        let i = t.index();
+        let r = self.user_offsets[i] as usize..self.user_offsets[i + 1] as usize;
+        (&self.users[r.clone()], &self.user_modes[r])
     }
 
     #[inline]

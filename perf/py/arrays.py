@@ -1,0 +1,116 @@
+"""Array cases a-g of BENCHMARKS.md §2 with NumPy and dask.array (float64).
+
+Inputs of a, c, d, e, f are built before timing; each case runs once untimed, then once timed
+in the same process (warm). Chunks are n/10 per axis (d: n/4). One measurement per invocation.
+
+    python arrays.py --engine dask --case a --n 10000 --threads 2
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from common import emit, int_arg, unsupported
+
+CASES = "abcdefg"
+SEED = 1
+
+
+def blas_info():
+    """The BLAS library, kernel and thread count NumPy uses in this process."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            return {k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                            "threading_layer")}
+    return None
+
+
+def numpy_case(case, n):
+    rng = np.random.default_rng(SEED)
+    if case == "b":
+        return lambda: np.random.default_rng(SEED).random((n, n)).sum()
+    if case == "g":
+        return None  # 40000^2 float64 is 12.8 GB: the point of the case is that NumPy cannot
+    x = rng.random((n, n))
+    if case == "a":
+        y = rng.random((n, n))
+        return lambda: (x + 1) * 2 - y
+    if case == "c":
+        return lambda: (x + x.T).sum(axis=0)
+    if case == "d":
+        y = rng.random((n, n))
+        return lambda: x @ y
+    if case == "e":
+        return lambda: x[::2, 100:-100].mean()
+    if case == "f":
+        return lambda: x.std()
+    raise ValueError(case)
+
+
+def dask_case(case, n):
+    import dask.array as da
+
+    chunk = n // 4 if case == "d" else max(1, n // 10)
+    rng = da.random.default_rng(SEED)
+    if case == "b":
+        return lambda: da.random.default_rng(SEED).random((n, n), chunks=chunk).sum().compute()
+    if case == "g":
+        return lambda: da.random.default_rng(SEED).random((n, n), chunks=chunk).mean().compute()
+    x = rng.random((n, n), chunks=chunk).persist()
+    if case == "a":
+        y = rng.random((n, n), chunks=chunk).persist()
+        return lambda: ((x + 1) * 2 - y).compute()
+    if case == "c":
+        return lambda: (x + x.T).sum(axis=0).compute()
+    if case == "d":
+        y = rng.random((n, n), chunks=chunk).persist()
+        return lambda: (x @ y).compute()
+    if case == "e":
+        return lambda: x[::2, 100:-100].mean().compute()
+    if case == "f":
+        return lambda: x.std().compute()
+    raise ValueError(case)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", choices=("numpy", "dask"), required=True)
+    ap.add_argument("--case", required=True, help="a..g (or array_a..array_g)")
+    ap.add_argument("--n", type=int_arg, required=True, help="side of the square array")
+    ap.add_argument("--threads", type=int, default=2, help="dask workers (NumPy: BLAS default)")
+    args = ap.parse_args()
+    case = args.case.removeprefix("array_")
+    engine = "numpy" if args.engine == "numpy" else "dask-array"
+    workload = f"array_{case}"
+    if case not in CASES:
+        unsupported(engine, workload)
+
+    if args.engine == "dask":
+        import dask
+        dask.config.set(scheduler="threads", num_workers=args.threads)
+        run = dask_case(case, args.n)
+    else:
+        run = numpy_case(case, args.n)
+    if run is None:
+        unsupported(engine, workload)
+
+    run()  # warm-up: the timed run reuses the memory and the threads of this one
+    t0 = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - t0
+    del result
+    extra = {"threads": args.threads}
+    if case == "d":
+        extra["gflops"] = 2 * args.n ** 3 / seconds / 1e9
+    if args.engine == "numpy":
+        extra["blas"] = blas_info()
+    emit(engine, workload, args.n, seconds, **extra)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,7 +46,10 @@ impl From<&str> for Atom {
 /// assert_eq!(Key::from("y").to_string(), "y");
 /// assert!(Key::from("y") < k); // names sort before tuples
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// `PartialEq` is written by hand only to order its comparisons; it is equivalent to the
+// derived one, so the derived `Hash` agrees with it.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     /// A plain string key.
     Name(Arc<str>),
@@ -79,6 +82,24 @@ impl Key {
             Key::Tuple(_, a) => a,
         }
     }
+}
+
+/// Equality compares the atoms first (they usually differ between keys of one collection)
+/// and short-cuts names that share an allocation.
+impl PartialEq for Key {
+    #[inline]
+    fn eq(&self, other: &Key) -> bool {
+        match (self, other) {
+            (Key::Name(a), Key::Name(b)) => same_str(a, b),
+            (Key::Tuple(a, x), Key::Tuple(b, y)) => x == y && same_str(a, b),
+            _ => false,
+        }
+    }
+}
+
+#[inline]
+fn same_str(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a.as_bytes() == b.as_bytes()
 }
 
 impl From<&str> for Key {

@@ -85,6 +85,11 @@ impl Op {
         self.0.name()
     }
 
+    /// An identity for de-duplicating ops: equal for clones of one `Op`.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+
     /// Whether two ops are the same operation (clones of one `Op`).
     pub fn same(&self, other: &Op) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))

@@ -1,9 +1,11 @@
 //! Interning: graph -> plan.
 
-use super::{Countdown, MAX_NESTING, PArg, Plan, TaskId};
+use super::{Countdown, LITERAL, MAX_NESTING, PArg, Plan, TaskId};
 use crate::error::{Error, ErrorKind, Result};
+use crate::graph::Op;
 use crate::graph::{Arg, Graph, Node, NodeMap};
 use crate::key::Key;
+use rustc_hash::FxHashMap;
 
 /// `tid` marks for graph nodes not yet assigned a task id.
 const UNSEEN: u32 = u32::MAX;
@@ -42,38 +44,47 @@ struct Builder<'g> {
     plan: Plan,
     /// Scratch for de-duplicating one task's dependencies.
     dep_scratch: Vec<u32>,
+    /// Op identity -> index in `plan.op_table`.
+    op_index: FxHashMap<usize, u32>,
+    /// The last op looked up (identity, index): consecutive tasks usually share their op.
+    last_op: (usize, u32),
 }
 
 impl<'g> Builder<'g> {
     fn new(graph: &'g Graph) -> Self {
         let map = graph.map();
-        Builder {
+        let mut b = Builder {
             map,
             tid: vec![UNSEEN; map.len()],
             refs: Vec::new(),
             stack: Vec::new(),
             plan: Plan {
                 graph: graph.clone(),
-                node: Vec::new(),
-                ops: Vec::new(),
-                arg_offsets: vec![0],
-                args: Vec::new(),
+                node: Vec::with_capacity(map.len()),
+                ops: Vec::with_capacity(map.len()),
+                op_table: Vec::new(),
+                arg_offsets: Vec::with_capacity(map.len() + 1),
+                args: Vec::with_capacity(map.len() * 2),
                 lits: Vec::new(),
-                nested_ops: Vec::new(),
-                dep_offsets: vec![0],
-                deps: Vec::new(),
+                dep_offsets: Vec::with_capacity(map.len() + 1),
+                deps: Vec::with_capacity(map.len() * 2),
                 user_offsets: Vec::new(),
                 users: Vec::new(),
                 dep_modes: Vec::new(),
                 user_modes: Vec::new(),
-                n_deps: Vec::new(),
+                n_deps: Vec::with_capacity(map.len()),
                 n_users: Vec::new(),
                 roots: Vec::new(),
                 outputs: Vec::new(),
                 output_keys: Vec::new(),
             },
             dep_scratch: Vec::new(),
-        }
+            op_index: FxHashMap::default(),
+            last_op: (0, 0),
+        };
+        b.plan.arg_offsets.push(0);
+        b.plan.dep_offsets.push(0);
+        b
     }
 
     fn build(mut self, outputs: &[Key]) -> Result<Plan> {
@@ -243,14 +254,15 @@ impl<'g> Builder<'g> {
         let mut cursor = 0usize;
         match node {
             Node::Literal(v) => {
-                plan.ops.push(None);
+                plan.ops.push(LITERAL);
                 plan.args.push(PArg::Lit(plan.lits.len() as u32));
                 plan.lits.push(v.clone());
             }
             Node::Task(t) => {
-                plan.ops.push(Some(t.op.clone()));
+                let op = intern_op(plan, &mut self.op_index, &mut self.last_op, &t.op);
+                plan.ops.push(op);
                 for a in &t.args {
-                    emit_arg(plan, a, refs, &mut cursor, &self.tid);
+                    emit_arg(plan, &mut self.op_index, a, refs, &mut cursor, &self.tid);
                 }
             }
             Node::Alias(_) => unreachable!("aliases are resolved before visiting"),
@@ -327,7 +339,14 @@ impl<'g> Builder<'g> {
 }
 
 /// Lays out one argument tree; references come from `refs` in the order they were collected.
-fn emit_arg(plan: &mut Plan, arg: &Arg, refs: &[u32], cursor: &mut usize, tid: &[u32]) {
+fn emit_arg(
+    plan: &mut Plan,
+    op_index: &mut FxHashMap<usize, u32>,
+    arg: &Arg,
+    refs: &[u32],
+    cursor: &mut usize,
+    tid: &[u32],
+) {
     match arg {
         Arg::Ref(_) => {
             plan.args.push(PArg::Dep(tid[refs[*cursor] as usize]));
@@ -340,20 +359,37 @@ fn emit_arg(plan: &mut Plan, arg: &Arg, refs: &[u32], cursor: &mut usize, tid: &
         Arg::List(items) => {
             plan.args.push(PArg::List(items.len() as u32));
             for a in items {
-                emit_arg(plan, a, refs, cursor, tid);
+                emit_arg(plan, op_index, a, refs, cursor, tid);
             }
         }
         Arg::Task(t) => {
-            plan.args.push(PArg::Nested(
-                plan.nested_ops.len() as u32,
-                t.args.len() as u32,
-            ));
-            plan.nested_ops.push(t.op.clone());
+            let op = intern_op(plan, op_index, &mut (0, 0), &t.op);
+            plan.args.push(PArg::Nested(op, t.args.len() as u32));
             for a in &t.args {
-                emit_arg(plan, a, refs, cursor, tid);
+                emit_arg(plan, op_index, a, refs, cursor, tid);
             }
         }
     }
+}
+
+/// The index of `op` in the plan's op table, adding it on first sight.
+#[inline]
+fn intern_op(
+    plan: &mut Plan,
+    index: &mut FxHashMap<usize, u32>,
+    last: &mut (usize, u32),
+    op: &Op,
+) -> u32 {
+    let addr = op.addr();
+    if last.0 == addr {
+        return last.1;
+    }
+    let i = *index.entry(addr).or_insert_with(|| {
+        plan.op_table.push(op.clone());
+        (plan.op_table.len() - 1) as u32
+    });
+    *last = (addr, i);
+    i
 }
 
 #[cold]

@@ -63,7 +63,7 @@ impl Plan {
         scratch: &mut Vec<Value>,
     ) -> Result<Value, Failure> {
         let args = self.args(t);
-        let Some(op) = &self.ops[t.index()] else {
+        let Some(op) = self.op_table.get(self.ops[t.index()] as usize) else {
             // A literal node: its one argument is the value.
             return Ok(match args[0] {
                 PArg::Lit(i) => self.lits[i as usize].clone(),
@@ -143,7 +143,7 @@ impl Plan {
                 for _ in 0..n {
                     items.push(self.eval_arg(args, pos, read)?);
                 }
-                let op = &self.nested_ops[op as usize];
+                let op = &self.op_table[op as usize];
                 op.call(&items).map_err(|e| failed(op.name(), e))
             }
         }

@@ -5,7 +5,7 @@
 //! struct-of-arrays indexed by [`TaskId`]:
 //!
 //! ```text
-//!  task t:   ops[t]        what to run (None: a literal node, its value is args[0])
+//!  task t:   op_table[ops[t]]  what to run (LITERAL: a literal node, its value is args[0])
 //!            args[arg_offsets[t] .. arg_offsets[t+1]]    prefix-encoded argument trees
 //!            deps[dep_offsets[t] .. dep_offsets[t+1]]    distinct tasks t reads, ascending
 //!            users[user_offsets[t] .. user_offsets[t+1]] distinct tasks reading t, ascending
@@ -63,7 +63,7 @@ pub(crate) enum PArg {
     Lit(u32),
     /// A list of the next `n` argument trees.
     List(u32),
-    /// `nested_ops[op]` applied to the next `n` argument trees.
+    /// `op_table[op]` applied to the next `n` argument trees.
     Nested(u32, u32),
 }
 
@@ -94,6 +94,9 @@ impl Countdown {
     }
 }
 
+/// The `ops` entry of a literal node.
+pub(crate) const LITERAL: u32 = u32::MAX;
+
 /// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
 /// (which recurses over the argument tree) has a bounded stack depth. Deeper graphs are a
 /// [`TooLarge`](crate::ErrorKind::TooLarge) error.
@@ -115,16 +118,17 @@ pub struct Plan {
     graph: Graph,
     /// Graph node index of each task (for its key).
     node: Vec<u32>,
-    /// The op of each task; `None` for a literal node, whose single argument is the value.
-    ops: Vec<Option<Op>>,
+    /// Index into `op_table` of each task's op; [`LITERAL`] for a literal node, whose single
+    /// argument is the value.
+    ops: Vec<u32>,
+    /// The distinct ops of the plan (of tasks and nested tasks), each stored once.
+    op_table: Vec<Op>,
     /// Always `len() + 1` long, starts at 0, non-decreasing; last == `args.len()`.
     arg_offsets: Vec<u32>,
     /// Argument trees of all tasks, concatenated.
     args: Vec<PArg>,
     /// Literal values referenced by [`PArg::Lit`].
     lits: Vec<Value>,
-    /// Ops of nested tasks referenced by [`PArg::Nested`].
-    nested_ops: Vec<Op>,
     /// Always `len() + 1` long; last == `deps.len()`.
     dep_offsets: Vec<u32>,
     /// Distinct dependencies of each task, ascending; each is smaller than the task.
@@ -178,12 +182,12 @@ impl Plan {
 
     /// The name of a task's op (`"literal"` for literal nodes).
     pub fn op_name(&self, t: TaskId) -> &str {
-        self.ops[t.index()].as_ref().map_or("literal", Op::name)
+        self.op(t).map_or("literal", Op::name)
     }
 
     /// The op of a task, `None` for a literal node.
     pub fn op(&self, t: TaskId) -> Option<&Op> {
-        self.ops[t.index()].as_ref()
+        self.op_table.get(self.ops[t.index()] as usize)
     }
 
     /// Distinct dependencies of a task, ascending.

@@ -96,6 +96,13 @@ impl SingleWriter for AtomicI64 {
     }
 }
 
+#[inline]
+fn offer_peak(peak: &AtomicI64, candidate: i64) {
+    if candidate > peak.load(Ordering::Relaxed) {
+        peak.fetch_max(candidate, Ordering::Relaxed);
+    }
+}
+
 /// Everything one run shares between its caller and the workers.
 pub(crate) struct RunCtx<'a> {
     pub(crate) plan: &'a Plan,
@@ -205,18 +212,27 @@ impl<'a> RunCtx<'a> {
         );
         let lv = self.live_values.fetch_add(v, Ordering::Relaxed) + v;
         let lb = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
-        self.peak_values.fetch_max(lv, Ordering::Relaxed);
-        self.peak_bytes.fetch_max(lb, Ordering::Relaxed);
+        // `high_*` were relative to the old published base; rebase them on the new one.
+        offer_peak(&self.peak_values, lv - v + acc.high_values);
+        offer_peak(&self.peak_bytes, lb - b + acc.high_bytes);
+        acc.high_values = 0;
+        acc.high_bytes = 0;
     }
 
     /// Loads worker `w`'s unpublished change at the start of a job.
     #[inline]
     fn load_acc(&self, w: usize) -> Acc {
         let c = &self.counters[w];
+        let (values, bytes) = (
+            c.values.load(Ordering::Relaxed),
+            c.bytes.load(Ordering::Relaxed),
+        );
         Acc {
             tasks: 0,
-            values: c.values.load(Ordering::Relaxed),
-            bytes: c.bytes.load(Ordering::Relaxed),
+            values,
+            bytes,
+            high_values: values,
+            high_bytes: bytes,
         }
     }
 
@@ -227,6 +243,16 @@ impl<'a> RunCtx<'a> {
         bump(&c.tasks, acc.tasks);
         c.values.store(acc.values, Ordering::Relaxed);
         c.bytes.store(acc.bytes, Ordering::Relaxed);
+        // Offer the job's high point on top of what is published: two loads, and an RMW
+        // only when the peak grows.
+        offer_peak(
+            &self.peak_values,
+            self.live_values.load(Ordering::Relaxed) + acc.high_values,
+        );
+        offer_peak(
+            &self.peak_bytes,
+            self.live_bytes.load(Ordering::Relaxed) + acc.high_bytes,
+        );
     }
 
     /// The run's statistics; call after completion. Also returns the exact number of values
@@ -261,12 +287,18 @@ struct Acc {
     tasks: u64,
     values: i64,
     bytes: i64,
+    /// Highest `values` / `bytes` seen during the job, offered as a peak at its end.
+    high_values: i64,
+    high_bytes: i64,
 }
 
 impl Acc {
     #[inline]
     fn record(&mut self, ctx: &RunCtx<'_>, created_bytes: usize, freed: Freed) {
         self.tasks += 1;
+        // The new value exists before the inputs are freed: count the high point first.
+        self.high_values = self.high_values.max(self.values + 1);
+        self.high_bytes = self.high_bytes.max(self.bytes + created_bytes as i64);
         self.values += 1 - freed.values as i64;
         self.bytes += created_bytes as i64 - freed.bytes as i64;
         self.check(ctx);

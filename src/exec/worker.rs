@@ -481,10 +481,11 @@ impl WorkerLocal {
     #[inline]
     fn run_one(&mut self, shared: &Shared, ctx: &RunCtx<'_>, t: TaskId) -> Option<TaskId> {
         let plan = ctx.plan;
+        let state = &ctx.state;
+        state.prefetch(plan, t);
         if let Some(o) = ctx.observer {
             o.task_started(plan, t, self.index);
         }
-        let state = &ctx.state;
         // SAFETY: `t` is ready (its dependency count reached zero in `finish_task`, or it is
         // a root), so every input's write happened-before, and it has not released them yet.
         let read = |d: u32| unsafe { state.get(d) };

@@ -24,11 +24,13 @@
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
 
+pub mod bench_shapes;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod key;
 pub mod plan;
+pub mod spec;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result, TaskError};

@@ -25,6 +25,7 @@
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
 
 pub mod bench_shapes;
+pub mod diagnostics;
 pub mod error;
 pub mod exec;
 pub mod graph;

@@ -170,6 +170,25 @@ pub fn value_to_json(v: &Value) -> Result<serde_json::Value, SpecError> {
     write::value_at(v, &Path::ROOT, 1)
 }
 
+/// A key as written on a command line: JSON (`"x"` or `["x", 0, 1]`) when the text starts
+/// with `"` or `[`, otherwise the text itself as a string key.
+///
+/// ```
+/// use blockwork::spec::parse_key;
+/// use blockwork::Key;
+/// assert_eq!(parse_key("total").unwrap(), Key::from("total"));
+/// assert_eq!(parse_key(r#"["x", 0, "a"]"#).unwrap(), Key::tuple("x", [0.into(), "a".into()] as [blockwork::Atom; 2]));
+/// assert!(parse_key("[1, 2]").is_err());
+/// ```
+pub fn parse_key(text: &str) -> Result<Key, SpecError> {
+    if !(text.starts_with('[') || text.starts_with('"')) {
+        return Ok(Key::from(text));
+    }
+    let json: Json = serde_json::from_str(text)
+        .map_err(|e| SpecError::new(SpecErrorKind::BadKey, Path::ROOT, format!("not a JSON key: {e}")))?;
+    read::key(&json, &Path::ROOT)
+}
+
 /// Keys that no node of `graph` refers to, in graph order: what a graph is for.
 pub fn sinks(graph: &Graph) -> Vec<Key> {
     let mut used: FxHashSet<Key> = FxHashSet::default();

@@ -56,11 +56,16 @@ fn node_json(k: &Key, node: &Node, reg: &Registry, path: &Path) -> Result<J, Spe
 
 /// `"op"` and `"args"` of a task into `m`, `depth` recursion steps into its node.
 fn task_into(m: &mut Map<String, J>, t: &Task, reg: &Registry, path: &Path, depth: usize) -> Result<(), SpecError> {
-    if !reg.contains(&t.op) {
-        let msg = format!("op '{}' is not in the registry, so a spec file cannot name it", t.op.name());
+    let name = t.op.name();
+    let Some(entry) = reg.get(name).filter(|e| e.op.same(&t.op)) else {
+        let msg = format!("op '{name}' is not in the registry, so a spec file cannot name it");
         return Err(SpecError::new(K::Unserializable, path.field("op"), msg));
-    }
+    };
     let args_path = path.field("args");
+    if !entry.arity.accepts(t.args.len()) {
+        let msg = format!("op '{name}' takes {} arguments, got {}", entry.arity, t.args.len());
+        return Err(SpecError::new(K::Arity, args_path, msg));
+    }
     let mut args = Vec::with_capacity(t.args.len());
     for (i, a) in t.args.iter().enumerate() {
         args.push(arg_json(a, reg, &args_path.index(i), depth + 1)?);

@@ -95,7 +95,8 @@ pub fn independent(n: usize) -> Shape {
     let leaves: Vec<Key> = (0..n)
         .map(|i| {
             let k = Key::block(&x, &[i]);
-            b.task(k.clone(), &ops.inc, [Arg::lit(i as i64)]).expect("fresh key");
+            b.task(k.clone(), &ops.inc, [Arg::lit(i as i64)])
+                .expect("fresh key");
             k
         })
         .collect();
@@ -112,8 +113,13 @@ pub fn chain(n: usize) -> Shape {
     let mut b = GraphBuilder::with_capacity(n);
     let x: Arc<str> = "x".into();
     for i in 0..n {
-        let arg = if i == 0 { Arg::lit(0) } else { Arg::Ref(Key::block(&x, &[i - 1])) };
-        b.task(Key::block(&x, &[i]), &ops.inc, [arg]).expect("fresh key");
+        let arg = if i == 0 {
+            Arg::lit(0)
+        } else {
+            Arg::Ref(Key::block(&x, &[i - 1]))
+        };
+        b.task(Key::block(&x, &[i]), &ops.inc, [arg])
+            .expect("fresh key");
     }
     let out = n.checked_sub(1).map(|last| Key::block(&x, &[last]));
     (b.build(), out.into_iter().collect())
@@ -128,7 +134,8 @@ pub fn tree(n: usize) -> Shape {
     let mut keys: Vec<Key> = (0..n)
         .map(|i| {
             let k = Key::block(&leaf, &[i]);
-            b.task(k.clone(), &ops.inc, [Arg::lit(i as i64)]).expect("fresh key");
+            b.task(k.clone(), &ops.inc, [Arg::lit(i as i64)])
+                .expect("fresh key");
             k
         })
         .collect();
@@ -138,8 +145,12 @@ pub fn tree(n: usize) -> Shape {
         for (j, pair) in keys.chunks(2).enumerate() {
             if let [l, r] = pair {
                 let k = Key::block(&node, &[level, j]);
-                b.task(k.clone(), &ops.add, [Arg::Ref(l.clone()), Arg::Ref(r.clone())])
-                    .expect("fresh key");
+                b.task(
+                    k.clone(),
+                    &ops.add,
+                    [Arg::Ref(l.clone()), Arg::Ref(r.clone())],
+                )
+                .expect("fresh key");
                 next.push(k);
             } else {
                 next.push(pair[0].clone());
@@ -216,9 +227,13 @@ pub fn random_dag(n: usize) -> Shape {
             used[d] = true;
             args.push(Arg::Ref(Key::block(&r, &[d])));
         }
-        b.task(Key::block(&r, &[i]), &ops.add, args).expect("fresh key");
+        b.task(Key::block(&r, &[i]), &ops.add, args)
+            .expect("fresh key");
     }
-    let sinks: Vec<Key> = (0..n).filter(|&i| !used[i]).map(|i| Key::block(&r, &[i])).collect();
+    let sinks: Vec<Key> = (0..n)
+        .filter(|&i| !used[i])
+        .map(|i| Key::block(&r, &[i]))
+        .collect();
     if sinks.is_empty() {
         return (b.build(), Vec::new());
     }
@@ -235,7 +250,8 @@ pub fn latency10() -> Shape {
     let mids: Vec<Arg> = (0..8i64)
         .map(|i| {
             let k = Key::from(("mid", i));
-            b.task(k.clone(), &ops.add, [Arg::key("root"), Arg::lit(i)]).expect("fresh key");
+            b.task(k.clone(), &ops.add, [Arg::key("root"), Arg::lit(i)])
+                .expect("fresh key");
             Arg::Ref(k)
         })
         .collect();

@@ -2,7 +2,9 @@
 //! that carry the JSON path of the problem.
 
 use blockwork::spec::{Registry, Spec, SpecErrorKind, builtin, value_to_json};
-use blockwork::{Arg, Atom, Executor, Graph, GraphBuilder, Key, Node, Op, Pool, Sequential, Task, Value};
+use blockwork::{
+    Arg, Atom, Executor, Graph, GraphBuilder, Key, Node, Op, Pool, Sequential, Task, Value,
+};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -64,12 +66,16 @@ fn everything_graph() -> Graph {
         Value::Float(f64::NEG_INFINITY),
         Value::from("quotes \" backslash \\ newline \n unicode é 😀"),
         Value::list(Vec::<Value>::new()),
-        Value::list([Value::list([Value::Int(1), Value::Float(f64::NAN)]), Value::from("x")]),
+        Value::list([
+            Value::list([Value::Int(1), Value::Float(f64::NAN)]),
+            Value::from("x"),
+        ]),
     ];
     for (i, v) in values.into_iter().enumerate() {
         b.literal(("lit", i as i64), v).unwrap();
     }
-    b.literal(Key::tuple("t", [Atom::from("s"), Atom::from(-3)]), 1).unwrap();
+    b.literal(Key::tuple("t", [Atom::from("s"), Atom::from(-3)]), 1)
+        .unwrap();
     b.literal(Key::tuple::<i64>("empty", []), 2).unwrap();
     b.alias("alias", ("lit", 3)).unwrap();
     b.task("zero_args", &op("list"), []).unwrap();
@@ -81,7 +87,11 @@ fn everything_graph() -> Graph {
             Arg::key("alias"),
             Arg::lit(Value::list([Value::Int(1), Value::Int(2)])),
             Arg::list([Arg::lit(1), Arg::lit(2)]),
-            Arg::list([Arg::list([]), Arg::key(Key::tuple::<i64>("empty", [])), nested]),
+            Arg::list([
+                Arg::list([]),
+                Arg::key(Key::tuple::<i64>("empty", [])),
+                nested,
+            ]),
             Arg::lit(f64::NAN),
             Arg::lit(Value::Unit),
         ],
@@ -93,7 +103,10 @@ fn everything_graph() -> Graph {
 #[test]
 fn every_form_round_trips() {
     let g = everything_graph();
-    round_trip(&Spec::new(g.clone(), [Key::from("mixed"), Key::from(("lit", 8))]));
+    round_trip(&Spec::new(
+        g.clone(),
+        [Key::from("mixed"), Key::from(("lit", 8))],
+    ));
     // ...and the graph it reads is the graph that runs.
     let v = Sequential::new().get(&g, "mixed").unwrap();
     assert_eq!(v.as_list().unwrap().len(), 6);
@@ -132,8 +145,17 @@ fn object_form_reads_like_the_array_form() {
 /// same Rust values.
 #[test]
 fn values_to_json_match_serde() {
-    let v = Value::list([Value::Int(-5), Value::Float(2.5), Value::from("s"), Value::Bool(true), Value::Unit]);
-    assert_eq!(value_to_json(&v).unwrap(), serde_json::json!([-5, 2.5, "s", true, null]));
+    let v = Value::list([
+        Value::Int(-5),
+        Value::Float(2.5),
+        Value::from("s"),
+        Value::Bool(true),
+        Value::Unit,
+    ]);
+    assert_eq!(
+        value_to_json(&v).unwrap(),
+        serde_json::json!([-5, 2.5, "s", true, null])
+    );
     assert!(value_to_json(&Value::opaque(3u8, 1)).is_err());
 }
 
@@ -147,13 +169,24 @@ fn value_strategy() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::Float),
         "[a-z\"\\\\é ]{0,8}".prop_map(Value::from),
     ];
-    leaf.prop_recursive(3, 16, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(Value::list))
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(Value::list)
+    })
 }
 
 fn key_strategy() -> impl Strategy<Value = Key> {
     prop_oneof![
         "[a-z]{1,3}".prop_map(Key::from),
-        ("[a-z]{1,2}", prop::collection::vec(prop_oneof![any::<i64>().prop_map(Atom::Int), "[a-z]{0,2}".prop_map(|s| Atom::from(s.as_str()))], 0..3))
+        (
+            "[a-z]{1,2}",
+            prop::collection::vec(
+                prop_oneof![
+                    any::<i64>().prop_map(Atom::Int),
+                    "[a-z]{0,2}".prop_map(|s| Atom::from(s.as_str()))
+                ],
+                0..3
+            )
+        )
             .prop_map(|(n, atoms)| Key::tuple(&n, atoms)),
     ]
 }
@@ -164,7 +197,11 @@ fn op_and_count() -> impl Strategy<Value = (Op, usize)> {
     let choices: Vec<(Op, usize)> = Registry::builtins()
         .iter()
         .filter(|e| !["spin", "sleep", "fail", "panic"].contains(&e.op.name()))
-        .flat_map(|e| (0..=3).filter(|&n| e.arity.accepts(n)).map(|n| (e.op.clone(), n)))
+        .flat_map(|e| {
+            (0..=3)
+                .filter(|&n| e.arity.accepts(n))
+                .map(|n| (e.op.clone(), n))
+        })
         .collect();
     prop::sample::select(choices)
 }
@@ -173,7 +210,11 @@ fn arg_strategy(keys: Vec<Key>) -> impl Strategy<Value = Arg> {
     let leaf = if keys.is_empty() {
         value_strategy().prop_map(Arg::Lit).boxed()
     } else {
-        prop_oneof![value_strategy().prop_map(Arg::Lit), prop::sample::select(keys).prop_map(Arg::Ref)].boxed()
+        prop_oneof![
+            value_strategy().prop_map(Arg::Lit),
+            prop::sample::select(keys).prop_map(Arg::Ref)
+        ]
+        .boxed()
     };
     leaf.prop_recursive(3, 12, 3, move |inner| {
         prop_oneof![
@@ -194,14 +235,23 @@ fn graph_strategy() -> impl Strategy<Value = Graph> {
         let nodes: Vec<_> = (0..n)
             .map(|i| {
                 let earlier = keys[..i].to_vec();
-                let task = (op_and_count(), prop::collection::vec(arg_strategy(earlier.clone()), 3)).prop_map(|((op, n), mut args)| {
-                    args.truncate(n);
-                    Node::Task(Task::new(&op, args))
-                });
+                let task = (
+                    op_and_count(),
+                    prop::collection::vec(arg_strategy(earlier.clone()), 3),
+                )
+                    .prop_map(|((op, n), mut args)| {
+                        args.truncate(n);
+                        Node::Task(Task::new(&op, args))
+                    });
                 if earlier.is_empty() {
                     prop_oneof![value_strategy().prop_map(Node::Literal), task].boxed()
                 } else {
-                    prop_oneof![value_strategy().prop_map(Node::Literal), prop::sample::select(earlier).prop_map(Node::Alias), task].boxed()
+                    prop_oneof![
+                        value_strategy().prop_map(Node::Literal),
+                        prop::sample::select(earlier).prop_map(Node::Alias),
+                        task
+                    ]
+                    .boxed()
                 }
             })
             .collect();
@@ -311,35 +361,79 @@ proptest! {
 fn remaining_builtins_match_direct_computation() {
     let t = Value::Bool(true);
     let f = Value::Bool(false);
-    assert_eq!(call("identity", &[Value::from("x")]).unwrap(), Value::from("x"));
+    assert_eq!(
+        call("identity", &[Value::from("x")]).unwrap(),
+        Value::from("x")
+    );
     assert_eq!(call("not", std::slice::from_ref(&t)).unwrap(), f);
-    assert_eq!(call("and", &[t.clone(), f.clone()]).unwrap(), Value::Bool(true && false));
+    for a in [false, true] {
+        for b in [false, true] {
+            let ab = [Value::Bool(a), Value::Bool(b)];
+            assert_eq!(call("and", &ab).unwrap(), Value::Bool(a && b));
+            assert_eq!(call("or", &ab).unwrap(), Value::Bool(a || b));
+        }
+    }
     assert_eq!(call("and", &[]).unwrap(), t);
-    assert_eq!(call("or", &[f.clone(), t.clone()]).unwrap(), Value::Bool(false || true));
     assert_eq!(call("or", &[]).unwrap(), f);
-    assert_eq!(call("int", &[Value::from(" -42 ")]).unwrap(), Value::Int("-42".parse().unwrap()));
+    assert_eq!(
+        call("int", &[Value::from(" -42 ")]).unwrap(),
+        Value::Int("-42".parse().unwrap())
+    );
     assert_eq!(call("int", &[t]).unwrap(), Value::Int(1));
-    assert_eq!(call("float", &[Value::from("2.5e3")]).unwrap(), Value::Float("2.5e3".parse().unwrap()));
-    assert_eq!(call("eq", &[Value::Int(2), Value::Float(2.0)]).unwrap(), Value::Bool(true));
-    assert_eq!(call("eq", &[Value::Float(f64::NAN), Value::Float(f64::NAN)]).unwrap(), Value::Bool(false));
+    assert_eq!(
+        call("float", &[Value::from("2.5e3")]).unwrap(),
+        Value::Float("2.5e3".parse().unwrap())
+    );
+    assert_eq!(
+        call("eq", &[Value::Int(2), Value::Float(2.0)]).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        call("eq", &[Value::Float(f64::NAN), Value::Float(f64::NAN)]).unwrap(),
+        Value::Bool(false)
+    );
     assert_eq!(call("add", &[]).unwrap(), Value::Int(0));
     assert_eq!(call("mul", &[]).unwrap(), Value::Int(1));
     assert_eq!(call("pow", &ints(&[2, -1])).unwrap(), Value::Float(0.5));
-    assert_eq!(call("pow", &ints(&[2, 62])).unwrap(), Value::Int(1i64 << 62));
+    assert_eq!(
+        call("pow", &ints(&[2, 62])).unwrap(),
+        Value::Int(1i64 << 62)
+    );
     assert_eq!(call("mod", &ints(&[i64::MIN, -1])).unwrap(), Value::Int(0));
     assert!(call("floordiv", &ints(&[i64::MIN, -1])).is_err());
-    assert_eq!(call("max", &[Value::list([Value::Int(1), Value::Float(f64::NAN)])]).unwrap().as_float().map(f64::is_nan), Some(true));
-    assert_eq!(call("min", &[Value::list([Value::Int(2), Value::Float(1.5)])]).unwrap(), Value::Float(1.5));
+    assert_eq!(
+        call(
+            "max",
+            &[Value::list([Value::Int(1), Value::Float(f64::NAN)])]
+        )
+        .unwrap()
+        .as_float()
+        .map(f64::is_nan),
+        Some(true)
+    );
+    assert_eq!(
+        call("min", &[Value::list([Value::Int(2), Value::Float(1.5)])]).unwrap(),
+        Value::Float(1.5)
+    );
     let t0 = std::time::Instant::now();
-    assert_eq!(call("spin", &ints(&[2_000_000])).unwrap(), Value::Int(2_000_000));
+    assert_eq!(
+        call("spin", &ints(&[2_000_000])).unwrap(),
+        Value::Int(2_000_000)
+    );
     assert!(t0.elapsed() >= std::time::Duration::from_millis(2));
     let t0 = std::time::Instant::now();
-    assert_eq!(call("sleep", &[Value::Int(2_000_000), Value::Unit]).unwrap(), Value::Int(2_000_000));
+    assert_eq!(
+        call("sleep", &[Value::Int(2_000_000), Value::Unit]).unwrap(),
+        Value::Int(2_000_000)
+    );
     assert!(t0.elapsed() >= std::time::Duration::from_millis(2));
     assert_eq!(call("fail", &[Value::from("boom")]).unwrap_err(), "boom");
     let panicked = std::panic::catch_unwind(|| op("panic").call(&[Value::from("bang")]));
     let payload = panicked.unwrap_err();
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("bang"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("bang")
+    );
 }
 
 /// The tests above name every builtin; a new builtin without a test fails here.
@@ -357,13 +451,19 @@ fn every_builtin_is_tested() {
 
 #[test]
 fn spec_runs_the_same_on_both_executors() {
-    let spec = Spec::read_file(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs/arith.json")).unwrap();
+    let spec = Spec::read_file(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/specs/arith.json"),
+    )
+    .unwrap();
     let plan = blockwork::Plan::new(spec.graph(), &spec.targets()).unwrap();
     let seq = Sequential::new().run(&plan).unwrap();
     let par = Pool::new(2).unwrap().run(&plan).unwrap();
     assert_eq!(seq.values, par.values);
     // w = (1 + 1) * 10 + 0.5 + len([3, 1, 4, 1, 5])
-    assert_eq!(seq.values[0], Value::Float((1 + 1) as f64 * 10.0 + 0.5 + 5.0));
+    assert_eq!(
+        seq.values[0],
+        Value::Float((1 + 1) as f64 * 10.0 + 0.5 + 5.0)
+    );
 }
 
 // ---- errors carry JSON paths ----------------------------------------------------------------
@@ -371,11 +471,36 @@ fn spec_runs_the_same_on_both_executors() {
 #[test]
 fn errors_point_at_the_problem() {
     let cases: &[(&str, SpecErrorKind, &str, &str)] = &[
-        (r#"{"nodes": [{"key": "a", "literal": 1}, {"key": "b", "op": "add", "args": [1, {"op": "inc", "args": [{"ref": "zz"}]}]}]}"#, SpecErrorKind::MissingKey, "$.nodes[1].args[1].args[0].ref", "missing key zz (referenced by b)"),
-        (r#"{"nodes": {"my key": {"op": "ad"}}}"#, SpecErrorKind::UnknownOp, "$.nodes[\"my key\"].op", "unknown op 'ad' in node my key"),
-        (r#"{"nodes": [{"key": ["t", 1], "op": "inc", "args": [1, 2]}]}"#, SpecErrorKind::Arity, "$.nodes[0].args", "op 'inc' takes 1 arguments, got 2 (in node ('t', 1))"),
-        (r#"{"nodes": [{"key": ["t", 1.5], "literal": 1}]}"#, SpecErrorKind::BadKey, "$.nodes[0].key", "element 1 of a tuple key is a float"),
-        (r#"{"nodes": [{"key": "a", "op": "inc", "args": [{"ref": "b"}]}, {"key": "b", "op": "inc", "args": [{"ref": "a"}]}]}"#, SpecErrorKind::Cycle, "$.nodes[0]", "a -> b -> a"),
+        (
+            r#"{"nodes": [{"key": "a", "literal": 1}, {"key": "b", "op": "add", "args": [1, {"op": "inc", "args": [{"ref": "zz"}]}]}]}"#,
+            SpecErrorKind::MissingKey,
+            "$.nodes[1].args[1].args[0].ref",
+            "missing key zz (referenced by b)",
+        ),
+        (
+            r#"{"nodes": {"my key": {"op": "ad"}}}"#,
+            SpecErrorKind::UnknownOp,
+            "$.nodes[\"my key\"].op",
+            "unknown op 'ad' in node my key",
+        ),
+        (
+            r#"{"nodes": [{"key": ["t", 1], "op": "inc", "args": [1, 2]}]}"#,
+            SpecErrorKind::Arity,
+            "$.nodes[0].args",
+            "op 'inc' takes 1 arguments, got 2 (in node ('t', 1))",
+        ),
+        (
+            r#"{"nodes": [{"key": ["t", 1.5], "literal": 1}]}"#,
+            SpecErrorKind::BadKey,
+            "$.nodes[0].key",
+            "element 1 of a tuple key is a float",
+        ),
+        (
+            r#"{"nodes": [{"key": "a", "op": "inc", "args": [{"ref": "b"}]}, {"key": "b", "op": "inc", "args": [{"ref": "a"}]}]}"#,
+            SpecErrorKind::Cycle,
+            "$.nodes[0]",
+            "a -> b -> a",
+        ),
     ];
     for (text, kind, path, message) in cases {
         let e = Spec::from_json(text).unwrap_err();
@@ -389,13 +514,18 @@ fn errors_point_at_the_problem() {
 #[test]
 fn code_built_graphs_with_foreign_ops_do_not_write() {
     let mut b = GraphBuilder::new();
-    b.task("x", &Op::typed("mine", |x: i64| x), [Arg::lit(1)]).unwrap();
+    b.task("x", &Op::typed("mine", |x: i64| x), [Arg::lit(1)])
+        .unwrap();
     let e = Spec::new(b.build(), ["x"]).to_json().unwrap_err();
-    assert_eq!((e.kind(), e.path()), (SpecErrorKind::Unserializable, "$.nodes[0].op"));
+    assert_eq!(
+        (e.kind(), e.path()),
+        (SpecErrorKind::Unserializable, "$.nodes[0].op")
+    );
     // A registry that has the op writes and reads it.
     let mine = Op::typed("mine", |x: i64| x);
     let mut reg = Registry::with_builtins();
-    reg.register(mine.clone(), blockwork::spec::Arity::exactly(1), "mine").unwrap();
+    reg.register(mine.clone(), blockwork::spec::Arity::exactly(1), "mine")
+        .unwrap();
     let mut b = GraphBuilder::new();
     b.task("x", &mine, [Arg::lit(1)]).unwrap();
     let spec = Spec::new(b.build(), ["x"]);

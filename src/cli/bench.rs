@@ -86,7 +86,11 @@ struct Row {
 pub(super) fn bench(a: BenchArgs) -> Outcome {
     let workloads: Vec<String> = match &a.workload {
         Some(w) => vec![w.clone()],
-        None => SHAPES.iter().chain(&["latency10"]).map(|s| s.to_string()).collect(),
+        None => SHAPES
+            .iter()
+            .chain(&["latency10"])
+            .map(|s| s.to_string())
+            .collect(),
     };
     for w in &workloads {
         if bench_shapes::shape(w, 0).is_none() {
@@ -111,7 +115,10 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
         Exec::Pool(p) => p.threads(),
     };
     if !a.json {
-        println!("{:<12} {:>9} {:>9} {:>10} {:>10} {:>11} {:>12} {:>11}", "workload", "n", "tasks", "build/task", "plan/task", "run/task", "peak live", "check");
+        println!(
+            "{:<12} {:>9} {:>9} {:>10} {:>10} {:>11} {:>12} {:>11}",
+            "workload", "n", "tasks", "build/task", "plan/task", "run/task", "peak live", "check"
+        );
     }
     for w in &workloads {
         let row = if w == "latency10" {
@@ -138,13 +145,19 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
 fn print_row(row: &Row) {
     let ns = |field: &str| {
         row.extra[field].as_f64().map_or("-".to_string(), |s| {
-            format!("{:.1} ns", s * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64)
+            format!(
+                "{:.1} ns",
+                s * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64
+            )
         })
     };
     let run = if row.workload == "latency10" {
         format!("{:.2} us rt", row.seconds * 1e6)
     } else {
-        format!("{:.1} ns", row.seconds * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64)
+        format!(
+            "{:.1} ns",
+            row.seconds * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64
+        )
     };
     println!(
         "{:<12} {:>9} {:>9} {:>10} {:>10} {:>11} {:>12} {:>11}",

@@ -3,7 +3,9 @@
 use super::{DotArgs, Failure, InfoArgs, Outcome, RunArgs, load, quietly};
 use blockwork::diagnostics::{GraphInfo, Observers, Profile, Progress, to_dot};
 use blockwork::spec::{Registry, parse_key, value_to_json};
-use blockwork::{Error, ErrorKind, Executor, Key, Observer, Plan, Pool, RunOptions, RunOutput, Sequential, Value};
+use blockwork::{
+    Error, ErrorKind, Executor, Key, Observer, Plan, Pool, RunOptions, RunOutput, Sequential, Value,
+};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -14,9 +16,10 @@ use std::sync::Arc;
 /// for everything that happened while running.
 fn run_error(e: Error) -> Failure {
     match e.kind() {
-        ErrorKind::MissingKey | ErrorKind::Cycle | ErrorKind::TooLarge | ErrorKind::InvalidArgument => {
-            Failure::BadInput(format!("{e} [{:?}]", e.kind()))
-        }
+        ErrorKind::MissingKey
+        | ErrorKind::Cycle
+        | ErrorKind::TooLarge
+        | ErrorKind::InvalidArgument => Failure::BadInput(format!("{e} [{:?}]", e.kind())),
         kind => Failure::Failed(format!("{e} [{kind:?}]")),
     }
 }
@@ -30,7 +33,10 @@ pub(super) fn run(a: RunArgs) -> Outcome {
     let keys: Vec<Key> = if a.get.is_empty() {
         spec.targets()
     } else {
-        a.get.iter().map(|k| parse_key(k)).collect::<Result<_, _>>()?
+        a.get
+            .iter()
+            .map(|k| parse_key(k))
+            .collect::<Result<_, _>>()?
     };
     let plan = Plan::new(spec.graph(), &keys).map_err(run_error)?;
     let profile = a.profile.as_ref().map(|_| Arc::new(Profile::new()));
@@ -59,13 +65,15 @@ pub(super) fn run(a: RunArgs) -> Outcome {
     drop(options); // ends the progress bar before anything else is printed
     if let (Some(path), Some(p)) = (&a.profile, &profile) {
         let file = std::fs::File::create(path).map_err(|e| write_failed(path, e))?;
-        p.write_chrome_trace(&plan, std::io::BufWriter::new(file)).map_err(|e| write_failed(path, e))?;
+        p.write_chrome_trace(&plan, std::io::BufWriter::new(file))
+            .map_err(|e| write_failed(path, e))?;
     }
     let out = result.map_err(run_error)?;
     if a.stats {
         print_stats(&out);
     }
-    print_values(&keys, &out.values).map_err(|e| Failure::Failed(format!("cannot write the results: {e}")))
+    print_values(&keys, &out.values)
+        .map_err(|e| Failure::Failed(format!("cannot write the results: {e}")))
 }
 
 fn print_stats(out: &RunOutput) {
@@ -105,7 +113,11 @@ pub(super) fn dot(a: DotArgs) -> Outcome {
             .write_all(text.as_bytes())
             .map_err(|e| Failure::Failed(format!("cannot write DOT: {e}")));
     };
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "dot" | "gv" => std::fs::write(&path, text).map_err(|e| write_failed(&path, e)),
         "svg" | "png" | "pdf" => render(&text, &ext, &path),
@@ -133,10 +145,16 @@ fn render(text: &str, format: &str, path: &Path) -> Outcome {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let fed = stdin.write_all(text.as_bytes());
     drop(stdin);
-    let out = child.wait_with_output().map_err(|e| Failure::Failed(format!("Graphviz `dot` failed: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Failure::Failed(format!("Graphviz `dot` failed: {e}")))?;
     if !out.status.success() || fed.is_err() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Failure::Failed(format!("Graphviz `dot` failed ({}): {}", out.status, err.trim())));
+        return Err(Failure::Failed(format!(
+            "Graphviz `dot` failed ({}): {}",
+            out.status,
+            err.trim()
+        )));
     }
     Ok(())
 }
@@ -165,7 +183,12 @@ pub(super) fn info(a: InfoArgs) -> Outcome {
 pub(super) fn ops() -> Outcome {
     let mut text = String::new();
     for e in Registry::builtins().iter() {
-        text.push_str(&format!("{:<12} {:<10} {}\n", e.op.name(), e.arity.to_string(), e.doc));
+        text.push_str(&format!(
+            "{:<12} {:<10} {}\n",
+            e.op.name(),
+            e.arity.to_string(),
+            e.doc
+        ));
     }
     std::io::stdout()
         .write_all(text.as_bytes())

@@ -29,7 +29,9 @@ const LABEL_CHARS: usize = 48;
 pub fn to_dot(graph: &Graph, highlight: &[Key]) -> String {
     let highlight: FxHashSet<&Key> = highlight.iter().collect();
     let mut out = String::with_capacity(96 * graph.len() + 128);
-    out.push_str("digraph blockwork {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
+    out.push_str(
+        "digraph blockwork {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+    );
     for (i, (key, node)) in graph.iter().enumerate() {
         let (shape, style, second) = match node {
             Node::Literal(v) => ("box", "solid", format!("= {}", short_value(v))),

@@ -153,8 +153,17 @@ impl fmt::Display for GraphInfo {
         write!(f, "critical path:  {} tasks", self.critical_path.len())?;
         const SHOWN: usize = 6;
         if !self.critical_path.is_empty() {
-            let keys: Vec<String> = self.critical_path.iter().take(SHOWN).map(Key::to_string).collect();
-            let more = if self.critical_path.len() > SHOWN { " -> ..." } else { "" };
+            let keys: Vec<String> = self
+                .critical_path
+                .iter()
+                .take(SHOWN)
+                .map(Key::to_string)
+                .collect();
+            let more = if self.critical_path.len() > SHOWN {
+                " -> ..."
+            } else {
+                ""
+            };
             write!(f, " ({}{more})", keys.join(" -> "))?;
         }
         writeln!(f)?;

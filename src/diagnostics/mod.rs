@@ -39,10 +39,14 @@ impl Observer for Observers {
         self.0.iter().for_each(|o| o.run_started(plan));
     }
     fn task_started(&self, plan: &Plan, task: TaskId, worker: usize) {
-        self.0.iter().for_each(|o| o.task_started(plan, task, worker));
+        self.0
+            .iter()
+            .for_each(|o| o.task_started(plan, task, worker));
     }
     fn task_finished(&self, plan: &Plan, task: TaskId, worker: usize) {
-        self.0.iter().for_each(|o| o.task_finished(plan, task, worker));
+        self.0
+            .iter()
+            .for_each(|o| o.task_finished(plan, task, worker));
     }
     fn run_finished(&self, plan: &Plan, stats: &RunStats) {
         self.0.iter().for_each(|o| o.run_finished(plan, stats));

@@ -95,7 +95,10 @@ impl Profile {
         }
         for s in &spans {
             if s.task.index() >= plan.len() {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "the profile is of another plan"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the profile is of another plan",
+                ));
             }
             let key = plan.key(s.task).to_string();
             let op = plan.op_name(s.task);
@@ -124,7 +127,9 @@ impl Observer for Profile {
         let _ = self.record.set(Record {
             t0: Instant::now(),
             starts: (0..plan.len()).map(|_| AtomicU64::new(0)).collect(),
-            lanes: (0..LANES).map(|_| CachePadded::new(Mutex::new(Vec::new()))).collect(),
+            lanes: (0..LANES)
+                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+                .collect(),
         });
     }
 
@@ -140,11 +145,21 @@ impl Observer for Profile {
     #[inline]
     fn task_finished(&self, _plan: &Plan, task: TaskId, worker: usize) {
         let Some(r) = self.record.get() else { return };
-        let Some(start) = r.starts.get(task.index()) else { return };
+        let Some(start) = r.starts.get(task.index()) else {
+            return;
+        };
         // The same worker stored the start; Relaxed is enough within one thread.
         let start = Duration::from_nanos(start.load(Ordering::Relaxed));
         let end = Duration::from_nanos(nanos_since(r.t0));
-        let span = TaskSpan { task, worker, start, end };
-        r.lanes[worker % LANES].lock().unwrap_or_else(|p| p.into_inner()).push(span);
+        let span = TaskSpan {
+            task,
+            worker,
+            start,
+            end,
+        };
+        r.lanes[worker % LANES]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(span);
     }
 }

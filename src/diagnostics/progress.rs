@@ -29,7 +29,10 @@ struct Shared {
 
 impl Shared {
     fn finished(&self) -> u64 {
-        self.finished.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.finished
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -81,7 +84,9 @@ impl Progress {
     fn build(delay: Duration, visible: bool) -> Progress {
         Progress {
             shared: Arc::new(Shared {
-                finished: (0..LANES).map(|_| CachePadded::new(AtomicU64::new(0))).collect(),
+                finished: (0..LANES)
+                    .map(|_| CachePadded::new(AtomicU64::new(0)))
+                    .collect(),
                 total: AtomicU64::new(0),
                 done: Mutex::new(false),
                 wake: Condvar::new(),
@@ -118,12 +123,21 @@ fn tick(shared: &Shared) {
     let mut bar: Option<ProgressBar> = None;
     let mut done = shared.done.lock().unwrap_or_else(|p| p.into_inner());
     while !*done {
-        done = shared.wake.wait_timeout(done, TICK).unwrap_or_else(|p| p.into_inner()).0;
+        done = shared
+            .wake
+            .wait_timeout(done, TICK)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
         if bar.is_none() && start.elapsed() >= shared.delay {
-            let b = ProgressBar::with_draw_target(Some(shared.total.load(Ordering::Relaxed)), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {human_pos}/{human_len} tasks ({per_sec}, eta {eta})")
-                .map(|s| s.progress_chars("=> "))
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let b = ProgressBar::with_draw_target(
+                Some(shared.total.load(Ordering::Relaxed)),
+                ProgressDrawTarget::stderr(),
+            );
+            let style = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} tasks ({per_sec}, eta {eta})",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
             b.set_style(style);
             bar = Some(b);
         }
@@ -143,7 +157,9 @@ impl Observer for Progress {
         for c in self.shared.finished.iter() {
             c.store(0, Ordering::Relaxed);
         }
-        self.shared.total.store(plan.len() as u64, Ordering::Relaxed);
+        self.shared
+            .total
+            .store(plan.len() as u64, Ordering::Relaxed);
         *self.shared.done.lock().unwrap_or_else(|p| p.into_inner()) = false;
         if self.shared.visible {
             let shared = self.shared.clone();

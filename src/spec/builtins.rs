@@ -13,43 +13,173 @@ type Body = fn(&[Value]) -> Result<Value, TaskError>;
 
 /// Every builtin: name, arity, one-line description, body.
 const BUILTINS: &[(&str, Arity, &str, Body)] = &[
-    ("identity", Arity::exactly(1), "its argument, unchanged", identity),
-    ("add", Arity::at_least(0), "sum of numbers (int if all are ints, checked)", add),
+    (
+        "identity",
+        Arity::exactly(1),
+        "its argument, unchanged",
+        identity,
+    ),
+    (
+        "add",
+        Arity::at_least(0),
+        "sum of numbers (int if all are ints, checked)",
+        add,
+    ),
     ("sub", Arity::exactly(2), "a - b", sub),
-    ("mul", Arity::at_least(0), "product of numbers (int if all are ints, checked)", mul),
-    ("div", Arity::exactly(2), "a / b as a float; b = 0 is an error", div),
-    ("floordiv", Arity::exactly(2), "floor(a / b), int for ints; b = 0 is an error", floordiv),
-    ("mod", Arity::exactly(2), "a mod b with the sign of b (Python's %)", modulo),
-    ("pow", Arity::exactly(2), "a ** b; int for ints with b >= 0", pow),
+    (
+        "mul",
+        Arity::at_least(0),
+        "product of numbers (int if all are ints, checked)",
+        mul,
+    ),
+    (
+        "div",
+        Arity::exactly(2),
+        "a / b as a float; b = 0 is an error",
+        div,
+    ),
+    (
+        "floordiv",
+        Arity::exactly(2),
+        "floor(a / b), int for ints; b = 0 is an error",
+        floordiv,
+    ),
+    (
+        "mod",
+        Arity::exactly(2),
+        "a mod b with the sign of b (Python's %)",
+        modulo,
+    ),
+    (
+        "pow",
+        Arity::exactly(2),
+        "a ** b; int for ints with b >= 0",
+        pow,
+    ),
     ("neg", Arity::exactly(1), "-a", neg),
     ("abs", Arity::exactly(1), "|a|", abs),
     ("inc", Arity::exactly(1), "a + 1", inc),
     ("dec", Arity::exactly(1), "a - 1", dec),
-    ("int", Arity::exactly(1), "to int: floats truncate, strings parse, bools 0/1", to_int),
-    ("float", Arity::exactly(1), "to float: ints convert, strings parse", to_float),
-    ("eq", Arity::exactly(2), "a == b (numbers compare by value, NaN unequal)", eq),
+    (
+        "int",
+        Arity::exactly(1),
+        "to int: floats truncate, strings parse, bools 0/1",
+        to_int,
+    ),
+    (
+        "float",
+        Arity::exactly(1),
+        "to float: ints convert, strings parse",
+        to_float,
+    ),
+    (
+        "eq",
+        Arity::exactly(2),
+        "a == b (numbers compare by value, NaN unequal)",
+        eq,
+    ),
     ("ne", Arity::exactly(2), "a != b", ne),
-    ("lt", Arity::exactly(2), "a < b (numbers, strings or bools)", lt),
+    (
+        "lt",
+        Arity::exactly(2),
+        "a < b (numbers, strings or bools)",
+        lt,
+    ),
     ("le", Arity::exactly(2), "a <= b", le),
     ("gt", Arity::exactly(2), "a > b", gt),
     ("ge", Arity::exactly(2), "a >= b", ge),
     ("not", Arity::exactly(1), "logical not of a bool", not),
-    ("and", Arity::at_least(0), "logical and of bools (true for none)", and),
-    ("or", Arity::at_least(0), "logical or of bools (false for none)", or),
-    ("sum", Arity::exactly(1), "sum of a list of numbers (0 for an empty list)", sum),
-    ("min", Arity::exactly(1), "smallest of a non-empty list of numbers or strings", min),
-    ("max", Arity::exactly(1), "largest of a non-empty list of numbers or strings", max),
-    ("len", Arity::exactly(1), "length of a list, or characters in a string", len),
+    (
+        "and",
+        Arity::at_least(0),
+        "logical and of bools (true for none)",
+        and,
+    ),
+    (
+        "or",
+        Arity::at_least(0),
+        "logical or of bools (false for none)",
+        or,
+    ),
+    (
+        "sum",
+        Arity::exactly(1),
+        "sum of a list of numbers (0 for an empty list)",
+        sum,
+    ),
+    (
+        "min",
+        Arity::exactly(1),
+        "smallest of a non-empty list of numbers or strings",
+        min,
+    ),
+    (
+        "max",
+        Arity::exactly(1),
+        "largest of a non-empty list of numbers or strings",
+        max,
+    ),
+    (
+        "len",
+        Arity::exactly(1),
+        "length of a list, or characters in a string",
+        len,
+    ),
     ("list", Arity::at_least(0), "a list of the arguments", list),
-    ("concat", Arity::at_least(0), "the lists given, concatenated", concat),
-    ("getitem", Arity::exactly(2), "element i of a list (negative i counts from the end)", getitem),
-    ("str_concat", Arity::at_least(0), "the strings given, concatenated", str_concat),
-    ("inc_u32", Arity::exactly(1), "a + 1 modulo 2^32 (the benchmark shapes' op)", inc_u32),
-    ("add_u32", Arity::at_least(0), "sum modulo 2^32 (the benchmark shapes' op)", add_u32),
-    ("spin", Arity::at_least(1), "busy-waits ns nanoseconds; returns ns (later args: deps)", spin),
-    ("sleep", Arity::at_least(1), "sleeps ns nanoseconds; returns ns (later args: deps)", sleep),
-    ("fail", Arity::between(0, 1), "fails with the message given", fail),
-    ("panic", Arity::between(0, 1), "panics with the message given", panic),
+    (
+        "concat",
+        Arity::at_least(0),
+        "the lists given, concatenated",
+        concat,
+    ),
+    (
+        "getitem",
+        Arity::exactly(2),
+        "element i of a list (negative i counts from the end)",
+        getitem,
+    ),
+    (
+        "str_concat",
+        Arity::at_least(0),
+        "the strings given, concatenated",
+        str_concat,
+    ),
+    (
+        "inc_u32",
+        Arity::exactly(1),
+        "a + 1 modulo 2^32 (the benchmark shapes' op)",
+        inc_u32,
+    ),
+    (
+        "add_u32",
+        Arity::at_least(0),
+        "sum modulo 2^32 (the benchmark shapes' op)",
+        add_u32,
+    ),
+    (
+        "spin",
+        Arity::at_least(1),
+        "busy-waits ns nanoseconds; returns ns (later args: deps)",
+        spin,
+    ),
+    (
+        "sleep",
+        Arity::at_least(1),
+        "sleeps ns nanoseconds; returns ns (later args: deps)",
+        sleep,
+    ),
+    (
+        "fail",
+        Arity::between(0, 1),
+        "fails with the message given",
+        fail,
+    ),
+    (
+        "panic",
+        Arity::between(0, 1),
+        "panics with the message given",
+        panic,
+    ),
 ];
 
 /// A registry of all builtins.
@@ -164,7 +294,11 @@ fn mul(args: &[Value]) -> Result<Value, TaskError> {
 }
 fn sub(args: &[Value]) -> Result<Value, TaskError> {
     let (a, b) = two(args)?;
-    let d = a.apply(b, |a, b| a.checked_sub(b).ok_or_else(overflow), |a, b| Ok(a - b))?;
+    let d = a.apply(
+        b,
+        |a, b| a.checked_sub(b).ok_or_else(overflow),
+        |a, b| Ok(a - b),
+    )?;
     Ok(d.value())
 }
 fn div(args: &[Value]) -> Result<Value, TaskError> {
@@ -182,7 +316,11 @@ fn floordiv(args: &[Value]) -> Result<Value, TaskError> {
         }
         let q = a.checked_div(b).ok_or_else(overflow)?;
         // Truncation rounds towards zero; floor rounds down when the signs differ.
-        Ok(if a % b != 0 && ((a < 0) != (b < 0)) { q - 1 } else { q })
+        Ok(if a % b != 0 && ((a < 0) != (b < 0)) {
+            q - 1
+        } else {
+            q
+        })
     };
     let float = |a: f64, b: f64| {
         if b == 0.0 {
@@ -199,14 +337,22 @@ fn modulo(args: &[Value]) -> Result<Value, TaskError> {
             return Err(zero_division());
         }
         let r = a.wrapping_rem(b); // only i64::MIN % -1 wraps, and its remainder is 0
-        Ok(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r })
+        Ok(if r != 0 && ((r < 0) != (b < 0)) {
+            r + b
+        } else {
+            r
+        })
     };
     let float = |a: f64, b: f64| {
         if b == 0.0 {
             return Err(zero_division());
         }
         let r = a % b;
-        Ok(if r != 0.0 && ((r < 0.0) != (b < 0.0)) { r + b } else { r })
+        Ok(if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+            r + b
+        } else {
+            r
+        })
     };
     Ok(a.apply(b, int, float)?.value())
 }
@@ -219,7 +365,11 @@ fn pow(args: &[Value]) -> Result<Value, TaskError> {
         (a, b) => Ok(Value::Float(a.f().powf(b.f()))),
     }
 }
-fn unary(args: &[Value], int: fn(i64) -> Option<i64>, float: fn(f64) -> f64) -> Result<Value, TaskError> {
+fn unary(
+    args: &[Value],
+    int: fn(i64) -> Option<i64>,
+    float: fn(f64) -> f64,
+) -> Result<Value, TaskError> {
     match Num::of(&args[0])? {
         Num::I(i) => int(i).map(Value::Int).ok_or_else(overflow),
         Num::F(f) => Ok(Value::Float(float(f))),
@@ -243,7 +393,11 @@ fn to_int(args: &[Value]) -> Result<Value, TaskError> {
         Value::Int(i) => *i,
         Value::Bool(b) => i64::from(*b),
         // `as` saturates; the range check keeps conversion exact or an error.
-        Value::Float(f) if f.is_finite() && f.trunc() >= -9.223_372_036_854_776e18 && f.trunc() < 9.223_372_036_854_776e18 => {
+        Value::Float(f)
+            if f.is_finite()
+                && f.trunc() >= -9.223_372_036_854_776e18
+                && f.trunc() < 9.223_372_036_854_776e18 =>
+        {
             *f as i64
         }
         Value::Float(_) => return Err(overflow()),
@@ -295,7 +449,9 @@ fn ne(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Bool(!equal(&args[0], &args[1])))
 }
 fn ordered(args: &[Value], accept: fn(Ordering) -> bool) -> Result<Value, TaskError> {
-    Ok(Value::Bool(compare(&args[0], &args[1])?.is_some_and(accept)))
+    Ok(Value::Bool(
+        compare(&args[0], &args[1])?.is_some_and(accept),
+    ))
 }
 fn lt(args: &[Value]) -> Result<Value, TaskError> {
     ordered(args, Ordering::is_lt)
@@ -378,8 +534,14 @@ fn concat(args: &[Value]) -> Result<Value, TaskError> {
 }
 fn getitem(args: &[Value]) -> Result<Value, TaskError> {
     let items = the_list(&args[0])?;
-    let i = args[1].as_int().ok_or_else(|| type_error("an int index", &args[1]))?;
-    let at = if i < 0 { i.checked_add(items.len() as i64) } else { Some(i) };
+    let i = args[1]
+        .as_int()
+        .ok_or_else(|| type_error("an int index", &args[1]))?;
+    let at = if i < 0 {
+        i.checked_add(items.len() as i64)
+    } else {
+        Some(i)
+    };
     at.and_then(|j| usize::try_from(j).ok())
         .and_then(|j| items.get(j))
         .cloned()
@@ -401,7 +563,9 @@ fn u32_of(v: &Value) -> Result<u64, TaskError> {
     Ok(v.as_int().ok_or_else(|| type_error("an int", v))? as u64)
 }
 fn inc_u32(args: &[Value]) -> Result<Value, TaskError> {
-    Ok(Value::Int((u32_of(&args[0])?.wrapping_add(1) & 0xFFFF_FFFF) as i64))
+    Ok(Value::Int(
+        (u32_of(&args[0])?.wrapping_add(1) & 0xFFFF_FFFF) as i64,
+    ))
 }
 fn add_u32(args: &[Value]) -> Result<Value, TaskError> {
     let mut acc = 0u64;

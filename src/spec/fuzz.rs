@@ -63,7 +63,11 @@ pub fn fuzz_spec_json(data: &[u8]) {
 
 fn check_error(e: &SpecError) {
     let shown = e.to_string();
-    assert!(e.path().starts_with('$'), "error path {:?} of {shown}", e.path());
+    assert!(
+        e.path().starts_with('$'),
+        "error path {:?} of {shown}",
+        e.path()
+    );
     assert!(!e.message().is_empty());
 }
 
@@ -138,11 +142,17 @@ fn guard(inner: Op) -> Op {
     let name = inner.name().to_owned();
     Op::new(name, move |args: &[Value]| {
         if bounded_size(args, FUZZ_MAX_SIZE).is_none() {
-            return Err(TaskError::with_kind(ErrorKind::TooLarge, "arguments over the fuzz size budget"));
+            return Err(TaskError::with_kind(
+                ErrorKind::TooLarge,
+                "arguments over the fuzz size budget",
+            ));
         }
         let out = inner.call(args)?;
         if bounded_size(std::slice::from_ref(&out), FUZZ_MAX_SIZE).is_none() {
-            return Err(TaskError::with_kind(ErrorKind::TooLarge, "result over the fuzz size budget"));
+            return Err(TaskError::with_kind(
+                ErrorKind::TooLarge,
+                "result over the fuzz size budget",
+            ));
         }
         Ok(out)
     })

@@ -173,8 +173,8 @@ mod tests {
 
     #[test]
     fn keeps_duplicates_and_integer_kinds() {
-        let j: Json = serde_json::from_str(r#"{"a": 1, "a": 2.0, "b": 18446744073709551615}"#)
-            .unwrap();
+        let j: Json =
+            serde_json::from_str(r#"{"a": 1, "a": 2.0, "b": 18446744073709551615}"#).unwrap();
         let Json::Object(fields) = j else { panic!() };
         assert_eq!(fields.len(), 3);
         assert_eq!(fields[0].1, Json::Int(1));

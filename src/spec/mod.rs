@@ -87,8 +87,13 @@ impl Spec {
 
     /// Reads a spec whose ops come from `registry`.
     pub fn from_slice_with(bytes: &[u8], registry: &Registry) -> Result<Spec, SpecError> {
-        let json: Json = serde_json::from_slice(bytes)
-            .map_err(|e| SpecError::new(SpecErrorKind::Syntax, Path::ROOT, format!("not valid JSON: {e}")))?;
+        let json: Json = serde_json::from_slice(bytes).map_err(|e| {
+            SpecError::new(
+                SpecErrorKind::Syntax,
+                Path::ROOT,
+                format!("not valid JSON: {e}"),
+            )
+        })?;
         read::read(&json, registry)
     }
 
@@ -96,7 +101,11 @@ impl Spec {
     pub fn read_file(path: impl AsRef<std::path::Path>) -> Result<Spec, SpecError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| {
-            SpecError::new(SpecErrorKind::Io, Path::ROOT, format!("cannot read {}: {e}", path.display()))
+            SpecError::new(
+                SpecErrorKind::Io,
+                Path::ROOT,
+                format!("cannot read {}: {e}", path.display()),
+            )
         })?;
         Spec::from_slice(&bytes)
     }
@@ -184,8 +193,13 @@ pub fn parse_key(text: &str) -> Result<Key, SpecError> {
     if !(text.starts_with('[') || text.starts_with('"')) {
         return Ok(Key::from(text));
     }
-    let json: Json = serde_json::from_str(text)
-        .map_err(|e| SpecError::new(SpecErrorKind::BadKey, Path::ROOT, format!("not a JSON key: {e}")))?;
+    let json: Json = serde_json::from_str(text).map_err(|e| {
+        SpecError::new(
+            SpecErrorKind::BadKey,
+            Path::ROOT,
+            format!("not a JSON key: {e}"),
+        )
+    })?;
     read::key(&json, &Path::ROOT)
 }
 
@@ -197,5 +211,9 @@ pub fn sinks(graph: &Graph) -> Vec<Key> {
             used.insert(k.clone());
         });
     }
-    graph.keys().filter(|k| !used.contains(k)).cloned().collect()
+    graph
+        .keys()
+        .filter(|k| !used.contains(k))
+        .cloned()
+        .collect()
 }

@@ -32,11 +32,18 @@ impl<'j> Fields<'j> {
         };
         for (i, (name, _)) in items.iter().enumerate() {
             if !allowed.contains(&name.as_str()) {
-                let msg = format!("unknown field '{name}' in {what} (expected one of: {})", allowed.join(", "));
+                let msg = format!(
+                    "unknown field '{name}' in {what} (expected one of: {})",
+                    allowed.join(", ")
+                );
                 return Err(SpecError::new(K::UnknownField, path.field(name), msg));
             }
             if items[..i].iter().any(|(n, _)| n == name) {
-                return Err(SpecError::new(K::DuplicateField, path.field(name), format!("field '{name}' given twice")));
+                return Err(SpecError::new(
+                    K::DuplicateField,
+                    path.field(name),
+                    format!("field '{name}' given twice"),
+                ));
             }
         }
         Ok(Fields(items))
@@ -47,29 +54,61 @@ impl<'j> Fields<'j> {
     }
 
     /// The one field of `forms` that is present; none or several is an error.
-    fn form(&self, path: &Path, forms: &[&'static str], what: &str) -> Result<&'static str, SpecError> {
-        let present: Vec<&'static str> = forms.iter().copied().filter(|f| self.get(f).is_some()).collect();
+    fn form(
+        &self,
+        path: &Path,
+        forms: &[&'static str],
+        what: &str,
+    ) -> Result<&'static str, SpecError> {
+        let present: Vec<&'static str> = forms
+            .iter()
+            .copied()
+            .filter(|f| self.get(f).is_some())
+            .collect();
         match present[..] {
             [one] => Ok(one),
-            [] => Err(SpecError::new(K::AmbiguousNode, path, format!("{what} needs one of the fields {}", forms.join(", ")))),
-            _ => Err(SpecError::new(K::AmbiguousNode, path, format!("{what} has several of the fields {}", present.join(", ")))),
+            [] => Err(SpecError::new(
+                K::AmbiguousNode,
+                path,
+                format!("{what} needs one of the fields {}", forms.join(", ")),
+            )),
+            _ => Err(SpecError::new(
+                K::AmbiguousNode,
+                path,
+                format!("{what} has several of the fields {}", present.join(", ")),
+            )),
         }
     }
 }
 
 #[cold]
 fn wrong_type(path: &Path, expected: &str, got: &Json) -> SpecError {
-    SpecError::new(K::WrongType, path, format!("expected {expected}, got {}", got.describe()))
+    SpecError::new(
+        K::WrongType,
+        path,
+        format!("expected {expected}, got {}", got.describe()),
+    )
 }
 
 /// Reads a whole spec document.
 pub(super) fn read(json: &Json, reg: &Registry) -> Result<Spec, SpecError> {
     let root = Path::ROOT;
-    let top = Fields::of(json, &root, &["format", "description", "nodes", "outputs"], "a spec (the top-level object)")?;
+    let top = Fields::of(
+        json,
+        &root,
+        &["format", "description", "nodes", "outputs"],
+        "a spec (the top-level object)",
+    )?;
     if let Some(f) = top.get("format") {
         match f {
             Json::Str(s) if s == FORMAT => {}
-            Json::Str(s) => return Err(SpecError::new(K::UnknownFormat, root.field("format"), format!("unknown format '{s}' (this reader knows '{FORMAT}')"))),
+            Json::Str(s) => {
+                return Err(SpecError::new(
+                    K::UnknownFormat,
+                    root.field("format"),
+                    format!("unknown format '{s}' (this reader knows '{FORMAT}')"),
+                ));
+            }
             other => return Err(wrong_type(&root.field("format"), "a string", other)),
         }
     }
@@ -79,7 +118,11 @@ pub(super) fn read(json: &Json, reg: &Registry) -> Result<Spec, SpecError> {
         Some(other) => return Err(wrong_type(&root.field("description"), "a string", other)),
     };
     let Some(nodes_json) = top.get("nodes") else {
-        return Err(SpecError::new(K::MissingField, root, "a spec needs a 'nodes' field"));
+        return Err(SpecError::new(
+            K::MissingField,
+            root,
+            "a spec needs a 'nodes' field",
+        ));
     };
     let nodes_path = root.field("nodes");
     let srcs = collect_keys(nodes_json, &nodes_path)?;
@@ -96,7 +139,11 @@ pub(super) fn read(json: &Json, reg: &Registry) -> Result<Spec, SpecError> {
         Some(json) => reader.outputs(json, &root.field("outputs"))?,
     };
     graph.validate().map_err(|e| reader.graph_error(e))?;
-    Ok(Spec { graph, outputs, description })
+    Ok(Spec {
+        graph,
+        outputs,
+        description,
+    })
 }
 
 /// First pass: every node's key and body, with duplicate keys reported.
@@ -110,17 +157,33 @@ fn collect_keys<'j>(nodes: &'j Json, path: &Path) -> Result<Vec<Src<'j>>, SpecEr
                     return Err(wrong_type(&p, "a node object", body));
                 };
                 let Some((_, k)) = fields.iter().find(|(n, _)| n == "key") else {
-                    return Err(SpecError::new(K::MissingField, p, "a node needs a 'key' field"));
+                    return Err(SpecError::new(
+                        K::MissingField,
+                        p,
+                        "a node needs a 'key' field",
+                    ));
                 };
-                out.push(Src { key: key(k, &p.field("key"))?, body, at: At::Index(i) });
+                out.push(Src {
+                    key: key(k, &p.field("key"))?,
+                    body,
+                    at: At::Index(i),
+                });
             }
             Ok(out)
         }
         Json::Object(fields) => Ok(fields
             .iter()
-            .map(|(name, body)| Src { key: Key::from(name.as_str()), body, at: At::Name(name) })
+            .map(|(name, body)| Src {
+                key: Key::from(name.as_str()),
+                body,
+                at: At::Name(name),
+            })
             .collect()),
-        other => Err(wrong_type(path, "an array of nodes or an object of keys to nodes", other)),
+        other => Err(wrong_type(
+            path,
+            "an array of nodes or an object of keys to nodes",
+            other,
+        )),
     }
 }
 
@@ -132,14 +195,26 @@ struct Reader<'r, 'p> {
 }
 
 impl<'r, 'p> Reader<'r, 'p> {
-    fn new(reg: &'r Registry, srcs: &[Src<'r>], nodes_path: &'p Path<'p>) -> Result<Self, SpecError> {
+    fn new(
+        reg: &'r Registry,
+        srcs: &[Src<'r>],
+        nodes_path: &'p Path<'p>,
+    ) -> Result<Self, SpecError> {
         let mut keys = FxHashMap::with_capacity_and_hasher(srcs.len(), Default::default());
-        let mut reader = Reader { reg, keys: FxHashMap::default(), nodes_path };
+        let mut reader = Reader {
+            reg,
+            keys: FxHashMap::default(),
+            nodes_path,
+        };
         for src in srcs {
             if let Some(first) = keys.insert(src.key.clone(), src.at) {
                 let here = reader.node_path(src.at);
                 let first = reader.node_path(first).to_string();
-                return Err(SpecError::new(K::DuplicateKey, here, format!("duplicate key {} (first at {first})", src.key)));
+                return Err(SpecError::new(
+                    K::DuplicateKey,
+                    here,
+                    format!("duplicate key {} (first at {first})", src.key),
+                ));
             }
         }
         reader.keys = keys;
@@ -159,7 +234,12 @@ impl<'r, 'p> Reader<'r, 'p> {
             At::Name(_) => &["literal", "alias", "op", "args"],
         };
         let contents = match src.body {
-            Json::Object(fields) => fields.iter().filter(|(n, _)| n != "key").map(|(_, v)| v.depth()).max().unwrap_or(0),
+            Json::Object(fields) => fields
+                .iter()
+                .filter(|(n, _)| n != "key")
+                .map(|(_, v)| v.depth())
+                .max()
+                .unwrap_or(0),
             body => body.depth(),
         };
         if contents > MAX_DEPTH {
@@ -174,16 +254,31 @@ impl<'r, 'p> Reader<'r, 'p> {
         match f.form(path, &["literal", "alias", "op"], "a node")? {
             "literal" => {
                 if f.get("args").is_some() {
-                    return Err(SpecError::new(K::AmbiguousNode, path.field("args"), "'args' belongs to a node with 'op'"));
+                    return Err(SpecError::new(
+                        K::AmbiguousNode,
+                        path.field("args"),
+                        "'args' belongs to a node with 'op'",
+                    ));
                 }
-                Ok(Node::Literal(value(f.get("literal").expect("present"), &path.field("literal"))?))
+                Ok(Node::Literal(value(
+                    f.get("literal").expect("present"),
+                    &path.field("literal"),
+                )?))
             }
             "alias" => {
                 if f.get("args").is_some() {
-                    return Err(SpecError::new(K::AmbiguousNode, path.field("args"), "'args' belongs to a node with 'op'"));
+                    return Err(SpecError::new(
+                        K::AmbiguousNode,
+                        path.field("args"),
+                        "'args' belongs to a node with 'op'",
+                    ));
                 }
                 let p = path.field("alias");
-                Ok(Node::Alias(self.reference(f.get("alias").expect("present"), &p, owner)?))
+                Ok(Node::Alias(self.reference(
+                    f.get("alias").expect("present"),
+                    &p,
+                    owner,
+                )?))
             }
             _ => Ok(Node::Task(self.task(&f, path, owner)?)),
         }
@@ -196,7 +291,11 @@ impl<'r, 'p> Reader<'r, 'p> {
             other => return Err(wrong_type(&op_path, "an op name", other)),
         };
         let Some(entry) = self.reg.get(name) else {
-            return Err(SpecError::new(K::UnknownOp, op_path, format!("unknown op '{name}' in node {owner}")));
+            return Err(SpecError::new(
+                K::UnknownOp,
+                op_path,
+                format!("unknown op '{name}' in node {owner}"),
+            ));
         };
         let args_path = path.field("args");
         let items: &[Json] = match f.get("args") {
@@ -205,14 +304,21 @@ impl<'r, 'p> Reader<'r, 'p> {
             Some(other) => return Err(wrong_type(&args_path, "an array of arguments", other)),
         };
         if !entry.arity.accepts(items.len()) {
-            let msg = format!("op '{name}' takes {} arguments, got {} (in node {owner})", entry.arity, items.len());
+            let msg = format!(
+                "op '{name}' takes {} arguments, got {} (in node {owner})",
+                entry.arity,
+                items.len()
+            );
             return Err(SpecError::new(K::Arity, args_path, msg));
         }
         let mut args = Vec::with_capacity(items.len());
         for (i, a) in items.iter().enumerate() {
             args.push(self.arg(a, &args_path.index(i), owner)?);
         }
-        Ok(Task { op: entry.op.clone(), args })
+        Ok(Task {
+            op: entry.op.clone(),
+            args,
+        })
     }
 
     fn arg(&self, json: &Json, path: &Path, owner: &Key) -> Result<Arg, SpecError> {
@@ -230,14 +336,30 @@ impl<'r, 'p> Reader<'r, 'p> {
     }
 
     fn arg_object(&self, json: &Json, path: &Path, owner: &Key) -> Result<Arg, SpecError> {
-        let all = Fields::of(json, path, &["ref", "op", "args", "lit", "float"], "an argument")?;
+        let all = Fields::of(
+            json,
+            path,
+            &["ref", "op", "args", "lit", "float"],
+            "an argument",
+        )?;
         let form = all.form(path, &["ref", "op", "lit", "float"], "an argument object")?;
-        let allowed: &[&str] = if form == "op" { &["op", "args"] } else { &[form] };
+        let allowed: &[&str] = if form == "op" {
+            &["op", "args"]
+        } else {
+            &[form]
+        };
         let f = Fields::of(json, path, allowed, "this argument")?;
         match form {
-            "ref" => Ok(Arg::Ref(self.reference(f.get("ref").expect("present"), &path.field("ref"), owner)?)),
+            "ref" => Ok(Arg::Ref(self.reference(
+                f.get("ref").expect("present"),
+                &path.field("ref"),
+                owner,
+            )?)),
             "op" => Ok(Arg::Task(Box::new(self.task(&f, path, owner)?))),
-            "lit" => Ok(Arg::Lit(value(f.get("lit").expect("present"), &path.field("lit"))?)),
+            "lit" => Ok(Arg::Lit(value(
+                f.get("lit").expect("present"),
+                &path.field("lit"),
+            )?)),
             _ => Ok(Arg::Lit(value(json, path)?)),
         }
     }
@@ -246,7 +368,11 @@ impl<'r, 'p> Reader<'r, 'p> {
     fn reference(&self, json: &Json, path: &Path, owner: &Key) -> Result<Key, SpecError> {
         let k = key(json, path)?;
         if !self.keys.contains_key(&k) {
-            return Err(SpecError::new(K::MissingKey, path, format!("missing key {k} (referenced by {owner})")));
+            return Err(SpecError::new(
+                K::MissingKey,
+                path,
+                format!("missing key {k} (referenced by {owner})"),
+            ));
         }
         Ok(k)
     }
@@ -260,7 +386,11 @@ impl<'r, 'p> Reader<'r, 'p> {
             let p = path.index(i);
             let k = key(k, &p)?;
             if !self.keys.contains_key(&k) {
-                return Err(SpecError::new(K::MissingKey, p, format!("requested output {k} is not a node")));
+                return Err(SpecError::new(
+                    K::MissingKey,
+                    p,
+                    format!("requested output {k} is not a node"),
+                ));
             }
             out.push(k);
         }
@@ -272,7 +402,10 @@ impl<'r, 'p> Reader<'r, 'p> {
         let at = |k: &Key| self.keys.get(k).map(|&at| self.node_path(at).to_string());
         match &e {
             Error::Cycle { path } => {
-                let where_ = path.first().and_then(at).unwrap_or_else(|| self.nodes_path.to_string());
+                let where_ = path
+                    .first()
+                    .and_then(at)
+                    .unwrap_or_else(|| self.nodes_path.to_string());
                 SpecError::new(K::Cycle, where_, e.to_string())
             }
             _ => {
@@ -301,12 +434,21 @@ pub(super) fn key(json: &Json, path: &Path) -> Result<Key, SpecError> {
                 atoms.push(match a {
                     Json::Int(v) => Atom::Int(*v),
                     Json::Str(s) => Atom::Str(s.as_str().into()),
-                    other => return Err(bad(format!("element {} of a tuple key is {}; atoms are integers or strings", i + 1, other.describe()))),
+                    other => {
+                        return Err(bad(format!(
+                            "element {} of a tuple key is {}; atoms are integers or strings",
+                            i + 1,
+                            other.describe()
+                        )));
+                    }
                 });
             }
             Ok(Key::Tuple(name.as_str().into(), atoms.into()))
         }
-        other => Err(bad(format!("a key is a string or [name, atoms...], got {}", other.describe()))),
+        other => Err(bad(format!(
+            "a key is a string or [name, atoms...], got {}",
+            other.describe()
+        ))),
     }
 }
 
@@ -316,7 +458,11 @@ pub(super) fn value(json: &Json, path: &Path) -> Result<Value, SpecError> {
         Json::Null => Ok(Value::Unit),
         Json::Bool(b) => Ok(Value::Bool(*b)),
         Json::Int(i) => Ok(Value::Int(*i)),
-        Json::BigInt(u) => Err(SpecError::new(K::BadValue, path, format!("integer {u} does not fit a 64-bit signed integer"))),
+        Json::BigInt(u) => Err(SpecError::new(
+            K::BadValue,
+            path,
+            format!("integer {u} does not fit a 64-bit signed integer"),
+        )),
         Json::Float(f) => Ok(Value::Float(*f)),
         Json::Str(s) => Ok(Value::from(s.as_str())),
         Json::Array(items) => {
@@ -329,7 +475,11 @@ pub(super) fn value(json: &Json, path: &Path) -> Result<Value, SpecError> {
         Json::Object(_) => {
             let f = Fields::of(json, path, &["float"], "a literal value")?;
             let Some(x) = f.get("float") else {
-                return Err(SpecError::new(K::BadValue, path, "an object literal must be {\"float\": ...}"));
+                return Err(SpecError::new(
+                    K::BadValue,
+                    path,
+                    "an object literal must be {\"float\": ...}",
+                ));
             };
             special_float(x, &path.field("float"))
         }
@@ -345,9 +495,21 @@ fn special_float(json: &Json, path: &Path) -> Result<Value, SpecError> {
             "nan" => f64::NAN,
             "inf" | "+inf" | "infinity" => f64::INFINITY,
             "-inf" | "-infinity" => f64::NEG_INFINITY,
-            _ => return Err(SpecError::new(K::BadValue, path, format!("unknown float '{s}' (expected nan, inf or -inf)"))),
+            _ => {
+                return Err(SpecError::new(
+                    K::BadValue,
+                    path,
+                    format!("unknown float '{s}' (expected nan, inf or -inf)"),
+                ));
+            }
         },
-        other => return Err(wrong_type(path, "a number or \"nan\", \"inf\", \"-inf\"", other)),
+        other => {
+            return Err(wrong_type(
+                path,
+                "a number or \"nan\", \"inf\", \"-inf\"",
+                other,
+            ));
+        }
     };
     Ok(Value::Float(f))
 }

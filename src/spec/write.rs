@@ -55,7 +55,13 @@ fn node_json(k: &Key, node: &Node, reg: &Registry, path: &Path) -> Result<J, Spe
 }
 
 /// `"op"` and `"args"` of a task into `m`, `depth` recursion steps into its node.
-fn task_into(m: &mut Map<String, J>, t: &Task, reg: &Registry, path: &Path, depth: usize) -> Result<(), SpecError> {
+fn task_into(
+    m: &mut Map<String, J>,
+    t: &Task,
+    reg: &Registry,
+    path: &Path,
+    depth: usize,
+) -> Result<(), SpecError> {
     let name = t.op.name();
     let Some(entry) = reg.get(name).filter(|e| e.op.same(&t.op)) else {
         let msg = format!("op '{name}' is not in the registry, so a spec file cannot name it");
@@ -63,7 +69,11 @@ fn task_into(m: &mut Map<String, J>, t: &Task, reg: &Registry, path: &Path, dept
     };
     let args_path = path.field("args");
     if !entry.arity.accepts(t.args.len()) {
-        let msg = format!("op '{name}' takes {} arguments, got {}", entry.arity, t.args.len());
+        let msg = format!(
+            "op '{name}' takes {} arguments, got {}",
+            entry.arity,
+            t.args.len()
+        );
         return Err(SpecError::new(K::Arity, args_path, msg));
     }
     let mut args = Vec::with_capacity(t.args.len());
@@ -82,7 +92,9 @@ fn arg_json(a: &Arg, reg: &Registry, path: &Path, depth: usize) -> Result<J, Spe
     check_depth(path, depth)?;
     Ok(match a {
         Arg::Ref(k) => json!({ "ref": key_json(k) }),
-        Arg::Lit(v @ (Value::List(_) | Value::Opaque(_))) => json!({ "lit": value_at(v, &path.field("lit"), depth + 1)? }),
+        Arg::Lit(v @ (Value::List(_) | Value::Opaque(_))) => {
+            json!({ "lit": value_at(v, &path.field("lit"), depth + 1)? })
+        }
         Arg::Lit(v) => value_at(v, path, depth)?,
         Arg::List(items) => {
             let mut out = Vec::with_capacity(items.len());

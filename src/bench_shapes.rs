@@ -169,25 +169,33 @@ pub fn wavefront(n: usize) -> Shape {
     let s = n.isqrt();
     let mut b = GraphBuilder::with_capacity(s * s);
     let w: Arc<str> = "w".into();
+    // The previous row's keys, replaced cell by cell with this row's.
+    let mut row: Vec<Key> = Vec::with_capacity(s);
     for i in 0..s {
         for j in 0..s {
             let key = Key::block(&w, &[i, j]);
             if i == 0 && j == 0 {
-                b.task(key, &ops.inc, [Arg::lit(0)]).expect("fresh key");
+                b.task(key.clone(), &ops.inc, [Arg::lit(0)])
+                    .expect("fresh key");
+                row.push(key);
                 continue;
             }
             let mut args = Vec::with_capacity(2);
             if i > 0 {
-                args.push(Arg::Ref(Key::block(&w, &[i - 1, j])));
+                args.push(Arg::Ref(row[j].clone())); // (i - 1, j)
             }
             if j > 0 {
-                args.push(Arg::Ref(Key::block(&w, &[i, j - 1])));
+                args.push(Arg::Ref(row[j - 1].clone())); // (i, j - 1), already this row's
             }
-            b.task(key, &ops.add, args).expect("fresh key");
+            b.task(key.clone(), &ops.add, args).expect("fresh key");
+            if i == 0 {
+                row.push(key);
+            } else {
+                row[j] = key;
+            }
         }
     }
-    let out = s.checked_sub(1).map(|last| Key::block(&w, &[last, last]));
-    (b.build(), out.into_iter().collect())
+    (b.build(), row.pop().into_iter().collect())
 }
 
 /// The splitmix64 generator.
@@ -211,6 +219,7 @@ pub fn random_dag(n: usize) -> Shape {
     let mut rng = SplitMix64(RANDOM_DAG_SEED);
     let mut b = GraphBuilder::with_capacity(n + n / 4);
     let r: Arc<str> = "r".into();
+    let mut keys: Vec<Key> = Vec::with_capacity(n);
     let mut used = vec![false; n];
     let mut deps = Vec::with_capacity(4);
     for i in 0..n {
@@ -225,14 +234,15 @@ pub fn random_dag(n: usize) -> Shape {
         args.push(Arg::lit(1));
         for &d in &deps {
             used[d] = true;
-            args.push(Arg::Ref(Key::block(&r, &[d])));
+            args.push(Arg::Ref(keys[d].clone()));
         }
-        b.task(Key::block(&r, &[i]), &ops.add, args)
-            .expect("fresh key");
+        let key = Key::block(&r, &[i]);
+        b.task(key.clone(), &ops.add, args).expect("fresh key");
+        keys.push(key);
     }
     let sinks: Vec<Key> = (0..n)
         .filter(|&i| !used[i])
-        .map(|i| Key::block(&r, &[i]))
+        .map(|i| keys[i].clone())
         .collect();
     if sinks.is_empty() {
         return (b.build(), Vec::new());

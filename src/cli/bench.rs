@@ -44,7 +44,7 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     json: bool,
-    /// Input data directory (for data workloads; accepted for the harness's sake).
+    /// Input data directory, for data workloads (the harness passes it to every engine).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
 }
@@ -100,25 +100,18 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             )));
         }
     }
-    let _ = &a.data;
-    let exec = if a.sequential {
-        Exec::Seq(Sequential::new())
-    } else {
-        let mut b = Pool::builder().pin(!a.no_pin);
-        if let Some(t) = a.threads {
-            b = b.threads(usize::from(t));
-        }
-        Exec::Pool(b.build().map_err(|e| Failure::BadInput(e.to_string()))?)
-    };
-    let threads = match &exec {
-        Exec::Seq(_) => 1,
-        Exec::Pool(p) => p.threads(),
-    };
+    let (exec, threads) = executor(&a)?;
     if !a.json {
-        println!(
-            "{:<12} {:>9} {:>9} {:>10} {:>10} {:>11} {:>12} {:>11}",
-            "workload", "n", "tasks", "build/task", "plan/task", "run/task", "peak live", "check"
-        );
+        print_line([
+            "workload",
+            "n",
+            "tasks",
+            "build/task",
+            "plan/task",
+            "run/task",
+            "peak live",
+            "check",
+        ]);
     }
     for w in &workloads {
         let row = if w == "latency10" {
@@ -127,19 +120,43 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             shape(&exec, w, a.n, a.reps.unwrap_or(1) as usize)?
         };
         if a.json {
-            let mut record = json!({
-                "engine": "blockwork", "workload": row.workload, "n": row.n,
-                "seconds": row.seconds, "peak_rss_bytes": peak_rss_bytes(), "threads": threads,
-            });
-            if let (Some(r), Some(extra)) = (record.as_object_mut(), row.extra.as_object()) {
-                r.extend(extra.clone());
-            }
-            println!("{record}");
+            print_record(&row, threads);
         } else {
             print_row(&row);
         }
     }
     Ok(())
+}
+
+/// The executor the arguments ask for, and its thread count.
+fn executor(a: &BenchArgs) -> Result<(Exec, usize), Failure> {
+    if a.sequential {
+        return Ok((Exec::Seq(Sequential::new()), 1));
+    }
+    let mut b = Pool::builder().pin(!a.no_pin);
+    if let Some(t) = a.threads {
+        b = b.threads(usize::from(t));
+    }
+    let pool = b.build().map_err(|e| Failure::BadInput(e.to_string()))?;
+    let threads = pool.threads();
+    Ok((Exec::Pool(pool), threads))
+}
+
+/// One JSON line: the harness's required fields first, then the details.
+fn print_record(row: &Row, threads: usize) {
+    let mut record = json!({
+        "engine": "blockwork", "workload": row.workload, "n": row.n,
+        "seconds": row.seconds, "peak_rss_bytes": peak_rss_bytes(), "threads": threads,
+    });
+    if let (Some(r), Some(extra)) = (record.as_object_mut(), row.extra.as_object()) {
+        r.extend(extra.clone());
+    }
+    println!("{record}");
+}
+
+fn print_line(cells: [&str; 8]) {
+    let [w, n, tasks, build, plan, run, live, check] = cells;
+    println!("{w:<12} {n:>9} {tasks:>9} {build:>11} {plan:>11} {run:>11} {live:>11} {check:>11}");
 }
 
 fn print_row(row: &Row) {
@@ -159,17 +176,16 @@ fn print_row(row: &Row) {
             row.seconds * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64
         )
     };
-    println!(
-        "{:<12} {:>9} {:>9} {:>10} {:>10} {:>11} {:>12} {:>11}",
-        row.workload,
-        row.n,
-        row.extra["tasks"],
-        ns("build_seconds"),
-        ns("plan_seconds"),
-        run,
-        format!("{} B", row.extra["peak_live_bytes"]),
-        row.extra["check"]
-    );
+    print_line([
+        &row.workload,
+        &row.n.to_string(),
+        &row.extra["tasks"].to_string(),
+        &ns("build_seconds"),
+        &ns("plan_seconds"),
+        &run,
+        &format!("{} B", row.extra["peak_live_bytes"]),
+        &row.extra["check"].to_string(),
+    ]);
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {

@@ -23,7 +23,7 @@ const FUZZ_SKIPPED_OPS: &[&str] = &["spin", "sleep", "panic"];
 /// 3. a small spec runs on [`Sequential`] and on a [`Pool`] with the same outcome: equal
 ///    values, or an error on both, and no leaked values.
 ///
-/// Ops run under a size guard ([`FUZZ_MAX_SIZE`] units in and out) so that small inputs
+/// Ops run under a size guard (a bound on the values they take and return) so that small inputs
 /// cannot build huge values, and graphs using `spin`, `sleep` or `panic` are not run.
 ///
 /// ```

@@ -408,11 +408,11 @@ impl<'r, 'p> Reader<'r, 'p> {
                     .unwrap_or_else(|| self.nodes_path.to_string());
                 SpecError::new(K::Cycle, where_, e.to_string())
             }
+            // References were checked as they were read, so what is left is a plan limit.
             _ => {
                 let kind = match e.kind() {
-                    crate::ErrorKind::TooLarge => K::TooLarge,
                     crate::ErrorKind::MissingKey => K::MissingKey,
-                    _ => K::WrongType,
+                    _ => K::TooLarge,
                 };
                 SpecError::new(kind, self.nodes_path, e.to_string())
             }

@@ -321,7 +321,10 @@ proptest! {
         let expected = x - y * (x / y).floor();
         prop_assert!((m - expected).abs() <= 1e-9 * (1.0 + x.abs()), "{} vs {}", m, expected);
         prop_assert!(m == 0.0 || (m < 0.0) == (y < 0.0));
-        prop_assert_eq!(call("pow", &[Value::Float(x.abs()), Value::Float(0.5)]).unwrap(), Value::Float(x.abs().powf(0.5)));
+        // libm's pow may differ in the last bit from what the compiler makes of a constant
+        // exponent, so compare within an ulp or two.
+        let root = call("pow", &[Value::Float(x.abs()), Value::Float(0.5)]).unwrap().as_float().unwrap();
+        prop_assert!((root - x.abs().sqrt()).abs() <= 4.0 * f64::EPSILON * root.max(1.0), "{}", root);
         prop_assert_eq!(call("neg", &[Value::Float(x)]).unwrap(), Value::Float(-x));
         prop_assert_eq!(call("abs", &[Value::Float(x)]).unwrap(), Value::Float(x.abs()));
         prop_assert_eq!(call("lt", &xy).unwrap(), Value::Bool(x < y));

@@ -22,13 +22,19 @@
 //!
 //! Layers, each depending only on those before it: [`key`], [`value`] and [`error`] are
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
-//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
+//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. On top of them,
+//! [`spec`] reads and writes graphs as JSON spec files of builtin ops, [`diagnostics`] draws,
+//! measures, profiles and shows the progress of graphs and runs, and [`bench_shapes`] makes
+//! the graphs of the scheduler benchmarks.
 
+pub mod bench_shapes;
+pub mod diagnostics;
 pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod key;
 pub mod plan;
+pub mod spec;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result, TaskError};

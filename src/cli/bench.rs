@@ -1,0 +1,279 @@
+//! `blockwork bench`: the scheduler-overhead shapes, timed.
+//!
+//! With `--json`, one JSON object per measurement on standard output, as every engine of the
+//! cross-engine harness prints: `{"engine": "blockwork", "workload", "n", "seconds",
+//! "peak_rss_bytes", ...}`; a workload this build cannot run exits with code 3.
+
+use super::{Failure, Outcome};
+use blockwork::bench_shapes::{self, SHAPES, shape_tasks};
+use blockwork::{Executor, Graph, Key, Plan, Pool, RunOptions, RunOutput, Sequential, Value};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Tasks per shape when `--n` is not given.
+const DEFAULT_N: usize = 100_000;
+/// Untimed round trips before `latency10` is measured.
+const LATENCY_WARMUP: usize = 100;
+/// Timed round trips of `latency10` when `--reps` is not given.
+const LATENCY_REPS: usize = 10_000;
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// One workload: independent, chain, tree, wavefront, random_dag or latency10 (default:
+    /// all of them).
+    #[arg(long)]
+    workload: Option<String>,
+    /// Tasks per shape; accepts 100000, 1e5 or 100_000.
+    #[arg(long, value_parser = parse_n, default_value_t = DEFAULT_N)]
+    n: usize,
+    /// Worker threads (default: the available parallelism).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    threads: Option<u16>,
+    /// Timed runs per shape, after one untimed warm-up; the median is reported (default: 1
+    /// for shapes, 10000 round trips for latency10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    reps: Option<u32>,
+    /// Do not pin workers to cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// Run on the sequential executor instead of the pool.
+    #[arg(long, conflicts_with_all = ["threads", "no_pin"])]
+    sequential: bool,
+    /// Print one JSON object per workload instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Input data directory, for data workloads (the harness passes it to every engine).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+fn parse_n(text: &str) -> Result<usize, String> {
+    let t = text.replace('_', "");
+    if let Ok(n) = t.parse::<usize>() {
+        return Ok(n);
+    }
+    match t.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1e15 => Ok(f as usize),
+        _ => Err(format!("'{text}' is not a task count")),
+    }
+}
+
+/// The executor a benchmark runs on.
+enum Exec {
+    Seq(Sequential),
+    Pool(Pool),
+}
+
+impl Executor for Exec {
+    fn run_with(&self, plan: &Plan, options: &RunOptions) -> blockwork::Result<RunOutput> {
+        match self {
+            Exec::Seq(s) => s.run_with(plan, options),
+            Exec::Pool(p) => p.run_with(plan, options),
+        }
+    }
+}
+
+/// One measurement.
+struct Row {
+    workload: String,
+    n: usize,
+    seconds: f64,
+    extra: serde_json::Value,
+}
+
+pub(super) fn bench(a: BenchArgs) -> Outcome {
+    let workloads: Vec<String> = match &a.workload {
+        Some(w) => vec![w.clone()],
+        None => SHAPES
+            .iter()
+            .chain(&["latency10"])
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    for w in &workloads {
+        if bench_shapes::shape(w, 0).is_none() {
+            let known = SHAPES.join(", ");
+            return Err(Failure::Unsupported(format!(
+                "unsupported workload '{w}' (this build runs {known} and latency10)"
+            )));
+        }
+    }
+    let (exec, threads) = executor(&a)?;
+    if !a.json {
+        print_line([
+            "workload",
+            "n",
+            "tasks",
+            "build/task",
+            "plan/task",
+            "run/task",
+            "peak live",
+            "check",
+        ]);
+    }
+    for w in &workloads {
+        let row = if w == "latency10" {
+            latency(&exec, a.reps.map_or(LATENCY_REPS, |r| r as usize))?
+        } else {
+            shape(&exec, w, a.n, a.reps.unwrap_or(1) as usize)?
+        };
+        if a.json {
+            print_record(&row, threads);
+        } else {
+            print_row(&row);
+        }
+    }
+    Ok(())
+}
+
+/// The executor the arguments ask for, and its thread count.
+fn executor(a: &BenchArgs) -> Result<(Exec, usize), Failure> {
+    if a.sequential {
+        return Ok((Exec::Seq(Sequential::new()), 1));
+    }
+    let mut b = Pool::builder().pin(!a.no_pin);
+    if let Some(t) = a.threads {
+        b = b.threads(usize::from(t));
+    }
+    let pool = b.build().map_err(|e| Failure::BadInput(e.to_string()))?;
+    let threads = pool.threads();
+    Ok((Exec::Pool(pool), threads))
+}
+
+/// One JSON line: the harness's required fields first, then the details.
+fn print_record(row: &Row, threads: usize) {
+    let mut record = json!({
+        "engine": "blockwork", "workload": row.workload, "n": row.n,
+        "seconds": row.seconds, "peak_rss_bytes": peak_rss_bytes(), "threads": threads,
+    });
+    if let (Some(r), Some(extra)) = (record.as_object_mut(), row.extra.as_object()) {
+        r.extend(extra.clone());
+    }
+    println!("{record}");
+}
+
+fn print_line(cells: [&str; 8]) {
+    let [w, n, tasks, build, plan, run, live, check] = cells;
+    println!("{w:<12} {n:>9} {tasks:>9} {build:>11} {plan:>11} {run:>11} {live:>11} {check:>11}");
+}
+
+fn print_row(row: &Row) {
+    let ns = |field: &str| {
+        row.extra[field].as_f64().map_or("-".to_string(), |s| {
+            format!(
+                "{:.1} ns",
+                s * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64
+            )
+        })
+    };
+    let run = if row.workload == "latency10" {
+        format!("{:.2} us rt", row.seconds * 1e6)
+    } else {
+        format!(
+            "{:.1} ns",
+            row.seconds * 1e9 / shape_tasks(&row.workload, row.n).max(1) as f64
+        )
+    };
+    print_line([
+        &row.workload,
+        &row.n.to_string(),
+        &row.extra["tasks"].to_string(),
+        &ns("build_seconds"),
+        &ns("plan_seconds"),
+        &run,
+        &format!("{} B", row.extra["peak_live_bytes"]),
+        &row.extra["check"].to_string(),
+    ]);
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t0 = Instant::now();
+    let out = f();
+    (out, t0.elapsed())
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort_unstable();
+    xs[xs.len() / 2]
+}
+
+fn run_error(e: blockwork::Error) -> Failure {
+    Failure::Failed(format!("{e} [{:?}]", e.kind()))
+}
+
+fn check_of(out: &RunOutput) -> serde_json::Value {
+    match out.values.first() {
+        Some(Value::Int(i)) => json!(i),
+        _ => serde_json::Value::Null,
+    }
+}
+
+fn shape(exec: &Exec, name: &str, n: usize, reps: usize) -> Result<Row, Failure> {
+    let ((graph, outputs), build) = timed(|| bench_shapes::shape(name, n).expect("a known shape"));
+    let (plan, planning) = timed(|| Plan::new(&graph, &outputs));
+    let plan = plan.map_err(run_error)?;
+    let warm = exec.run(&plan).map_err(run_error)?; // wakes the pool, faults in memory
+    drop(warm);
+    let mut times = Vec::with_capacity(reps);
+    let mut last = None;
+    for _ in 0..reps {
+        let (out, t) = timed(|| exec.run(&plan));
+        times.push(t);
+        last = Some(out.map_err(run_error)?);
+    }
+    let out = last.expect("at least one rep");
+    Ok(Row {
+        workload: name.to_owned(),
+        n,
+        seconds: median(times).as_secs_f64(),
+        extra: json!({
+            "tasks": shape_tasks(name, n), "graph_nodes": graph.len(), "plan_tasks": plan.len(),
+            "build_seconds": build.as_secs_f64(), "plan_seconds": planning.as_secs_f64(),
+            "check": check_of(&out), "steals": out.stats.steals,
+            "peak_live_bytes": out.stats.peak_live_bytes, "reps": reps,
+        }),
+    })
+}
+
+/// Round trips of the ten-task graph: planning and running (`seconds`), and running an
+/// already planned graph (`run_only_seconds`).
+fn latency(exec: &Exec, reps: usize) -> Result<Row, Failure> {
+    let (graph, outputs): (Graph, Vec<Key>) = bench_shapes::latency10();
+    let plan = Plan::new(&graph, &outputs).map_err(run_error)?;
+    for _ in 0..LATENCY_WARMUP {
+        exec.get(&graph, outputs[0].clone()).map_err(run_error)?;
+    }
+    let mut round_trips = Vec::with_capacity(reps);
+    let mut run_only = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let (v, t) = timed(|| exec.get(&graph, outputs[0].clone()));
+        v.map_err(run_error)?;
+        round_trips.push(t);
+        let (v, t) = timed(|| exec.run(&plan));
+        v.map_err(run_error)?;
+        run_only.push(t);
+    }
+    let out = exec.run(&plan).map_err(run_error)?;
+    Ok(Row {
+        workload: "latency10".to_owned(),
+        n: 10,
+        seconds: median(round_trips).as_secs_f64(),
+        extra: json!({
+            "tasks": 10, "run_only_seconds": median(run_only).as_secs_f64(),
+            "check": check_of(&out), "peak_live_bytes": out.stats.peak_live_bytes, "reps": reps,
+        }),
+    })
+}
+
+/// Peak resident set size of this process (VmHWM), or 0 where /proc is not available.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -1,0 +1,196 @@
+//! `run`, `dot`, `info` and `ops`.
+
+use super::{DotArgs, Failure, InfoArgs, Outcome, RunArgs, load, quietly};
+use blockwork::diagnostics::{GraphInfo, Observers, Profile, Progress, to_dot};
+use blockwork::spec::{Registry, parse_key, value_to_json};
+use blockwork::{
+    Error, ErrorKind, Executor, Key, Observer, Plan, Pool, RunOptions, RunOutput, Sequential, Value,
+};
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+/// An error from planning or running: bad input for missing keys and the like, a failure
+/// for everything that happened while running.
+fn run_error(e: Error) -> Failure {
+    match e.kind() {
+        ErrorKind::MissingKey
+        | ErrorKind::Cycle
+        | ErrorKind::TooLarge
+        | ErrorKind::InvalidArgument => Failure::BadInput(format!("{e} [{:?}]", e.kind())),
+        kind => Failure::Failed(format!("{e} [{kind:?}]")),
+    }
+}
+
+fn write_failed(what: &Path, e: std::io::Error) -> Failure {
+    Failure::Failed(format!("cannot write {}: {e}", what.display()))
+}
+
+pub(super) fn run(a: RunArgs) -> Outcome {
+    let spec = load(&a.spec)?;
+    let keys: Vec<Key> = if a.get.is_empty() {
+        spec.targets()
+    } else {
+        a.get
+            .iter()
+            .map(|k| parse_key(k))
+            .collect::<Result<_, _>>()?
+    };
+    let plan = Plan::new(spec.graph(), &keys).map_err(run_error)?;
+    let profile = a.profile.as_ref().map(|_| Arc::new(Profile::new()));
+    let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
+    if a.progress {
+        observers.push(Arc::new(Progress::new()));
+    }
+    if let Some(p) = &profile {
+        observers.push(p.clone());
+    }
+    let options = match observers.len() {
+        0 => RunOptions::default(),
+        1 => RunOptions::with_observer(observers.pop().expect("one")),
+        _ => RunOptions::with_observer(Arc::new(Observers(observers))),
+    };
+    let result = if a.sequential {
+        quietly(|| Sequential::new().run_with(&plan, &options))
+    } else {
+        let mut pool = Pool::builder().pin(!a.no_pin);
+        if let Some(t) = a.threads {
+            pool = pool.threads(usize::from(t));
+        }
+        let pool = pool.build().map_err(run_error)?;
+        quietly(|| pool.run_with(&plan, &options))
+    };
+    drop(options); // ends the progress bar before anything else is printed
+    if let (Some(path), Some(p)) = (&a.profile, &profile) {
+        let file = std::fs::File::create(path).map_err(|e| write_failed(path, e))?;
+        p.write_chrome_trace(&plan, std::io::BufWriter::new(file))
+            .map_err(|e| write_failed(path, e))?;
+    }
+    let out = result.map_err(run_error)?;
+    if a.stats {
+        print_stats(&out);
+    }
+    print_values(&keys, &out.values)
+        .map_err(|e| Failure::Failed(format!("cannot write the results: {e}")))
+}
+
+fn print_stats(out: &RunOutput) {
+    let s = &out.stats;
+    eprintln!(
+        "tasks run: {}  wall: {:.3?}  threads: {}  steals: {}  peak live: {} values, {} bytes",
+        s.tasks_run, s.wall, s.threads, s.steals, s.peak_live_values, s.peak_live_bytes
+    );
+}
+
+/// Prints `{"key": value, ...}`, one key per line, each key once, in request order.
+fn print_values(keys: &[Key], values: &[Value]) -> std::io::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    w.write_all(b"{")?;
+    let mut first = true;
+    for (k, v) in keys.iter().zip(values) {
+        if !seen.insert(k) {
+            continue;
+        }
+        let v = value_to_json(v).unwrap_or_else(|_| json!(format!("{v:?}")));
+        let sep = if first { "\n  " } else { ",\n  " };
+        write!(w, "{sep}{}: {v}", json!(k.to_string()))?;
+        first = false;
+    }
+    w.write_all(if first { b"}\n" } else { b"\n}\n" })?;
+    w.flush()
+}
+
+pub(super) fn dot(a: DotArgs) -> Outcome {
+    let spec = load(&a.spec)?;
+    spec.graph().validate().map_err(run_error)?;
+    let text = to_dot(spec.graph(), &spec.targets());
+    let Some(path) = a.output else {
+        return std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| Failure::Failed(format!("cannot write DOT: {e}")));
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "dot" | "gv" => std::fs::write(&path, text).map_err(|e| write_failed(&path, e)),
+        "svg" | "png" | "pdf" => render(&text, &ext, &path),
+        _ => Err(Failure::BadInput(format!(
+            "cannot tell the format of {} (use .dot, .gv, .svg, .png or .pdf)",
+            path.display()
+        ))),
+    }
+}
+
+/// Renders DOT text with Graphviz's `dot` into `path`.
+fn render(text: &str, format: &str, path: &Path) -> Outcome {
+    let mut child = Command::new("dot")
+        .arg(format!("-T{format}"))
+        .arg("-o")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Failure::Failed(format!(
+                "cannot run Graphviz `dot` ({e}); install graphviz, or write a .dot file"
+            ))
+        })?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let fed = stdin.write_all(text.as_bytes());
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Failure::Failed(format!("Graphviz `dot` failed: {e}")))?;
+    if !out.status.success() || fed.is_err() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Failure::Failed(format!(
+            "Graphviz `dot` failed ({}): {}",
+            out.status,
+            err.trim()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn info(a: InfoArgs) -> Outcome {
+    let spec = load(&a.spec)?;
+    let info = GraphInfo::of(spec.graph()).map_err(run_error)?;
+    let text = if a.json {
+        let path: Vec<String> = info.critical_path.iter().map(Key::to_string).collect();
+        let v = json!({
+            "nodes": info.nodes, "tasks": info.tasks, "literals": info.literals,
+            "aliases": info.aliases, "nested_tasks": info.nested_tasks, "edges": info.edges,
+            "depth": info.depth, "width": info.width, "sinks": info.sinks,
+            "critical_path_length": info.critical_path.len(), "critical_path": path,
+            "ops": info.ops,
+        });
+        format!("{v}\n")
+    } else {
+        info.to_string()
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::Failed(format!("cannot write: {e}")))
+}
+
+pub(super) fn ops() -> Outcome {
+    let mut text = String::new();
+    for e in Registry::builtins().iter() {
+        text.push_str(&format!(
+            "{:<12} {:<10} {}\n",
+            e.op.name(),
+            e.arity.to_string(),
+            e.doc
+        ));
+    }
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::Failed(format!("cannot write: {e}")))
+}

@@ -1,0 +1,324 @@
+//! The `blockwork` binary on the example specs: run, info, dot, bench and ops, checked against
+//! the library and against independent counts.
+
+use blockwork::spec::{Spec, value_to_json};
+use blockwork::{Executor, Plan, Sequential};
+use serde_json::Value as J;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn example(name: &str) -> String {
+    format!("{}/examples/specs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn blockwork(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blockwork"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok_stdout(args: &[&str]) -> String {
+    let out = blockwork(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("blockwork-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What `run` should print: the spec's targets computed by the library's sequential executor.
+fn expected_run(path: &str, keys: Option<Vec<blockwork::Key>>) -> J {
+    let spec = Spec::read_file(path).unwrap();
+    let keys = keys.unwrap_or_else(|| spec.targets());
+    let out = Sequential::new()
+        .run(&Plan::new(spec.graph(), &keys).unwrap())
+        .unwrap();
+    let mut m = serde_json::Map::new();
+    for (k, v) in keys.iter().zip(&out.values) {
+        m.insert(k.to_string(), value_to_json(v).unwrap());
+    }
+    J::Object(m)
+}
+
+#[test]
+fn run_prints_the_outputs_as_json() {
+    for name in ["arith.json", "objects.json", "spin.json"] {
+        let path = example(name);
+        let expected = expected_run(&path, None);
+        for extra in [
+            &[][..],
+            &["--sequential"],
+            &["--threads", "1"],
+            &["--threads", "3", "--no-pin"],
+            &["--progress", "--stats"],
+        ] {
+            let args: Vec<&str> = ["run", path.as_str()]
+                .iter()
+                .copied()
+                .chain(extra.iter().copied())
+                .collect();
+            let got: J = serde_json::from_str(&ok_stdout(&args)).unwrap();
+            assert_eq!(got, expected, "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn run_gets_requested_keys_in_order() {
+    let path = example("arith.json");
+    let out = ok_stdout(&[
+        "run",
+        &path,
+        "--get",
+        "[\"y\", 1]",
+        "--get",
+        "x",
+        "--get",
+        "\"x\"",
+    ]);
+    let expected = expected_run(&path, Some(vec![("y", 1).into(), "x".into()]));
+    assert_eq!(serde_json::from_str::<J>(&out).unwrap(), expected);
+    let y1 = out.find("('y', 1)").unwrap();
+    assert!(y1 < out.find("\"x\"").unwrap(), "request order kept: {out}");
+}
+
+#[test]
+fn run_reads_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blockwork"))
+        .args(["run", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        br#"{"nodes": {"a": 2, "b": {"op": "pow", "args": [{"ref": "a"}, 10]}}}"#,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        serde_json::from_slice::<J>(&out.stdout).unwrap(),
+        serde_json::json!({"b": 2i64.pow(10)})
+    );
+}
+
+#[test]
+fn profile_is_a_chrome_trace_with_one_slice_per_task() {
+    let trace = temp_dir().join("trace.json");
+    let path = example("spin.json");
+    ok_stdout(&[
+        "run",
+        &path,
+        "--threads",
+        "2",
+        "--profile",
+        trace.to_str().unwrap(),
+    ]);
+    let t: J = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let events = t["traceEvents"].as_array().unwrap();
+    let slices: Vec<&J> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let spec = Spec::read_file(&path).unwrap();
+    assert_eq!(slices.len(), spec.graph().len(), "one slice per task");
+    let mut names: Vec<String> = slices
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let mut keys: Vec<String> = spec.graph().keys().map(|k| k.to_string()).collect();
+    keys.sort();
+    assert_eq!(names, keys);
+    for e in &slices {
+        let op = e["cat"].as_str().unwrap();
+        assert!(op == "spin" || op == "add", "{e}");
+        assert!(e["tid"].as_u64().unwrap() < 2);
+        assert!(
+            e["dur"].as_f64().unwrap() >= if op == "spin" { 1000.0 } else { 0.0 },
+            "a spin lasts 1 ms: {e}"
+        );
+    }
+    let lanes = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .count();
+    assert!((1..=2).contains(&lanes));
+}
+
+/// `info` on shapes whose numbers follow from their definition.
+#[test]
+fn info_measures_known_shapes() {
+    let dir = temp_dir();
+    // (shape, n, nodes, edges, depth, width, critical path)
+    let cases = [
+        ("chain", 50, 50, 49, 50, 1, 50),
+        ("tree", 16, 31, 30, 5, 16, 5),
+        ("wavefront", 16, 16, 24, 7, 4, 7),
+    ];
+    for (name, n, nodes, edges, depth, width, critical) in cases {
+        let (g, out) = blockwork::bench_shapes::shape(name, n).unwrap();
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, Spec::new(g, out).to_json().unwrap()).unwrap();
+        let info: J =
+            serde_json::from_str(&ok_stdout(&["info", "--json", file.to_str().unwrap()])).unwrap();
+        let got = [
+            &info["nodes"],
+            &info["edges"],
+            &info["depth"],
+            &info["width"],
+            &info["critical_path_length"],
+        ]
+        .map(|v| v.as_u64().unwrap());
+        assert_eq!(got, [nodes, edges, depth, width, critical], "{name}");
+        let text = ok_stdout(&["info", file.to_str().unwrap()]);
+        assert!(text.contains(&format!("depth:          {depth}")), "{text}");
+    }
+}
+
+#[test]
+fn info_counts_the_file() {
+    let path = example("arith.json");
+    let raw: J = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let nodes = raw["nodes"].as_array().unwrap();
+    let count = |field: &str| nodes.iter().filter(|n| n.get(field).is_some()).count() as u64;
+    let info: J = serde_json::from_str(&ok_stdout(&["info", "--json", &path])).unwrap();
+    assert_eq!(info["nodes"].as_u64(), Some(nodes.len() as u64));
+    assert_eq!(info["tasks"].as_u64(), Some(count("op")));
+    assert_eq!(info["literals"].as_u64(), Some(count("literal")));
+    assert_eq!(info["aliases"].as_u64(), Some(count("alias")));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let op_uses = text.matches("\"op\":").count() as u64;
+    let total: u64 = info["ops"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, op_uses, "every op use, nested ones included");
+    assert_eq!(info["nested_tasks"].as_u64(), Some(op_uses - count("op")));
+}
+
+#[test]
+fn dot_draws_every_node_and_edge() {
+    let path = example("objects.json");
+    let dot = ok_stdout(&["dot", &path]);
+    let spec = Spec::read_file(&path).unwrap();
+    assert!(dot.starts_with("digraph blockwork {"));
+    assert_eq!(dot.matches("[label=").count(), spec.graph().len());
+    let edges: usize = spec
+        .graph()
+        .iter()
+        .map(|(_, n)| n.dependencies().len())
+        .sum();
+    assert_eq!(dot.matches(" -> ").count(), edges);
+    let out = temp_dir().join("g.dot");
+    ok_stdout(&["dot", &path, "-o", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), dot);
+}
+
+#[test]
+fn dot_renders_svg_when_graphviz_is_installed() {
+    let has_dot = Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let out = temp_dir().join("g.svg");
+    let run = blockwork(&["dot", &example("arith.json"), "-o", out.to_str().unwrap()]);
+    if !has_dot {
+        eprintln!("Graphviz `dot` is not installed: checking only that the failure is reported");
+        assert_eq!(run.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("install graphviz"));
+        return;
+    }
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(std::fs::read_to_string(&out).unwrap().contains("<svg"));
+}
+
+/// The benchmark's JSON lines follow the harness's contract and compute what the shapes
+/// compute (sums wrapping at 2^32).
+#[test]
+fn bench_json_lines() {
+    let n = 1000u64;
+    let expected = [
+        ("independent", n * (n + 1) / 2 % (1 << 32)),
+        ("chain", n),
+        ("tree", n * (n + 1) / 2 % (1 << 32)),
+    ];
+    for (w, check) in expected {
+        let out = ok_stdout(&[
+            "bench",
+            "--workload",
+            w,
+            "--n",
+            "1e3",
+            "--threads",
+            "2",
+            "--json",
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let r: J = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(
+            (
+                r["engine"].as_str(),
+                r["workload"].as_str(),
+                r["n"].as_u64()
+            ),
+            (Some("blockwork"), Some(w), Some(n))
+        );
+        assert!(r["seconds"].as_f64().unwrap() > 0.0);
+        assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
+        assert_eq!(r["check"].as_u64(), Some(check), "{w}");
+    }
+    let out = ok_stdout(&[
+        "bench",
+        "--workload",
+        "latency10",
+        "--reps",
+        "50",
+        "--json",
+        "--threads",
+        "2",
+    ]);
+    let r: J = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((r["n"].as_u64(), r["tasks"].as_u64()), (Some(10), Some(10)));
+    // root = 1; mid_i = 1 + i; join = sum of the mids
+    assert_eq!(r["check"].as_u64(), Some((0..8).map(|i| 1 + i).sum()));
+}
+
+#[test]
+fn bench_table_lists_every_shape() {
+    let out = ok_stdout(&["bench", "--n", "2000", "--threads", "2", "--reps", "1"]);
+    for w in [
+        "independent",
+        "chain",
+        "tree",
+        "wavefront",
+        "random_dag",
+        "latency10",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(w)), "{w} in\n{out}");
+    }
+}
+
+#[test]
+fn ops_and_version() {
+    let ops = ok_stdout(&["ops"]);
+    for e in blockwork::spec::Registry::builtins().iter() {
+        assert!(
+            ops.lines()
+                .any(|l| l.split_whitespace().next() == Some(e.op.name())),
+            "{}",
+            e.op.name()
+        );
+    }
+    assert!(ok_stdout(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+}

@@ -97,7 +97,9 @@ impl Value {
         }
     }
 
-    /// Bytes held by this value, heap included (lists count their elements).
+    /// Bytes held by this value, heap included. A list counts its element slots and their
+    /// payloads one level deep (see `list_nbytes`), so this is O(len) even for deeply shared
+    /// nested lists.
     #[inline]
     pub fn nbytes(&self) -> usize {
         match self {
@@ -165,11 +167,20 @@ impl Value {
     }
 }
 
+/// A list's own bytes: its element slots plus the payload of each element, without
+/// descending into nested lists (they may be shared, and walking a shared structure once per
+/// appearance can take exponential time); a nested list counts its own slots.
 #[inline(never)]
 fn list_nbytes(l: &[Value]) -> usize {
-    l.iter()
-        .map(|v| v.nbytes() + std::mem::size_of::<Value>())
-        .sum()
+    let slots = std::mem::size_of_val(l);
+    let payloads: usize = l
+        .iter()
+        .map(|v| match v {
+            Value::List(inner) => std::mem::size_of_val::<[Value]>(inner),
+            other => other.nbytes(),
+        })
+        .sum();
+    slots + payloads
 }
 
 impl fmt::Debug for Value {

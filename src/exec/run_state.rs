@@ -134,7 +134,6 @@ impl RunState {
                 prefetch_read(c);
             }
         }
-
     }
 
     /// Publishes `value` as task `t`'s result, counts down its users' dependencies and its

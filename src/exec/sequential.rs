@@ -51,6 +51,18 @@ impl Executor for Sequential {
             ..RunStats::default()
         };
         let (mut live_values, mut live_bytes) = (0u64, 0u64);
+        // Observers hear of the end of a failed run too, with what it did so far.
+        let finished = |e| {
+            if let Some(o) = observer {
+                let s = RunStats {
+                    threads: 1,
+                    wall: start.elapsed(),
+                    ..RunStats::default()
+                };
+                o.run_finished(plan, &s);
+            }
+            e
+        };
         for t in plan.tasks() {
             if let Some(o) = observer {
                 o.task_started(plan, t, 0);
@@ -66,9 +78,10 @@ impl Executor for Sequential {
             }
             let value = match result {
                 Ok(Ok(v)) => v,
-                Ok(Err(f)) => return Err(f.into_error(plan, t)),
+                Ok(Err(f)) => return Err(finished(f.into_error(plan, t))),
                 Err(p) => {
-                    return Err(crate::plan::Failure::from_panic(plan, t, p).into_error(plan, t));
+                    let e = crate::plan::Failure::from_panic(plan, t, p).into_error(plan, t);
+                    return Err(finished(e));
                 }
             };
             stats.tasks_run += 1;

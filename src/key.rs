@@ -91,7 +91,7 @@ impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         match (self, other) {
             (Key::Name(a), Key::Name(b)) => same_str(a, b),
-            (Key::Tuple(a, x), Key::Tuple(b, y)) => x == y && same_str(a, b),
+            (Key::Tuple(a, x), Key::Tuple(b, y)) => (Arc::ptr_eq(x, y) || x == y) && same_str(a, b),
             _ => false,
         }
     }

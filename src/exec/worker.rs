@@ -35,6 +35,10 @@ const ROOT_GRAIN: u32 = 32;
 /// afterwards gives the cores back.
 const IDLE_ROUNDS: u32 = 200;
 
+/// Times a waiting caller yields its core, after spinning, before it parks: long enough to
+/// catch the end of a run of a few microseconds without a futex wake-up.
+const WAIT_YIELDS: u32 = 2000;
+
 /// A worker publishes its live-value count into the run's shared counter once its
 /// unpublished change reaches this many values (or [`LIVE_FLUSH_BYTES`] bytes), so the
 /// reported peak is within `threads × LIVE_FLUSH_VALUES` of the true one.
@@ -176,11 +180,17 @@ impl<'a> RunCtx<'a> {
     /// Blocks the calling (submitting) thread until the run completed.
     pub(crate) fn wait(&self) {
         let backoff = Backoff::new();
+        let mut yields = 0;
         while !self.done.load(Ordering::Acquire) {
-            if backoff.is_completed() {
-                std::thread::park();
-            } else {
+            if !backoff.is_completed() {
                 backoff.snooze();
+            } else if yields < WAIT_YIELDS {
+                // Yielding keeps a small run's round trip in microseconds without taking
+                // a core from the workers when they need it.
+                yields += 1;
+                std::thread::yield_now();
+            } else {
+                std::thread::park();
             }
         }
     }

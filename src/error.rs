@@ -83,6 +83,9 @@ pub enum Error {
         message: String,
         /// Whether the operation panicked rather than returning an error.
         panicked: bool,
+        /// The class the operation gave its error ([`TaskError::kind`]), for example
+        /// [`ErrorKind::Type`] or [`ErrorKind::Shape`]; [`ErrorKind::TaskPanicked`] for a panic.
+        cause: ErrorKind,
     },
     /// Any other class of error, with a message.
     #[error("{kind:?}: {message}")]
@@ -115,6 +118,14 @@ impl Error {
         Error::Other {
             kind,
             message: message.into(),
+        }
+    }
+
+    /// For task errors, the class the operation reported (its [`TaskError::kind`]).
+    pub fn task_cause(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Task { cause, .. } => Some(*cause),
+            _ => None,
         }
     }
 

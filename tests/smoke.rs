@@ -77,3 +77,19 @@ fn failing_task_then_reuse() {
     assert_eq!(e.task_key(), Some(&Key::from("p")));
     assert_eq!(pool.get(&graph, "x").unwrap(), Value::Int(1));
 }
+
+#[test]
+fn task_error_keeps_its_class() {
+    let typed = Op::typed("neg", |x: i64| -x);
+    let mut g = GraphBuilder::new();
+    g.literal("s", "text").unwrap();
+    g.task("n", &typed, [Arg::key("s")]).unwrap();
+    let graph = g.build();
+    for e in [
+        Sequential::new().get(&graph, "n").unwrap_err(),
+        Pool::new(2).unwrap().get(&graph, "n").unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::TaskFailed);
+        assert_eq!(e.task_cause(), Some(ErrorKind::Type));
+    }
+}

@@ -10,6 +10,7 @@ pub(crate) struct Failure {
     pub(crate) op: Arc<str>,
     pub(crate) message: String,
     pub(crate) panicked: bool,
+    pub(crate) cause: crate::error::ErrorKind,
 }
 
 impl Failure {
@@ -21,6 +22,7 @@ impl Failure {
             op: self.op,
             message: self.message,
             panicked: self.panicked,
+            cause: self.cause,
         }
     }
 
@@ -36,6 +38,7 @@ impl Failure {
             op: plan.op_name(t).into(),
             message,
             panicked: true,
+            cause: crate::error::ErrorKind::TaskPanicked,
         }
     }
 }
@@ -46,6 +49,7 @@ fn failed(op: &str, e: TaskError) -> Failure {
         op: op.into(),
         message: e.message().to_owned(),
         panicked: false,
+        cause: e.kind(),
     }
 }
 

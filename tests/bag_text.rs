@@ -1,7 +1,7 @@
 //! Bags and text files: byte-range partitions against `str::lines`, round trips through a
 //! temporary directory, errors, and the word count against a plain `HashMap` count.
 
-use blockwork::bag::{Bag, TextFiles, corpus};
+use blockwork::bag::{Bag, Counter, TextFiles, corpus};
 use blockwork::{ErrorKind, Pool, Sequential};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -137,6 +137,12 @@ fn text_errors_are_typed() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TaskFailed);
     assert!(e.to_string().contains("UTF-8"), "{e}");
+    // A bad line fails only the partition that owns it.
+    let split = dir.path().join("split.txt");
+    std::fs::write(&split, b"good line\nmore good\n\xff bad\n").unwrap();
+    let b = TextFiles::paths([&split]).blocksize(10).lines().unwrap();
+    assert_eq!(b.take(2, &Sequential::new()).unwrap(), vec!["good line", "more good"]);
+    assert_eq!(b.count().compute(&Sequential::new()).unwrap_err().kind(), ErrorKind::TaskFailed);
     // A file removed after the bag was made fails its task, not the process.
     let gone = write(dir.path(), "gone.txt", "x\n");
     let b = TextFiles::paths([&gone]).lines().unwrap();
@@ -173,8 +179,8 @@ fn word_count_matches_hashmap() {
             .blocksize(bs)
             .lines()
             .unwrap();
-        let counts = lines.frequencies_by(|l: &String, emit: &mut dyn FnMut(&str)| {
-            l.split_ascii_whitespace().for_each(emit)
+        let counts = lines.frequencies_by(|l: &String, words: &mut Counter<str>| {
+            l.split_ascii_whitespace().for_each(|w| words.add(w))
         });
         let got: HashMap<String, usize> = counts.compute(&p).unwrap().into_iter().collect();
         assert_eq!(got, want);

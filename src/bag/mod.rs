@@ -43,12 +43,14 @@
 //! collection (`frequencies`, `topk`, `distinct`, `foldby`) give a one-partition bag.
 
 pub mod corpus;
+mod counter;
 mod pluck;
 mod reduce;
 mod shuffle;
 mod text;
 mod transform;
 
+pub use counter::{CountKey, Counter};
 pub use pluck::{At, Pluck};
 pub use reduce::Numeric;
 pub use text::{DEFAULT_BLOCKSIZE, TextFiles};

@@ -1,5 +1,6 @@
 //! Reductions: trees over partitions, to one value ([`Item`]) or to a small bag.
 
+use super::counter::{CountKey, Counter};
 use super::{
     Bag, Element, Item, Sink, StreamFn, fn_token, hash_of, list_arg, payload_arg, task_to_error,
     token, unique,
@@ -9,8 +10,7 @@ use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
 use crate::value::Value;
 use indexmap::{IndexMap, IndexSet};
-use rustc_hash::{FxBuildHasher, FxHashMap};
-use std::borrow::Borrow;
+use rustc_hash::FxBuildHasher;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::hash::Hash;
@@ -408,18 +408,20 @@ impl<T: Element> Bag<T> {
     where
         T: Hash + Eq,
     {
-        self.frequencies_by(|x: &T, emit: &mut dyn FnMut(&T)| emit(x))
+        self.frequencies_by(|x: &T, counts: &mut Counter<T>| counts.add(x))
     }
 
-    /// Counts the keys that `keys` emits for each element, borrowing them: a key is copied
-    /// into the partition's table only the first time the partition sees it. This is how to
-    /// count words without a `String` per word:
+    /// Counts the keys that `keys` adds to a [`Counter`] for each element. Keys are looked
+    /// up borrowed and copied into the partition's table only the first time the partition
+    /// sees them, so words can be counted as `&str` slices of their line, without a
+    /// `String` per word:
     ///
     /// ```
-    /// use blockwork::{bag::Bag, Sequential};
+    /// use blockwork::bag::{Bag, Counter};
+    /// use blockwork::Sequential;
     /// let lines = Bag::from_vec(vec!["a b a".to_string(), "b a".to_string()], 2)?;
-    /// let counts = lines.frequencies_by(|l: &String, emit: &mut dyn FnMut(&str)| {
-    ///     l.split_ascii_whitespace().for_each(emit)
+    /// let counts = lines.frequencies_by(|l: &String, words: &mut Counter<str>| {
+    ///     l.split_ascii_whitespace().for_each(|w| words.add(w))
     /// });
     /// let mut got = counts.compute(&Sequential::new())?;
     /// got.sort();
@@ -428,29 +430,23 @@ impl<T: Element> Bag<T> {
     /// ```
     pub fn frequencies_by<K>(
         &self,
-        keys: impl Fn(&T, &mut dyn FnMut(&K)) + Send + Sync + 'static,
+        keys: impl Fn(&T, &mut Counter<K>) + Send + Sync + 'static,
     ) -> Bag<(K::Owned, usize)>
     where
-        K: ?Sized + Hash + Eq + ToOwned,
-        K::Owned: Element + Hash + Eq + Borrow<K>,
+        K: CountKey + ?Sized + 'static,
     {
         let tok = fn_token(&keys);
         let leaf = move |s: &StreamFn<T>, a: &[Value], _: usize| {
-            let mut counts: FxHashMap<K::Owned, usize> = FxHashMap::default();
+            let mut counts = Counter::new();
             s(a, &mut |x| {
-                keys(&x, &mut |k: &K| match counts.get_mut(k) {
-                    Some(c) => *c += 1,
-                    None => {
-                        counts.insert(k.to_owned(), 1);
-                    }
-                });
+                keys(&x, &mut counts);
                 true
             })?;
             Ok(counts)
         };
-        let merge = |ps: &[&FxHashMap<K::Owned, usize>]| Ok(merge_counts(ps));
-        let emit = |m: &FxHashMap<K::Owned, usize>, sink: &mut Sink<'_, (K::Owned, usize)>| {
-            m.iter().all(|(k, &c)| sink((k.clone(), c)));
+        let merge = |ps: &[&Counter<K>]| Ok(Counter::merged(ps));
+        let emit = |c: &Counter<K>, sink: &mut Sink<'_, (K::Owned, usize)>| {
+            c.iter().all(|(k, n)| sink((k.clone(), n)));
         };
         self.tree_bag("frequencies", tok, Arc::new(leaf), Arc::new(merge), emit)
     }
@@ -621,27 +617,6 @@ impl Bag<bool> {
             move |&found: &bool| Ok(found == target),
         )
     }
-}
-
-/// Sums count tables: the largest is copied once, the others added into it.
-fn merge_counts<K: Hash + Eq + Clone>(ps: &[&FxHashMap<K, usize>]) -> FxHashMap<K, usize> {
-    let Some(big) = (0..ps.len()).max_by_key(|&i| ps[i].len()) else {
-        return FxHashMap::default();
-    };
-    let mut out = ps[big].clone();
-    for (i, p) in ps.iter().enumerate() {
-        if i != big {
-            for (k, &c) in p.iter() {
-                match out.get_mut(k) {
-                    Some(n) => *n += c,
-                    None => {
-                        out.insert(k.clone(), c);
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The variance from moments, or an `Empty` error when `n <= ddof`.

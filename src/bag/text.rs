@@ -242,7 +242,7 @@ fn read_range(
             // A last line without a newline; its start was checked when it began.
             if !lines.carry.is_empty() {
                 let last = std::mem::take(&mut lines.carry);
-                lines.emit(&last, sink)?;
+                lines.emit(&last, None, sink)?;
             }
             return Ok(());
         }
@@ -292,49 +292,71 @@ impl LineSplitter<'_> {
         sink: &mut Sink<'_, String>,
     ) -> std::result::Result<bool, TaskError> {
         let mut off = 0;
-        while off < buf.len() {
-            if self.carry.is_empty() && self.line_start >= self.end {
-                return Ok(false);
-            }
-            let Some(i) = memchr::memchr(b'\n', &buf[off..]) else {
-                self.carry.extend_from_slice(&buf[off..]);
-                break;
+        if !self.carry.is_empty() {
+            // Finish the line begun in an earlier buffer.
+            let Some(i) = memchr::memchr(b'\n', buf) else {
+                self.carry.extend_from_slice(buf);
+                return Ok(true);
             };
-            let taken = self.carry.len() + i + 1;
-            let go = if self.carry.is_empty() {
-                self.emit(&buf[off..off + i], sink)?
-            } else {
-                let mut line = std::mem::take(&mut self.carry);
-                line.extend_from_slice(&buf[off..off + i]);
-                self.emit(&line, sink)?
-            };
-            self.line_start += taken as u64;
-            off += i + 1;
+            let mut line = std::mem::take(&mut self.carry);
+            line.extend_from_slice(&buf[..i]);
+            let go = self.emit(&line, None, sink)?;
+            self.line_start += line.len() as u64 + 1;
+            off = i + 1;
             if !go {
                 return Ok(false);
             }
         }
+        // The lines wholly inside `buf`: validated as UTF-8 in one pass when possible (lines
+        // end at `\n` bytes, which are char boundaries), else line by line, so that a bad
+        // byte fails only the partition that owns its line.
+        let whole = memchr::memrchr(b'\n', &buf[off..]).map_or(off, |j| off + j + 1);
+        let region = &buf[off..whole];
+        let text = std::str::from_utf8(region).ok();
+        let mut at = 0;
+        while at < region.len() {
+            if self.line_start >= self.end {
+                return Ok(false);
+            }
+            let i = memchr::memchr(b'\n', &region[at..]).map_or(region.len() - at, |i| i);
+            let go = self.emit(&region[at..at + i], text.map(|t| &t[at..at + i]), sink)?;
+            self.line_start += i as u64 + 1;
+            at += i + 1;
+            if !go {
+                return Ok(false);
+            }
+        }
+        if whole < buf.len() {
+            if self.line_start >= self.end {
+                return Ok(false);
+            }
+            self.carry.extend_from_slice(&buf[whole..]);
+        }
         Ok(true)
     }
 
+    /// Emits one line (`checked`: the same bytes, already known to be UTF-8).
     #[inline]
     fn emit(
         &self,
         line: &[u8],
+        checked: Option<&str>,
         sink: &mut Sink<'_, String>,
     ) -> std::result::Result<bool, TaskError> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match std::str::from_utf8(line) {
-            Ok(s) => Ok(sink(s.to_owned())),
-            Err(e) => Err(TaskError::with_kind(
-                ErrorKind::Io,
-                format!(
-                    "{}: invalid UTF-8 in the line at byte {}: {e}",
-                    self.path.display(),
-                    self.line_start
-                ),
-            )),
-        }
+        let s = match checked {
+            Some(s) => s,
+            None => std::str::from_utf8(line).map_err(|e| {
+                TaskError::with_kind(
+                    ErrorKind::Io,
+                    format!(
+                        "{}: invalid UTF-8 in the line at byte {}: {e}",
+                        self.path.display(),
+                        self.line_start
+                    ),
+                )
+            })?,
+        };
+        Ok(sink(s.strip_suffix('\r').unwrap_or(s).to_owned()))
     }
 }
 

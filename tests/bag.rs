@@ -186,7 +186,23 @@ fn empty_bags_and_partitions() {
         assert!(b.distinct().compute(&seq).unwrap().is_empty());
         assert!(b.groupby(|x| x % 2).compute(&seq).unwrap().is_empty());
         assert_eq!(b.take(4, &seq).unwrap(), Vec::<i64>::new());
+        let r = b.repartition(3).unwrap();
+        assert_eq!((r.npartitions(), r.count().compute(&seq).unwrap()), (3, 0));
     }
+    // An initial value of 0 is used, not skipped: the max of negatives folded from 0 is 0.
+    let neg = Bag::from_vec(vec![-5i64, -2, -9], 2).unwrap();
+    assert_eq!(
+        neg.fold(0, |a, x| a.max(x), |a, c| a.max(c))
+            .compute(&seq)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        neg.fold(i64::MIN, |a, x| a.max(x), |a, c| a.max(c))
+            .compute(&seq)
+            .unwrap(),
+        -2
+    );
     // A single element has no sample variance.
     let one = Bag::from_vec(vec![3.0f64], 2).unwrap();
     assert_eq!(

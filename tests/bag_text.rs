@@ -141,8 +141,14 @@ fn text_errors_are_typed() {
     let split = dir.path().join("split.txt");
     std::fs::write(&split, b"good line\nmore good\n\xff bad\n").unwrap();
     let b = TextFiles::paths([&split]).blocksize(10).lines().unwrap();
-    assert_eq!(b.take(2, &Sequential::new()).unwrap(), vec!["good line", "more good"]);
-    assert_eq!(b.count().compute(&Sequential::new()).unwrap_err().kind(), ErrorKind::TaskFailed);
+    assert_eq!(
+        b.take(2, &Sequential::new()).unwrap(),
+        vec!["good line", "more good"]
+    );
+    assert_eq!(
+        b.count().compute(&Sequential::new()).unwrap_err().kind(),
+        ErrorKind::TaskFailed
+    );
     // A file removed after the bag was made fails its task, not the process.
     let gone = write(dir.path(), "gone.txt", "x\n");
     let b = TextFiles::paths([&gone]).lines().unwrap();

@@ -199,9 +199,12 @@ impl<T: Element> Bag<T> {
 
     /// Input `i` splits into `m / n` pieces (the last input also takes `m % n` more).
     fn split_into(&self, name: Arc<str>, m: usize) -> Bag<T> {
-        let stored = self.materialized();
         let n = self.npartitions();
-        let (div, rem) = (m / n.max(1), m % n.max(1));
+        if n == 0 {
+            return Bag::from_partitions(vec![Vec::new(); m]);
+        }
+        let stored = self.materialized();
+        let (div, rem) = (m / n, m % n);
         let mut args = Vec::with_capacity(m);
         for i in 0..n {
             let pieces = div + if i + 1 == n { rem } else { 0 };

@@ -1,13 +1,14 @@
 //! Word count over a glob of text files: lines -> words -> frequencies -> top 10.
 //!
 //! ```text
-//! cargo run --release --example wordcount -- [--generate DIR --mb 200] [--threads 2] [--runs 5] GLOB
+//! cargo run --release --example wordcount -- [--generate DIR --mb 200] [--threads 2] [--runs 5] [--no-pin] GLOB
 //! ```
 //!
 //! `--generate DIR` first writes the benchmark corpus (16 files, `--mb` megabytes in all,
 //! Zipf-distributed words from a 10 000-word vocabulary, fixed seed) into DIR; the glob
 //! then defaults to `DIR/*.txt`. Each run reads the files afresh; the figure printed is
-//! the median over `--runs` runs, in MB/s (10^6 bytes) of input.
+//! the median over `--runs` runs, in MB/s (10^6 bytes) of input. Workers are pinned to
+//! cores unless `--no-pin` is given.
 
 use blockwork::bag::{Bag, Counter, TextFiles, corpus};
 use blockwork::{Pool, Result};
@@ -23,6 +24,7 @@ struct Args {
     mb: u64,
     threads: usize,
     runs: usize,
+    pin: bool,
     pattern: Option<String>,
 }
 
@@ -32,6 +34,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         mb: 200,
         threads: 2,
         runs: 1,
+        pin: true,
         pattern: None,
     };
     let mut it = std::env::args().skip(1);
@@ -50,6 +53,7 @@ fn parse_args() -> std::result::Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--runs: {e}"))?
             }
+            "--no-pin" => args.pin = false,
             "-h" | "--help" => return Err(String::new()),
             _ if a.starts_with("--") => return Err(format!("unknown option {a}")),
             _ => args.pattern = Some(a),
@@ -73,7 +77,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         Ok(a) => a,
         Err(msg) => {
             eprintln!(
-                "{msg}\nusage: wordcount [--generate DIR --mb MB] [--threads N] [--runs N] GLOB"
+                "{msg}\nusage: wordcount [--generate DIR --mb MB] [--threads N] [--runs N] [--no-pin] GLOB"
             );
             std::process::exit(2);
         }
@@ -101,7 +105,10 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let pool = Pool::new(args.threads)?;
+    let pool = Pool::builder()
+        .threads(args.threads)
+        .pin(args.pin)
+        .build()?;
     let mut times = Vec::with_capacity(args.runs);
     let mut top = Vec::new();
     for _ in 0..args.runs.max(1) {

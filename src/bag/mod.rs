@@ -84,7 +84,8 @@ pub(crate) type Sink<'a, T> = dyn FnMut(T) -> bool + 'a;
 pub(crate) type StreamFn<T> =
     dyn Fn(&[Value], &mut Sink<'_, T>) -> std::result::Result<(), TaskError> + Send + Sync;
 
-/// The payload of a computed partition: its elements, in order.
+/// The payload of a computed partition: its elements, in order. Its reported size counts
+/// the elements themselves, not what they own on the heap (a `String`'s bytes).
 #[derive(Debug)]
 pub struct Partition<T>(pub Vec<T>);
 
@@ -236,6 +237,20 @@ impl<T: Element> Bag<T> {
         }
     }
 
+    /// A new bag derived from this one, [`Bag::streamed`] with this bag's fan-in.
+    pub(crate) fn derive<U: Element>(
+        &self,
+        name: Arc<str>,
+        label: &str,
+        graph: Graph,
+        args: Vec<Vec<Arg>>,
+        stream: Arc<StreamFn<U>>,
+    ) -> Bag<U> {
+        let mut b = Bag::streamed(name, label, graph, args, stream);
+        b.split_every = self.split_every;
+        b
+    }
+
     /// A bag with this bag's partition arguments and graph and a new stream: the next step
     /// of a fused chain. `tok` identifies the step's parameters.
     pub(crate) fn chain<U: Element>(
@@ -257,9 +272,10 @@ impl<T: Element> Bag<T> {
 
     /// The same bag with reduction trees of fan-in `split_every` (at least 2).
     pub fn with_split_every(&self, split_every: usize) -> Bag<T> {
-        let mut b = self.clone();
-        b.split_every = split_every.max(2);
-        b
+        Bag {
+            split_every: split_every.max(2),
+            ..self.clone()
+        }
     }
 
     /// The token naming the partitions.

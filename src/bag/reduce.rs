@@ -180,9 +180,7 @@ impl<T: Element> Bag<T> {
             emit(payload_arg::<A>(args.first())?, sink);
             Ok(())
         });
-        let mut b = Bag::streamed(name, step, g, vec![vec![Arg::key(key)]], stream);
-        b.split_every = self.split_every();
-        b
+        self.derive(name, step, g, vec![vec![Arg::key(key)]], stream)
     }
 
     /// dask's `reduction`: `perpartition` on each partition (as a `Vec`), then `aggregate`

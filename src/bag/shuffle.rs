@@ -116,8 +116,6 @@ impl<T: Element> Bag<T> {
                 groups.into_iter().all(sink);
                 Ok(())
             });
-        let mut b = Bag::streamed(name, "groupby", graph, args, gather);
-        b.split_every = self.split_every();
-        b
+        self.derive(name, "groupby", graph, args, gather)
     }
 }

@@ -164,13 +164,11 @@ impl<T: Element> Bag<T> {
             return Ok(self.clone());
         }
         let name = token("repartition", &[self.name()], &npartitions);
-        let mut b = if npartitions < n {
+        Ok(if npartitions < n {
             self.concat_into(name, npartitions)
         } else {
             self.split_into(name, npartitions)
-        };
-        b.split_every = self.split_every();
-        Ok(b)
+        })
     }
 
     /// Output `j` streams inputs `[floor(j n / m), floor((j+1) n / m))` in turn.
@@ -194,14 +192,14 @@ impl<T: Element> Bag<T> {
             }
             Ok(())
         });
-        Bag::streamed(name, "repartition", self.base_graph().clone(), args, stream)
+        self.derive(name, "repartition", self.base_graph().clone(), args, stream)
     }
 
     /// Input `i` splits into `m / n` pieces (the last input also takes `m % n` more).
     fn split_into(&self, name: Arc<str>, m: usize) -> Bag<T> {
         let n = self.npartitions();
         if n == 0 {
-            return Bag::from_partitions(vec![Vec::new(); m]);
+            return Bag::from_partitions(vec![Vec::new(); m]).with_split_every(self.split_every());
         }
         let stored = self.materialized();
         let (div, rem) = (m / n, m % n);
@@ -228,7 +226,7 @@ impl<T: Element> Bag<T> {
             }
             Ok(())
         });
-        Bag::streamed(name, "repartition", stored.graph(), args, stream)
+        self.derive(name, "repartition", stored.graph(), args, stream)
     }
 
     /// The cartesian product: partition `(i, j)` (numbered `i * m + j`) pairs every element
@@ -260,9 +258,7 @@ impl<T: Element> Bag<T> {
                 })
             });
         let name = token("product", &[self.name(), other.name()], &());
-        let mut b = Bag::streamed(name, "product", graph, args, stream);
-        b.split_every = self.split_every();
-        b
+        self.derive(name, "product", graph, args, stream)
     }
 
     /// An inner join with another bag on keys: each element `x` pairs with every element `y`
@@ -321,9 +317,7 @@ impl<T: Element> Bag<T> {
                     },
                 )
             });
-        let mut b = Bag::streamed(name, "join", graph, args, stream);
-        b.split_every = self.split_every();
-        b
+        self.derive(name, "join", graph, args, stream)
     }
 
     /// An inner join with an in-memory collection, as [`Bag::join`].

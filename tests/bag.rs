@@ -485,6 +485,23 @@ fn fusion_makes_one_task_per_partition() {
 }
 
 #[test]
+fn partitions_spread_over_the_pool() {
+    // Sixteen slow partitions (each sleeps, so the test does not depend on free cores) are
+    // few enough roots to be one range: the pool must still hand some to its second worker.
+    let threads = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let seen = threads.clone();
+    let b = Bag::from_vec((0..16i64).collect(), 16)
+        .unwrap()
+        .map(move |x| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            seen.lock().unwrap().insert(std::thread::current().id());
+            x
+        });
+    assert_eq!(b.sum().compute(&pool()).unwrap(), 120);
+    assert_eq!(threads.lock().unwrap().len(), 2);
+}
+
+#[test]
 fn persist_and_task_errors() {
     let seq = Sequential::new();
     let p = pool();

@@ -27,6 +27,7 @@
 //! measures, profiles and shows the progress of graphs and runs, and [`bench_shapes`] makes
 //! the graphs of the scheduler benchmarks.
 
+pub mod bag;
 pub mod bench_shapes;
 pub mod diagnostics;
 pub mod error;

@@ -459,8 +459,20 @@ impl WorkerLocal {
             hi = mid;
         }
         let roots = ctx.plan.roots();
-        for r in lo..hi {
+        let mut r = lo;
+        while r < hi {
+            // A range under ROOT_GRAIN is still split whenever thieves have emptied our
+            // deque: roots can be long tasks (a bag's partitions), and sixteen of them must
+            // not all run on one worker while the others idle.
+            if hi - r > 1 && self.deque.is_empty() {
+                let mid = r + 1 + (hi - r - 1) / 2;
+                ctx.add_jobs(1);
+                self.deque.push(Job::new(ctx, Work::Roots(mid, hi)));
+                shared.sleep.notify(1);
+                hi = mid;
+            }
             self.run_chain(shared, ctx, roots[r as usize]);
+            r += 1;
         }
     }
 

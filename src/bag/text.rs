@@ -1,0 +1,371 @@
+//! Text files in and out: lines from a glob or a list of paths, one line per element;
+//! one file per partition on the way out.
+//!
+//! A file larger than the block size is split into byte ranges of nearly equal length, and
+//! the partition of range `[start, end)` holds the lines that *start* inside it: its reader
+//! seeks to `start - 1`, skips through the first newline, and stops at the first line
+//! starting at or past `end`. Lines are streamed through a [`READ_BUFFER`]-byte buffer,
+//! never read whole, and reach the bag without their `\n` (or `\r\n`).
+
+use super::{Bag, Element, Sink, StreamFn, hash_of, list_arg, token};
+use crate::error::{Error, ErrorKind, Result, TaskError};
+use crate::exec::Executor;
+use crate::graph::{Arg, Graph, Node, Op, Task};
+use crate::key::Key;
+use crate::plan::Plan;
+use crate::value::Value;
+use std::fmt::Display;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest byte range of a file read by one partition, unless set with
+/// [`TextFiles::blocksize`]: files up to this size are one partition each.
+pub const DEFAULT_BLOCKSIZE: u64 = 64 << 20;
+
+/// Bytes read from a file at a time, and the size of each output file's write buffer.
+const READ_BUFFER: usize = 1 << 20;
+
+/// A set of text files to read as a bag of lines.
+///
+/// ```
+/// use blockwork::{bag::TextFiles, Sequential};
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a.txt"), "one\ntwo\nthree\n")?;
+/// let lines = TextFiles::paths([dir.path().join("a.txt")]).blocksize(5).lines()?;
+/// assert_eq!(lines.npartitions(), 3);
+/// assert_eq!(lines.compute(&Sequential::new())?, vec!["one", "two", "three"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TextFiles {
+    paths: Vec<PathBuf>,
+    blocksize: u64,
+}
+
+impl TextFiles {
+    /// The files matching a glob pattern, in sorted order. A bad pattern, an unreadable
+    /// match, or no match at all is an error.
+    pub fn glob(pattern: &str) -> Result<TextFiles> {
+        let bad =
+            |e: String| Error::new(ErrorKind::InvalidArgument, format!("glob {pattern:?}: {e}"));
+        let mut paths = glob::glob(pattern)
+            .map_err(|e| bad(e.to_string()))?
+            .map(|p| p.map_err(|e| Error::new(ErrorKind::Io, e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        if paths.is_empty() {
+            return Err(bad("no file matches".into()));
+        }
+        paths.sort();
+        Ok(TextFiles::paths(paths))
+    }
+
+    /// The given files, in the given order.
+    pub fn paths<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> TextFiles {
+        TextFiles {
+            paths: paths.into_iter().map(Into::into).collect(),
+            blocksize: DEFAULT_BLOCKSIZE,
+        }
+    }
+
+    /// Splits files larger than `bytes` into ranges of at most `bytes` (at least 1).
+    pub fn blocksize(mut self, bytes: u64) -> TextFiles {
+        self.blocksize = bytes.max(1);
+        self
+    }
+
+    /// The paths to read.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// A bag of the files' lines: one partition per block of each file (an empty file is
+    /// one empty partition). Files are inspected now (a missing file is an
+    /// [`Io`](ErrorKind::Io) error); their lines are read when the bag is computed.
+    pub fn lines(&self) -> Result<Bag<String>> {
+        let mut args = Vec::new();
+        let mut ident = Vec::with_capacity(self.paths.len());
+        for p in &self.paths {
+            let meta = std::fs::metadata(p).map_err(|e| io_error(p, e))?;
+            let path = p.to_str().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("path {p:?} is not UTF-8"),
+                )
+            })?;
+            let len = meta.len();
+            ident.push((path.to_owned(), len, meta.modified().ok()));
+            let blocks = len.div_ceil(self.blocksize).max(1);
+            for b in 0..blocks {
+                let (start, end) = (len * b / blocks, len * (b + 1) / blocks);
+                args.push(vec![
+                    Arg::lit(path),
+                    Arg::lit(start as i64),
+                    Arg::lit(end as i64),
+                ]);
+            }
+        }
+        let name = token("read_text", &[], &hash_of(&(ident, self.blocksize)));
+        let stream: Arc<StreamFn<String>> =
+            Arc::new(|args: &[Value], sink: &mut Sink<'_, String>| {
+                let path = args.first().and_then(Value::as_str).unwrap_or_default();
+                let pos = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or(0) as u64;
+                read_range(Path::new(path), pos(1), pos(2), sink)
+            });
+        Ok(Bag::streamed(name, "read_text", Graph::new(), args, stream))
+    }
+}
+
+impl Bag<String> {
+    /// The lines of the files matching a glob pattern, as [`TextFiles::glob`] and
+    /// [`TextFiles::lines`] with the default block size.
+    pub fn read_text(pattern: &str) -> Result<Bag<String>> {
+        TextFiles::glob(pattern)?.lines()
+    }
+}
+
+impl<T: Element + Display> Bag<T> {
+    /// Writes each partition to its own file, one element per line, and returns the paths.
+    ///
+    /// `path` names the files: a `*` in it is replaced by the partition number (`out/*.txt`
+    /// gives `out/0.txt`, `out/1.txt`, ...); without one it is a directory that receives
+    /// `0.part`, `1.part`, ... (as dask). Missing directories are created.
+    pub fn to_textfiles<E: Executor + ?Sized>(&self, path: &str, exec: &E) -> Result<Vec<PathBuf>> {
+        let n = self.npartitions();
+        let paths: Vec<PathBuf> = if path.contains('*') {
+            (0..n)
+                .map(|i| PathBuf::from(path.replacen('*', &i.to_string(), 1)))
+                .collect()
+        } else {
+            (0..n)
+                .map(|i| Path::new(path).join(format!("{i}.part")))
+                .collect()
+        };
+        self.to_textfiles_at(&paths, exec)?;
+        Ok(paths)
+    }
+
+    /// Writes partition `i` to `paths[i]`; a count other than the number of partitions is
+    /// an [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    pub fn to_textfiles_at<E: Executor + ?Sized>(&self, paths: &[PathBuf], exec: &E) -> Result<()> {
+        if paths.len() != self.npartitions() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} paths for {} partitions",
+                    paths.len(),
+                    self.npartitions()
+                ),
+            ));
+        }
+        let mut graph = self.base_graph().clone();
+        let name = token("to_textfiles", &[self.name()], &paths);
+        let stream = self.stream().clone();
+        let op = Op::new(
+            format!("{}-to_textfiles", self.label),
+            move |args: &[Value]| {
+                let path = Path::new(args.get(1).and_then(Value::as_str).unwrap_or_default());
+                write_part(&*stream, list_arg(args.first())?, path)
+            },
+        );
+        let mut keys = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+            }
+            let p = p.to_str().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("path {p:?} is not UTF-8"),
+                )
+            })?;
+            let k = Key::tuple(&name, [i]);
+            graph.insert(
+                k.clone(),
+                Node::Task(Task::new(&op, [self.part_arg(i), Arg::lit(p)])),
+            );
+            keys.push(k);
+        }
+        exec.run(&Plan::new(&graph, &keys)?)?;
+        Ok(())
+    }
+}
+
+/// Streams one partition into a file, one element per line.
+fn write_part<T: Display>(
+    stream: &StreamFn<T>,
+    args: &[Value],
+    path: &Path,
+) -> std::result::Result<Value, TaskError> {
+    let file = File::create(path).map_err(|e| task_io(path, e))?;
+    let mut w = BufWriter::with_capacity(READ_BUFFER, file);
+    let mut failed = None;
+    stream(args, &mut |x| match writeln!(w, "{x}") {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(task_io(path, e));
+    }
+    w.flush().map_err(|e| task_io(path, e))?;
+    Ok(Value::Unit)
+}
+
+/// Pushes the lines starting in `[start, end)` of a file into `sink`.
+fn read_range(
+    path: &Path,
+    start: u64,
+    end: u64,
+    sink: &mut Sink<'_, String>,
+) -> std::result::Result<(), TaskError> {
+    let file = File::open(path).map_err(|e| task_io(path, e))?;
+    let mut r = BufReader::with_capacity(READ_BUFFER, file);
+    let mut line_start = 0;
+    if start > 0 {
+        r.seek(SeekFrom::Start(start - 1))
+            .map_err(|e| task_io(path, e))?;
+        line_start = start - 1 + skip_line(&mut r).map_err(|e| task_io(path, e))?;
+    }
+    let mut lines = LineSplitter {
+        path,
+        line_start,
+        end,
+        carry: Vec::new(),
+    };
+    loop {
+        let buf = r.fill_buf().map_err(|e| task_io(path, e))?;
+        if buf.is_empty() {
+            // A last line without a newline; its start was checked when it began.
+            if !lines.carry.is_empty() {
+                let last = std::mem::take(&mut lines.carry);
+                lines.emit(&last, None, sink)?;
+            }
+            return Ok(());
+        }
+        let n = buf.len();
+        if !lines.feed(buf, sink)? {
+            return Ok(());
+        }
+        r.consume(n);
+    }
+}
+
+/// Reads through the next `\n`, returning the bytes consumed (all of them at end of file).
+fn skip_line(r: &mut impl BufRead) -> std::io::Result<u64> {
+    let mut skipped = 0;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(skipped);
+        }
+        if let Some(i) = memchr::memchr(b'\n', buf) {
+            r.consume(i + 1);
+            return Ok(skipped + i as u64 + 1);
+        }
+        let n = buf.len();
+        skipped += n as u64;
+        r.consume(n);
+    }
+}
+
+/// Cuts buffers into lines, carrying a line that spans two buffers.
+struct LineSplitter<'p> {
+    path: &'p Path,
+    /// File offset of the line being assembled (or of the next one, when `carry` is empty).
+    line_start: u64,
+    /// Lines starting at or past this offset belong to the next partition.
+    end: u64,
+    /// The beginning of a line whose end is in a later buffer.
+    carry: Vec<u8>,
+}
+
+impl LineSplitter<'_> {
+    /// Emits the lines completed in `buf`; `false` when done (past `end`, or the sink
+    /// asked to stop), in which case the rest of the file is not needed.
+    fn feed(
+        &mut self,
+        buf: &[u8],
+        sink: &mut Sink<'_, String>,
+    ) -> std::result::Result<bool, TaskError> {
+        let mut off = 0;
+        if !self.carry.is_empty() {
+            // Finish the line begun in an earlier buffer.
+            let Some(i) = memchr::memchr(b'\n', buf) else {
+                self.carry.extend_from_slice(buf);
+                return Ok(true);
+            };
+            let mut line = std::mem::take(&mut self.carry);
+            line.extend_from_slice(&buf[..i]);
+            let go = self.emit(&line, None, sink)?;
+            self.line_start += line.len() as u64 + 1;
+            off = i + 1;
+            if !go {
+                return Ok(false);
+            }
+        }
+        // The lines wholly inside `buf`: validated as UTF-8 in one pass when possible (lines
+        // end at `\n` bytes, which are char boundaries), else line by line, so that a bad
+        // byte fails only the partition that owns its line.
+        let whole = memchr::memrchr(b'\n', &buf[off..]).map_or(off, |j| off + j + 1);
+        let region = &buf[off..whole];
+        let text = std::str::from_utf8(region).ok();
+        let mut at = 0;
+        while at < region.len() {
+            if self.line_start >= self.end {
+                return Ok(false);
+            }
+            let i = memchr::memchr(b'\n', &region[at..]).map_or(region.len() - at, |i| i);
+            let go = self.emit(&region[at..at + i], text.map(|t| &t[at..at + i]), sink)?;
+            self.line_start += i as u64 + 1;
+            at += i + 1;
+            if !go {
+                return Ok(false);
+            }
+        }
+        if whole < buf.len() {
+            if self.line_start >= self.end {
+                return Ok(false);
+            }
+            self.carry.extend_from_slice(&buf[whole..]);
+        }
+        Ok(true)
+    }
+
+    /// Emits one line (`checked`: the same bytes, already known to be UTF-8).
+    #[inline]
+    fn emit(
+        &self,
+        line: &[u8],
+        checked: Option<&str>,
+        sink: &mut Sink<'_, String>,
+    ) -> std::result::Result<bool, TaskError> {
+        let s = match checked {
+            Some(s) => s,
+            None => std::str::from_utf8(line).map_err(|e| {
+                TaskError::with_kind(
+                    ErrorKind::Io,
+                    format!(
+                        "{}: invalid UTF-8 in the line at byte {}: {e}",
+                        self.path.display(),
+                        self.line_start
+                    ),
+                )
+            })?,
+        };
+        Ok(sink(s.strip_suffix('\r').unwrap_or(s).to_owned()))
+    }
+}
+
+#[cold]
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("{}: {e}", path.display()))
+}
+
+#[cold]
+fn task_io(path: &Path, e: std::io::Error) -> TaskError {
+    TaskError::with_kind(ErrorKind::Io, format!("{}: {e}", path.display()))
+}

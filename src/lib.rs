@@ -29,6 +29,8 @@ pub mod exec;
 pub mod graph;
 pub mod key;
 pub mod plan;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result, TaskError};

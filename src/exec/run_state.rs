@@ -28,7 +28,11 @@ use crate::value::Value;
 /// a job (see [`Deferred`]), and likewise an input with more users than this has its freeing
 /// countdown batched: many workers decrementing one counter per task would serialise on its
 /// cache line.
+#[cfg(not(loom))]
 pub(crate) const DEFER_FAN: u32 = 16;
+/// Under loom, small enough that a model of a few tasks exercises the batched paths.
+#[cfg(loom)]
+pub(crate) const DEFER_FAN: u32 = 2;
 
 const NONE: u32 = u32::MAX;
 

@@ -22,7 +22,9 @@
 //!
 //! Layers, each depending only on those before it: [`key`], [`value`] and [`error`] are
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
-//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
+//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. With the `testing`
+//! feature, `testing` adds random DAGs, a plan checker and a sequential-versus-pool
+//! differential runner on top, for test suites and fuzz targets.
 
 pub mod error;
 pub mod exec;

@@ -112,6 +112,9 @@ fn dag_generator_covers_every_feature() {
     );
 }
 
+/// Something that runs a plan: the sequential executor or a fresh pool.
+type RunFn = dyn Fn(&Plan) -> Result<RunOutput>;
+
 #[test]
 fn freeing_is_checked_independently_of_the_stats() {
     // A wide diamond of tracked payloads: one source, 200 middles, one sink summing them.
@@ -134,7 +137,7 @@ fn freeing_is_checked_independently_of_the_stats() {
     let g = b.build();
     let plan = Plan::new(&g, &[Key::from("sink")]).unwrap();
     let want = Value::Int(1 + (0..200).map(|i| 2 + i).sum::<i64>());
-    let executors: Vec<Box<dyn Fn(&Plan) -> Result<RunOutput>>> = vec![
+    let executors: Vec<Box<RunFn>> = vec![
         Box::new(|p| Sequential::new().run(p)),
         Box::new(|p| Pool::builder().threads(1).pin(false).build()?.run(p)),
         Box::new(|p| Pool::builder().threads(3).pin(false).build()?.run(p)),
@@ -167,4 +170,89 @@ fn large_random_dags_soak() {
         let dag = TestDag::from_seed(seed, &config(3000, 6, 3));
         diff.check_dag(&dag).unwrap();
     }
+}
+
+#[test]
+fn fuzz_entry_handles_odd_inputs() {
+    // Empty, tiny, constant, and long inputs: no panic, no hang.
+    testing::fuzz_dag_differential(&[]);
+    testing::fuzz_dag_differential(&[0]);
+    testing::fuzz_dag_differential(&[255]);
+    testing::fuzz_dag_differential(&[0; 64]);
+    testing::fuzz_dag_differential(&[255; 4096]);
+    let ramp: Vec<u8> = (0..if cfg!(miri) { 300 } else { 20_000 })
+        .map(|i: u32| (i * 37 % 251) as u8)
+        .collect();
+    for start in (0..ramp.len()).step_by(if cfg!(miri) { 150 } else { 997 }) {
+        testing::fuzz_dag_differential(&ramp[start..]);
+    }
+}
+
+#[test]
+fn deep_chains_and_wide_fans_agree() {
+    // Shapes the random generator rarely makes: a long chain through aliases and nested
+    // tasks, and one task reading a thousand others (the batched countdowns).
+    let inc = Op::typed("inc", |x: i64| x + 1);
+    let sum = Op::typed("sum", |xs: Vec<i64>| xs.iter().sum::<i64>());
+    let n = if cfg!(miri) { 40 } else { 5_000 };
+    let mut b = GraphBuilder::new();
+    b.literal(("c", 0), 0).unwrap();
+    for i in 1..n {
+        match i % 3 {
+            0 => b.alias(("c", i), ("c", i - 1)),
+            1 => b.task(("c", i), &inc, [Arg::key(("c", i - 1))]),
+            _ => b.task(("c", i), &inc, [Arg::task(&inc, [Arg::key(("c", i - 1))])]),
+        }
+        .unwrap();
+    }
+    let fan = (0..n).map(|i| Arg::key(("c", i)));
+    b.task("fan", &sum, [Arg::list(fan)]).unwrap();
+    let g = b.build();
+    let report = testing::differential(&g, &[Key::from(("c", n - 1)), Key::from("fan")]).unwrap();
+    let chain = |i: i64| (i / 3) * 3 + [0, 1, 3][(i % 3) as usize];
+    let want_fan: i64 = (0..n).map(chain).sum();
+    assert_eq!(
+        report.outcome,
+        Ok(vec![Value::Int(chain(n - 1)), Value::Int(want_fan)])
+    );
+}
+
+#[test]
+fn recycled_run_buffers_fit_plans_of_every_size() {
+    // One pool alternates between plans of very different sizes, from two threads at once,
+    // so recycled per-run buffers are reused for larger and smaller plans.
+    let pool = Pool::builder().threads(2).pin(false).build().unwrap();
+    let sizes = if cfg!(miri) {
+        vec![3, 30, 1]
+    } else {
+        vec![5, 5000, 1, 300, 20_000, 2]
+    };
+    let dags: Vec<(Plan, Value)> = sizes
+        .iter()
+        .map(|&n| {
+            let dag = TestDag::from_seed(
+                n as u64,
+                &DagConfig {
+                    tracked: false,
+                    ..config(n, 3, 2)
+                },
+            );
+            let plan = dag.plan().unwrap();
+            let want = Sequential::new().run(&plan).unwrap().values;
+            (plan, Value::list(want))
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for offset in 0..2 {
+            let (pool, dags) = (&pool, &dags);
+            s.spawn(move || {
+                for round in 0..if cfg!(miri) { 2 } else { 30 } {
+                    let (plan, want) = &dags[(round + offset) % dags.len()];
+                    let out = pool.run(plan).unwrap();
+                    assert_eq!(&Value::list(out.values), want);
+                    assert_eq!(out.stats.leaked_values, 0);
+                }
+            });
+        }
+    });
 }

@@ -378,3 +378,23 @@ fn a_pool_dropped_right_after_creation_or_while_idle_shuts_down() {
         assert_eq!(threads_named("bwidle"), 0);
     }
 }
+
+#[test]
+fn runs_after_the_workers_went_to_sleep() {
+    // Idle workers spin a while, then park; a run submitted after that must wake them.
+    let pool = pool(3);
+    let tracker = Tracker::new();
+    let g = fan(&tracker, 50, None);
+    for i in 0..if cfg!(miri) { 2 } else { 20 } {
+        std::thread::sleep(std::time::Duration::from_millis(if i % 2 == 0 {
+            15
+        } else {
+            1
+        }));
+        assert_eq!(
+            canonical(&pool.get(&g, "sum").unwrap()),
+            Value::Int(fan_sum(50))
+        );
+    }
+    assert_eq!(tracker.live(), 0);
+}

@@ -67,7 +67,7 @@ fn key_constructors_agree() {
 
 #[test]
 fn keys_order_names_before_tuples_then_by_value() {
-    let mut keys = vec![
+    let mut keys = [
         Key::from(("x", 1, 0)),
         Key::from(("x", 0, 5)),
         Key::from("b"),

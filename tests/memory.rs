@@ -148,7 +148,7 @@ fn ten_million_task_chain_sequential_and_pool() {
     assert_eq!(plan.len(), n);
     let want = Value::Int(n as i64 - 1);
     let s = Sequential::new().run(&plan).unwrap();
-    assert_eq!(s.values, [want.clone()]);
+    assert_eq!(s.values, std::slice::from_ref(&want));
     assert!(s.stats.peak_live_values <= 2, "{:?}", s.stats);
     let pool = Pool::builder().threads(2).pin(false).build().unwrap();
     let p = pool.run(&plan).unwrap();

@@ -329,53 +329,89 @@ fn a_task_submitting_to_its_own_pool_gets_an_error_not_a_deadlock() {
     );
 }
 
-/// Names of this process's threads that start with `prefix` (Linux only).
-#[cfg(target_os = "linux")]
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
+/// Worker threads that have run their thread-local destructors, i.e. exited.
+static EXITED: AtomicU32 = AtomicU32::new(0);
+
+/// Counts its thread's exit when the thread's locals are destroyed.
+struct ExitGuard;
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        EXITED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static GUARD: std::cell::RefCell<Option<ExitGuard>> = const { std::cell::RefCell::new(None) };
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn dropping_a_pool_joins_its_threads() {
-    let before = threads_named("bwjoin");
-    assert_eq!(before, 0);
-    let pool = Pool::builder()
-        .threads(5)
-        .pin(false)
-        .name("bwjoin")
-        .build()
-        .unwrap();
-    let tracker = Tracker::new();
+    // Five tasks that wait for each other occupy all five workers at once; each leaves a
+    // thread-local guard in its worker. A thread runs its locals' destructors before it
+    // ends, so once `drop(pool)` has returned (joined every worker) all five have counted.
+    const N: usize = 5;
+    let pool = Pool::builder().threads(N).pin(false).build().unwrap();
+    let arrived = Arc::new(AtomicU32::new(0));
+    let a = arrived.clone();
+    let meet = Op::new("meet", move |_: &[Value]| {
+        GUARD.with(|g| *g.borrow_mut() = Some(ExitGuard));
+        a.fetch_add(1, Ordering::SeqCst);
+        let start = std::time::Instant::now();
+        while a.load(Ordering::SeqCst) < N as u32 {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                return Err(TaskError::new("the workers never met"));
+            }
+            std::thread::yield_now();
+        }
+        Ok(Value::Unit)
+    });
+    // One root whose users are pushed for the other workers to steal: a worker stuck in
+    // `meet` cannot take a second one, so each of the five runs on its own worker.
+    let mut b = GraphBuilder::new();
+    b.task("start", &Op::typed("start", || 0i64), []).unwrap();
+    for i in 0..N {
+        b.task(("meet", i), &meet, [Arg::key("start")]).unwrap();
+    }
+    let keys: Keys = (0..N)
+        .map(|i| Keys::from(("meet", i)))
+        .collect::<Vec<_>>()
+        .into();
+    pool.compute(&b.build(), &keys).unwrap();
+    assert_eq!(arrived.load(Ordering::SeqCst), N as u32);
     assert_eq!(
-        canonical(&pool.get(&fan(&tracker, 40, None), "sum").unwrap()),
-        Value::Int(fan_sum(40))
+        EXITED.load(Ordering::SeqCst),
+        0,
+        "the workers are still alive"
     );
-    assert_eq!(threads_named("bwjoin"), 5);
     drop(pool);
-    // `drop` returned, so every worker has been joined: none is left, not even exiting.
-    assert_eq!(threads_named("bwjoin"), 0);
+    assert_eq!(
+        EXITED.load(Ordering::SeqCst),
+        N as u32,
+        "drop returned before the workers ended"
+    );
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn a_pool_dropped_right_after_creation_or_while_idle_shuts_down() {
-    for i in 0..20 {
-        let pool = Pool::builder()
-            .threads(1 + i % 4)
-            .pin(false)
-            .name("bwidle")
-            .build()
-            .unwrap();
-        if i % 2 == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(2)); // let workers park
-        }
-        drop(pool);
-        assert_eq!(threads_named("bwidle"), 0);
+    // Dropping must not hang, whether the workers are starting, spinning or parked: each
+    // drop runs on a helper thread that has ten seconds to finish it.
+    for i in 0..if cfg!(miri) { 4 } else { 20 } {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = Pool::builder()
+                .threads(1 + i % 4)
+                .pin(false)
+                .build()
+                .unwrap();
+            if i % 2 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(2 + i as u64));
+            }
+            drop(pool);
+            done.send(()).unwrap();
+        });
+        let waited = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(waited.is_ok(), "dropping pool {i} did not finish");
     }
 }
 

@@ -268,7 +268,7 @@ impl FromIterator<(Key, Node)> for Graph {
 /// assert_eq!(Sequential::new().get(&g, "z")?, Value::Int(12));
 /// # Ok::<(), blockwork::Error>(())
 /// ```
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct GraphBuilder {
     nodes: NodeMap,
 }

@@ -40,10 +40,19 @@ fn check(dag: &TestDag) -> Result<testing::Report, TestCaseError> {
     Ok(report)
 }
 
+/// Cases per property: `PROPTEST_CASES` if set, else 400 (2 under Miri).
+fn cases() -> u32 {
+    if cfg!(miri) {
+        return 2;
+    }
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        if cfg!(miri) { 2 } else { 160 }
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// DAGs drawn from raw bytes: shrinking the bytes shrinks the DAG.
     #[test]

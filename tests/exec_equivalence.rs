@@ -265,3 +265,40 @@ fn recycled_run_buffers_fit_plans_of_every_size() {
         }
     });
 }
+
+#[test]
+fn the_differential_runner_reports_disagreements() {
+    // An op whose result depends on how often it ran: the pools see other values than the
+    // oracle did, and the runner must say so.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let c = calls.clone();
+    let unstable = Op::new("unstable", move |_: &[Value]| {
+        Ok(Value::Int(
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        ))
+    });
+    let mut b = GraphBuilder::new();
+    b.task("x", &unstable, []).unwrap();
+    let m = testing::differential(&b.build(), &[Key::from("x")]).unwrap_err();
+    assert!(m.to_string().contains("pool(1)"), "{m}");
+
+    // A DAG whose op keeps a tracked payload alive after the run: a leak the executor's own
+    // statistics cannot see, caught by the tracker.
+    let mut dag = TestDag::from_seed(5, &config(10, 2, 1));
+    let stash = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (t, s) = (dag.tracker.clone(), stash.clone());
+    let leaky = Op::new("mix_leaky", move |_: &[Value]| {
+        let v = t.value(1);
+        s.lock().unwrap().push(v.clone());
+        Ok(v)
+    });
+    let mut g = dag.graph.clone();
+    g.insert("leak", Node::Task(Task::new(&leaky, [])));
+    dag.graph = g;
+    dag.outputs.push(Key::from("leak"));
+    let m = Differential::new(&[2])
+        .unwrap()
+        .check_dag(&dag)
+        .unwrap_err();
+    assert!(m.to_string().contains("alive after the run"), "{m}");
+}

@@ -483,9 +483,9 @@ fn duplicate_keys_are_refused_by_the_builder() {
     b.literal("x", 1).unwrap();
     b.task(("t", 0), &inc(), [Arg::key("x")]).unwrap();
     for err in [
-        b.literal("x", 2).err().expect("refused"),
-        b.alias("x", "y").err().expect("refused"),
-        b.task(("t", 0), &inc(), []).err().expect("refused"),
+        b.literal("x", 2).unwrap_err(),
+        b.alias("x", "y").unwrap_err(),
+        b.task(("t", 0), &inc(), []).unwrap_err(),
         b.node(Key::tuple("t", [0]), Node::Literal(Value::Unit))
             .err()
             .expect("refused"),

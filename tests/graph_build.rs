@@ -487,8 +487,7 @@ fn duplicate_keys_are_refused_by_the_builder() {
         b.alias("x", "y").unwrap_err(),
         b.task(("t", 0), &inc(), []).unwrap_err(),
         b.node(Key::tuple("t", [0]), Node::Literal(Value::Unit))
-            .err()
-            .expect("refused"),
+            .unwrap_err(),
     ] {
         assert_eq!(err.kind(), ErrorKind::DuplicateKey);
         let Error::DuplicateKey { key } = &err else {

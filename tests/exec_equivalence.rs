@@ -8,6 +8,14 @@
 //!
 //! More cases: `PROPTEST_CASES=5000 cargo test --release --test exec_equivalence`, and the
 //! ignored large-DAG soak: `cargo test --release --test exec_equivalence -- --ignored`.
+//!
+//! Under Miri, with sizes shrunk by `cfg!(miri)`:
+//! `MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows -Zmiri-ignore-leaks" cargo +nightly miri test --test NAME`.
+//! Tree Borrows because crossbeam-epoch (under crossbeam-deque) breaks the Stacked Borrows
+//! rules in its intrusive list (a known upstream issue; crossbeam checks itself with Tree
+//! Borrows too); ignore-leaks because crossbeam-epoch's global collector still holds its
+//! bookkeeping when the process exits. Leaks of our own values are checked by the tests
+//! themselves, with `testing::Tracker`.
 
 use blockwork::testing::{DagConfig, Differential, TestDag, Tracker, canonical};
 use blockwork::*;

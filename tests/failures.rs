@@ -2,6 +2,8 @@
 //! with their key and op and leave the pool usable and nothing alive; runs on one pool from
 //! several threads do not disturb each other; observers see every task once; bad pool
 //! arguments, re-entrant submission and pool shutdown.
+//!
+//! Under Miri (sizes shrink): see `tests/exec_equivalence.rs` for the command and its flags.
 
 use blockwork::testing::{Tracked, Tracker, canonical};
 use blockwork::*;

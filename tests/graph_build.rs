@@ -1,6 +1,8 @@
 //! Graph construction and evaluation semantics through the public API: keys, the dask
 //! examples, arguments of every shape, aliases, nested `compute`, culling, and each
 //! validation error with its payload.
+//!
+//! Under Miri: see `tests/exec_equivalence.rs` for the command and its flags.
 
 use blockwork::*;
 use std::collections::{BTreeSet, HashSet};

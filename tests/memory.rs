@@ -5,6 +5,8 @@
 //! The ten-million-task chains run in release builds only (`cargo test --release --test
 //! memory`); in debug builds they are ignored (`cargo test --test memory -- --ignored` runs
 //! them anyway, slowly).
+//!
+//! Under Miri (sizes shrink): see `tests/exec_equivalence.rs` for the command and its flags.
 
 use blockwork::exec::LIVE_FLUSH_VALUES;
 use blockwork::testing::{Tracked, Tracker};

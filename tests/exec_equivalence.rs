@@ -10,12 +10,15 @@
 //! ignored large-DAG soak: `cargo test --release --test exec_equivalence -- --ignored`.
 //!
 //! Under Miri, with sizes shrunk by `cfg!(miri)`:
-//! `MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows -Zmiri-ignore-leaks" cargo +nightly miri test --test NAME`.
-//! Tree Borrows because crossbeam-epoch (under crossbeam-deque) breaks the Stacked Borrows
-//! rules in its intrusive list (a known upstream issue; crossbeam checks itself with Tree
-//! Borrows too); ignore-leaks because crossbeam-epoch's global collector still holds its
-//! bookkeeping when the process exits. Leaks of our own values are checked by the tests
-//! themselves, with `testing::Tracker`.
+//! `MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-preemption-rate=0" cargo +nightly miri test --test NAME`.
+//! The flags are crossbeam's own for its deque and epoch crates: Tree Borrows because
+//! crossbeam-epoch breaks the Stacked Borrows rules in its intrusive list; ignore-leaks
+//! because its global collector still holds its bookkeeping when the process exits (leaks of
+//! our own values are checked by the tests themselves, with `testing::Tracker`); no
+//! preemption inside an operation because a stealer's speculative read of a deque slot races
+//! with the owner's next write by design (the value is discarded when its CAS fails), which
+//! Miri reports as a data race once a thread can be preempted in the middle of `steal`. The
+//! data-race detector stays on for everything else, our result slots included.
 
 use blockwork::testing::{DagConfig, Differential, TestDag, Tracker, canonical};
 use blockwork::*;

@@ -15,7 +15,8 @@
 //! crossbeam-epoch breaks the Stacked Borrows rules in its intrusive list; ignore-leaks
 //! because its global collector still holds its bookkeeping when the process exits (leaks of
 //! our own values are checked by the tests themselves, with `testing::Tracker`); no
-//! preemption inside an operation because a stealer's speculative read of a deque slot races
+//! preemption (threads switch only where they block or yield) because a stealer's
+//! speculative read of a deque slot races
 //! with the owner's next write by design (the value is discarded when its CAS fails), which
 //! Miri reports as a data race once a thread can be preempted in the middle of `steal`. The
 //! data-race detector stays on for everything else, our result slots included.

@@ -77,7 +77,8 @@ pub enum Error {
     Task {
         /// The key of the task (for a nested task, the key of the node that holds it).
         key: Key,
-        /// The operation's name.
+        /// The name of the operation that failed (for a failure inside a nested task, the
+        /// nested task's operation).
         op: Arc<str>,
         /// What the operation reported, or the panic payload.
         message: String,

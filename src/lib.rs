@@ -25,7 +25,9 @@
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. On top of them,
 //! [`spec`] reads and writes graphs as JSON spec files of builtin ops, [`diagnostics`] draws,
 //! measures, profiles and shows the progress of graphs and runs, and [`bench_shapes`] makes
-//! the graphs of the scheduler benchmarks.
+//! the graphs of the scheduler benchmarks. With the `testing`
+//! feature, `testing` adds random DAGs, a plan checker and a sequential-versus-pool
+//! differential runner, for test suites and fuzz targets.
 
 pub mod bag;
 pub mod bench_shapes;
@@ -36,6 +38,8 @@ pub mod graph;
 pub mod key;
 pub mod plan;
 pub mod spec;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result, TaskError};

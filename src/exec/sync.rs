@@ -15,34 +15,57 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering
 #[cfg(not(loom))]
 pub(crate) use crossbeam_utils::sync::{Parker, Unparker};
 
-/// Under loom, parking is loom's thread park, which the model checker explores.
+/// Under loom, a parker is a token behind a loom mutex and condition variable, which the
+/// model checker explores. Like crossbeam's `Parker` it can be made on one thread and parked
+/// on another, and an unpark before the park is kept (the token is sticky).
 #[cfg(loom)]
 mod loom_park {
+    use loom::sync::{Arc, Condvar, Mutex};
+
+    struct Token {
+        set: Mutex<bool>,
+        cv: Condvar,
+    }
+
     pub(crate) struct Parker {
         unparker: Unparker,
     }
+
     #[derive(Clone)]
     pub(crate) struct Unparker {
-        thread: loom::thread::Thread,
+        token: Arc<Token>,
     }
+
     impl Parker {
         pub(crate) fn new() -> Self {
             Parker {
                 unparker: Unparker {
-                    thread: loom::thread::current(),
+                    token: Arc::new(Token {
+                        set: Mutex::new(false),
+                        cv: Condvar::new(),
+                    }),
                 },
             }
         }
+        /// Waits for the token, then consumes it.
         pub(crate) fn park(&self) {
-            loom::thread::park();
+            let t = &self.unparker.token;
+            let mut set = t.set.lock().unwrap();
+            while !*set {
+                set = t.cv.wait(set).unwrap();
+            }
+            *set = false;
         }
         pub(crate) fn unparker(&self) -> &Unparker {
             &self.unparker
         }
     }
+
     impl Unparker {
+        /// Sets the token and wakes the parked thread, if any.
         pub(crate) fn unpark(&self) {
-            self.thread.unpark();
+            *self.token.set.lock().unwrap() = true;
+            self.token.cv.notify_one();
         }
     }
 }

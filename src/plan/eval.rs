@@ -3,6 +3,7 @@
 use super::{PArg, Plan, TaskId};
 use crate::error::{Error, TaskError};
 use crate::value::Value;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 /// Why a task produced no value: its op (or a nested op) failed or panicked.
@@ -40,6 +41,16 @@ impl Failure {
             panicked: true,
             cause: crate::error::ErrorKind::TaskPanicked,
         }
+    }
+}
+
+#[cold]
+fn nested_panic(op: &str, payload: &(dyn std::any::Any + Send)) -> Failure {
+    Failure {
+        op: op.into(),
+        message: crate::exec::panic_message(payload),
+        panicked: true,
+        cause: crate::error::ErrorKind::TaskPanicked,
     }
 }
 
@@ -148,7 +159,12 @@ impl Plan {
                     items.push(self.eval_arg(args, pos, read)?);
                 }
                 let op = &self.op_table[op as usize];
-                op.call(&items).map_err(|e| failed(op.name(), e))
+                // A nested op's panic is caught here, so that the error names the op that
+                // panicked, as it does for one that fails; the executors catch the rest.
+                match catch_unwind(AssertUnwindSafe(|| op.call(&items))) {
+                    Ok(result) => result.map_err(|e| failed(op.name(), e)),
+                    Err(payload) => Err(nested_panic(op.name(), &*payload)),
+                }
             }
         }
     }

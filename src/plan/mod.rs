@@ -82,7 +82,11 @@ pub(crate) enum Countdown {
 }
 
 /// Counters larger than this use [`Countdown::Batched`].
+#[cfg(not(loom))]
 pub(crate) const BATCH_FAN: u32 = 16;
+/// Under loom, small enough that a model of a few tasks exercises the batched paths.
+#[cfg(loom)]
+pub(crate) const BATCH_FAN: u32 = 2;
 
 impl Countdown {
     fn of(count: u32) -> Countdown {

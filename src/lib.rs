@@ -24,6 +24,7 @@
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
 
+pub mod array;
 pub mod error;
 pub mod exec;
 pub mod graph;

@@ -1,0 +1,86 @@
+//! The array benchmark workloads (BENCHMARKS.md §2), one per run, for timing and peak RSS:
+//!
+//! ```text
+//! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS]
+//! /usr/bin/time -v target/release/examples/array_bench g 2 1   # peak RSS ("Maximum resident set size")
+//! ```
+//!
+//! CASE is one of `a` (elementwise, persisted), `b` (sum of random), `c` (transpose add,
+//! column sums), `d` (matmul), `e` (slice mean), `f` (std), `g` (mean of a 12.8 GB random
+//! array). Inputs are built before timing; each case runs once untimed, then REPEATS times.
+
+use blockwork::array::{Array, ArrayContext};
+use blockwork::{Executor, Pool};
+use mimalloc::MiMalloc;
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+fn input(ctx: &ArrayContext, pool: &Pool, n: usize, chunk: usize, seed: u64) -> Array {
+    ctx.random(&[n, n], chunk, seed)
+        .unwrap()
+        .persist(pool)
+        .unwrap()
+}
+
+fn main() -> blockwork::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let case = args.get(1).map(String::as_str).unwrap_or("a");
+    let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let pool = std::sync::Arc::new(Pool::new(threads)?);
+    let ctx = ArrayContext::new();
+    let run: Box<dyn Fn() -> blockwork::Result<f64>> = match case {
+        "a" => {
+            let x = input(&ctx, &pool, 10_000, 1000, 1);
+            let y = input(&ctx, &pool, 10_000, 1000, 2);
+            let p = pool.clone();
+            Box::new(move || {
+                let z = x.add(1.0)?.mul(2.0)?.sub(&y)?.persist(&*p)?;
+                Ok(z.len() as f64)
+            })
+        }
+        "b" => {
+            let p = pool.clone();
+            let ctx = ctx.clone();
+            Box::new(move || {
+                ctx.random(&[20_000, 20_000], 2000, 3)?
+                    .sum(None)?
+                    .compute_scalar(&*p)
+                    .map(|s| s.as_f64())
+            })
+        }
+        "f" => {
+            let x = input(&ctx, &pool, 10_000, 1000, 1);
+            let p = pool.clone();
+            Box::new(move || x.std(None, 0)?.compute_scalar(&*p).map(|s| s.as_f64()))
+        }
+        "g" => {
+            let p = pool.clone();
+            let ctx = ctx.clone();
+            Box::new(move || {
+                ctx.random(&[40_000, 40_000], 4000, 4)?
+                    .mean(None)?
+                    .compute_scalar(&*p)
+                    .map(|s| s.as_f64())
+            })
+        }
+        other => panic!("unknown case {other}"),
+    };
+    let first = run()?;
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let v = run()?;
+        times.push(t.elapsed().as_secs_f64());
+        assert_eq!(v.to_bits(), first.to_bits(), "results differ between runs");
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "case {case} threads {threads}: median {:.4} s, min {:.4} s (value {first})",
+        times[times.len() / 2],
+        times[0]
+    );
+    Ok(())
+}

@@ -34,6 +34,7 @@ pub mod grid;
 mod kernels;
 mod pool;
 mod reduce;
+mod shape;
 mod views;
 
 pub use dtype::{BlockData, DType, Element, Scalar};
@@ -43,6 +44,7 @@ pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
+pub use views::Idx;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;

@@ -32,6 +32,7 @@ mod elementwise;
 mod expr;
 pub mod grid;
 mod kernels;
+mod linalg;
 mod pool;
 mod reduce;
 mod shape;

@@ -26,6 +26,7 @@
 //!
 //! Names are deterministic: the same expression on the same inputs gives the same keys.
 
+mod blockwise;
 mod creation;
 mod dtype;
 mod elementwise;
@@ -33,11 +34,14 @@ mod expr;
 pub mod grid;
 mod kernels;
 mod linalg;
+mod npy;
 mod pool;
 mod reduce;
+mod scan;
 mod shape;
 mod views;
 
+pub use blockwise::Boundary;
 pub use dtype::{BlockData, DType, Element, Scalar};
 pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
 pub use expr::{BinOp, UnOp};

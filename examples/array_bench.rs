@@ -9,8 +9,8 @@
 //! column sums), `d` (matmul), `e` (slice mean), `f` (std), `g` (mean of a 12.8 GB random
 //! array). Inputs are built before timing; each case runs once untimed, then REPEATS times.
 
-use blockwork::array::{Array, ArrayContext};
-use blockwork::{Executor, Pool};
+use blockwork::array::{Array, ArrayContext, Idx};
+use blockwork::Pool;
 use mimalloc::MiMalloc;
 use std::time::Instant;
 
@@ -51,6 +51,31 @@ fn main() -> blockwork::Result<()> {
                     .map(|s| s.as_f64())
             })
         }
+        "c" => {
+            let x = input(&ctx, &pool, 10_000, 1000, 1);
+            let p = pool.clone();
+            Box::new(move || {
+                let s = x.add(&x.t())?.sum(Some(0))?.compute::<f64>(&*p)?;
+                Ok(s[0] + s[9999])
+            })
+        }
+        "d" => {
+            let x = input(&ctx, &pool, 4096, 1024, 1);
+            let y = input(&ctx, &pool, 4096, 1024, 2);
+            let p = pool.clone();
+            Box::new(move || {
+                let z = x.matmul(&y)?.persist(&*p)?;
+                Ok(z.len() as f64)
+            })
+        }
+        "e" => {
+            let x = input(&ctx, &pool, 10_000, 1000, 1);
+            let p = pool.clone();
+            Box::new(move || {
+                let v = x.index(&[Idx::slice(None, None, 2), Idx::slice(Some(100), Some(-100), 1)])?;
+                v.mean(None)?.compute_scalar(&*p).map(|s| s.as_f64())
+            })
+        }
         "f" => {
             let x = input(&ctx, &pool, 10_000, 1000, 1);
             let p = pool.clone();
@@ -77,10 +102,12 @@ fn main() -> blockwork::Result<()> {
         assert_eq!(v.to_bits(), first.to_bits(), "results differ between runs");
     }
     times.sort_by(f64::total_cmp);
-    println!(
-        "case {case} threads {threads}: median {:.4} s, min {:.4} s (value {first})",
-        times[times.len() / 2],
-        times[0]
-    );
+    let med = times[times.len() / 2];
+    let extra = if case == "d" {
+        format!(", {:.1} GFLOP/s", 2.0 * 4096f64.powi(3) / med / 1e9)
+    } else {
+        String::new()
+    };
+    println!("case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})", times[0]);
     Ok(())
 }

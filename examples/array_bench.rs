@@ -9,8 +9,8 @@
 //! column sums), `d` (matmul), `e` (slice mean), `f` (std), `g` (mean of a 12.8 GB random
 //! array). Inputs are built before timing; each case runs once untimed, then REPEATS times.
 
-use blockwork::array::{Array, ArrayContext, Idx};
 use blockwork::Pool;
+use blockwork::array::{Array, ArrayContext, Idx};
 use mimalloc::MiMalloc;
 use std::time::Instant;
 
@@ -55,7 +55,7 @@ fn main() -> blockwork::Result<()> {
             let x = input(&ctx, &pool, 10_000, 1000, 1);
             let p = pool.clone();
             Box::new(move || {
-                let s = x.add(&x.t())?.sum(Some(0))?.compute::<f64>(&*p)?;
+                let s = x.add(x.t())?.sum(Some(0))?.compute::<f64>(&*p)?;
                 Ok(s[0] + s[9999])
             })
         }
@@ -72,7 +72,10 @@ fn main() -> blockwork::Result<()> {
             let x = input(&ctx, &pool, 10_000, 1000, 1);
             let p = pool.clone();
             Box::new(move || {
-                let v = x.index(&[Idx::slice(None, None, 2), Idx::slice(Some(100), Some(-100), 1)])?;
+                let v = x.index(&[
+                    Idx::slice(None, None, 2),
+                    Idx::slice(Some(100), Some(-100), 1),
+                ])?;
                 v.mean(None)?.compute_scalar(&*p).map(|s| s.as_f64())
             })
         }
@@ -108,6 +111,10 @@ fn main() -> blockwork::Result<()> {
     } else {
         String::new()
     };
-    println!("case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})", times[0]);
+    println!(
+        "case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})",
+        times[0]
+    );
+    eprintln!("pool: {:?}", ctx.pool().stats());
     Ok(())
 }

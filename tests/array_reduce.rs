@@ -63,7 +63,10 @@ fn first_index(v: &[f64], better: fn(f64, f64) -> bool) -> f64 {
     b as f64
 }
 
-fn ops() -> Vec<(ReduceOp, Box<dyn Fn(&[f64]) -> f64>)> {
+/// A reference reduction of a list of values.
+type RefFn = Box<dyn Fn(&[f64]) -> f64>;
+
+fn ops() -> Vec<(ReduceOp, RefFn)> {
     vec![
         (ReduceOp::Sum, Box::new(sum)),
         (ReduceOp::Prod, Box::new(|v: &[f64]| v.iter().product())),

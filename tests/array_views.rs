@@ -174,7 +174,7 @@ fn transpose_and_friends() {
             let s = s.index(&[Idx::Ellipsis]).unwrap();
             if s.ndim() == 2 {
                 let sa = get(&s);
-                assert_eq!(get(&s.add(&s.t()).unwrap()), &sa + &sa.t());
+                assert_eq!(get(&s.add(s.t()).unwrap()), &sa + &sa.t());
             }
         }
         let e = x.expand_dims(0).unwrap();

@@ -172,7 +172,7 @@ impl ArrayContext {
             ));
         }
         let n = ((stop - start) / step).ceil().max(0.0);
-        if !(n < usize::MAX as f64) {
+        if n.is_nan() || n >= usize::MAX as f64 {
             return Err(Error::new(ErrorKind::Overflow, "arange length overflows"));
         }
         let kind = GenKind::Linear {

@@ -276,10 +276,7 @@ pub(crate) enum GenKind {
         last: Option<Scalar>,
     },
     /// A function of the multi-index; `token` names it for deterministic keys.
-    Func {
-        token: Arc<str>,
-        f: Arc<dyn Fn(&[usize]) -> Scalar + Send + Sync>,
-    },
+    Func { token: Arc<str>, f: Arc<IndexFn> },
 }
 
 impl Hash for Gen {
@@ -295,6 +292,9 @@ impl Hash for Gen {
         }
     }
 }
+
+/// A function of a multi-index (`fromfunction`).
+pub(crate) type IndexFn = dyn Fn(&[usize]) -> Scalar + Send + Sync;
 
 /// Where a leaf's values come from.
 #[derive(Clone)]

@@ -373,18 +373,18 @@ fn partial_block(
         extra.push((base, g));
     }
     let mut k = Kernel::new(f, inputs, idx, &bshape, &extra)?;
-    let nl = f.leaves.len();
-    let acc_rs = k.geo.run_stride(nl);
+    let (acc_s, ix_s) = (k.extra(0), k.extra(1));
+    let acc_rs = k.geo.run_stride(acc_s);
     let ix_rs = if arg {
-        k.geo.run_stride(nl + 1) as i64
+        k.geo.run_stride(ix_s) as i64
     } else {
         0
     };
     let mut p = Partial::new(spec.kind, spec.skip, spec.float, acc_shape);
     let mut sc = Scratch::default();
     k.tiles(|offs, n, v| {
-        let ix = if arg { offs[nl + 1] as i64 } else { 0 };
-        p.update(v, n, (offs[nl] as usize, acc_rs), (ix, ix_rs), &mut sc)
+        let ix = if arg { offs[ix_s] as i64 } else { 0 };
+        p.update(v, n, (offs[acc_s] as usize, acc_rs), (ix, ix_rs), &mut sc)
     })?;
     Ok(p)
 }

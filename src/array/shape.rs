@@ -16,9 +16,14 @@ use crate::value::Value;
 use ndarray::{Axis, Slice, SliceInfoElem};
 use std::sync::Arc;
 
+/// One piece of an overlap: `(input block, start in it, start in the output block, length)`.
+type Piece = (usize, usize, usize, usize);
+/// Per axis, per output block along it: the pieces it is made of.
+type AxisPieces = Vec<Vec<Vec<Piece>>>;
+
 /// The overlap of output block `j` (offsets `dst`) with input blocks (offsets `src`):
 /// `(input block, start in it, start in the output block, length)` for each piece.
-fn overlaps(src: &[usize], dst: &[usize], j: usize) -> Vec<(usize, usize, usize, usize)> {
+fn overlaps(src: &[usize], dst: &[usize], j: usize) -> Vec<Piece> {
     let (lo, hi) = (dst[j], dst[j + 1]);
     if lo == hi {
         let (b, off) = locate(src, lo);
@@ -130,7 +135,7 @@ impl Array {
         let n = self.ndim();
         let src_offs: Vec<Vec<usize>> = (0..n).map(|k| self.chunks().offsets(k)).collect();
         let dst_offs: Vec<Vec<usize>> = (0..n).map(|k| new.offsets(k)).collect();
-        let per_axis: Vec<Vec<Vec<(usize, usize, usize, usize)>>> = (0..n)
+        let per_axis: AxisPieces = (0..n)
             .map(|k| {
                 (0..new.axis(k).len())
                     .map(|j| overlaps(&src_offs[k], &dst_offs[k], j))
@@ -162,11 +167,7 @@ impl Array {
         Ok(self.rechunk_tasks(new, Arc::new(per_axis)))
     }
 
-    fn rechunk_tasks(
-        &self,
-        new: Chunks,
-        per_axis: Arc<Vec<Vec<Vec<(usize, usize, usize, usize)>>>>,
-    ) -> Array {
+    fn rechunk_tasks(&self, new: Chunks, per_axis: Arc<AxisPieces>) -> Array {
         let src = self.materialize();
         let name = token("rechunk", (src.name(), &new));
         let (ctx, dtype, nc, pa) = (
@@ -243,7 +244,7 @@ impl Array {
             .iter()
             .map(|&d| {
                 if d == -1 {
-                    if known == 0 { 0 } else { total / known }
+                    total.checked_div(known).unwrap_or(0)
                 } else {
                     d as usize
                 }
@@ -395,7 +396,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
     let (so, dofs) = (flat(src.chunks()), flat(&new));
     let name = token("reshape", (src.name(), &new));
     let (ctx, dtype, nc) = (src.context().clone(), src.dtype(), new.clone());
-    let pieces: Arc<Vec<Vec<(usize, usize, usize, usize)>>> = Arc::new(
+    let pieces: Arc<Vec<Vec<Piece>>> = Arc::new(
         (0..dofs.len() - 1)
             .map(|j| overlaps(&so, &dofs, j))
             .collect(),

@@ -160,21 +160,22 @@ impl Geo {
         *self.strides[s].last().expect("never empty")
     }
 
-    /// Calls `f` with each stream's offset at the start of every run, in row-major order.
-    pub(crate) fn runs(
+    /// Calls `f` with each stream's offset at every index of the first `depth` axes (the
+    /// later axes at 0), in row-major order.
+    fn outer(
         &self,
+        depth: usize,
         mut f: impl FnMut(&[isize]) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         if self.shape.contains(&0) {
             return Ok(());
         }
-        let outer = self.shape.len() - 1;
-        let mut idx = vec![0usize; outer];
+        let mut idx = vec![0usize; depth];
         let mut off = self.base.clone();
         loop {
             f(&off)?;
             // Odometer over the outer axes, keeping the offsets incrementally.
-            let mut k = outer;
+            let mut k = depth;
             loop {
                 if k == 0 {
                     return Ok(());
@@ -194,7 +195,70 @@ impl Geo {
             }
         }
     }
+
+    /// Whether some leaf (one of the first `leaves` streams) walks the run axis with a
+    /// large stride but the axis before it with unit stride: a transposed read.
+    fn transposed(&self, leaves: usize) -> bool {
+        let m = self.shape.len();
+        m >= 2
+            && self.strides[..leaves]
+                .iter()
+                .any(|st| st[m - 1].abs() > 1 && st[m - 2].abs() == 1)
+    }
+
+    /// Calls `f(offsets, len)` for every tile. Tiles run along the last axis, row-major; but
+    /// when a leaf is read transposed, rows go in groups of [`BLOCK_ROWS`] over columns
+    /// [`BLOCK_COLS`] wide, so that the cache lines a transposed gather touches are reused
+    /// from L1 by the next rows instead of being fetched again.
+    pub(crate) fn each_tile(
+        &self,
+        leaves: usize,
+        mut f: impl FnMut(&[isize], usize) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        let m = self.shape.len();
+        let ns = self.strides.len();
+        let rs: Vec<isize> = (0..ns).map(|s| self.run_stride(s)).collect();
+        let mut offs = vec![0isize; ns];
+        let cols = self.run_len();
+        if !self.transposed(leaves) {
+            return self.outer(m - 1, |off| {
+                let mut t = 0;
+                while t < cols {
+                    let n = TILE.min(cols - t);
+                    for s in 0..ns {
+                        offs[s] = off[s] + t as isize * rs[s];
+                    }
+                    f(&offs, n)?;
+                    t += n;
+                }
+                Ok(())
+            });
+        }
+        let rows = self.shape[m - 2];
+        let row_st: Vec<isize> = (0..ns).map(|s| self.strides[s][m - 2]).collect();
+        self.outer(m - 2, |off| {
+            for r0 in (0..rows).step_by(BLOCK_ROWS) {
+                for c0 in (0..cols).step_by(BLOCK_COLS) {
+                    let n = BLOCK_COLS.min(cols - c0);
+                    for r in r0..rows.min(r0 + BLOCK_ROWS) {
+                        for s in 0..ns {
+                            offs[s] = off[s] + r as isize * row_st[s] + c0 as isize * rs[s];
+                        }
+                        f(&offs, n)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
 }
+
+/// Rows per group in the transposed tile order (one cache line of `f64` per gathered
+/// element is reused by this many rows).
+pub(crate) const BLOCK_ROWS: usize = 8;
+/// Columns per tile in the transposed tile order: the lines gathered for one row
+/// (`BLOCK_COLS` of them, 64 bytes each) fit in L1 while the group's rows reuse them.
+pub(crate) const BLOCK_COLS: usize = 256;
 
 /// A leaf's data for one task.
 pub(crate) enum LeafIn<'a> {
@@ -484,6 +548,11 @@ impl<'a> Kernel<'a> {
             leaves.push(input);
             streams.push((base, strides));
         }
+        // The output block itself (standard layout) is the stream after the leaves.
+        streams.push((
+            0,
+            c_strides(out_shape).iter().map(|&s| s as isize).collect(),
+        ));
         streams.extend(extra.iter().cloned());
         Ok(Kernel {
             root: ENode::build(&fused.expr),
@@ -502,62 +571,47 @@ impl<'a> Kernel<'a> {
 
     fn write_slice<T: Lane>(&mut self, dst: &mut [T]) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let run = self.geo.run_len();
         let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
         let mut cur = vec![(0isize, 0isize); nl];
-        let mut pos = 0usize;
         let (root, leaves) = (&mut self.root, &self.leaves);
-        self.geo.runs(|off| {
-            let mut t = 0;
-            while t < run {
-                let n = TILE.min(run - t);
-                for i in 0..nl {
-                    cur[i] = (off[i] + t as isize * rs[i], rs[i]);
-                }
-                let out = T::out(&mut dst[pos..pos + n]);
-                match root.expr.kind {
-                    ExprKind::Leaf(_) | ExprKind::Scalar(_) => {
-                        let v = eval(root, leaves, &cur, n)?;
-                        ops::copy(v, out)?;
-                    }
-                    _ => compute(root.expr, &mut root.kids, leaves, &cur, n, out)?,
-                }
-                pos += n;
-                t += n;
+        self.geo.each_tile(nl, |offs, n| {
+            for i in 0..nl {
+                cur[i] = (offs[i], rs[i]);
             }
-            Ok(())
+            let pos = offs[nl] as usize;
+            let out = T::out(&mut dst[pos..pos + n]);
+            match root.expr.kind {
+                ExprKind::Leaf(_) | ExprKind::Scalar(_) => {
+                    let v = eval(root, leaves, &cur, n)?;
+                    ops::copy(v, out)
+                }
+                _ => compute(root.expr, &mut root.kids, leaves, &cur, n, out),
+            }
         })
     }
 
-    /// Calls `sink(offsets, len, value)` for every tile in row-major order, where `offsets`
-    /// holds every stream's offset at the tile's first element (leaves first, then the
-    /// extra streams) and `value` is the tile.
+    /// Calls `sink(offsets, len, value)` for every tile, where `offsets` holds every
+    /// stream's offset at the tile's first element (leaves, the output, then the extra
+    /// streams: see [`Kernel::extra`]) and `value` is the tile.
     pub(crate) fn tiles(
         &mut self,
         mut sink: impl FnMut(&[isize], usize, Val<'_>) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let ns = self.geo.strides.len();
-        let run = self.geo.run_len();
-        let rs: Vec<isize> = (0..ns).map(|s| self.geo.run_stride(s)).collect();
+        let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
         let mut cur = vec![(0isize, 0isize); nl];
-        let mut offs = vec![0isize; ns];
         let (root, leaves) = (&mut self.root, &self.leaves);
-        self.geo.runs(|off| {
-            let mut t = 0;
-            while t < run {
-                let n = TILE.min(run - t);
-                for s in 0..ns {
-                    offs[s] = off[s] + t as isize * rs[s];
-                }
-                for i in 0..nl {
-                    cur[i] = (offs[i], rs[i]);
-                }
-                let v = eval(root, leaves, &cur, n)?;
-                sink(&offs, n, v)?;
-                t += n;
+        self.geo.each_tile(nl, |offs, n| {
+            for i in 0..nl {
+                cur[i] = (offs[i], rs[i]);
             }
-            Ok(())
+            let v = eval(root, leaves, &cur, n)?;
+            sink(offs, n, v)
         })
+    }
+
+    /// The stream index of extra stream `i` (after the leaves and the output).
+    pub(crate) fn extra(&self, i: usize) -> usize {
+        self.leaves.len() + 1 + i
     }
 }

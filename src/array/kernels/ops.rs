@@ -100,13 +100,15 @@ pub(crate) trait Num: Copy + PartialOrd {
     fn pow(self, o: Self) -> Self;
     fn neg(self) -> Self;
     fn abs(self) -> Self;
+    /// Whether this is NaN (never, for integers).
+    fn nan(self) -> bool;
     #[inline(always)]
     fn maxv(self, o: Self) -> Self {
-        if self >= o || self != self { self } else { o }
+        if self >= o || self.nan() { self } else { o }
     }
     #[inline(always)]
     fn minv(self, o: Self) -> Self {
-        if self <= o || self != self { self } else { o }
+        if self <= o || self.nan() { self } else { o }
     }
 }
 
@@ -146,6 +148,7 @@ macro_rules! int_num {
             }
             #[inline(always)] fn neg(self) -> Self { self.wrapping_neg() }
             #[inline(always)] fn abs(self) -> Self { self.wrapping_abs() }
+            #[inline(always)] fn nan(self) -> bool { false }
         }
     )*};
 }
@@ -166,6 +169,7 @@ macro_rules! float_num {
             #[inline(always)] fn pow(self, o: Self) -> Self { self.powf(o) }
             #[inline(always)] fn neg(self) -> Self { -self }
             #[inline(always)] fn abs(self) -> Self { self.abs() }
+            #[inline(always)] fn nan(self) -> bool { self.is_nan() }
         }
     )*};
 }

@@ -160,6 +160,10 @@ impl Partial {
         let at = |j: usize| (pos as isize + j as isize * step) as usize;
         match (self.kind, self.fields.as_mut_slice()) {
             (Kind::Sum, [AccVec::F(a)]) if step == 0 => a[pos] += hsum(t, skip),
+            (Kind::Sum, [AccVec::F(a)]) if step == 1 && !skip => a[pos..pos + t.len()]
+                .iter_mut()
+                .zip(t)
+                .for_each(|(a, &x)| *a += x),
             (Kind::Sum, [AccVec::F(a)]) => {
                 for (j, &x) in t.iter().enumerate() {
                     a[at(j)] += if skip && x.is_nan() { 0.0 } else { x };
@@ -199,7 +203,14 @@ impl Partial {
                 }
             }
             (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) if step == 0 => {
-                let (tn, tm, tm2) = tile_moments(t);
+                // Shift by the running mean (or the tile's first value) so that one pass
+                // of sums of shifted values and their squares stays accurate.
+                let shift = if n[pos] > 0.0 {
+                    m[pos]
+                } else {
+                    t.first().copied().unwrap_or(0.0)
+                };
+                let (tn, tm, tm2) = tile_moments(t, shift);
                 chan(&mut n[pos], &mut m[pos], &mut m2[pos], tn, tm, tm2);
             }
             (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) => {
@@ -439,27 +450,30 @@ fn hext(t: &[f64], init: f64, skip: bool, better: fn(f64, f64, bool) -> bool) ->
     m
 }
 
-/// `(n, mean, M2)` of a tile, by two passes over it (it is in L1).
+/// `(n, mean, M2)` of a tile in one pass: sums of `x - shift` and of its square, with
+/// `LANES` lanes. With `shift` near the mean, `Σd² - (Σd)²/n` loses little.
 #[inline]
-fn tile_moments(t: &[f64]) -> (f64, f64, f64) {
+fn tile_moments(t: &[f64], shift: f64) -> (f64, f64, f64) {
     let n = t.len() as f64;
     if t.is_empty() {
         return (0.0, 0.0, 0.0);
     }
-    let mean = hsum(t, false) / n;
-    let mut acc = [0.0f64; LANES];
+    let (mut s1, mut s2) = ([0.0f64; LANES], [0.0f64; LANES]);
     let mut chunks = t.chunks_exact(LANES);
     for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += (x - mean) * (x - mean);
+        for l in 0..LANES {
+            let d = c[l] - shift;
+            s1[l] += d;
+            s2[l] += d * d;
         }
     }
-    let rest: f64 = chunks
-        .remainder()
-        .iter()
-        .map(|&x| (x - mean) * (x - mean))
-        .sum();
-    (n, mean, acc.iter().sum::<f64>() + rest)
+    let (mut a, mut b) = (s1.iter().sum::<f64>(), s2.iter().sum::<f64>());
+    for &x in chunks.remainder() {
+        let d = x - shift;
+        a += d;
+        b += d * d;
+    }
+    (n, shift + a / n, (b - a * a / n).max(0.0))
 }
 
 /// Chan et al.'s merge of `(nb, mb, m2b)` into `(n, m, m2)`.

@@ -210,9 +210,13 @@ impl Geo {
     /// when a leaf is read transposed, rows go in groups of [`BLOCK_ROWS`] over columns
     /// [`BLOCK_COLS`] wide, so that the cache lines a transposed gather touches are reused
     /// from L1 by the next rows instead of being fetched again.
+    ///
+    /// In the transposed order, `ahead(offsets, len)` is called before each group's tile
+    /// with the offsets of the same tile in the next group of rows, for prefetching.
     pub(crate) fn each_tile(
         &self,
         leaves: usize,
+        mut ahead: impl FnMut(&[isize], usize),
         mut f: impl FnMut(&[isize], usize) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let m = self.shape.len();
@@ -240,6 +244,14 @@ impl Geo {
             for r0 in (0..rows).step_by(BLOCK_ROWS) {
                 for c0 in (0..cols).step_by(BLOCK_COLS) {
                     let n = BLOCK_COLS.min(cols - c0);
+                    if r0 + BLOCK_ROWS < rows {
+                        for s in 0..ns {
+                            offs[s] = off[s]
+                                + (r0 + BLOCK_ROWS) as isize * row_st[s]
+                                + c0 as isize * rs[s];
+                        }
+                        ahead(&offs, n);
+                    }
                     for r in r0..rows.min(r0 + BLOCK_ROWS) {
                         for s in 0..ns {
                             offs[s] = off[s] + r as isize * row_st[s] + c0 as isize * rs[s];
@@ -491,6 +503,47 @@ fn compute(
     }
 }
 
+/// Asks for the cache lines of the block leaves' next tile (rows from `offs` on, with the
+/// geometry's row and run strides), so that the transposed order's gathers find them in
+/// cache instead of waiting for memory one line at a time.
+fn prefetch(leaves: &[LeafIn<'_>], geo: &Geo, offs: &[isize], n: usize) {
+    let m = geo.shape.len();
+    for (s, leaf) in leaves.iter().enumerate() {
+        let LeafIn::Block(d) = leaf else { continue };
+        let (row, run) = (geo.strides[s][m - 2], geo.strides[s][m - 1]);
+        with_block!(d, a => {
+            let Some(sl) = a.as_slice() else { continue };
+            let size = std::mem::size_of_val(&sl[..sl.len().min(1)]).max(1);
+            // One prefetch per 64-byte line: step over positions that share one.
+            let rstep = if row.unsigned_abs() * size < 64 { BLOCK_ROWS } else { 1 };
+            let cstep = (64 / (run.unsigned_abs() * size).max(1)).max(1);
+            for r in (0..BLOCK_ROWS).step_by(rstep) {
+                for c in (0..n).step_by(cstep) {
+                    let o = offs[s] + r as isize * row + c as isize * run;
+                    if o >= 0 && (o as usize) < sl.len() {
+                        prefetch_line(&sl[o as usize]);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A hint to load the line holding `x` into all cache levels.
+#[inline(always)]
+fn prefetch_line<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no architectural effect and cannot fault; the pointer comes
+    // from a live reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// One output block's kernel: the tree, its leaves' data and the run geometry.
 pub(crate) struct Kernel<'a> {
     root: ENode<'a>,
@@ -573,8 +626,9 @@ impl<'a> Kernel<'a> {
         let nl = self.leaves.len();
         let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
         let mut cur = vec![(0isize, 0isize); nl];
-        let (root, leaves) = (&mut self.root, &self.leaves);
-        self.geo.each_tile(nl, |offs, n| {
+        let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
+        let ahead = |offs: &[isize], n: usize| prefetch(leaves, geo, offs, n);
+        geo.each_tile(nl, ahead, |offs, n| {
             for i in 0..nl {
                 cur[i] = (offs[i], rs[i]);
             }
@@ -600,8 +654,9 @@ impl<'a> Kernel<'a> {
         let nl = self.leaves.len();
         let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
         let mut cur = vec![(0isize, 0isize); nl];
-        let (root, leaves) = (&mut self.root, &self.leaves);
-        self.geo.each_tile(nl, |offs, n| {
+        let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
+        let ahead = |offs: &[isize], n: usize| prefetch(leaves, geo, offs, n);
+        geo.each_tile(nl, ahead, |offs, n| {
             for i in 0..nl {
                 cur[i] = (offs[i], rs[i]);
             }

@@ -200,18 +200,30 @@ impl Array {
         Ok(contract(&a, &b, &ca, &cb, dt))
     }
 
-    /// Matrix product (NumPy's `matmul` for 1-D and 2-D operands).
+    /// Matrix product (NumPy's `matmul`): 1-D and 2-D operands directly; with more axes,
+    /// the leading ones are batch axes, broadcast against each other, and each batch entry
+    /// is a 2-D product (a 1-D operand is a row or column vector, as in NumPy).
     pub fn matmul(&self, other: &Array) -> Result<Array> {
         match (self.ndim(), other.ndim()) {
-            (1 | 2, 1) => self.tensordot(other, &[-1], &[0]),
-            (1 | 2, 2) => self.tensordot(other, &[-1], &[0]),
-            _ => Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "matmul takes 1-D or 2-D operands (use tensordot for more axes)",
-            )),
+            (0, _) | (_, 0) => Err(Error::new(ErrorKind::InvalidArgument, "matmul of a 0-d array")),
+            (1 | 2, 1 | 2) => self.tensordot(other, &[-1], &[0]),
+            (1, _) => self.expand_dims(0)?.matmul(other)?.squeeze(Some(&[-2])),
+            (_, 1) => self.matmul(&other.expand_dims(1)?)?.squeeze(Some(&[-1])),
+            _ => self.batched_matmul(other),
         }
     }
 
+    /// `matmul` with batch axes: one 2-D product per batch entry, stacked back.
+    fn batched_matmul(&self, other: &Array) -> Result<Array> {
+        let (na, nb) = (self.ndim(), other.ndim());
+        let batch = super::grid::broadcast_shapes(&self.shape()[..na - 2], &other.shape()[..nb - 2])?;
+        let mut a_shape = batch.clone();
+        a_shape.extend_from_slice(&self.shape()[na - 2..]);
+        let mut b_shape = batch.clone();
+        b_shape.extend_from_slice(&other.shape()[nb - 2..]);
+        let (a, b) = (self.broadcast_to(&a_shape)?, other.broadcast_to(&b_shape)?);
+        stack_products(&a, &b, batch.len())
+    }
     /// NumPy's `dot`: sums over the last axis of `self` and the second-to-last of `other`
     /// (its only axis when it is 1-D); scalars (0-d) multiply elementwise.
     pub fn dot(&self, other: &Array) -> Result<Array> {
@@ -221,6 +233,25 @@ impl Array {
             _ => self.tensordot(other, &[-1], &[-2]),
         }
     }
+}
+
+/// Products of the 2-D trailing matrices of `a` and `b` over `depth` leading batch axes.
+fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
+    if depth == 0 {
+        return a.tensordot(b, &[-1], &[0]);
+    }
+    let parts: Vec<Array> = (0..a.shape()[0])
+        .map(|i| {
+            let (ai, bi) = (a.index(&[super::Idx::Int(i as isize)])?, b.index(&[super::Idx::Int(i as isize)])?);
+            stack_products(&ai, &bi, depth - 1)
+        })
+        .collect::<Result<_>>()?;
+    if parts.is_empty() {
+        let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+        shape.push(b.shape()[b.ndim() - 1]);
+        return a.context().zeros(&shape, 1, a.dtype());
+    }
+    Array::stack(&parts, 0)
 }
 
 /// The contraction graph: one task per output block over all matching block pairs.

@@ -24,6 +24,13 @@ fn input(ctx: &ArrayContext, pool: &Pool, n: usize, chunk: usize, seed: u64) -> 
         .unwrap()
 }
 
+/// Minor page faults of this process so far (Linux `/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit(')').next().unwrap_or("");
+    rest.split_whitespace().nth(7).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 fn main() -> blockwork::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let case = args.get(1).map(String::as_str).unwrap_or("a");
@@ -97,6 +104,7 @@ fn main() -> blockwork::Result<()> {
         other => panic!("unknown case {other}"),
     };
     let first = run()?;
+    let faults0 = minor_faults();
     let mut times = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
@@ -104,6 +112,7 @@ fn main() -> blockwork::Result<()> {
         times.push(t.elapsed().as_secs_f64());
         assert_eq!(v.to_bits(), first.to_bits(), "results differ between runs");
     }
+    let faults = minor_faults() - faults0;
     times.sort_by(f64::total_cmp);
     let med = times[times.len() / 2];
     let extra = if case == "d" {
@@ -115,6 +124,6 @@ fn main() -> blockwork::Result<()> {
         "case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})",
         times[0]
     );
-    eprintln!("pool: {:?}", ctx.pool().stats());
+    eprintln!("pool: {:?}; minor page faults per timed run: {}", ctx.pool().stats(), faults / reps as u64);
     Ok(())
 }

@@ -28,7 +28,10 @@ fn input(ctx: &ArrayContext, pool: &Pool, n: usize, chunk: usize, seed: u64) -> 
 fn minor_faults() -> u64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = s.rsplit(')').next().unwrap_or("");
-    rest.split_whitespace().nth(7).and_then(|v| v.parse().ok()).unwrap_or(0)
+    rest.split_whitespace()
+        .nth(7)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() -> blockwork::Result<()> {
@@ -124,6 +127,10 @@ fn main() -> blockwork::Result<()> {
         "case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})",
         times[0]
     );
-    eprintln!("pool: {:?}; minor page faults per timed run: {}", ctx.pool().stats(), faults / reps as u64);
+    eprintln!(
+        "pool: {:?}; minor page faults per timed run: {}",
+        ctx.pool().stats(),
+        faults / reps as u64
+    );
     Ok(())
 }

@@ -130,10 +130,19 @@ fn batched_matmul_broadcasts_batch_axes() {
     assert_eq!(got.shape(), &[2, 3, 4, 2]);
     for i in 0..2 {
         for j in 0..3 {
-            let ai = a.index_axis(ndarray::Axis(0), i).index_axis(ndarray::Axis(0), j).to_owned();
+            let ai = a
+                .index_axis(ndarray::Axis(0), i)
+                .index_axis(ndarray::Axis(0), j)
+                .to_owned();
             let bj = b.index_axis(ndarray::Axis(0), j).to_owned();
             let want = naive_tensordot(&ai, &bj, &[1], &[0]);
-            close(&got.index_axis(ndarray::Axis(0), i).index_axis(ndarray::Axis(0), j).to_owned(), &want, 1e-12);
+            close(
+                &got.index_axis(ndarray::Axis(0), i)
+                    .index_axis(ndarray::Axis(0), j)
+                    .to_owned(),
+                &want,
+                1e-12,
+            );
         }
     }
     let v = c.from_ndarray(&data(&[5], 3), 2).unwrap();
@@ -169,7 +178,10 @@ fn dot_vectors_and_errors() {
     assert_eq!(e(x.tensordot(&y, &[0], &[])), ErrorKind::Index);
     assert_eq!(e(y.tensordot(&y, &[0, 0], &[0, 0])), ErrorKind::Index);
     let three = c.from_ndarray(&data(&[2, 2, 2], 1), 1).unwrap();
-    assert_eq!(e(three.matmul(&c.from_ndarray(&data(&[3, 2, 2], 1), 1).unwrap())), ErrorKind::Shape);
+    assert_eq!(
+        e(three.matmul(&c.from_ndarray(&data(&[3, 2, 2], 1), 1).unwrap())),
+        ErrorKind::Shape
+    );
     let d3 = three
         .dot(&c.from_ndarray(&data(&[2, 5], 3), 1).unwrap())
         .unwrap();

@@ -205,7 +205,10 @@ impl Array {
     /// is a 2-D product (a 1-D operand is a row or column vector, as in NumPy).
     pub fn matmul(&self, other: &Array) -> Result<Array> {
         match (self.ndim(), other.ndim()) {
-            (0, _) | (_, 0) => Err(Error::new(ErrorKind::InvalidArgument, "matmul of a 0-d array")),
+            (0, _) | (_, 0) => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "matmul of a 0-d array",
+            )),
             (1 | 2, 1 | 2) => self.tensordot(other, &[-1], &[0]),
             (1, _) => self.expand_dims(0)?.matmul(other)?.squeeze(Some(&[-2])),
             (_, 1) => self.matmul(&other.expand_dims(1)?)?.squeeze(Some(&[-1])),
@@ -216,7 +219,8 @@ impl Array {
     /// `matmul` with batch axes: one 2-D product per batch entry, stacked back.
     fn batched_matmul(&self, other: &Array) -> Result<Array> {
         let (na, nb) = (self.ndim(), other.ndim());
-        let batch = super::grid::broadcast_shapes(&self.shape()[..na - 2], &other.shape()[..nb - 2])?;
+        let batch =
+            super::grid::broadcast_shapes(&self.shape()[..na - 2], &other.shape()[..nb - 2])?;
         let mut a_shape = batch.clone();
         a_shape.extend_from_slice(&self.shape()[na - 2..]);
         let mut b_shape = batch.clone();
@@ -242,7 +246,10 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
     }
     let parts: Vec<Array> = (0..a.shape()[0])
         .map(|i| {
-            let (ai, bi) = (a.index(&[super::Idx::Int(i as isize)])?, b.index(&[super::Idx::Int(i as isize)])?);
+            let (ai, bi) = (
+                a.index(&[super::Idx::Int(i as isize)])?,
+                b.index(&[super::Idx::Int(i as isize)])?,
+            );
             stack_products(&ai, &bi, depth - 1)
         })
         .collect::<Result<_>>()?;

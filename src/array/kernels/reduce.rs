@@ -156,53 +156,31 @@ impl Partial {
         ix: i64,
         ixs: i64,
     ) -> Result<(), TaskError> {
+        match self.kind {
+            Kind::ArgMin | Kind::ArgMax => self.arg_f(t, pos, step, ix, ixs),
+            _ if step == 0 => self.fold_f(t, pos),
+            _ => self.scatter_f(t, pos, step),
+        }
+    }
+
+    /// Horizontal: the whole tile folds into position `pos`.
+    fn fold_f(&mut self, t: &[f64], pos: usize) -> Result<(), TaskError> {
         let skip = self.skip_nan;
-        let at = |j: usize| (pos as isize + j as isize * step) as usize;
         match (self.kind, self.fields.as_mut_slice()) {
-            (Kind::Sum, [AccVec::F(a)]) if step == 0 => a[pos] += hsum(t, skip),
-            (Kind::Sum, [AccVec::F(a)]) if step == 1 && !skip => a[pos..pos + t.len()]
-                .iter_mut()
-                .zip(t)
-                .for_each(|(a, &x)| *a += x),
-            (Kind::Sum, [AccVec::F(a)]) => {
-                for (j, &x) in t.iter().enumerate() {
-                    a[at(j)] += if skip && x.is_nan() { 0.0 } else { x };
-                }
-            }
-            (Kind::Prod, [AccVec::F(a)]) => {
-                for (j, &x) in t.iter().enumerate() {
-                    a[at(j)] *= x;
-                }
-            }
-            (Kind::Min, [AccVec::F(a)]) if step == 0 => a[pos] = hext(t, a[pos], skip, fless),
-            (Kind::Max, [AccVec::F(a)]) if step == 0 => a[pos] = hext(t, a[pos], skip, fmore),
-            (Kind::Min, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
-                if fless(x, a[at(j)], skip) {
-                    a[at(j)] = x
-                }
-            }),
-            (Kind::Max, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
-                if fmore(x, a[at(j)], skip) {
-                    a[at(j)] = x
-                }
-            }),
-            (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) if step == 0 => {
+            (Kind::Sum, [AccVec::F(a)]) => a[pos] += hsum(t, skip),
+            (Kind::Prod, [AccVec::F(a)]) => a[pos] *= t.iter().product::<f64>(),
+            (Kind::Min, [AccVec::F(a)]) => a[pos] = hext(t, a[pos], skip, fless),
+            (Kind::Max, [AccVec::F(a)]) => a[pos] = hext(t, a[pos], skip, fmore),
+            (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) => {
                 s[pos] += hsum(t, skip);
-                c[pos] += if skip {
+                let n = if skip {
                     t.iter().filter(|x| !x.is_nan()).count()
                 } else {
                     t.len()
-                } as f64;
+                };
+                c[pos] += n as f64;
             }
-            (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) => {
-                for (j, &x) in t.iter().enumerate() {
-                    if !(skip && x.is_nan()) {
-                        s[at(j)] += x;
-                        c[at(j)] += 1.0;
-                    }
-                }
-            }
-            (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) if step == 0 => {
+            (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) => {
                 // Shift by the running mean (or the tile's first value) so that one pass
                 // of sums of shifted values and their squares stays accurate.
                 let shift = if n[pos] > 0.0 {
@@ -213,6 +191,41 @@ impl Partial {
                 let (tn, tm, tm2) = tile_moments(t, shift);
                 chan(&mut n[pos], &mut m[pos], &mut m2[pos], tn, tm, tm2);
             }
+            _ => return Err(bad("reduction state")),
+        }
+        Ok(())
+    }
+
+    /// Vertical: tile element `j` updates position `pos + j * step`.
+    fn scatter_f(&mut self, t: &[f64], pos: usize, step: isize) -> Result<(), TaskError> {
+        let skip = self.skip_nan;
+        let at = |j: usize| (pos as isize + j as isize * step) as usize;
+        match (self.kind, self.fields.as_mut_slice()) {
+            (Kind::Sum, [AccVec::F(a)]) if step == 1 && !skip => a[pos..pos + t.len()]
+                .iter_mut()
+                .zip(t)
+                .for_each(|(a, &x)| *a += x),
+            (Kind::Sum, [AccVec::F(a)]) => t
+                .iter()
+                .enumerate()
+                .for_each(|(j, &x)| a[at(j)] += if skip && x.is_nan() { 0.0 } else { x }),
+            (Kind::Prod, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| a[at(j)] *= x),
+            (Kind::Min, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
+                if fless(x, a[at(j)], skip) {
+                    a[at(j)] = x
+                }
+            }),
+            (Kind::Max, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
+                if fmore(x, a[at(j)], skip) {
+                    a[at(j)] = x
+                }
+            }),
+            (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) => {
+                for (j, &x) in t.iter().enumerate().filter(|(_, x)| !(skip && x.is_nan())) {
+                    s[at(j)] += x;
+                    c[at(j)] += 1.0;
+                }
+            }
             (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) => {
                 for (j, &x) in t.iter().enumerate() {
                     let p = at(j);
@@ -222,21 +235,35 @@ impl Partial {
                     m2[p] += d * (x - m[p]);
                 }
             }
-            (Kind::ArgMin | Kind::ArgMax, [AccVec::F(v), AccVec::I(ix_acc)]) => {
-                let better = if self.kind == Kind::ArgMin {
-                    fless
-                } else {
-                    fmore
-                };
-                for (j, &x) in t.iter().enumerate() {
-                    let p = at(j);
-                    if ix_acc[p] < 0 || better(x, v[p], skip) {
-                        v[p] = x;
-                        ix_acc[p] = ix + j as i64 * ixs;
-                    }
-                }
-            }
             _ => return Err(bad("reduction state")),
+        }
+        Ok(())
+    }
+
+    /// Arg reductions: keep the best value and its reduction index per position.
+    fn arg_f(
+        &mut self,
+        t: &[f64],
+        pos: usize,
+        step: isize,
+        ix: i64,
+        ixs: i64,
+    ) -> Result<(), TaskError> {
+        let skip = self.skip_nan;
+        let better = if self.kind == Kind::ArgMin {
+            fless
+        } else {
+            fmore
+        };
+        let [AccVec::F(v), AccVec::I(ix_acc)] = self.fields.as_mut_slice() else {
+            return Err(bad("reduction state"));
+        };
+        for (j, &x) in t.iter().enumerate() {
+            let p = (pos as isize + j as isize * step) as usize;
+            if ix_acc[p] < 0 || better(x, v[p], skip) {
+                v[p] = x;
+                ix_acc[p] = ix + j as i64 * ixs;
+            }
         }
         Ok(())
     }
@@ -295,46 +322,8 @@ impl Partial {
     pub(crate) fn merge(&mut self, o: &Partial) -> Result<(), TaskError> {
         let skip = self.skip_nan;
         match (self.kind, self.fields.as_mut_slice(), o.fields.as_slice()) {
-            (Kind::Sum | Kind::Mean, a, b) => {
-                for (fa, fb) in a.iter_mut().zip(b) {
-                    match (fa, fb) {
-                        (AccVec::F(a), AccVec::F(b)) => {
-                            a.iter_mut().zip(b).for_each(|(x, y)| *x += y)
-                        }
-                        (AccVec::I(a), AccVec::I(b)) => a
-                            .iter_mut()
-                            .zip(b)
-                            .for_each(|(x, y)| *x = x.wrapping_add(*y)),
-                        _ => return Err(bad("merge")),
-                    }
-                }
-            }
-            (Kind::Prod, [AccVec::F(a)], [AccVec::F(b)]) => {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x *= y)
-            }
-            (Kind::Prod, [AccVec::I(a)], [AccVec::I(b)]) => a
-                .iter_mut()
-                .zip(b)
-                .for_each(|(x, y)| *x = x.wrapping_mul(*y)),
-            (Kind::Min, [AccVec::F(a)], [AccVec::F(b)]) => {
-                a.iter_mut().zip(b).for_each(|(x, &y)| {
-                    if fless(y, *x, skip) {
-                        *x = y
-                    }
-                })
-            }
-            (Kind::Max, [AccVec::F(a)], [AccVec::F(b)]) => {
-                a.iter_mut().zip(b).for_each(|(x, &y)| {
-                    if fmore(y, *x, skip) {
-                        *x = y
-                    }
-                })
-            }
-            (Kind::Min, [AccVec::I(a)], [AccVec::I(b)]) => {
-                a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).min(y))
-            }
-            (Kind::Max, [AccVec::I(a)], [AccVec::I(b)]) => {
-                a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).max(y))
+            (Kind::ArgMin | Kind::ArgMax, [va, AccVec::I(ia)], [vb, AccVec::I(ib)]) => {
+                merge_arg(self.kind == Kind::ArgMin, skip, va, ia, vb, ib)?
             }
             (
                 Kind::Var,
@@ -345,43 +334,91 @@ impl Partial {
                     chan(&mut n[p], &mut m[p], &mut m2[p], nb[p], mb[p], m2b[p]);
                 }
             }
-            (Kind::ArgMin | Kind::ArgMax, [va, AccVec::I(ia)], [vb, AccVec::I(ib)]) => {
-                let min = self.kind == Kind::ArgMin;
-                for p in 0..ia.len() {
-                    if ib[p] < 0 {
-                        continue;
-                    }
-                    let take = ia[p] < 0
-                        || match (&*va, vb) {
-                            (AccVec::F(a), AccVec::F(b)) => {
-                                let better = if min {
-                                    fless(b[p], a[p], skip)
-                                } else {
-                                    fmore(b[p], a[p], skip)
-                                };
-                                let same = b[p] == a[p] || (b[p].is_nan() && a[p].is_nan());
-                                better || (same && ib[p] < ia[p])
-                            }
-                            (AccVec::I(a), AccVec::I(b)) => {
-                                (if min { b[p] < a[p] } else { b[p] > a[p] })
-                                    || (b[p] == a[p] && ib[p] < ia[p])
-                            }
-                            _ => false,
-                        };
-                    if take {
-                        match (&mut *va, vb) {
-                            (AccVec::F(a), AccVec::F(b)) => a[p] = b[p],
-                            (AccVec::I(a), AccVec::I(b)) => a[p] = b[p],
-                            _ => return Err(bad("merge")),
-                        }
-                        ia[p] = ib[p];
-                    }
+            (kind, a, b) => {
+                for (fa, fb) in a.iter_mut().zip(b) {
+                    merge_field(kind, skip, fa, fb)?;
                 }
             }
-            _ => return Err(bad("merge")),
         }
         Ok(())
     }
+}
+
+/// Merges one field of a sum, mean, product or extremum.
+fn merge_field(kind: Kind, skip: bool, fa: &mut AccVec, fb: &AccVec) -> Result<(), TaskError> {
+    match (kind, fa, fb) {
+        (Kind::Sum | Kind::Mean, AccVec::F(a), AccVec::F(b)) => {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y)
+        }
+        (Kind::Sum | Kind::Mean, AccVec::I(a), AccVec::I(b)) => a
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, y)| *x = x.wrapping_add(*y)),
+        (Kind::Prod, AccVec::F(a), AccVec::F(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x *= y),
+        (Kind::Prod, AccVec::I(a), AccVec::I(b)) => a
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, y)| *x = x.wrapping_mul(*y)),
+        (Kind::Min, AccVec::F(a), AccVec::F(b)) => a.iter_mut().zip(b).for_each(|(x, &y)| {
+            if fless(y, *x, skip) {
+                *x = y
+            }
+        }),
+        (Kind::Max, AccVec::F(a), AccVec::F(b)) => a.iter_mut().zip(b).for_each(|(x, &y)| {
+            if fmore(y, *x, skip) {
+                *x = y
+            }
+        }),
+        (Kind::Min, AccVec::I(a), AccVec::I(b)) => {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).min(y))
+        }
+        (Kind::Max, AccVec::I(a), AccVec::I(b)) => {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x).max(y))
+        }
+        _ => return Err(bad("merge")),
+    }
+    Ok(())
+}
+
+/// Merges arg-reduction states: the better value wins, ties go to the smaller index.
+fn merge_arg(
+    min: bool,
+    skip: bool,
+    va: &mut AccVec,
+    ia: &mut [i64],
+    vb: &AccVec,
+    ib: &[i64],
+) -> Result<(), TaskError> {
+    for p in 0..ia.len() {
+        if ib[p] < 0 {
+            continue;
+        }
+        let take = ia[p] < 0
+            || match (&*va, vb) {
+                (AccVec::F(a), AccVec::F(b)) => {
+                    let better = if min {
+                        fless(b[p], a[p], skip)
+                    } else {
+                        fmore(b[p], a[p], skip)
+                    };
+                    let same = b[p] == a[p] || (b[p].is_nan() && a[p].is_nan());
+                    better || (same && ib[p] < ia[p])
+                }
+                (AccVec::I(a), AccVec::I(b)) => {
+                    (if min { b[p] < a[p] } else { b[p] > a[p] }) || (b[p] == a[p] && ib[p] < ia[p])
+                }
+                _ => return Err(bad("merge")),
+            };
+        if take {
+            match (&mut *va, vb) {
+                (AccVec::F(a), AccVec::F(b)) => a[p] = b[p],
+                (AccVec::I(a), AccVec::I(b)) => a[p] = b[p],
+                _ => return Err(bad("merge")),
+            }
+            ia[p] = ib[p];
+        }
+    }
+    Ok(())
 }
 
 /// Room to expand repeated-value tiles.

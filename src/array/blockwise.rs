@@ -132,6 +132,7 @@ impl Array {
         let plans = Arc::new(plans);
         let out = token(name, (src.name(), depth, format!("{boundary:?}")));
         let (ctx, chunks, p2) = (self.context().clone(), self.chunks().clone(), plans.clone());
+        let plans = &plans[..];
         let fill = match boundary {
             Boundary::Constant(c) => Scalar::F64(c),
             _ => Scalar::F64(0.0),
@@ -145,44 +146,55 @@ impl Array {
             if r.shape() != ext.shape() {
                 return Err(shape_err(ext.shape(), r.shape()));
             }
-            let trimmed = with_block!(&r, a => Element::wrap(
-                a.slice_each_axis(|ax| {
-                    let h = halos[ax.axis.index()];
-                    Slice::from(h.before..h.before + chunks.axis(ax.axis.index())[idx[ax.axis.index()]])
-                }).to_owned()));
-            Ok(ctx.block(trimmed))
+            Ok(ctx.block(trim(&r, &halos, &chunks.block_shape(&idx))))
         });
-        let mut graph = Graph::with_capacity(self.chunks().nblocks());
-        for idx in self.chunks().indices() {
-            let counts: Vec<usize> = idx
-                .iter()
-                .enumerate()
-                .map(|(k, &b)| plans[k][b].blocks.len())
-                .collect();
-            let keys: Vec<Arg> = BlockIndices::new(counts)
-                .map(|c| {
-                    let s: Vec<usize> = c
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &j)| plans[k][idx[k]].blocks[j])
-                        .collect();
-                    Arg::key(src.block_key(&s))
-                })
-                .collect();
-            let args = [Arg::lit(index_value(&idx)), Arg::list(keys)];
-            graph.insert(Key::block(&out, &idx), Node::Task(Task::new(&op, args)));
-        }
-        let layer = Layer {
-            name: out,
-            graph,
-            deps: vec![src.layer()],
-        };
+        let layer = overlap_layer(&src, plans, &op, out);
         Ok(Array::from_layer(
             self.context(),
             layer,
             self.chunks().clone(),
             self.dtype(),
         ))
+    }
+}
+
+/// `r` without its halos: `shape` elements from each axis's halo start.
+fn trim(r: &BlockData, halos: &[&AxisHalo], shape: &[usize]) -> BlockData {
+    with_block!(r, a => Element::wrap(
+        a.slice_each_axis(|ax| {
+            let k = ax.axis.index();
+            Slice::from(halos[k].before..halos[k].before + shape[k])
+        })
+        .to_owned()
+    ))
+}
+
+/// One `op` task per block of `src`, reading every block its halo plan lists.
+fn overlap_layer(src: &Array, plans: &[Vec<AxisHalo>], op: &Op, out: Arc<str>) -> Layer {
+    let mut graph = Graph::with_capacity(src.chunks().nblocks());
+    for idx in src.chunks().indices() {
+        let counts: Vec<usize> = idx
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| plans[k][b].blocks.len())
+            .collect();
+        let keys: Vec<Arg> = BlockIndices::new(counts)
+            .map(|c| {
+                let s: Vec<usize> = c
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &j)| plans[k][idx[k]].blocks[j])
+                    .collect();
+                Arg::key(src.block_key(&s))
+            })
+            .collect();
+        let args = [Arg::lit(index_value(&idx)), Arg::list(keys)];
+        graph.insert(Key::block(&out, &idx), Node::Task(Task::new(op, args)));
+    }
+    Layer {
+        name: out,
+        graph,
+        deps: vec![src.layer()],
     }
 }
 

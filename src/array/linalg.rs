@@ -261,28 +261,15 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
     Array::stack(&parts, 0)
 }
 
-/// The contraction graph: one task per output block over all matching block pairs.
-fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Array {
-    let fa: Vec<usize> = (0..a.ndim()).filter(|k| !ca.contains(k)).collect();
-    let fb: Vec<usize> = (0..b.ndim()).filter(|k| !cb.contains(k)).collect();
-    let la = MatLayout {
-        order: fa.iter().chain(ca).copied().collect(),
-        rows: fa.len(),
-    };
-    let lb = MatLayout {
-        order: cb.iter().chain(&fb).copied().collect(),
-        rows: cb.len(),
-    };
-    let out_axes: Vec<Vec<usize>> = fa
-        .iter()
-        .map(|&k| a.chunks().axis(k).to_vec())
-        .chain(fb.iter().map(|&k| b.chunks().axis(k).to_vec()))
-        .collect();
-    let chunks = Chunks::from_axes(out_axes);
-    let name = token("tensordot", (a.name(), b.name(), ca, cb));
-    let (ctx, nc) = (a.context().clone(), chunks.clone());
-    let layouts = Arc::new((la, lb));
-    let op = Op::new("tensordot", move |args: &[Value]| {
+/// The task op: the output block of the index given as first argument, from the lists of
+/// `a` and `b` blocks given as second and third.
+fn product_op(
+    ctx: super::ArrayContext,
+    nc: Chunks,
+    layouts: Arc<(MatLayout, MatLayout)>,
+    dt: DType,
+) -> Op {
+    Op::new("tensordot", move |args: &[Value]| {
         let idx = super::block_index(&args[0])?;
         let av = blocks_of(args[1].as_list().unwrap_or(&[]))?;
         let bv = blocks_of(args[2].as_list().unwrap_or(&[]))?;
@@ -307,7 +294,29 @@ fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Arra
         }
         run!(I32, I64, F32, F64);
         Ok(ctx.block(out))
-    });
+    })
+}
+
+/// The contraction graph: one task per output block over all matching block pairs.
+fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Array {
+    let fa: Vec<usize> = (0..a.ndim()).filter(|k| !ca.contains(k)).collect();
+    let fb: Vec<usize> = (0..b.ndim()).filter(|k| !cb.contains(k)).collect();
+    let la = MatLayout {
+        order: fa.iter().chain(ca).copied().collect(),
+        rows: fa.len(),
+    };
+    let lb = MatLayout {
+        order: cb.iter().chain(&fb).copied().collect(),
+        rows: cb.len(),
+    };
+    let out_axes: Vec<Vec<usize>> = fa
+        .iter()
+        .map(|&k| a.chunks().axis(k).to_vec())
+        .chain(fb.iter().map(|&k| b.chunks().axis(k).to_vec()))
+        .collect();
+    let chunks = Chunks::from_axes(out_axes);
+    let name = token("tensordot", (a.name(), b.name(), ca, cb));
+    let op = product_op(a.context().clone(), chunks.clone(), Arc::new((la, lb)), dt);
     let cnb: Vec<usize> = ca.iter().map(|&k| a.chunks().axis(k).len()).collect();
     let mut graph = Graph::with_capacity(chunks.nblocks());
     for idx in chunks.indices() {

@@ -226,6 +226,34 @@ impl Array {
     /// [`InvalidArgument`](ErrorKind::InvalidArgument); min, max, arg, mean, var and std of
     /// nothing are [`Empty`](ErrorKind::Empty).
     pub fn reduce(&self, op: ReduceOp, how: &Reduction) -> Result<Array> {
+        let spec = Arc::new(self.reduce_spec(op, how)?);
+        let src = if self.fused_size() > MAX_FUSED_NODES {
+            self.materialize()
+        } else {
+            self.clone()
+        };
+        let mut f = src.fused();
+        // The accumulators' domain: f64, or i64 (bools as 0/1 for any and all).
+        f.expr = if spec.float {
+            f.expr.cast(DType::F64)
+        } else if matches!(op, ReduceOp::Any | ReduceOp::All) {
+            f.expr.cast(DType::Bool).cast(DType::I64)
+        } else {
+            f.expr.cast(DType::I64)
+        };
+        let base = token(&op.name(), (self.name(), op, how));
+        let (mut layer, mut nb) = level0(&src, Arc::new(f), &spec, &base);
+        let mut level = 1;
+        while (0..self.ndim()).any(|k| spec.red[k] && nb[k] > 1) {
+            let name = format!("{base}-{level}");
+            (layer, nb) = combine_level(layer, &nb, &spec, how.split_every, &name);
+            level += 1;
+        }
+        Ok(finalize_layer(self, layer, &spec, how.keepdims, &base))
+    }
+
+    /// Checks a reduction's arguments against this array and describes it.
+    fn reduce_spec(&self, op: ReduceOp, how: &Reduction) -> Result<Spec> {
         let n = self.ndim();
         let mut red = vec![how.axis.is_none(); n];
         for &a in how.axis.iter().flatten() {
@@ -253,51 +281,22 @@ impl Array {
             .filter(|&k| red[k])
             .map(|k| self.shape()[k])
             .product();
-        let needs =
-            !matches!(kind, Kind::Sum | Kind::Prod) && !matches!(op, ReduceOp::Any | ReduceOp::All);
-        if count == 0 && needs {
+        let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
+        if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op {
             return Err(Error::new(
                 ErrorKind::Empty,
                 format!("{} of an empty selection", op.name()),
             ));
         }
-        let float = matches!(kind, Kind::Mean | Kind::Var)
-            || (self.dtype().is_float() && !matches!(op, ReduceOp::Any | ReduceOp::All));
-        let src = if self.fused_size() > MAX_FUSED_NODES {
-            self.materialize()
-        } else {
-            self.clone()
-        };
-        let mut f = src.fused();
-        f.expr = if float {
-            f.expr.cast(DType::F64)
-        } else if matches!(op, ReduceOp::Any | ReduceOp::All) {
-            f.expr.cast(DType::Bool).cast(DType::I64)
-        } else {
-            f.expr.cast(DType::I64)
-        };
-        let spec = Arc::new(Spec {
+        let float = matches!(kind, Kind::Mean | Kind::Var) || (self.dtype().is_float() && !bool_op);
+        Ok(Spec {
             op,
             kind,
             skip,
             float,
             red,
             in_dtype: self.dtype(),
-        });
-        let base = token(&op.name(), (self.name(), op, how));
-        let (mut layer, mut nb) = level0(&src, Arc::new(f), &spec, &base);
-        let mut level = 1;
-        while (0..n).any(|k| spec.red[k] && nb[k] > 1) {
-            (layer, nb) = combine_level(
-                layer,
-                &nb,
-                &spec,
-                how.split_every,
-                &format!("{base}-{level}"),
-            );
-            level += 1;
-        }
-        Ok(finalize_layer(self, layer, &spec, how.keepdims, &base))
+        })
     }
 }
 

@@ -109,41 +109,7 @@ impl Array {
             format!("{base}-local").into(),
             format!("{base}-carry").into(),
         );
-        let ctx = self.context().clone();
-        let c1 = ctx.clone();
-        let local_op = Op::new("scan-block", move |a: &[Value]| {
-            Ok(c1.block(match block_of(&a[0])? {
-                BlockData::F64(b) => BlockData::F64(scan_block(b, k, prod)),
-                BlockData::I64(b) => BlockData::I64(scan_block(b, k, prod)),
-                _ => return Err(type_err()),
-            }))
-        });
-        let c2 = ctx.clone();
-        let carry_op = Op::new("scan-carry", move |a: &[Value]| {
-            let prev = if a.len() > 1 {
-                Some(block_of(&a[1])?)
-            } else {
-                None
-            };
-            Ok(c2.block(match (block_of(&a[0])?, prev) {
-                (BlockData::F64(l), None) => BlockData::F64(next_carry(None, l, k, prod)),
-                (BlockData::F64(l), Some(BlockData::F64(c))) => {
-                    BlockData::F64(next_carry(Some(c), l, k, prod))
-                }
-                (BlockData::I64(l), None) => BlockData::I64(next_carry(None, l, k, prod)),
-                (BlockData::I64(l), Some(BlockData::I64(c))) => {
-                    BlockData::I64(next_carry(Some(c), l, k, prod))
-                }
-                _ => return Err(type_err()),
-            }))
-        });
-        let out_op = Op::new("scan-apply", move |a: &[Value]| {
-            Ok(ctx.block(match (block_of(&a[0])?, block_of(&a[1])?) {
-                (BlockData::F64(l), BlockData::F64(c)) => BlockData::F64(apply_carry(l, c, prod)),
-                (BlockData::I64(l), BlockData::I64(c)) => BlockData::I64(apply_carry(l, c, prod)),
-                _ => return Err(type_err()),
-            }))
-        });
+        let (local_op, carry_op, out_op) = scan_ops(self.context(), k, prod);
         let mut graph = Graph::with_capacity(3 * x.chunks().nblocks());
         for idx in x.chunks().indices() {
             let lk = Key::block(&local, &idx);
@@ -185,4 +151,45 @@ impl Array {
             Ok(out)
         }
     }
+}
+
+/// The three ops of a scan along axis `k`: scan a block; fold a block's total into the
+/// running carry; combine a scanned block with the carry of the blocks before it.
+fn scan_ops(ctx: &super::ArrayContext, k: usize, prod: bool) -> (Op, Op, Op) {
+    let ctx = ctx.clone();
+    let c1 = ctx.clone();
+    let local_op = Op::new("scan-block", move |a: &[Value]| {
+        Ok(c1.block(match block_of(&a[0])? {
+            BlockData::F64(b) => BlockData::F64(scan_block(b, k, prod)),
+            BlockData::I64(b) => BlockData::I64(scan_block(b, k, prod)),
+            _ => return Err(type_err()),
+        }))
+    });
+    let c2 = ctx.clone();
+    let carry_op = Op::new("scan-carry", move |a: &[Value]| {
+        let prev = if a.len() > 1 {
+            Some(block_of(&a[1])?)
+        } else {
+            None
+        };
+        Ok(c2.block(match (block_of(&a[0])?, prev) {
+            (BlockData::F64(l), None) => BlockData::F64(next_carry(None, l, k, prod)),
+            (BlockData::F64(l), Some(BlockData::F64(c))) => {
+                BlockData::F64(next_carry(Some(c), l, k, prod))
+            }
+            (BlockData::I64(l), None) => BlockData::I64(next_carry(None, l, k, prod)),
+            (BlockData::I64(l), Some(BlockData::I64(c))) => {
+                BlockData::I64(next_carry(Some(c), l, k, prod))
+            }
+            _ => return Err(type_err()),
+        }))
+    });
+    let out_op = Op::new("scan-apply", move |a: &[Value]| {
+        Ok(ctx.block(match (block_of(&a[0])?, block_of(&a[1])?) {
+            (BlockData::F64(l), BlockData::F64(c)) => BlockData::F64(apply_carry(l, c, prod)),
+            (BlockData::I64(l), BlockData::I64(c)) => BlockData::I64(apply_carry(l, c, prod)),
+            _ => return Err(type_err()),
+        }))
+    });
+    (local_op, carry_op, out_op)
 }

@@ -413,23 +413,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
             v
         };
         let mut out = ctx.alloc(dtype, &nc.block_shape(&idx));
-        for (p, &(_, s, d, l)) in parts.iter().zip(&pc[j]) {
-            macro_rules! arms {
-                ($($v:ident),*) => {
-                    match (&mut out, p) {
-                        $((BlockData::$v(o), BlockData::$v(i)) => {
-                            let (o, i) = (o.as_slice_mut(), i.as_slice());
-                            match (o, i) {
-                                (Some(o), Some(i)) => o[d..d + l].copy_from_slice(&i[s..s + l]),
-                                _ => return Err(TaskError::new("internal: non-contiguous block")),
-                            }
-                        })*
-                        _ => return Err(TaskError::with_kind(ErrorKind::Type, "block types differ")),
-                    }
-                };
-            }
-            arms!(Bool, I32, I64, F32, F64);
-        }
+        copy_flat(&mut out, &parts, &pc[j])?;
         Ok(ctx.block(out))
     });
     let mut graph = Graph::with_capacity(new.nblocks());
@@ -455,4 +439,23 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
         deps: vec![src.layer()],
     };
     Array::from_layer(src.context(), layer, new, src.dtype())
+}
+
+/// Copies each piece `(_, from, to, len)` of the flat order from its part into `out`.
+fn copy_flat(out: &mut BlockData, parts: &[&BlockData], pieces: &[Piece]) -> Result<(), TaskError> {
+    for (p, &(_, s, d, l)) in parts.iter().zip(pieces) {
+        macro_rules! arms {
+            ($($v:ident),*) => {
+                match (&mut *out, p) {
+                    $((BlockData::$v(o), BlockData::$v(i)) => match (o.as_slice_mut(), i.as_slice()) {
+                        (Some(o), Some(i)) => o[d..d + l].copy_from_slice(&i[s..s + l]),
+                        _ => return Err(TaskError::new("internal: non-contiguous block")),
+                    },)*
+                    _ => return Err(TaskError::with_kind(ErrorKind::Type, "block types differ")),
+                }
+            };
+        }
+        arms!(Bool, I32, I64, F32, F64);
+    }
+    Ok(())
 }

@@ -404,6 +404,33 @@ fn creation_functions() {
         c.arange(0.0, 1.0, 0.0, 1).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
+    // Chunk specs: wrong number of axes, lengths not summing to the axis, a zero chunk on a
+    // non-empty axis, sizes that overflow.
+    let kind = |r: blockwork::Result<Array>| r.unwrap_err().kind();
+    assert_eq!(kind(c.zeros(&[4, 4], [2], DType::F64)), ErrorKind::Shape);
+    assert_eq!(
+        kind(c.zeros(&[4], vec![vec![1, 2]], DType::F64)),
+        ErrorKind::Shape
+    );
+    assert_eq!(
+        kind(c.ones(&[4], 0, DType::F64)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(c.ones(&[usize::MAX / 2, 4], 1 << 20, DType::F64)),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        c.zeros(&[0, 3], [0, 3], DType::F64)
+            .unwrap()
+            .chunks()
+            .axis(0),
+        &[0]
+    );
+    assert_eq!(
+        kind(c.zeros(&[0, 3], 0, DType::F64)),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]

@@ -319,3 +319,48 @@ fn reduction_errors_by_kind() {
     );
     assert_eq!(empty.sum(Some(1)).unwrap().shape(), &[0]);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random explicit chunking of `n`: cut points chosen by `cuts`.
+    fn chunking(n: usize, cuts: &[usize]) -> Vec<usize> {
+        if n == 0 {
+            return vec![0];
+        }
+        let mut points: Vec<usize> = cuts.iter().map(|c| 1 + c % n).filter(|&p| p < n).collect();
+        points.push(0);
+        points.push(n);
+        points.sort_unstable();
+        points.dedup();
+        points.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn fused_expression_and_reductions_match_ndarray(
+            shape in proptest::collection::vec(0usize..7, 0..4),
+            cuts in proptest::collection::vec(proptest::collection::vec(0usize..100, 0..4), 3),
+            seed in 0usize..100,
+            axis in 0usize..3,
+        ) {
+            let c = ctx();
+            let a = data(&shape, seed);
+            let chunks: Vec<Vec<usize>> = shape.iter().zip(&cuts).map(|(&n, cut)| chunking(n, cut)).collect();
+            let x = c.from_ndarray(&a, chunks).unwrap();
+            let y = x.mul(2.0).unwrap().add(1.0).unwrap().abs().unwrap();
+            let want = a.mapv(|v| (v * 2.0 + 1.0).abs());
+            prop_assert_eq!(y.compute::<f64>(&Sequential::new()).unwrap(), want.clone());
+            let total = y.sum(None).unwrap().compute_scalar(&Sequential::new()).unwrap().as_f64();
+            prop_assert!((total - want.sum()).abs() < 1e-9);
+            if !shape.is_empty() {
+                let k = axis % shape.len();
+                let got = y.sum(Some(k as isize)).unwrap().compute::<f64>(&Pool::new(2).unwrap()).unwrap();
+                close(&got, &want.sum_axis(Axis(k)), 1e-12);
+            }
+        }
+    }
+}

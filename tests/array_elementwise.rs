@@ -499,3 +499,25 @@ fn compute_checks_the_type() {
     let v = x.mul(2.0).unwrap().persist(&p).unwrap();
     close(&v.compute::<f64>(&p).unwrap(), &(data(&[3], 1) * 2.0), 0.0);
 }
+
+#[test]
+fn long_chains_materialise_and_stay_correct() {
+    let c = ctx();
+    let a = data(&[5, 4], 1);
+    let x = c.from_ndarray(&a, 2).unwrap();
+    let mut y = x.clone();
+    for i in 0..300 {
+        y = y.add(&x).unwrap().mul(0.5).unwrap().add(i as f64 * 1e-3).unwrap();
+    }
+    let mut want = a.clone();
+    for i in 0..300 {
+        want = (&want + &a) * 0.5 + i as f64 * 1e-3;
+    }
+    close(&f64s(&y), &want, 1e-12);
+    // Many blocks: graph building stays linear.
+    let t = std::time::Instant::now();
+    let big = c.random(&[20_000, 20_000], 200, 1).unwrap().add(1.0).unwrap().mean(None).unwrap();
+    let g = big.graph();
+    assert!(g.len() > 10_000);
+    assert!(t.elapsed().as_secs_f64() < 5.0, "building took {:?}", t.elapsed());
+}

@@ -507,7 +507,13 @@ fn long_chains_materialise_and_stay_correct() {
     let x = c.from_ndarray(&a, 2).unwrap();
     let mut y = x.clone();
     for i in 0..300 {
-        y = y.add(&x).unwrap().mul(0.5).unwrap().add(i as f64 * 1e-3).unwrap();
+        y = y
+            .add(&x)
+            .unwrap()
+            .mul(0.5)
+            .unwrap()
+            .add(i as f64 * 1e-3)
+            .unwrap();
     }
     let mut want = a.clone();
     for i in 0..300 {
@@ -516,8 +522,18 @@ fn long_chains_materialise_and_stay_correct() {
     close(&f64s(&y), &want, 1e-12);
     // Many blocks: graph building stays linear.
     let t = std::time::Instant::now();
-    let big = c.random(&[20_000, 20_000], 200, 1).unwrap().add(1.0).unwrap().mean(None).unwrap();
+    let big = c
+        .random(&[20_000, 20_000], 200, 1)
+        .unwrap()
+        .add(1.0)
+        .unwrap()
+        .mean(None)
+        .unwrap();
     let g = big.graph();
     assert!(g.len() > 10_000);
-    assert!(t.elapsed().as_secs_f64() < 5.0, "building took {:?}", t.elapsed());
+    assert!(
+        t.elapsed().as_secs_f64() < 5.0,
+        "building took {:?}",
+        t.elapsed()
+    );
 }

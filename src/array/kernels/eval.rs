@@ -13,6 +13,7 @@
 
 use super::ops::{self, Opnd, Out, Val};
 use super::random;
+use super::walk::{Geo, Transposer};
 use crate::array::dtype::{BlockData, DType, Element, Scalar, with_block};
 use crate::array::expr::{Expr, ExprKind, Fused, Gen, GenKind, LeafSrc};
 use crate::array::grid::c_strides;
@@ -33,7 +34,7 @@ pub(crate) enum Buf {
 }
 
 impl Buf {
-    fn new(dt: DType, n: usize) -> Buf {
+    pub(crate) fn new(dt: DType, n: usize) -> Buf {
         match dt {
             DType::Bool => Buf::Bool(vec![false; n]),
             DType::I32 => Buf::I32(vec![0; n]),
@@ -49,6 +50,15 @@ impl Buf {
             Buf::I64(v) => Out::I64(&mut v[..n]),
             Buf::F32(v) => Out::F32(&mut v[..n]),
             Buf::F64(v) => Out::F64(&mut v[..n]),
+        }
+    }
+    pub(crate) fn val_at(&self, at: usize, n: usize) -> Val<'_> {
+        match self {
+            Buf::Bool(v) => Val::Bool(Opnd::Slice(&v[at..at + n])),
+            Buf::I32(v) => Val::I32(Opnd::Slice(&v[at..at + n])),
+            Buf::I64(v) => Val::I64(Opnd::Slice(&v[at..at + n])),
+            Buf::F32(v) => Val::F32(Opnd::Slice(&v[at..at + n])),
+            Buf::F64(v) => Val::F64(Opnd::Slice(&v[at..at + n])),
         }
     }
     fn val(&self, n: usize) -> Val<'_> {
@@ -103,180 +113,17 @@ pub(crate) fn scalar_val(s: Scalar) -> Val<'static> {
 }
 
 #[cold]
-fn internal(msg: &str) -> TaskError {
+pub(crate) fn internal(msg: &str) -> TaskError {
     TaskError::with_kind(ErrorKind::Shape, format!("internal: {msg}"))
 }
-
-/// The run space of one block: merged axes, and for each stream a base and strides.
-pub(crate) struct Geo {
-    /// Merged shape; the last axis is the run axis. Never empty.
-    pub(crate) shape: Vec<usize>,
-    /// Per stream: offset of the block's first element.
-    pub(crate) base: Vec<isize>,
-    /// Per stream: stride per merged axis.
-    pub(crate) strides: Vec<Vec<isize>>,
-}
-
-impl Geo {
-    /// Merges the axes of `shape` given per-stream `(base, strides per axis)`.
-    pub(crate) fn new(shape: &[usize], streams: &[(isize, Vec<isize>)]) -> Geo {
-        let mut dims: Vec<(usize, Vec<isize>)> = Vec::new();
-        for (o, &len) in shape.iter().enumerate() {
-            if len == 1 {
-                continue;
-            }
-            let st: Vec<isize> = streams.iter().map(|s| s.1[o]).collect();
-            if let Some(last) = dims.last_mut() {
-                let n = len as isize;
-                if last.1.iter().zip(&st).all(|(&p, &q)| p == q * n) {
-                    last.0 *= len;
-                    last.1 = st;
-                    continue;
-                }
-            }
-            dims.push((len, st));
-        }
-        if dims.is_empty() {
-            dims.push((1, vec![0; streams.len()]));
-        }
-        let shape = dims.iter().map(|d| d.0).collect();
-        let strides = (0..streams.len())
-            .map(|s| dims.iter().map(|d| d.1[s]).collect())
-            .collect();
-        Geo {
-            shape,
-            base: streams.iter().map(|s| s.0).collect(),
-            strides,
-        }
-    }
-
-    /// Length of each run.
-    pub(crate) fn run_len(&self) -> usize {
-        *self.shape.last().expect("never empty")
-    }
-
-    /// Stride of stream `s` along a run.
-    pub(crate) fn run_stride(&self, s: usize) -> isize {
-        *self.strides[s].last().expect("never empty")
-    }
-
-    /// Calls `f` with each stream's offset at every index of the first `depth` axes (the
-    /// later axes at 0), in row-major order.
-    fn outer(
-        &self,
-        depth: usize,
-        mut f: impl FnMut(&[isize]) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        if self.shape.contains(&0) {
-            return Ok(());
-        }
-        let mut idx = vec![0usize; depth];
-        let mut off = self.base.clone();
-        loop {
-            f(&off)?;
-            // Odometer over the outer axes, keeping the offsets incrementally.
-            let mut k = depth;
-            loop {
-                if k == 0 {
-                    return Ok(());
-                }
-                k -= 1;
-                idx[k] += 1;
-                for (o, st) in off.iter_mut().zip(&self.strides) {
-                    *o += st[k];
-                }
-                if idx[k] < self.shape[k] {
-                    break;
-                }
-                for (o, st) in off.iter_mut().zip(&self.strides) {
-                    *o -= st[k] * self.shape[k] as isize;
-                }
-                idx[k] = 0;
-            }
-        }
-    }
-
-    /// Whether some leaf (one of the first `leaves` streams) walks the run axis with a
-    /// large stride but the axis before it with unit stride: a transposed read.
-    fn transposed(&self, leaves: usize) -> bool {
-        let m = self.shape.len();
-        m >= 2
-            && self.strides[..leaves]
-                .iter()
-                .any(|st| st[m - 1].abs() > 1 && st[m - 2].abs() == 1)
-    }
-
-    /// Calls `f(offsets, len)` for every tile. Tiles run along the last axis, row-major; but
-    /// when a leaf is read transposed, rows go in groups of [`BLOCK_ROWS`] over columns
-    /// [`BLOCK_COLS`] wide, so that the cache lines a transposed gather touches are reused
-    /// from L1 by the next rows instead of being fetched again.
-    ///
-    /// In the transposed order, `ahead(offsets, len)` is called before each group's tile
-    /// with the offsets of the same tile in the next group of rows, for prefetching.
-    pub(crate) fn each_tile(
-        &self,
-        leaves: usize,
-        mut ahead: impl FnMut(&[isize], usize),
-        mut f: impl FnMut(&[isize], usize) -> Result<(), TaskError>,
-    ) -> Result<(), TaskError> {
-        let m = self.shape.len();
-        let ns = self.strides.len();
-        let rs: Vec<isize> = (0..ns).map(|s| self.run_stride(s)).collect();
-        let mut offs = vec![0isize; ns];
-        let cols = self.run_len();
-        if !self.transposed(leaves) {
-            return self.outer(m - 1, |off| {
-                let mut t = 0;
-                while t < cols {
-                    let n = TILE.min(cols - t);
-                    for s in 0..ns {
-                        offs[s] = off[s] + t as isize * rs[s];
-                    }
-                    f(&offs, n)?;
-                    t += n;
-                }
-                Ok(())
-            });
-        }
-        let rows = self.shape[m - 2];
-        let row_st: Vec<isize> = (0..ns).map(|s| self.strides[s][m - 2]).collect();
-        self.outer(m - 2, |off| {
-            for r0 in (0..rows).step_by(BLOCK_ROWS) {
-                for c0 in (0..cols).step_by(BLOCK_COLS) {
-                    let n = BLOCK_COLS.min(cols - c0);
-                    if r0 + BLOCK_ROWS < rows {
-                        for s in 0..ns {
-                            offs[s] = off[s]
-                                + (r0 + BLOCK_ROWS) as isize * row_st[s]
-                                + c0 as isize * rs[s];
-                        }
-                        ahead(&offs, n);
-                    }
-                    for r in r0..rows.min(r0 + BLOCK_ROWS) {
-                        for s in 0..ns {
-                            offs[s] = off[s] + r as isize * row_st[s] + c0 as isize * rs[s];
-                        }
-                        f(&offs, n)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Rows per group in the transposed tile order (one cache line of `f64` per gathered
-/// element is reused by this many rows).
-pub(crate) const BLOCK_ROWS: usize = 8;
-/// Columns per tile in the transposed tile order: the lines gathered for one row
-/// (`BLOCK_COLS` of them, 64 bytes each: 32 KiB) fit in L1 while the group's rows reuse
-/// them (measured on case c: 512 beats 128, 256 and 1024).
-pub(crate) const BLOCK_COLS: usize = 512;
 
 /// A leaf's data for one task.
 pub(crate) enum LeafIn<'a> {
     Block(&'a BlockData),
     Gen(&'a Gen, u64, u64),
+    /// A transposed leaf's current row group, transposed into a scratch tile
+    /// (`BLOCK_ROWS` rows of `BLOCK_COLS`).
+    Tile(&'a Buf),
 }
 
 /// One node of the tree being evaluated, with its scratch tile.
@@ -308,7 +155,7 @@ impl<'e> ENode<'e> {
 }
 
 /// Current position of each leaf: `(offset, stride)` for this tile.
-type Cur = [(isize, isize)];
+pub(crate) type Cur = [(isize, isize)];
 
 fn eval<'s>(
     node: &'s mut ENode<'_>,
@@ -328,6 +175,7 @@ fn eval<'s>(
                         leaf_slice(s, off, stride, n, buf)
                     })
                 }
+                LeafIn::Tile(b) => Ok(b.val_at(off as usize, n)),
                 LeafIn::Gen(g, k1, k2) => {
                     let n = if stride == 0 { 1 } else { n };
                     generate(g, *k1, *k2, off, stride, n, buf)?;
@@ -504,47 +352,6 @@ fn compute(
     }
 }
 
-/// Asks for the cache lines of the block leaves' next tile (rows from `offs` on, with the
-/// geometry's row and run strides), so that the transposed order's gathers find them in
-/// cache instead of waiting for memory one line at a time.
-fn prefetch(leaves: &[LeafIn<'_>], geo: &Geo, offs: &[isize], n: usize) {
-    let m = geo.shape.len();
-    for (s, leaf) in leaves.iter().enumerate() {
-        let LeafIn::Block(d) = leaf else { continue };
-        let (row, run) = (geo.strides[s][m - 2], geo.strides[s][m - 1]);
-        with_block!(d, a => {
-            let Some(sl) = a.as_slice() else { continue };
-            let size = std::mem::size_of_val(&sl[..sl.len().min(1)]).max(1);
-            // One prefetch per 64-byte line: step over positions that share one.
-            let rstep = if row.unsigned_abs() * size < 64 { BLOCK_ROWS } else { 1 };
-            let cstep = (64 / (run.unsigned_abs() * size).max(1)).max(1);
-            for r in (0..BLOCK_ROWS).step_by(rstep) {
-                for c in (0..n).step_by(cstep) {
-                    let o = offs[s] + r as isize * row + c as isize * run;
-                    if o >= 0 && (o as usize) < sl.len() {
-                        prefetch_line(&sl[o as usize]);
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// A hint to load the line holding `x` into all cache levels.
-#[inline(always)]
-fn prefetch_line<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch has no architectural effect and cannot fault; the pointer comes
-    // from a live reference anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
-
 /// One output block's kernel: the tree, its leaves' data and the run geometry.
 pub(crate) struct Kernel<'a> {
     root: ENode<'a>,
@@ -625,23 +432,19 @@ impl<'a> Kernel<'a> {
 
     fn write_slice<T: Lane>(&mut self, dst: &mut [T]) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
-        let mut cur = vec![(0isize, 0isize); nl];
+        let mut tr = Transposer::new(&self.leaves, &self.geo);
         let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
-        let ahead = |offs: &[isize], n: usize| prefetch(leaves, geo, offs, n);
-        geo.each_tile(nl, ahead, |offs, n| {
-            for i in 0..nl {
-                cur[i] = (offs[i], rs[i]);
-            }
-            let pos = offs[nl] as usize;
+        let mut one = |ls: &[LeafIn<'_>], cur: &Cur, pos: usize, n: usize| {
             let out = T::out(&mut dst[pos..pos + n]);
             match root.expr.kind {
-                ExprKind::Leaf(_) | ExprKind::Scalar(_) => {
-                    let v = eval(root, leaves, &cur, n)?;
-                    ops::copy(v, out)
-                }
-                _ => compute(root.expr, &mut root.kids, leaves, &cur, n, out),
+                ExprKind::Leaf(_) | ExprKind::Scalar(_) => ops::copy(eval(root, ls, cur, n)?, out),
+                _ => compute(root.expr, &mut root.kids, ls, cur, n, out),
             }
+        };
+        geo.each_tile(nl, |step| {
+            tr.step(step, leaves, geo, &mut |ls, cur, offs, n| {
+                one(ls, cur, offs[nl] as usize, n)
+            })
         })
     }
 
@@ -653,16 +456,13 @@ impl<'a> Kernel<'a> {
         mut sink: impl FnMut(&[isize], usize, Val<'_>) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let rs: Vec<isize> = (0..nl).map(|s| self.geo.run_stride(s)).collect();
-        let mut cur = vec![(0isize, 0isize); nl];
+        let mut tr = Transposer::new(&self.leaves, &self.geo);
         let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
-        let ahead = |offs: &[isize], n: usize| prefetch(leaves, geo, offs, n);
-        geo.each_tile(nl, ahead, |offs, n| {
-            for i in 0..nl {
-                cur[i] = (offs[i], rs[i]);
-            }
-            let v = eval(root, leaves, &cur, n)?;
-            sink(offs, n, v)
+        geo.each_tile(nl, |step| {
+            tr.step(step, leaves, geo, &mut |ls, cur, offs, n| {
+                let v = eval(root, ls, cur, n)?;
+                sink(offs, n, v)
+            })
         })
     }
 

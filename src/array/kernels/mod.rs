@@ -5,3 +5,4 @@ pub(crate) mod eval;
 pub(crate) mod ops;
 pub(crate) mod random;
 pub(crate) mod reduce;
+pub(crate) mod walk;

@@ -324,3 +324,26 @@ proptest! {
         prop_assert_eq!(got, reference(&a, &[s]));
     }
 }
+
+#[test]
+fn transposed_reads_in_blocked_order() {
+    // Big enough for several row groups and column tiles per block, ragged blocks,
+    // reversed and transposed operands, several element types.
+    let c = ctx();
+    let n = 600;
+    let a = data(&[n, n], 9);
+    let x = c.from_ndarray(&a, [257, 530]).unwrap();
+    let rev = x.index(&[Idx::slice(None, None, -1), Idx::full()]).unwrap();
+    let y = x.t().mul(2.0).unwrap().add(&rev).unwrap();
+    let mut want = a.t().mapv(|v| v * 2.0);
+    want += &a.slice_each_axis(|ax| if ax.axis.index() == 0 { ndarray::Slice::new(0, None, -1) } else { ndarray::Slice::from(..) });
+    assert_eq!(get(&y), want);
+    let s = y.sum(Some(0)).unwrap().compute::<f64>(&Pool::new(2).unwrap()).unwrap();
+    common::close(&s, &want.sum_axis(Axis(0)), 1e-12);
+    let xi = x.astype(blockwork::array::DType::I32).unwrap();
+    let got = xi.t().sub(&xi).unwrap().compute::<i32>(&Sequential::new()).unwrap();
+    let ai = a.mapv(|v| v as i32);
+    assert_eq!(got, &ai.t() - &ai);
+    let rt = x.t().index(&[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)]).unwrap();
+    assert_eq!(get(&rt), reference(&a.t().to_owned(), &[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)]));
+}

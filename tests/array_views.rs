@@ -125,6 +125,18 @@ fn index_errors_by_kind() {
     assert_eq!(e(x.index(&[Idx::Int(4)])), ErrorKind::Index);
     assert_eq!(e(x.index(&[Idx::Int(-5)])), ErrorKind::Index);
     assert_eq!(e(x.index(&[Idx::slice(None, None, 0)])), ErrorKind::Index);
+    // Extreme bounds and steps clamp as in NumPy instead of overflowing.
+    let ext = x
+        .index(&[Idx::slice(Some(isize::MIN), Some(isize::MAX), isize::MIN)])
+        .unwrap();
+    assert_eq!(ext.shape(), &[0, 3]);
+    let ext = x
+        .index(&[Idx::slice(Some(isize::MAX), None, isize::MIN)])
+        .unwrap();
+    assert_eq!(
+        get(&ext),
+        reference(&data(&[4, 3], 1), &[Idx::slice(Some(3), Some(2), -1)])
+    );
     assert_eq!(
         e(x.index(&[Idx::Int(0), Idx::Int(0), Idx::Int(0)])),
         ErrorKind::Index
@@ -336,14 +348,38 @@ fn transposed_reads_in_blocked_order() {
     let rev = x.index(&[Idx::slice(None, None, -1), Idx::full()]).unwrap();
     let y = x.t().mul(2.0).unwrap().add(&rev).unwrap();
     let mut want = a.t().mapv(|v| v * 2.0);
-    want += &a.slice_each_axis(|ax| if ax.axis.index() == 0 { ndarray::Slice::new(0, None, -1) } else { ndarray::Slice::from(..) });
+    want += &a.slice_each_axis(|ax| {
+        if ax.axis.index() == 0 {
+            ndarray::Slice::new(0, None, -1)
+        } else {
+            ndarray::Slice::from(..)
+        }
+    });
     assert_eq!(get(&y), want);
-    let s = y.sum(Some(0)).unwrap().compute::<f64>(&Pool::new(2).unwrap()).unwrap();
+    let s = y
+        .sum(Some(0))
+        .unwrap()
+        .compute::<f64>(&Pool::new(2).unwrap())
+        .unwrap();
     common::close(&s, &want.sum_axis(Axis(0)), 1e-12);
     let xi = x.astype(blockwork::array::DType::I32).unwrap();
-    let got = xi.t().sub(&xi).unwrap().compute::<i32>(&Sequential::new()).unwrap();
+    let got = xi
+        .t()
+        .sub(&xi)
+        .unwrap()
+        .compute::<i32>(&Sequential::new())
+        .unwrap();
     let ai = a.mapv(|v| v as i32);
     assert_eq!(got, &ai.t() - &ai);
-    let rt = x.t().index(&[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)]).unwrap();
-    assert_eq!(get(&rt), reference(&a.t().to_owned(), &[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)]));
+    let rt = x
+        .t()
+        .index(&[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)])
+        .unwrap();
+    assert_eq!(
+        get(&rt),
+        reference(
+            &a.t().to_owned(),
+            &[Idx::slice(None, None, -3), Idx::slice(Some(5), None, 2)]
+        )
+    );
 }

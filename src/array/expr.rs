@@ -219,7 +219,9 @@ impl View {
                         Seg {
                             block: t.block,
                             start: start as usize,
-                            step: s.step * t.step,
+                            // Only segments of one element can have steps whose product overflows,
+                            // and their step is never used.
+                            step: s.step.wrapping_mul(t.step),
                         }
                     })
                     .collect();

@@ -100,14 +100,30 @@ pub(crate) fn slice_bounds(
         let v = if v < 0 { v + n } else { v };
         v.clamp(lo, hi)
     };
+    // Lengths in i128: `a - b + |step| - 1` cannot overflow there for any isize step.
+    let st = (step as i128).abs();
     let (first, len) = if step > 0 {
         let a = start.map_or(0, |v| norm(v, 0, n));
         let b = stop.map_or(n, |v| norm(v, 0, n));
-        (a, if b > a { (b - a + step - 1) / step } else { 0 })
+        (
+            a,
+            if b > a {
+                (b as i128 - a as i128 + st - 1) / st
+            } else {
+                0
+            },
+        )
     } else {
         let a = start.map_or(n - 1, |v| norm(v, -1, n - 1));
         let b = stop.map_or(-1, |v| norm(v, -1, n - 1));
-        (a, if a > b { (a - b - step - 1) / -step } else { 0 })
+        (
+            a,
+            if a > b {
+                (a as i128 - b as i128 + st - 1) / st
+            } else {
+                0
+            },
+        )
     };
     Ok((first, step, len as usize))
 }
@@ -137,9 +153,9 @@ pub(crate) fn pieces(
         let pos = (first + i as isize * step) as usize;
         let (b, off) = super::grid::locate(&offs, pos);
         let room = if step > 0 {
-            (offs[b + 1] - 1 - pos) / step as usize + 1
+            (offs[b + 1] - 1 - pos) / step.unsigned_abs() + 1
         } else {
-            (pos - offs[b]) / (-step) as usize + 1
+            (pos - offs[b]) / step.unsigned_abs() + 1
         };
         let count = room.min(len - i);
         chunks.push(count);

@@ -22,7 +22,8 @@
 //!
 //! Layers, each depending only on those before it: [`key`], [`value`] and [`error`] are
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
-//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans.
+//! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. On top of them,
+//! [`array`] builds blocked n-d arrays in the manner of `dask.array`.
 
 pub mod array;
 pub mod error;

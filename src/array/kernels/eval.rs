@@ -400,7 +400,8 @@ impl<'a> Kernel<'a> {
                     let seg = m.segs[out_idx[o]];
                     let st = *lst.get(m.src).ok_or_else(|| internal("leaf rank"))?;
                     base += seg.start as isize * st;
-                    strides[o] = seg.step * st;
+                    // (wrapping: only one-element segments can have such steps; unused)
+                    strides[o] = seg.step.wrapping_mul(st);
                 }
             }
             for &(a, _, off) in &leaf.view.fixed {

@@ -26,7 +26,12 @@ impl Geo {
             let st: Vec<isize> = streams.iter().map(|s| s.1[o]).collect();
             if let Some(last) = dims.last_mut() {
                 let n = len as isize;
-                if last.1.iter().zip(&st).all(|(&p, &q)| p == q * n) {
+                if last
+                    .1
+                    .iter()
+                    .zip(&st)
+                    .all(|(&p, &q)| p == q.wrapping_mul(n))
+                {
                     last.0 *= len;
                     last.1 = st;
                     continue;

@@ -67,8 +67,11 @@ fn uniform_contiguous(key: u64, base: u64, lo: f64, scale: f64, out: &mut [f64])
 /// [`uniform_contiguous`] compiled for AVX-512, where 64-bit multiplies vectorise
 /// (`vpmullq`); without it they are emulated with three 32-bit multiplies each.
 #[cfg(target_arch = "x86_64")]
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512DQ and AVX-512VL.
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-fn uniform_avx512(key: u64, base: u64, lo: f64, scale: f64, out: &mut [f64]) {
+unsafe fn uniform_avx512(key: u64, base: u64, lo: f64, scale: f64, out: &mut [f64]) {
     uniform_contiguous(key, base, lo, scale, out)
 }
 

@@ -1,0 +1,388 @@
+//! Chunk grids: per-axis block lengths and the index math over them.
+//!
+//! Everything here is pure and overflow-checked: a shape whose element count, or whose size
+//! in bytes, does not fit the address space is an [`Overflow`](crate::ErrorKind::Overflow)
+//! error, never a wrapped number.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How an array is cut into blocks, as given by the caller.
+///
+/// ```
+/// use blockwork::array::{ChunkSpec, Chunks};
+/// let c = Chunks::new(&[10, 4], ChunkSpec::from(3))?;
+/// assert_eq!(c.axis(0), &[3, 3, 3, 1]);
+/// assert_eq!(c.axis(1), &[3, 1]);
+/// let e = Chunks::new(&[5], ChunkSpec::from(vec![vec![2, 3]]))?;
+/// assert_eq!(e.numblocks(), vec![2]);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ChunkSpec {
+    /// The same block length along every axis (the last block of an axis may be shorter).
+    Same(usize),
+    /// One block length per axis.
+    PerAxis(Vec<usize>),
+    /// Explicit block lengths per axis; each list sums to the axis length.
+    Explicit(Vec<Vec<usize>>),
+}
+
+impl From<usize> for ChunkSpec {
+    fn from(n: usize) -> Self {
+        ChunkSpec::Same(n)
+    }
+}
+impl From<&[usize]> for ChunkSpec {
+    fn from(v: &[usize]) -> Self {
+        ChunkSpec::PerAxis(v.to_vec())
+    }
+}
+impl<const N: usize> From<[usize; N]> for ChunkSpec {
+    fn from(v: [usize; N]) -> Self {
+        ChunkSpec::PerAxis(v.to_vec())
+    }
+}
+impl From<Vec<usize>> for ChunkSpec {
+    fn from(v: Vec<usize>) -> Self {
+        ChunkSpec::PerAxis(v)
+    }
+}
+impl From<Vec<Vec<usize>>> for ChunkSpec {
+    fn from(v: Vec<Vec<usize>>) -> Self {
+        ChunkSpec::Explicit(v)
+    }
+}
+impl From<&Chunks> for ChunkSpec {
+    fn from(c: &Chunks) -> Self {
+        ChunkSpec::Explicit(c.axes.clone())
+    }
+}
+
+/// A validated chunk grid: for each axis, the lengths of its blocks, in order.
+///
+/// An axis of length 0 has one block of length 0; a 0-d array has no axes and one block.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Chunks {
+    axes: Vec<Vec<usize>>,
+}
+
+#[cold]
+fn shape_err(msg: String) -> Error {
+    Error::new(ErrorKind::Shape, msg)
+}
+
+#[cold]
+fn overflow(what: &str) -> Error {
+    Error::new(ErrorKind::Overflow, format!("{what} overflows"))
+}
+
+/// Number of elements of `shape`, checked; also checks that `itemsize` bytes per element fit
+/// in `isize` (the limit of one allocation).
+pub fn checked_size(shape: &[usize], itemsize: usize) -> Result<usize> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| overflow("element count"))?;
+    match n.checked_mul(itemsize.max(1)) {
+        Some(b) if b <= isize::MAX as usize => Ok(n),
+        _ => Err(overflow("size in bytes")),
+    }
+}
+
+/// Row-major (C order) strides of `shape`, in elements.
+pub fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1usize; shape.len()];
+    for k in (0..shape.len().saturating_sub(1)).rev() {
+        s[k] = s[k + 1] * shape[k + 1].max(1);
+    }
+    s
+}
+
+/// The shape two shapes broadcast to (NumPy rules), or a [`Shape`](ErrorKind::Shape) error.
+///
+/// ```
+/// use blockwork::array::grid::broadcast_shapes;
+/// assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap(), vec![3, 4]);
+/// assert!(broadcast_shapes(&[3], &[4]).is_err());
+/// ```
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(shape_err(format!(
+                    "shapes {a:?} and {b:?} do not broadcast"
+                )));
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// Splits `len` into blocks of `size` (the last may be shorter); `[0]` for an empty axis.
+fn uniform(len: usize, size: usize, axis: usize) -> Result<Vec<usize>> {
+    if len == 0 {
+        return Ok(vec![0]);
+    }
+    if size == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("chunk size 0 on axis {axis} of length {len}"),
+        ));
+    }
+    let mut v = vec![size; len / size];
+    if len % size != 0 {
+        v.push(len % size);
+    }
+    Ok(v)
+}
+
+impl Chunks {
+    /// Validates `spec` against `shape`.
+    ///
+    /// Errors: a spec with another number of axes, or explicit lengths that do not sum to
+    /// the axis length, is a [`Shape`](ErrorKind::Shape) error; a block length of 0 on a
+    /// non-empty axis is [`InvalidArgument`](ErrorKind::InvalidArgument); a shape whose size
+    /// overflows is [`Overflow`](ErrorKind::Overflow).
+    pub fn new(shape: &[usize], spec: impl Into<ChunkSpec>) -> Result<Chunks> {
+        checked_size(shape, 8)?;
+        let axes = match spec.into() {
+            ChunkSpec::Same(n) => shape
+                .iter()
+                .enumerate()
+                .map(|(k, &d)| uniform(d, n, k))
+                .collect::<Result<_>>()?,
+            ChunkSpec::PerAxis(v) => {
+                if v.len() != shape.len() {
+                    return Err(shape_err(format!(
+                        "chunks {v:?} do not match the {} axes of shape {shape:?}",
+                        shape.len()
+                    )));
+                }
+                shape
+                    .iter()
+                    .zip(&v)
+                    .enumerate()
+                    .map(|(k, (&d, &n))| uniform(d, n, k))
+                    .collect::<Result<_>>()?
+            }
+            ChunkSpec::Explicit(v) => return Chunks::explicit(shape, v),
+        };
+        Ok(Chunks { axes })
+    }
+
+    fn explicit(shape: &[usize], v: Vec<Vec<usize>>) -> Result<Chunks> {
+        if v.len() != shape.len() {
+            return Err(shape_err(format!(
+                "chunks for {} axes given for shape {shape:?}",
+                v.len()
+            )));
+        }
+        for (k, (lens, &d)) in v.iter().zip(shape).enumerate() {
+            let sum = lens
+                .iter()
+                .try_fold(0usize, |a, &b| a.checked_add(b))
+                .ok_or_else(|| overflow("chunk lengths"))?;
+            if sum != d || lens.is_empty() {
+                return Err(shape_err(format!(
+                    "chunks {lens:?} on axis {k} do not sum to its length {d}"
+                )));
+            }
+        }
+        Ok(Chunks { axes: v })
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.axes.len()
+    }
+
+    /// Block lengths along `axis`.
+    pub fn axis(&self, axis: usize) -> &[usize] {
+        &self.axes[axis]
+    }
+
+    /// All axes' block lengths.
+    pub fn axes(&self) -> &[Vec<usize>] {
+        &self.axes
+    }
+
+    /// Number of blocks along each axis.
+    pub fn numblocks(&self) -> Vec<usize> {
+        self.axes.iter().map(Vec::len).collect()
+    }
+
+    /// Total number of blocks.
+    pub fn nblocks(&self) -> usize {
+        self.axes.iter().map(Vec::len).product()
+    }
+
+    /// The shape these chunks cover.
+    pub fn shape(&self) -> Vec<usize> {
+        self.axes.iter().map(|a| a.iter().sum()).collect()
+    }
+
+    /// The shape of block `idx`.
+    pub fn block_shape(&self, idx: &[usize]) -> Vec<usize> {
+        self.axes.iter().zip(idx).map(|(a, &i)| a[i]).collect()
+    }
+
+    /// Offset of block `i` along `axis`.
+    pub fn offset(&self, axis: usize, i: usize) -> usize {
+        self.axes[axis][..i].iter().sum()
+    }
+
+    /// Block offsets along `axis`: `len + 1` entries, the last one the axis length.
+    pub fn offsets(&self, axis: usize) -> Vec<usize> {
+        offsets(&self.axes[axis])
+    }
+
+    /// Every block index, row-major.
+    pub fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
+        BlockIndices::new(self.numblocks())
+    }
+
+    /// A grid from already-validated per-axis lengths.
+    pub(crate) fn from_axes(axes: Vec<Vec<usize>>) -> Chunks {
+        Chunks { axes }
+    }
+}
+
+/// Cumulative offsets of block lengths, with a leading 0.
+pub fn offsets(lens: &[usize]) -> Vec<usize> {
+    let mut o = Vec::with_capacity(lens.len() + 1);
+    let mut acc = 0;
+    o.push(0);
+    for &l in lens {
+        acc += l;
+        o.push(acc);
+    }
+    o
+}
+
+/// The coarsest partition finer than both `a` and `b` (which must cover the same length):
+/// every boundary of either is a boundary of the result.
+///
+/// ```
+/// use blockwork::array::grid::refine;
+/// assert_eq!(refine(&[4, 4], &[3, 5]), vec![3, 1, 4]);
+/// ```
+pub fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let (oa, ob) = (offsets(a), offsets(b));
+    let mut cuts: Vec<usize> = oa.iter().chain(&ob).copied().collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let out: Vec<usize> = cuts.windows(2).map(|w| w[1] - w[0]).collect();
+    if out.is_empty() { vec![0] } else { out }
+}
+
+/// Where position `pos` falls: `(block, offset inside the block)`, given block offsets.
+/// A position equal to the total length maps to the last block's end.
+pub fn locate(offs: &[usize], pos: usize) -> (usize, usize) {
+    let nb = offs.len() - 1;
+    // The block whose start is the last one <= pos, skipping zero-length blocks.
+    let b = offs[..nb].partition_point(|&o| o <= pos).saturating_sub(1);
+    (b, pos - offs[b])
+}
+
+/// Row-major iteration over all multi-indices below `bounds`.
+pub(crate) struct BlockIndices {
+    bounds: Vec<usize>,
+    next: Option<Vec<usize>>,
+}
+
+impl BlockIndices {
+    pub(crate) fn new(bounds: Vec<usize>) -> BlockIndices {
+        let next = if bounds.contains(&0) {
+            None
+        } else {
+            Some(vec![0; bounds.len()])
+        };
+        BlockIndices { bounds, next }
+    }
+}
+
+impl Iterator for BlockIndices {
+    type Item = Vec<usize>;
+    fn next(&mut self) -> Option<Vec<usize>> {
+        let cur = self.next.take()?;
+        let mut n = cur.clone();
+        for k in (0..n.len()).rev() {
+            n[k] += 1;
+            if n[k] < self.bounds[k] {
+                self.next = Some(n);
+                return Some(cur);
+            }
+            n[k] = 0;
+        }
+        Some(cur)
+    }
+}
+
+/// Normalises an axis argument (negative counts from the end) against `ndim`.
+pub fn norm_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        return Err(Error::new(
+            ErrorKind::Index,
+            format!("axis {axis} out of range for {ndim} dimensions"),
+        ));
+    }
+    Ok(a as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_and_ragged() {
+        let c = Chunks::new(&[7, 0, 4], [3, 2, 4]).unwrap();
+        assert_eq!(c.axes(), &[vec![3, 3, 1], vec![0], vec![4]]);
+        assert_eq!(c.nblocks(), 3);
+        assert_eq!(c.shape(), vec![7, 0, 4]);
+        let z = Chunks::new(&[], ChunkSpec::Same(5)).unwrap();
+        assert_eq!(z.nblocks(), 1);
+        assert_eq!(z.indices().collect::<Vec<_>>(), vec![Vec::<usize>::new()]);
+    }
+
+    #[test]
+    fn errors_by_kind() {
+        let k = |r: Result<Chunks>| r.unwrap_err().kind();
+        assert_eq!(k(Chunks::new(&[4], [2, 2])), ErrorKind::Shape);
+        assert_eq!(k(Chunks::new(&[4], 0)), ErrorKind::InvalidArgument);
+        assert_eq!(k(Chunks::new(&[4], vec![vec![1, 2]])), ErrorKind::Shape);
+        assert_eq!(k(Chunks::new(&[usize::MAX, 2], 1)), ErrorKind::Overflow);
+        assert_eq!(k(Chunks::new(&[1 << 62], 1 << 40)), ErrorKind::Overflow);
+    }
+
+    #[test]
+    fn refine_and_locate() {
+        assert_eq!(refine(&[2, 2, 2], &[3, 3]), vec![2, 1, 1, 2]);
+        assert_eq!(refine(&[0], &[0]), vec![0]);
+        let o = offsets(&[3, 0, 2]);
+        assert_eq!(locate(&o, 0), (0, 0));
+        assert_eq!(locate(&o, 3), (2, 0));
+        assert_eq!(locate(&o, 4), (2, 1));
+        assert_eq!(c_strides(&[2, 3, 4]), vec![12, 4, 1]);
+        assert_eq!(
+            BlockIndices::new(vec![2, 2]).collect::<Vec<_>>(),
+            vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]]
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! Blocked n-d arrays in the manner of `dask.array`.
+//!
+//! An [`Array`] is a name, a shape, a chunk grid ([`Chunks`]), an element type ([`DType`])
+//! and the recipe for its blocks. Operations build new arrays lazily; nothing runs until a
+//! result is asked for with [`Array::compute`] (or [`persist`](Array::persist),
+//! [`to_npy`](Array::to_npy)) on any [`Executor`]. One task computes one block, under the
+//! key `(name, i, j, ...)`.
+//!
+//! Elementwise operations, views (transpose, slicing, broadcasting) and generators
+//! (`random`, `arange`, `zeros`, ...) fuse: the result of a chain of them is one expression
+//! evaluated per output block, tile by tile, straight into the output block, or straight
+//! into a reduction's accumulators, so `random(...).sum()` never materialises a block.
+//! Block storage comes from the [`BufferPool`] of the [`ArrayContext`] that made the
+//! arrays, and goes back to it when a block is dropped.
+//!
+//! ```
+//! use blockwork::array::ArrayContext;
+//! use blockwork::Sequential;
+//!
+//! let ctx = ArrayContext::new();
+//! let x = ctx.from_ndarray(&ndarray::Array2::<f64>::ones((4, 6)).into_dyn(), 3)?;
+//! let y = x.add(1.0)?.mul(2.0)?.sum(None)?;
+//! assert_eq!(y.compute_scalar(&Sequential::new())?.as_f64(), 4.0 * 24.0);
+//! # Ok::<(), blockwork::Error>(())
+//! ```
+//!
+//! Names are deterministic: the same expression on the same inputs gives the same keys.
+
+mod blockwise;
+mod creation;
+mod dtype;
+mod elementwise;
+mod expr;
+pub mod grid;
+mod kernels;
+mod linalg;
+mod npy;
+mod pool;
+mod reduce;
+mod scan;
+mod shape;
+mod views;
+
+pub use blockwise::Boundary;
+pub use dtype::{BlockData, DType, Element, Scalar};
+pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
+pub use expr::{BinOp, UnOp};
+pub use grid::{ChunkSpec, Chunks};
+pub use kernels::eval::TILE;
+pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
+pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
+pub use views::Idx;
+
+use crate::error::{Error, ErrorKind, Result, TaskError};
+use crate::exec::Executor;
+use crate::graph::{Arg, Graph, Op};
+use crate::key::Key;
+use crate::plan::Plan;
+use crate::value::Value;
+use dtype::with_block;
+use expr::{Fused, Leaf, LeafSrc, View};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+/// What arrays are made from: owns the buffer pool their blocks share.
+///
+/// Clone it freely (an `Arc` clone); arrays made by one context, and everything derived
+/// from them, recycle block storage through its pool.
+#[derive(Clone, Debug)]
+pub struct ArrayContext {
+    pool: Arc<BufferPool>,
+}
+
+impl Default for ArrayContext {
+    fn default() -> Self {
+        ArrayContext::new()
+    }
+}
+
+impl ArrayContext {
+    /// A context with a pool keeping up to [`DEFAULT_POOL_LIMIT`] bytes of freed blocks.
+    pub fn new() -> ArrayContext {
+        ArrayContext::with_pool_limit(DEFAULT_POOL_LIMIT)
+    }
+
+    /// A context whose pool keeps at most `bytes` of freed blocks.
+    pub fn with_pool_limit(bytes: usize) -> ArrayContext {
+        ArrayContext {
+            pool: Arc::new(BufferPool::new(bytes)),
+        }
+    }
+
+    /// The buffer pool.
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    /// A block value on this context's pool.
+    pub(crate) fn block(&self, data: BlockData) -> Value {
+        Block::new(data, Some(self.pool.clone())).into_value()
+    }
+
+    /// A standard-layout block of `shape` and `dtype` on pooled storage, to be overwritten.
+    pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> BlockData {
+        dtype::with_dtype!(dtype, T => Element::wrap(self.pool.array::<T>(shape)))
+    }
+}
+
+/// A named set of graph nodes (the tasks of one array's blocks) and the layers it reads.
+pub(crate) struct Layer {
+    pub(crate) name: Arc<str>,
+    pub(crate) graph: Graph,
+    pub(crate) deps: Vec<Arc<Layer>>,
+}
+
+enum Source {
+    /// Blocks are nodes of this layer.
+    Layer(Arc<Layer>),
+    /// Blocks are computed by a fused expression; its layer is built on first need.
+    Fused(Arc<Fused>, OnceLock<Arc<Layer>>),
+}
+
+struct Inner {
+    name: Arc<str>,
+    shape: Vec<usize>,
+    chunks: Chunks,
+    dtype: DType,
+    ctx: ArrayContext,
+    source: Source,
+}
+
+/// A lazy, blocked n-d array. Cloning is an `Arc` clone.
+#[derive(Clone)]
+pub struct Array {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Array {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Array")
+            .field("name", &self.name())
+            .field("shape", &self.shape())
+            .field("chunks", &self.chunks().axes())
+            .field("dtype", &self.dtype())
+            .finish()
+    }
+}
+
+/// A deterministic name: `prefix-` and a hash of `parts`.
+pub(crate) fn token(prefix: &str, parts: impl Hash) -> Arc<str> {
+    let mut h = rustc_hash::FxHasher::default();
+    parts.hash(&mut h);
+    // A second, differently keyed pass makes 64-bit collisions of similar inputs unlikely.
+    let a = h.finish();
+    let mut h2 = rustc_hash::FxHasher::default();
+    (a, 0x9E37_79B9u32).hash(&mut h2);
+    parts.hash(&mut h2);
+    format!("{prefix}-{a:016x}{:08x}", h2.finish() as u32).into()
+}
+
+impl Array {
+    /// An array whose blocks are the nodes `(name, ...)` of `layer`.
+    pub(crate) fn from_layer(
+        ctx: &ArrayContext,
+        layer: Layer,
+        chunks: Chunks,
+        dtype: DType,
+    ) -> Array {
+        Array {
+            inner: Arc::new(Inner {
+                name: layer.name.clone(),
+                shape: chunks.shape(),
+                chunks,
+                dtype,
+                ctx: ctx.clone(),
+                source: Source::Layer(Arc::new(layer)),
+            }),
+        }
+    }
+
+    /// An array computed by a fused expression; its name hashes the expression.
+    pub(crate) fn from_fused(
+        ctx: &ArrayContext,
+        fused: Fused,
+        chunks: Chunks,
+        prefix: &str,
+    ) -> Array {
+        let name = token(prefix, (&fused, &chunks));
+        Array {
+            inner: Arc::new(Inner {
+                name,
+                shape: chunks.shape(),
+                dtype: fused.expr.dtype,
+                chunks,
+                ctx: ctx.clone(),
+                source: Source::Fused(Arc::new(fused), OnceLock::new()),
+            }),
+        }
+    }
+
+    /// The name: the first element of every block key.
+    pub fn name(&self) -> &Arc<str> {
+        &self.inner.name
+    }
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.inner.shape
+    }
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.inner.shape.len()
+    }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.inner.shape.iter().product()
+    }
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The chunk grid.
+    pub fn chunks(&self) -> &Chunks {
+        &self.inner.chunks
+    }
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.inner.dtype
+    }
+    /// The context whose pool the blocks use.
+    pub fn context(&self) -> &ArrayContext {
+        &self.inner.ctx
+    }
+
+    /// The key of block `idx`.
+    pub fn block_key(&self, idx: &[usize]) -> Key {
+        Key::block(&self.inner.name, idx)
+    }
+
+    /// Every block key, row-major.
+    pub fn keys(&self) -> Vec<Key> {
+        self.chunks()
+            .indices()
+            .map(|i| self.block_key(&i))
+            .collect()
+    }
+
+    /// The fused recipe of this array: its own expression, or itself as a single leaf.
+    pub(crate) fn fused(&self) -> Fused {
+        match &self.inner.source {
+            Source::Fused(f, _) => (**f).clone(),
+            Source::Layer(_) => Fused {
+                expr: expr::Expr::new(self.dtype(), expr::ExprKind::Leaf(0)),
+                leaves: vec![Leaf {
+                    src: LeafSrc::Array(self.clone()),
+                    view: View::identity(&self.chunks().numblocks()),
+                }],
+            },
+        }
+    }
+
+    /// Whether this array's blocks exist as graph nodes of their own (not fused).
+    pub(crate) fn is_materialized(&self) -> bool {
+        matches!(self.inner.source, Source::Layer(_))
+    }
+
+    /// This array's layer, building the tasks of a fused array on first need.
+    pub(crate) fn layer(&self) -> Arc<Layer> {
+        match &self.inner.source {
+            Source::Layer(l) => l.clone(),
+            Source::Fused(f, once) => once.get_or_init(|| Arc::new(self.fused_layer(f))).clone(),
+        }
+    }
+
+    /// The same array with its blocks as graph nodes (a fused array gets one task per
+    /// block; a materialised one is returned as is). Same name, same keys.
+    pub fn materialize(&self) -> Array {
+        if self.is_materialized() {
+            return self.clone();
+        }
+        let layer = self.layer();
+        Array {
+            inner: Arc::new(Inner {
+                name: self.inner.name.clone(),
+                shape: self.inner.shape.clone(),
+                chunks: self.inner.chunks.clone(),
+                dtype: self.inner.dtype,
+                ctx: self.inner.ctx.clone(),
+                source: Source::Layer(layer),
+            }),
+        }
+    }
+
+    fn fused_layer(&self, f: &Arc<Fused>) -> Layer {
+        let fused = f.clone();
+        let ctx = self.inner.ctx.clone();
+        let chunks = self.inner.chunks.clone();
+        let dtype = self.dtype();
+        let op = Op::new("fused", move |args: &[Value]| {
+            let idx = block_index(&args[0])?;
+            let inputs = blocks_of(&args[1..])?;
+            let shape = chunks.block_shape(&idx);
+            let mut out = ctx.alloc(dtype, &shape);
+            kernels::eval::Kernel::new(&fused, &inputs, &idx, &shape, &[])?.write(&mut out)?;
+            Ok(ctx.block(out))
+        });
+        let mut graph = Graph::with_capacity(self.chunks().nblocks());
+        let mut deps: Vec<Arc<Layer>> = Vec::new();
+        let leaves: Vec<(&Array, &View)> = f.array_leaves().collect();
+        for (a, _) in &leaves {
+            let l = a.layer();
+            if !deps.iter().any(|d| d.name == l.name) {
+                deps.push(l);
+            }
+        }
+        for idx in self.chunks().indices() {
+            let mut args = vec![Arg::lit(index_value(&idx))];
+            for (a, v) in &leaves {
+                args.push(Arg::key(a.block_key(&v.source_block(&idx, a.ndim()))));
+            }
+            graph.insert(
+                self.block_key(&idx),
+                crate::Node::Task(crate::Task::new(&op, args)),
+            );
+        }
+        Layer {
+            name: self.inner.name.clone(),
+            graph,
+            deps,
+        }
+    }
+
+    /// The whole graph that computes this array's blocks.
+    pub fn graph(&self) -> Graph {
+        collect_graph(&[self.layer()])
+    }
+
+    /// Computes every block and assembles them into one `ndarray` of type `T` (which must
+    /// match the array's type: a [`Type`](ErrorKind::Type) error otherwise).
+    pub fn compute<T: Element>(&self, exec: &impl Executor) -> Result<ndarray::ArrayD<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("array is {}, asked for {}", self.dtype(), T::DTYPE),
+            ));
+        }
+        let data = self.compute_data(exec)?;
+        Ok(T::unwrap(data).expect("type checked above"))
+    }
+
+    /// Computes every block and assembles them into one block of the array's type.
+    pub fn compute_data(&self, exec: &impl Executor) -> Result<BlockData> {
+        let keys = self.keys();
+        let plan = Plan::new(&self.graph(), &keys)?;
+        let out = exec.run(&plan)?;
+        let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
+            ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
+        for (idx, v) in self.chunks().indices().zip(&out.values) {
+            let b = block_of(v).map_err(|e| Error::new(e.kind(), e.message()))?;
+            let offs: Vec<usize> = (0..self.ndim())
+                .map(|k| self.chunks().offset(k, idx[k]))
+                .collect();
+            assign_block(&mut full, b, &offs)?;
+        }
+        Ok(full)
+    }
+
+    /// Computes a single-element array (a full reduction) and returns its value.
+    pub fn compute_scalar(&self, exec: &impl Executor) -> Result<Scalar> {
+        if self.len() != 1 {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!("compute_scalar of an array of shape {:?}", self.shape()),
+            ));
+        }
+        let d = self.compute_data(exec)?;
+        Ok(with_block!(&d, a => a.iter().next().expect("one element").scalar()))
+    }
+
+    /// Computes every block and returns an array holding them (same name and keys), so that
+    /// later computations start from the stored blocks.
+    pub fn persist(&self, exec: &impl Executor) -> Result<Array> {
+        let keys = self.keys();
+        let plan = Plan::new(&self.graph(), &keys)?;
+        let out = exec.run(&plan)?;
+        let mut graph = Graph::with_capacity(keys.len());
+        for (k, v) in keys.into_iter().zip(out.values) {
+            graph.insert(k, crate::Node::Literal(v));
+        }
+        let layer = Layer {
+            name: self.inner.name.clone(),
+            graph,
+            deps: vec![],
+        };
+        Ok(Array::from_layer(
+            self.context(),
+            layer,
+            self.chunks().clone(),
+            self.dtype(),
+        ))
+    }
+}
+
+/// Merges the graphs of `roots` and every layer they depend on (each once, by name).
+pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Graph {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack: Vec<Arc<Layer>> = roots.to_vec();
+    let mut order = Vec::new();
+    while let Some(l) = stack.pop() {
+        if seen.insert(l.name.clone()) {
+            stack.extend(l.deps.iter().cloned());
+            order.push(l);
+        }
+    }
+    let mut g = Graph::with_capacity(order.iter().map(|l| l.graph.len()).sum());
+    for l in order.iter().rev() {
+        g.merge(&l.graph);
+    }
+    g
+}
+
+/// A block index as a literal task argument.
+pub(crate) fn index_value(idx: &[usize]) -> Value {
+    Value::list(idx.iter().map(|&i| i as i64))
+}
+
+/// A block index back from its literal.
+pub(crate) fn block_index(v: &Value) -> Result<Vec<usize>, TaskError> {
+    v.as_list()
+        .ok_or_else(|| TaskError::with_kind(ErrorKind::Type, "block index is not a list"))?
+        .iter()
+        .map(|x| {
+            x.as_int()
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| TaskError::with_kind(ErrorKind::Type, "bad block index"))
+        })
+        .collect()
+}
+
+/// The block inside a value.
+pub(crate) fn block_of(v: &Value) -> Result<&BlockData, TaskError> {
+    v.downcast_ref::<Block>().map(Block::data).ok_or_else(|| {
+        TaskError::with_kind(
+            ErrorKind::Type,
+            format!("expected an array block, got {}", v.type_name()),
+        )
+    })
+}
+
+/// The blocks inside a slice of values.
+pub(crate) fn blocks_of(vs: &[Value]) -> Result<Vec<&BlockData>, TaskError> {
+    vs.iter().map(block_of).collect()
+}
+
+/// Copies block `b` into `full` at `offs`.
+fn assign_block(full: &mut BlockData, b: &BlockData, offs: &[usize]) -> Result<()> {
+    use ndarray::{Slice, SliceInfoElem};
+    let info: Vec<SliceInfoElem> = offs
+        .iter()
+        .zip(b.shape())
+        .map(|(&o, &l)| Slice::from(o..o + l).into())
+        .collect();
+    macro_rules! arms {
+        ($($v:ident),*) => {
+            match (full, b) {
+                $((BlockData::$v(f), BlockData::$v(b)) => f.slice_mut(info.as_slice()).assign(b),)*
+                _ => return Err(Error::new(ErrorKind::Type, "block type differs from the array's")),
+            }
+        };
+    }
+    arms!(Bool, I32, I64, F32, F64);
+    Ok(())
+}

@@ -1,0 +1,603 @@
+//! Reductions: sum, prod, min, max, mean, var, std, any, all, argmin, argmax and the NaN
+//! variants, over all axes or some, as a tree.
+//!
+//! Level 0 runs one task per input block: it evaluates the block's fused expression tile
+//! by tile straight into accumulators (a reduction of `random(...)` or of `x + y` never
+//! materialises its input). Partials are then merged in groups of `split_every` blocks
+//! (split evenly between the reduced axes, as dask does) until one block per kept position
+//! remains, and a last task per output block turns the accumulators into values.
+
+use super::dtype::{BlockData, DType};
+use super::elementwise::MAX_FUSED_NODES;
+use super::expr::Fused;
+use super::grid::{BlockIndices, Chunks, c_strides, norm_axis};
+use super::kernels::eval::Kernel;
+use super::kernels::ops::{self, Opnd, Out, Val};
+use super::kernels::reduce::{AccVec, Kind, Partial, Scratch};
+use super::{Array, Layer, block_index, blocks_of, index_value, token};
+use crate::error::{Error, ErrorKind, Result, TaskError};
+use crate::graph::{Arg, Graph, Node, Op, Task};
+use crate::value::Value;
+use ndarray::{ArrayD, IxDyn};
+use std::sync::Arc;
+
+/// A reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// Sum (integers and bools sum as `i64`).
+    Sum,
+    /// Product.
+    Prod,
+    /// Minimum (NaN propagates).
+    Min,
+    /// Maximum (NaN propagates).
+    Max,
+    /// Arithmetic mean.
+    Mean,
+    /// Variance with `ddof` delta degrees of freedom.
+    Var(usize),
+    /// Standard deviation with `ddof`.
+    Std(usize),
+    /// Whether any element is non-zero.
+    Any,
+    /// Whether all elements are non-zero.
+    All,
+    /// Index of the first minimum (flat index for all axes).
+    ArgMin,
+    /// Index of the first maximum.
+    ArgMax,
+    /// Sum ignoring NaN.
+    NanSum,
+    /// Mean ignoring NaN.
+    NanMean,
+    /// Minimum ignoring NaN.
+    NanMin,
+    /// Maximum ignoring NaN.
+    NanMax,
+}
+
+impl ReduceOp {
+    fn kind(self) -> (Kind, bool) {
+        use ReduceOp::*;
+        match self {
+            Sum => (Kind::Sum, false),
+            NanSum => (Kind::Sum, true),
+            Prod => (Kind::Prod, false),
+            Min | All => (Kind::Min, false),
+            NanMin => (Kind::Min, true),
+            Max | Any => (Kind::Max, false),
+            NanMax => (Kind::Max, true),
+            Mean => (Kind::Mean, false),
+            NanMean => (Kind::Mean, true),
+            Var(_) | Std(_) => (Kind::Var, false),
+            ArgMin => (Kind::ArgMin, false),
+            ArgMax => (Kind::ArgMax, false),
+        }
+    }
+
+    fn name(self) -> String {
+        let s = format!("{self:?}").to_lowercase();
+        s.split('(').next().unwrap_or("reduce").to_owned()
+    }
+
+    /// The result type for an input of type `t`.
+    pub fn out_dtype(self, t: DType) -> DType {
+        use ReduceOp::*;
+        match self {
+            Sum | Prod | NanSum => {
+                if t.is_float() {
+                    t
+                } else {
+                    DType::I64
+                }
+            }
+            Min | Max | NanMin | NanMax => t,
+            Mean | NanMean | Var(_) | Std(_) => t.float(),
+            Any | All => DType::Bool,
+            ArgMin | ArgMax => DType::I64,
+        }
+    }
+}
+
+/// Which axes a reduction runs over, and how.
+///
+/// ```
+/// use blockwork::array::Reduction;
+/// let r = Reduction::axes([0, -1]).keepdims(true).split_every(4);
+/// assert!(r.keepdims);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Reduction {
+    /// The axes (negative counts from the end); `None` for all.
+    pub axis: Option<Vec<isize>>,
+    /// Keep reduced axes with length 1.
+    pub keepdims: bool,
+    /// Fan-in of the combine tree (at least 2).
+    pub split_every: usize,
+}
+
+/// Default fan-in of reduction trees.
+pub const DEFAULT_SPLIT_EVERY: usize = 16;
+
+impl Default for Reduction {
+    fn default() -> Self {
+        Reduction {
+            axis: None,
+            keepdims: false,
+            split_every: DEFAULT_SPLIT_EVERY,
+        }
+    }
+}
+
+impl Reduction {
+    /// Over all axes.
+    pub fn all() -> Reduction {
+        Reduction::default()
+    }
+    /// Over the given axes.
+    pub fn axes(axes: impl IntoIterator<Item = isize>) -> Reduction {
+        Reduction {
+            axis: Some(axes.into_iter().collect()),
+            ..Reduction::default()
+        }
+    }
+    /// Over one axis, or all for `None`.
+    pub fn axis(axis: Option<isize>) -> Reduction {
+        Reduction {
+            axis: axis.map(|a| vec![a]),
+            ..Reduction::default()
+        }
+    }
+    /// Sets `keepdims`.
+    pub fn keepdims(mut self, k: bool) -> Reduction {
+        self.keepdims = k;
+        self
+    }
+    /// Sets the tree fan-in.
+    pub fn split_every(mut self, n: usize) -> Reduction {
+        self.split_every = n;
+        self
+    }
+}
+
+/// Everything a reduction's tasks need.
+struct Spec {
+    op: ReduceOp,
+    kind: Kind,
+    skip: bool,
+    float: bool,
+    red: Vec<bool>,
+    in_dtype: DType,
+}
+
+macro_rules! shortcuts {
+    ($($(#[$doc:meta])* $name:ident => $op:expr),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(&self, axis: Option<isize>) -> Result<Array> {
+            self.reduce($op, &Reduction::axis(axis))
+        }
+    )*};
+}
+
+impl Array {
+    shortcuts! {
+        /// Sum over one axis or all (`None`).
+        sum => ReduceOp::Sum,
+        /// Product.
+        prod => ReduceOp::Prod,
+        /// Minimum.
+        min => ReduceOp::Min,
+        /// Maximum.
+        max => ReduceOp::Max,
+        /// Mean.
+        mean => ReduceOp::Mean,
+        /// Whether any element is non-zero.
+        any => ReduceOp::Any,
+        /// Whether all elements are non-zero.
+        all => ReduceOp::All,
+        /// Index of the first minimum.
+        argmin => ReduceOp::ArgMin,
+        /// Index of the first maximum.
+        argmax => ReduceOp::ArgMax,
+        /// Sum ignoring NaN.
+        nansum => ReduceOp::NanSum,
+        /// Mean ignoring NaN.
+        nanmean => ReduceOp::NanMean,
+        /// Minimum ignoring NaN.
+        nanmin => ReduceOp::NanMin,
+        /// Maximum ignoring NaN.
+        nanmax => ReduceOp::NanMax,
+    }
+
+    /// Variance with `ddof` delta degrees of freedom.
+    pub fn var(&self, axis: Option<isize>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::Var(ddof), &Reduction::axis(axis))
+    }
+
+    /// Standard deviation with `ddof`.
+    pub fn std(&self, axis: Option<isize>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::Std(ddof), &Reduction::axis(axis))
+    }
+
+    /// A reduction over the axes of `how`.
+    ///
+    /// Errors: an axis out of range or given twice is an [`Index`](ErrorKind::Index) error;
+    /// arg reductions over several (but not all) axes, or `split_every < 2`, are
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument); min, max, arg, mean, var and std of
+    /// nothing are [`Empty`](ErrorKind::Empty).
+    pub fn reduce(&self, op: ReduceOp, how: &Reduction) -> Result<Array> {
+        let spec = Arc::new(self.reduce_spec(op, how)?);
+        let src = if self.fused_size() > MAX_FUSED_NODES {
+            self.materialize()
+        } else {
+            self.clone()
+        };
+        let mut f = src.fused();
+        // The accumulators' domain: f64, or i64 (bools as 0/1 for any and all).
+        f.expr = if spec.float {
+            f.expr.cast(DType::F64)
+        } else if matches!(op, ReduceOp::Any | ReduceOp::All) {
+            f.expr.cast(DType::Bool).cast(DType::I64)
+        } else {
+            f.expr.cast(DType::I64)
+        };
+        let base = token(&op.name(), (self.name(), op, how));
+        let (mut layer, mut nb) = level0(&src, Arc::new(f), &spec, &base);
+        let mut level = 1;
+        while (0..self.ndim()).any(|k| spec.red[k] && nb[k] > 1) {
+            let name = format!("{base}-{level}");
+            (layer, nb) = combine_level(layer, &nb, &spec, how.split_every, &name);
+            level += 1;
+        }
+        Ok(finalize_layer(self, layer, &spec, how.keepdims, &base))
+    }
+
+    /// Checks a reduction's arguments against this array and describes it.
+    fn reduce_spec(&self, op: ReduceOp, how: &Reduction) -> Result<Spec> {
+        let n = self.ndim();
+        let mut red = vec![how.axis.is_none(); n];
+        for &a in how.axis.iter().flatten() {
+            let k = norm_axis(a, n)?;
+            if red[k] {
+                return Err(Error::new(ErrorKind::Index, format!("axis {a} repeated")));
+            }
+            red[k] = true;
+        }
+        let (kind, skip) = op.kind();
+        let arg = matches!(kind, Kind::ArgMin | Kind::ArgMax);
+        if arg && how.axis.as_ref().is_some_and(|v| v.len() != 1) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "arg reductions take one axis or all",
+            ));
+        }
+        if how.split_every < 2 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "split_every must be at least 2",
+            ));
+        }
+        let count: usize = (0..n)
+            .filter(|&k| red[k])
+            .map(|k| self.shape()[k])
+            .product();
+        let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
+        if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op {
+            return Err(Error::new(
+                ErrorKind::Empty,
+                format!("{} of an empty selection", op.name()),
+            ));
+        }
+        let float = matches!(kind, Kind::Mean | Kind::Var) || (self.dtype().is_float() && !bool_op);
+        Ok(Spec {
+            op,
+            kind,
+            skip,
+            float,
+            red,
+            in_dtype: self.dtype(),
+        })
+    }
+}
+
+/// Level 0: one partial per input block.
+fn level0(src: &Array, f: Arc<Fused>, spec: &Arc<Spec>, base: &str) -> (Arc<Layer>, Vec<usize>) {
+    let name: Arc<str> = format!("{base}-0").into();
+    let chunks = src.chunks().clone();
+    let shape = src.shape().to_vec();
+    let (fk, sk) = (f.clone(), spec.clone());
+    let op = Op::new("reduce-block", move |args: &[Value]| {
+        let idx = block_index(&args[0])?;
+        let inputs = blocks_of(&args[1..])?;
+        partial_block(&fk, &inputs, &idx, &chunks, &shape, &sk).map(Value::payload)
+    });
+    let mut graph = Graph::with_capacity(src.chunks().nblocks());
+    let leaves: Vec<_> = f.array_leaves().collect();
+    let mut deps: Vec<Arc<Layer>> = Vec::new();
+    for (a, _) in &leaves {
+        let l = a.layer();
+        if !deps.iter().any(|d| d.name == l.name) {
+            deps.push(l);
+        }
+    }
+    for idx in src.chunks().indices() {
+        let mut args = vec![Arg::lit(index_value(&idx))];
+        for (a, v) in &leaves {
+            args.push(Arg::key(a.block_key(&v.source_block(&idx, a.ndim()))));
+        }
+        graph.insert(
+            crate::Key::block(&name, &idx),
+            Node::Task(Task::new(&op, args)),
+        );
+    }
+    (
+        Arc::new(Layer { name, graph, deps }),
+        src.chunks().numblocks(),
+    )
+}
+
+/// The partial of one block: the fused input evaluated tile by tile into accumulators.
+fn partial_block(
+    f: &Fused,
+    inputs: &[&BlockData],
+    idx: &[usize],
+    chunks: &Chunks,
+    shape: &[usize],
+    spec: &Spec,
+) -> Result<Partial, TaskError> {
+    let bshape = chunks.block_shape(idx);
+    let acc_shape: Vec<usize> = bshape
+        .iter()
+        .zip(&spec.red)
+        .map(|(&l, &r)| if r { 1 } else { l })
+        .collect();
+    let acc_st: Vec<isize> = c_strides(&acc_shape)
+        .iter()
+        .zip(&spec.red)
+        .map(|(&s, &r)| if r { 0 } else { s as isize })
+        .collect();
+    let mut extra = vec![(0isize, acc_st)];
+    let arg = matches!(spec.kind, Kind::ArgMin | Kind::ArgMax);
+    if arg {
+        // Reduction index: the flat index over all axes, or the position along one axis.
+        let all = spec.red.iter().all(|&r| r);
+        let g: Vec<isize> = if all {
+            c_strides(shape).iter().map(|&s| s as isize).collect()
+        } else {
+            spec.red.iter().map(|&r| r as isize).collect()
+        };
+        let base = (0..idx.len())
+            .map(|k| chunks.offset(k, idx[k]) as isize * g[k])
+            .sum();
+        extra.push((base, g));
+    }
+    let mut k = Kernel::new(f, inputs, idx, &bshape, &extra)?;
+    let (acc_s, ix_s) = (k.extra(0), k.extra(1));
+    let acc_rs = k.geo.run_stride(acc_s);
+    let ix_rs = if arg {
+        k.geo.run_stride(ix_s) as i64
+    } else {
+        0
+    };
+    let mut p = Partial::new(spec.kind, spec.skip, spec.float, acc_shape);
+    let mut sc = Scratch::default();
+    k.tiles(|offs, n, v| {
+        let ix = if arg { offs[ix_s] as i64 } else { 0 };
+        p.update(v, n, (offs[acc_s] as usize, acc_rs), (ix, ix_rs), &mut sc)
+    })?;
+    Ok(p)
+}
+
+/// One level of the combine tree.
+fn combine_level(
+    prev: Arc<Layer>,
+    nb: &[usize],
+    spec: &Spec,
+    split_every: usize,
+    name: &str,
+) -> (Arc<Layer>, Vec<usize>) {
+    let nred = spec
+        .red
+        .iter()
+        .zip(nb)
+        .filter(|&(&r, &b)| r && b > 1)
+        .count()
+        .max(1);
+    let fan = ((split_every as f64).powf(1.0 / nred as f64).floor() as usize).max(2);
+    let group: Vec<usize> = nb
+        .iter()
+        .zip(&spec.red)
+        .map(|(&b, &r)| if r && b > 1 { fan } else { 1 })
+        .collect();
+    let new_nb: Vec<usize> = nb
+        .iter()
+        .zip(&group)
+        .map(|(&b, &g)| b.div_ceil(g))
+        .collect();
+    let name: Arc<str> = name.into();
+    let op = Op::new("reduce-combine", |args: &[Value]| {
+        let parts = args[0]
+            .as_list()
+            .ok_or_else(|| TaskError::new("combine expects a list"))?;
+        let mut it = parts.iter().map(partial_of);
+        let mut acc = it
+            .next()
+            .ok_or_else(|| TaskError::new("empty combine"))??
+            .clone();
+        for p in it {
+            acc.merge(p?)?;
+        }
+        Ok(Value::payload(acc))
+    });
+    let mut graph = Graph::with_capacity(new_nb.iter().product());
+    for idx in BlockIndices::new(new_nb.clone()) {
+        let lo: Vec<usize> = idx.iter().zip(&group).map(|(&i, &g)| i * g).collect();
+        let ext: Vec<usize> = (0..idx.len())
+            .map(|k| group[k].min(nb[k] - lo[k]))
+            .collect();
+        let items = BlockIndices::new(ext)
+            .map(|off| {
+                let src: Vec<usize> = off.iter().zip(&lo).map(|(a, b)| a + b).collect();
+                Arg::key(crate::Key::block(&prev.name, &src))
+            })
+            .collect::<Vec<_>>();
+        graph.insert(
+            crate::Key::block(&name, &idx),
+            Node::Task(Task::new(&op, [Arg::list(items)])),
+        );
+    }
+    (
+        Arc::new(Layer {
+            name,
+            graph,
+            deps: vec![prev],
+        }),
+        new_nb,
+    )
+}
+
+fn partial_of(v: &Value) -> Result<&Partial, TaskError> {
+    v.downcast_ref::<Partial>()
+        .ok_or_else(|| TaskError::with_kind(ErrorKind::Type, "expected a reduction partial"))
+}
+
+/// The last layer: accumulators to values, one block per output block.
+fn finalize_layer(
+    src: &Array,
+    prev: Arc<Layer>,
+    spec: &Arc<Spec>,
+    keepdims: bool,
+    name: &str,
+) -> Array {
+    let n = src.ndim();
+    let out_axes: Vec<Vec<usize>> = (0..n)
+        .filter(|&k| keepdims || !spec.red[k])
+        .map(|k| {
+            if spec.red[k] {
+                vec![1]
+            } else {
+                src.chunks().axis(k).to_vec()
+            }
+        })
+        .collect();
+    let chunks = Chunks::from_axes(out_axes);
+    let out_dtype = spec.op.out_dtype(spec.in_dtype);
+    let name: Arc<str> = name.into();
+    let (sk, ctx) = (spec.clone(), src.context().clone());
+    let (red, kd) = (spec.red.clone(), keepdims);
+    let op = Op::new("reduce-finalize", move |args: &[Value]| {
+        let p = partial_of(&args[0])?;
+        let shape: Vec<usize> = p
+            .shape
+            .iter()
+            .zip(&red)
+            .filter(|&(_, &r)| kd || !r)
+            .map(|(&l, _)| l)
+            .collect();
+        Ok(ctx.block(finalize(p, &sk, out_dtype, &shape)?))
+    });
+    let mut graph = Graph::with_capacity(chunks.nblocks());
+    for idx in chunks.indices() {
+        // The partial's index: reduced axes at block 0.
+        let mut it = idx.iter();
+        let full: Vec<usize> = (0..n)
+            .map(|k| {
+                if spec.red[k] {
+                    if keepdims {
+                        it.next();
+                    }
+                    0
+                } else {
+                    *it.next().expect("kept axis")
+                }
+            })
+            .collect();
+        let args = [Arg::key(crate::Key::block(&prev.name, &full))];
+        graph.insert(
+            crate::Key::block(&name, &idx),
+            Node::Task(Task::new(&op, args)),
+        );
+    }
+    let layer = Layer {
+        name,
+        graph,
+        deps: vec![prev],
+    };
+    Array::from_layer(src.context(), layer, chunks, out_dtype)
+}
+
+/// The values of a partial, as a block of `dtype` and `shape`.
+fn finalize(
+    p: &Partial,
+    spec: &Spec,
+    dtype: DType,
+    shape: &[usize],
+) -> Result<BlockData, TaskError> {
+    let vals: AccVec = match (spec.op, p.fields.as_slice()) {
+        (ReduceOp::Mean | ReduceOp::NanMean, [AccVec::F(s), AccVec::F(c)]) => {
+            AccVec::F(s.iter().zip(c).map(|(s, c)| s / c).collect())
+        }
+        (ReduceOp::Var(d) | ReduceOp::Std(d), [AccVec::F(n), _, AccVec::F(m2)]) => AccVec::F(
+            n.iter()
+                .zip(m2)
+                .map(|(&n, &m2)| {
+                    let v = m2 / (n - d as f64).max(0.0);
+                    if matches!(spec.op, ReduceOp::Std(_)) {
+                        v.sqrt()
+                    } else {
+                        v
+                    }
+                })
+                .collect(),
+        ),
+        (ReduceOp::ArgMin | ReduceOp::ArgMax, [_, idx]) => idx.clone(),
+        (_, [v]) => v.clone(),
+        _ => return Err(TaskError::new("internal: partial fields")),
+    };
+    let (val, mut out) = match &vals {
+        AccVec::F(v) => (Val::F64(Opnd::Slice(v)), alloc(dtype, v.len())),
+        AccVec::I(v) => (Val::I64(Opnd::Slice(v)), alloc(dtype, v.len())),
+    };
+    ops::cast(val, out_of(&mut out))?;
+    Ok(reshape(out, shape))
+}
+
+enum Owned {
+    Bool(Vec<bool>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+fn alloc(dt: DType, n: usize) -> Owned {
+    match dt {
+        DType::Bool => Owned::Bool(vec![false; n]),
+        DType::I32 => Owned::I32(vec![0; n]),
+        DType::I64 => Owned::I64(vec![0; n]),
+        DType::F32 => Owned::F32(vec![0.0; n]),
+        DType::F64 => Owned::F64(vec![0.0; n]),
+    }
+}
+
+fn out_of(o: &mut Owned) -> Out<'_> {
+    match o {
+        Owned::Bool(v) => Out::Bool(v),
+        Owned::I32(v) => Out::I32(v),
+        Owned::I64(v) => Out::I64(v),
+        Owned::F32(v) => Out::F32(v),
+        Owned::F64(v) => Out::F64(v),
+    }
+}
+
+fn reshape(o: Owned, shape: &[usize]) -> BlockData {
+    let s = IxDyn(shape);
+    let e = "partial length matches the output block";
+    match o {
+        Owned::Bool(v) => BlockData::Bool(ArrayD::from_shape_vec(s, v).expect(e)),
+        Owned::I32(v) => BlockData::I32(ArrayD::from_shape_vec(s, v).expect(e)),
+        Owned::I64(v) => BlockData::I64(ArrayD::from_shape_vec(s, v).expect(e)),
+        Owned::F32(v) => BlockData::F32(ArrayD::from_shape_vec(s, v).expect(e)),
+        Owned::F64(v) => BlockData::F64(ArrayD::from_shape_vec(s, v).expect(e)),
+    }
+}

@@ -1,0 +1,195 @@
+//! Cumulative sums and products along an axis.
+//!
+//! Each block is scanned on its own; then a chain of small "carry" tasks along the axis
+//! folds in the totals of the blocks before it (the last slice of each scanned block), and
+//! each output block is its scan combined with its carry.
+
+use super::dtype::{BlockData, DType};
+use super::grid::norm_axis;
+use super::{Array, Layer, block_of, token};
+use crate::error::{ErrorKind, Result, TaskError};
+use crate::graph::{Arg, Graph, Node, Op, Task};
+use crate::key::Key;
+use crate::value::Value;
+use ndarray::{ArrayD, Axis};
+use std::sync::Arc;
+
+/// Element types scans run in: `f64` and `i64` (wrapping).
+trait ScanElem: Copy + 'static {
+    fn comb(a: Self, b: Self, prod: bool) -> Self;
+    fn ident(prod: bool) -> Self;
+}
+impl ScanElem for f64 {
+    fn comb(a: f64, b: f64, prod: bool) -> f64 {
+        if prod { a * b } else { a + b }
+    }
+    fn ident(prod: bool) -> f64 {
+        if prod { 1.0 } else { 0.0 }
+    }
+}
+impl ScanElem for i64 {
+    fn comb(a: i64, b: i64, prod: bool) -> i64 {
+        if prod {
+            a.wrapping_mul(b)
+        } else {
+            a.wrapping_add(b)
+        }
+    }
+    fn ident(prod: bool) -> i64 {
+        prod as i64
+    }
+}
+
+fn scan_block<T: ScanElem>(a: &ArrayD<T>, axis: usize, prod: bool) -> ArrayD<T> {
+    let mut out = a.to_owned();
+    out.accumulate_axis_inplace(Axis(axis), |&prev, cur| *cur = T::comb(prev, *cur, prod));
+    out
+}
+
+/// `carry ⊕ last slice of local` (the carry for the next block), keeping the axis.
+fn next_carry<T: ScanElem>(
+    carry: Option<&ArrayD<T>>,
+    local: &ArrayD<T>,
+    axis: usize,
+    prod: bool,
+) -> ArrayD<T> {
+    let n = local.shape()[axis];
+    let last = if n == 0 {
+        return carry.cloned().unwrap_or_else(|| {
+            let mut s = local.shape().to_vec();
+            s[axis] = 1;
+            ArrayD::from_elem(s, T::ident(prod))
+        });
+    } else {
+        local
+            .index_axis(Axis(axis), n - 1)
+            .insert_axis(Axis(axis))
+            .to_owned()
+    };
+    match carry {
+        None => last,
+        Some(c) => {
+            let mut out = last;
+            out.zip_mut_with(c, |o, &c| *o = T::comb(c, *o, prod));
+            out
+        }
+    }
+}
+
+fn apply_carry<T: ScanElem>(local: &ArrayD<T>, carry: &ArrayD<T>, prod: bool) -> ArrayD<T> {
+    let mut out = local.to_owned();
+    out.zip_mut_with(carry, |o, &c| *o = T::comb(c, *o, prod));
+    out
+}
+
+#[cold]
+fn type_err() -> TaskError {
+    TaskError::with_kind(ErrorKind::Type, "scan of a block of unexpected type")
+}
+
+impl Array {
+    /// Cumulative sum along `axis` (integers and bools accumulate as `i64`).
+    pub fn cumsum(&self, axis: isize) -> Result<Array> {
+        self.scan(axis, false)
+    }
+
+    /// Cumulative product along `axis`.
+    pub fn cumprod(&self, axis: isize) -> Result<Array> {
+        self.scan(axis, true)
+    }
+
+    fn scan(&self, axis: isize, prod: bool) -> Result<Array> {
+        let k = norm_axis(axis, self.ndim())?;
+        let float = self.dtype().is_float();
+        let x = self
+            .astype(if float { DType::F64 } else { DType::I64 })?
+            .materialize();
+        let base = token(if prod { "cumprod" } else { "cumsum" }, (x.name(), k));
+        let (local, carry): (Arc<str>, Arc<str>) = (
+            format!("{base}-local").into(),
+            format!("{base}-carry").into(),
+        );
+        let (local_op, carry_op, out_op) = scan_ops(self.context(), k, prod);
+        let mut graph = Graph::with_capacity(3 * x.chunks().nblocks());
+        for idx in x.chunks().indices() {
+            let lk = Key::block(&local, &idx);
+            graph.insert(
+                lk.clone(),
+                Node::Task(Task::new(&local_op, [Arg::key(x.block_key(&idx))])),
+            );
+            let mut args = vec![Arg::key(lk.clone())];
+            if idx[k] > 0 {
+                let mut p = idx.clone();
+                p[k] -= 1;
+                args.push(Arg::key(Key::block(&carry, &p)));
+            }
+            graph.insert(
+                Key::block(&carry, &idx),
+                Node::Task(Task::new(&carry_op, args)),
+            );
+            let out = if idx[k] == 0 {
+                Node::Alias(lk)
+            } else {
+                let mut p = idx.clone();
+                p[k] -= 1;
+                Node::Task(Task::new(
+                    &out_op,
+                    [Arg::key(lk), Arg::key(Key::block(&carry, &p))],
+                ))
+            };
+            graph.insert(Key::block(&base, &idx), out);
+        }
+        let layer = Layer {
+            name: base,
+            graph,
+            deps: vec![x.layer()],
+        };
+        let out = Array::from_layer(self.context(), layer, x.chunks().clone(), x.dtype());
+        if self.dtype() == DType::F32 {
+            out.astype(DType::F32)
+        } else {
+            Ok(out)
+        }
+    }
+}
+
+/// The three ops of a scan along axis `k`: scan a block; fold a block's total into the
+/// running carry; combine a scanned block with the carry of the blocks before it.
+fn scan_ops(ctx: &super::ArrayContext, k: usize, prod: bool) -> (Op, Op, Op) {
+    let ctx = ctx.clone();
+    let c1 = ctx.clone();
+    let local_op = Op::new("scan-block", move |a: &[Value]| {
+        Ok(c1.block(match block_of(&a[0])? {
+            BlockData::F64(b) => BlockData::F64(scan_block(b, k, prod)),
+            BlockData::I64(b) => BlockData::I64(scan_block(b, k, prod)),
+            _ => return Err(type_err()),
+        }))
+    });
+    let c2 = ctx.clone();
+    let carry_op = Op::new("scan-carry", move |a: &[Value]| {
+        let prev = if a.len() > 1 {
+            Some(block_of(&a[1])?)
+        } else {
+            None
+        };
+        Ok(c2.block(match (block_of(&a[0])?, prev) {
+            (BlockData::F64(l), None) => BlockData::F64(next_carry(None, l, k, prod)),
+            (BlockData::F64(l), Some(BlockData::F64(c))) => {
+                BlockData::F64(next_carry(Some(c), l, k, prod))
+            }
+            (BlockData::I64(l), None) => BlockData::I64(next_carry(None, l, k, prod)),
+            (BlockData::I64(l), Some(BlockData::I64(c))) => {
+                BlockData::I64(next_carry(Some(c), l, k, prod))
+            }
+            _ => return Err(type_err()),
+        }))
+    });
+    let out_op = Op::new("scan-apply", move |a: &[Value]| {
+        Ok(ctx.block(match (block_of(&a[0])?, block_of(&a[1])?) {
+            (BlockData::F64(l), BlockData::F64(c)) => BlockData::F64(apply_carry(l, c, prod)),
+            (BlockData::I64(l), BlockData::I64(c)) => BlockData::I64(apply_carry(l, c, prod)),
+            _ => return Err(type_err()),
+        }))
+    });
+    (local_op, carry_op, out_op)
+}

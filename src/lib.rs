@@ -25,7 +25,7 @@
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. On top of them,
 //! [`spec`] reads and writes graphs as JSON spec files of builtin ops, [`diagnostics`] draws,
 //! measures, profiles and shows the progress of graphs and runs, and [`bench_shapes`] makes
-//! the graphs of the scheduler benchmarks; [`array`] builds blocked n-d arrays in the manner
+//! the graphs of the scheduler benchmarks; [`array`](mod@array) builds blocked n-d arrays in the manner
 //! of `dask.array` and [`bag`] partitioned collections in the manner of `dask.bag`. With the
 //! `testing` feature, `testing` adds random DAGs, a plan checker and a sequential-versus-pool
 //! differential runner, for test suites and fuzz targets.

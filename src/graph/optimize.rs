@@ -15,7 +15,7 @@
 //! - **Order.** Surviving keys keep their relative insertion order.
 //! - **Nesting.** Content put in place of a reference becomes a nested [`Arg::Task`],
 //!   [`Arg::Lit`] or [`Arg::Ref`]. No rewrite nests arguments deeper than
-//!   [`MAX_NESTING`](crate::plan::MAX_NESTING): where inlining one more level would, the
+//!   [`crate::plan::MAX_NESTING`]: where inlining one more level would, the
 //!   reference stays and the key it names stays in the graph. A rewritten graph therefore
 //!   plans whenever the original does, and evaluating it recurses no deeper.
 //! - **Bad input.** [`cull`] returns a typed error for a missing key. The other rewrites

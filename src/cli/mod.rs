@@ -1,6 +1,7 @@
 //! Arguments, dispatch and exit codes of the `blockwork` binary.
 
 mod bench;
+mod bench_data;
 mod commands;
 
 use blockwork::spec::{Spec, SpecError};

@@ -10,8 +10,8 @@
 //! the median over `--runs` runs, in MB/s (10^6 bytes) of input. Workers are pinned to
 //! cores unless `--no-pin` is given.
 
-use blockwork::bag::{Bag, Counter, TextFiles, corpus};
-use blockwork::{Pool, Result};
+use blockwork::Pool;
+use blockwork::bag::{TextFiles, corpus};
 use mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,16 +62,6 @@ fn parse_args() -> std::result::Result<Args, String> {
     Ok(args)
 }
 
-/// The word count: a bag of lines, each line's words counted in place (no `String` per
-/// word), the per-partition tables merged in a tree, then the ten most frequent.
-fn top_words(pattern: &str, pool: &Pool) -> Result<Vec<(String, usize)>> {
-    let lines: Bag<String> = TextFiles::glob(pattern)?.lines()?;
-    let counts = lines.frequencies_by(|line: &String, words: &mut Counter<str>| {
-        line.split_ascii_whitespace().for_each(|w| words.add(w))
-    });
-    counts.topk(10, |&(_, n)| n).compute(pool)
-}
-
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = match parse_args() {
         Ok(a) => a,
@@ -113,7 +103,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let mut top = Vec::new();
     for _ in 0..args.runs.max(1) {
         let t = Instant::now();
-        top = top_words(&pattern, &pool)?;
+        top = corpus::top_words(&pattern, 10, &pool)?;
         times.push(t.elapsed().as_secs_f64());
     }
     for (word, n) in &top {

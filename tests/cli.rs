@@ -322,3 +322,154 @@ fn ops_and_version() {
     }
     assert!(ok_stdout(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
 }
+
+/// Runs `bench --json` with `args` and returns its one JSON line, checking the fields the
+/// harness requires.
+fn bench_record(workload: &str, args: &[&str]) -> J {
+    let mut all = vec!["bench", "--workload", workload, "--threads", "2", "--json"];
+    all.extend_from_slice(args);
+    let out = ok_stdout(&all);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let r: J = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(
+        (r["engine"].as_str(), r["workload"].as_str()),
+        (Some("blockwork"), Some(workload))
+    );
+    assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{r}");
+    r
+}
+
+/// An input of the array workloads as a plain row-major matrix (the generator's values depend
+/// only on the seed and the position, not on the chunking).
+fn random_matrix(n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let a = blockwork::array::ArrayContext::new()
+        .random(&[n, n], n, seed)
+        .unwrap()
+        .compute::<f64>(&blockwork::Sequential::new())
+        .unwrap();
+    let flat: Vec<f64> = a.iter().copied().collect();
+    flat.chunks(n).map(<[f64]>::to_vec).collect()
+}
+
+/// `Workload::value` of a result matrix, by loops: sum of z[i][j] ((i + 1) + 2 (j + 1)).
+fn weighted_matrix(n: usize, z: impl Fn(usize, usize) -> f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            s += z(i, j) * ((i + 1) + 2 * (j + 1)) as f64;
+        }
+    }
+    s
+}
+
+/// What each array case computes, by naive loops over the same inputs.
+fn expected_array_value(case: char, n: usize) -> f64 {
+    use blockwork::array::bench::{E_MARGIN, RANDOM_SEED, SEED};
+    let nn = (n * n) as f64;
+    let mean = |m: &[Vec<f64>]| m.iter().flatten().sum::<f64>() / nn;
+    match case {
+        'a' | 'd' => {
+            let (x, y) = (random_matrix(n, SEED), random_matrix(n, SEED + 1));
+            if case == 'a' {
+                weighted_matrix(n, |i, j| (x[i][j] + 1.0) * 2.0 - y[i][j])
+            } else {
+                weighted_matrix(n, |i, j| (0..n).map(|k| x[i][k] * y[k][j]).sum())
+            }
+        }
+        'b' => random_matrix(n, RANDOM_SEED).iter().flatten().sum(),
+        'g' => mean(&random_matrix(n, RANDOM_SEED)),
+        'c' => {
+            let x = random_matrix(n, SEED);
+            (0..n)
+                .map(|j| (j + 1) as f64 * (0..n).map(|i| x[i][j] + x[j][i]).sum::<f64>())
+                .sum()
+        }
+        'e' => {
+            let x = random_matrix(n, SEED);
+            let picked: Vec<f64> = (0..n)
+                .step_by(2)
+                .flat_map(|i| x[i][E_MARGIN..n - E_MARGIN].to_vec())
+                .collect();
+            picked.iter().sum::<f64>() / picked.len() as f64
+        }
+        'f' => {
+            let x = random_matrix(n, SEED);
+            let m = mean(&x);
+            (x.iter().flatten().map(|v| (v - m) * (v - m)).sum::<f64>() / nn).sqrt()
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// `array_a` .. `array_g` at small sides: the harness's fields, the chunking it asks for, and
+/// the answer (`value`) against naive loops; no `check` (the other engines print none).
+#[test]
+fn bench_array_workloads() {
+    for (case, n) in [
+        ('a', 37),
+        ('b', 50),
+        ('c', 41),
+        ('d', 36),
+        ('e', 230),
+        ('f', 45),
+        ('g', 60),
+    ] {
+        let w = format!("array_{case}");
+        let r = bench_record(&w, &["--n", &n.to_string()]);
+        assert_eq!(r["n"].as_u64(), Some(n as u64), "{r}");
+        let chunk = if case == 'd' { n / 4 } else { n / 10 };
+        assert_eq!(r["chunk"].as_u64(), Some(chunk as u64), "{r}");
+        assert!(r.get("check").is_none(), "{r}");
+        let (got, want) = (r["value"].as_f64().unwrap(), expected_array_value(case, n));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{w}: {got} != {want}"
+        );
+    }
+}
+
+#[test]
+fn bench_array_rejects_bad_sides() {
+    for (w, n) in [("array_e", "200"), ("array_a", "0")] {
+        let out = blockwork(&["bench", "--workload", w, "--n", n, "--json"]);
+        assert_eq!(out.status.code(), Some(2), "{w} n={n}");
+    }
+    let out = blockwork(&["bench", "--workload", "array_h", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+/// The word count reads `DIR/part-*.txt` (and nothing else there); `n` is their size in
+/// bytes and `check` the sum of the ten largest counts, as counted here with a `HashMap`.
+#[test]
+fn bench_wordcount() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = blockwork::bag::corpus::generate(dir.path(), 300_000, 5, 7).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "zzz ".repeat(100_000)).unwrap();
+    let mut counts = std::collections::HashMap::<String, u64>::new();
+    let mut bytes = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        bytes += text.len() as u64;
+        for w in text.split_whitespace() {
+            *counts.entry(w.to_owned()).or_default() += 1;
+        }
+    }
+    let mut by_count: Vec<u64> = counts.into_values().collect();
+    by_count.sort_unstable_by(|a, b| b.cmp(a));
+    let check: u64 = by_count[..10].iter().sum();
+
+    let data = dir.path().to_str().unwrap();
+    let r = bench_record("wordcount", &["--n", "123", "--data", data, "--reps", "2"]);
+    assert_eq!(r["n"].as_u64(), Some(bytes), "{r}");
+    assert_eq!(r["check"].as_u64(), Some(check), "{r}");
+    assert_eq!(r["files"].as_u64(), Some(5), "{r}");
+
+    let out = blockwork(&["bench", "--workload", "wordcount", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "no --data");
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    let out = blockwork(&["bench", "--workload", "wordcount", "--data", e, "--json"]);
+    assert_eq!(out.status.code(), Some(2), "no corpus");
+}

@@ -152,3 +152,29 @@ pub fn generate(dir: &Path, total_bytes: u64, files: usize, seed: u64) -> Result
     }
     Ok(paths)
 }
+
+/// The benchmark's word count over the files matching `pattern` (a glob): a bag of lines, one
+/// partition per file, each line's words (split on ASCII whitespace) counted in place, the
+/// per-partition tables merged in a tree, then the `k` most frequent words with their counts.
+///
+/// ```
+/// use blockwork::{Sequential, bag::corpus};
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("part-00.txt"), "a b a\nc a b\n")?;
+/// let pattern = format!("{}/part-*.txt", dir.path().display());
+/// let top = corpus::top_words(&pattern, 2, &Sequential::new())?;
+/// assert_eq!(top, vec![("a".to_string(), 3), ("b".to_string(), 2)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn top_words<E: crate::Executor + ?Sized>(
+    pattern: &str,
+    k: usize,
+    exec: &E,
+) -> Result<Vec<(String, usize)>> {
+    use super::{Bag, Counter, TextFiles};
+    let lines: Bag<String> = TextFiles::glob(pattern)?.lines()?;
+    let counts = lines.frequencies_by(|line: &String, words: &mut Counter<str>| {
+        line.split_ascii_whitespace().for_each(|w| words.add(w))
+    });
+    counts.topk(k, |&(_, n)| n).compute(exec)
+}

@@ -1,9 +1,11 @@
-//! `blockwork bench`: the scheduler-overhead shapes, timed.
+//! `blockwork bench`: the scheduler-overhead shapes, timed, and the data workloads of
+//! [`bench_data`].
 //!
 //! With `--json`, one JSON object per measurement on standard output, as every engine of the
 //! cross-engine harness prints: `{"engine": "blockwork", "workload", "n", "seconds",
 //! "peak_rss_bytes", ...}`; a workload this build cannot run exits with code 3.
 
+use super::bench_data::{self, is_data_workload};
 use super::{Failure, Outcome};
 use blockwork::bench_shapes::{self, SHAPES, shape_tasks};
 use blockwork::{Executor, Graph, Key, Plan, Pool, RunOptions, RunOutput, Sequential, Value};
@@ -21,18 +23,19 @@ const LATENCY_REPS: usize = 10_000;
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
-    /// One workload: independent, chain, tree, wavefront, random_dag or latency10 (default:
-    /// all of them).
+    /// One workload: independent, chain, tree, wavefront, random_dag, latency10, array_a ..
+    /// array_g or wordcount (default: the shapes and latency10).
     #[arg(long)]
     workload: Option<String>,
-    /// Tasks per shape; accepts 100000, 1e5 or 100_000.
-    #[arg(long, value_parser = parse_n, default_value_t = DEFAULT_N)]
-    n: usize,
+    /// Tasks per shape (default 100000), the side of the square arrays (default: the full
+    /// size of BENCHMARKS.md), ignored by wordcount; accepts 100000, 1e5 or 100_000.
+    #[arg(long, value_parser = parse_n)]
+    n: Option<usize>,
     /// Worker threads (default: the available parallelism).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
     threads: Option<u16>,
-    /// Timed runs per shape, after one untimed warm-up; the median is reported (default: 1
-    /// for shapes, 10000 round trips for latency10).
+    /// Timed runs per workload, after one untimed warm-up; the median is reported (default:
+    /// 1, and 10000 round trips for latency10).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     reps: Option<u32>,
     /// Do not pin workers to cores.
@@ -44,7 +47,7 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     json: bool,
-    /// Input data directory, for data workloads (the harness passes it to every engine).
+    /// The word count's corpus: the directory holding its part-*.txt files.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
 }
@@ -76,11 +79,11 @@ impl Executor for Exec {
 }
 
 /// One measurement.
-struct Row {
-    workload: String,
-    n: usize,
-    seconds: f64,
-    extra: serde_json::Value,
+pub(super) struct Row {
+    pub(super) workload: String,
+    pub(super) n: usize,
+    pub(super) seconds: f64,
+    pub(super) extra: serde_json::Value,
 }
 
 pub(super) fn bench(a: BenchArgs) -> Outcome {
@@ -93,15 +96,21 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             .collect(),
     };
     for w in &workloads {
-        if bench_shapes::shape(w, 0).is_none() {
+        if bench_shapes::shape(w, 0).is_none() && !is_data_workload(w) {
             let known = SHAPES.join(", ");
             return Err(Failure::Unsupported(format!(
-                "unsupported workload '{w}' (this build runs {known} and latency10)"
+                "unsupported workload '{w}' (this build runs {known}, latency10, array_a .. \
+                 array_g and wordcount)"
             )));
+        }
+        if w == "wordcount" && a.data.is_none() {
+            return Err(Failure::BadInput(
+                "wordcount needs --data DIR (the corpus' part-*.txt files)".into(),
+            ));
         }
     }
     let (exec, threads) = executor(&a)?;
-    if !a.json {
+    if !a.json && workloads.iter().any(|w| !is_data_workload(w)) {
         print_line([
             "workload",
             "n",
@@ -114,13 +123,20 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
         ]);
     }
     for w in &workloads {
-        let row = if w == "latency10" {
-            latency(&exec, a.reps.map_or(LATENCY_REPS, |r| r as usize))?
-        } else {
-            shape(&exec, w, a.n, a.reps.unwrap_or(1) as usize)?
+        let reps = a.reps.unwrap_or(1) as usize;
+        let row = match w.as_str() {
+            "latency10" => latency(&exec, a.reps.map_or(LATENCY_REPS, |r| r as usize))?,
+            "wordcount" => bench_data::wordcount(&exec, a.data.as_deref().expect("checked"), reps)?,
+            _ if is_data_workload(w) => {
+                let n = a.n.unwrap_or_else(|| bench_data::default_side(w));
+                bench_data::array(&exec, w, n, reps)?
+            }
+            _ => shape(&exec, w, a.n.unwrap_or(DEFAULT_N), reps)?,
         };
         if a.json {
             print_record(&row, threads);
+        } else if is_data_workload(w) {
+            print_data_row(&row);
         } else {
             print_row(&row);
         }
@@ -188,18 +204,30 @@ fn print_row(row: &Row) {
     ]);
 }
 
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+/// A data workload's line: time, and the answer's summary.
+fn print_data_row(row: &Row) {
+    let answer = match row.extra.get("check") {
+        Some(c) => format!("check {c}"),
+        None => format!("value {}", row.extra["value"]),
+    };
+    println!(
+        "{:<12} {:>9} {:>11.6} s  {answer}",
+        row.workload, row.n, row.seconds
+    );
+}
+
+pub(super) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let t0 = Instant::now();
     let out = f();
     (out, t0.elapsed())
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
+pub(super) fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort_unstable();
     xs[xs.len() / 2]
 }
 
-fn run_error(e: blockwork::Error) -> Failure {
+pub(super) fn run_error(e: blockwork::Error) -> Failure {
     Failure::Failed(format!("{e} [{:?}]", e.kind()))
 }
 

@@ -1,6 +1,7 @@
 //! Arguments, dispatch and exit codes of the `blockwork` binary.
 
 mod bench;
+mod bench_data;
 mod commands;
 
 use blockwork::spec::{Spec, SpecError};
@@ -62,7 +63,8 @@ enum Command {
     Dot(DotArgs),
     /// Print a spec's size and shape: tasks, edges, depth, width, critical path, ops.
     Info(InfoArgs),
-    /// Run the scheduler benchmarks (the shapes of BENCHMARKS.md §1) and print the times.
+    /// Run the benchmarks (the scheduler shapes of BENCHMARKS.md §1 by default; the array cases
+    /// array_a .. array_g and wordcount on request) and print the times.
     Bench(bench::BenchArgs),
     /// List the builtin ops that spec files can name.
     Ops,

@@ -1,0 +1,168 @@
+//! The array workloads of the benchmarks (BENCHMARKS.md §2), shared by `blockwork bench` and
+//! the `array_bench` example.
+//!
+//! float64, `n` the side of the square arrays, chunks `n / 10` per axis (`d`: `n / 4`), as the
+//! cross-engine harness runs them on every engine. [`Workload::prepare`] builds the inputs
+//! (persisted, so they are not part of the timing); [`Workload::run`] is the timed part;
+//! [`Workload::value`] reduces what a run produced to one number, for checking (untimed).
+//!
+//! ```
+//! use blockwork::Sequential;
+//! use blockwork::array::{ArrayContext, bench::Workload};
+//! let exec = Sequential::new();
+//! let w = Workload::prepare(&ArrayContext::new(), &exec, "array_f", 40)?;
+//! let out = w.run(&exec)?;
+//! assert!(w.value(&out, &exec)? > 0.0); // the standard deviation of uniform [0, 1) values
+//! # Ok::<(), blockwork::Error>(())
+//! ```
+
+use super::{Array, ArrayContext, Idx};
+use crate::{Error, ErrorKind, Executor, Result};
+
+/// The workload names, `array_a` .. `array_g`.
+pub const WORKLOADS: [&str; 7] = [
+    "array_a", "array_b", "array_c", "array_d", "array_e", "array_f", "array_g",
+];
+/// Seed of the first input array (`x`); the second (`y`) uses `SEED + 1`.
+pub const SEED: u64 = 1;
+/// Seed of the array generated inside the timed run of `b` and `g`.
+pub const RANDOM_SEED: u64 = 3;
+/// Rows and columns dropped at each end of the second axis by case `e` (`x[::2, 100:-100]`).
+pub const E_MARGIN: usize = 100;
+
+/// What one run produced.
+pub enum Output {
+    /// A materialised (persisted) array: cases `a` and `d`.
+    Array(Array),
+    /// A computed vector: case `c`.
+    Vector(Vec<f64>),
+    /// A scalar reduction: cases `b`, `e`, `f`, `g`.
+    Scalar(f64),
+}
+
+/// One array case with its inputs built.
+pub struct Workload {
+    case: char,
+    n: usize,
+    chunk: usize,
+    ctx: ArrayContext,
+    inputs: Vec<Array>,
+}
+
+impl Workload {
+    /// Whether `name` is one of [`WORKLOADS`].
+    pub fn is_known(name: &str) -> bool {
+        WORKLOADS.contains(&name)
+    }
+
+    /// The chunk side of case `name` at side `n`: `n / 10` (`array_d`: `n / 4`), at least 1.
+    pub fn chunk(name: &str, n: usize) -> usize {
+        (if name == "array_d" { n / 4 } else { n / 10 }).max(1)
+    }
+
+    /// Builds (and persists on `exec`) the inputs of case `name` (`array_a` .. `array_g`) at
+    /// side `n`. An unknown name or a side too small for the case is `InvalidArgument`.
+    pub fn prepare(
+        ctx: &ArrayContext,
+        exec: &impl Executor,
+        name: &str,
+        n: usize,
+    ) -> Result<Workload> {
+        if !Self::is_known(name) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "unknown array workload {name:?} (known: {})",
+                    WORKLOADS.join(", ")
+                ),
+            ));
+        }
+        let case = name.chars().last().expect("a known name");
+        let min = if case == 'e' { 2 * E_MARGIN + 1 } else { 1 };
+        if n < min {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{name} needs a side of at least {min}, not {n}"),
+            ));
+        }
+        let chunk = Self::chunk(name, n);
+        let input = |seed| ctx.random(&[n, n], chunk, seed)?.persist(exec);
+        let inputs = match case {
+            'a' | 'd' => vec![input(SEED)?, input(SEED + 1)?],
+            'c' | 'e' | 'f' => vec![input(SEED)?],
+            _ => Vec::new(),
+        };
+        Ok(Workload {
+            case,
+            n,
+            chunk,
+            ctx: ctx.clone(),
+            inputs,
+        })
+    }
+
+    /// The persisted inputs (`x`, then `y` where the case has one).
+    pub fn inputs(&self) -> &[Array] {
+        &self.inputs
+    }
+
+    /// One run of the case: the part the benchmark times.
+    pub fn run(&self, exec: &impl Executor) -> Result<Output> {
+        let n = self.n;
+        let input = |i: usize| -> &Array { &self.inputs[i] };
+        Ok(match self.case {
+            'a' => Output::Array(input(0).add(1.0)?.mul(2.0)?.sub(input(1))?.persist(exec)?),
+            'b' | 'g' => {
+                let r = self.ctx.random(&[n, n], self.chunk, RANDOM_SEED)?;
+                let r = if self.case == 'b' {
+                    r.sum(None)?
+                } else {
+                    r.mean(None)?
+                };
+                Output::Scalar(r.compute_scalar(exec)?.as_f64())
+            }
+            'c' => {
+                let x = input(0);
+                let s = x.add(x.t())?.sum(Some(0))?.compute::<f64>(exec)?;
+                Output::Vector(s.iter().copied().collect())
+            }
+            'd' => Output::Array(input(0).matmul(input(1))?.persist(exec)?),
+            'e' => {
+                let margin = E_MARGIN as isize;
+                let v = input(0).index(&[
+                    Idx::slice(None, None, 2),
+                    Idx::slice(Some(margin), Some(-margin), 1),
+                ])?;
+                Output::Scalar(v.mean(None)?.compute_scalar(exec)?.as_f64())
+            }
+            'f' => Output::Scalar(input(0).std(None, 0)?.compute_scalar(exec)?.as_f64()),
+            _ => unreachable!("prepare accepts only the known cases"),
+        })
+    }
+
+    /// One number summarising a run's output, computed without materialising anything of
+    /// the size of the result: for a result matrix `z` (`a`, `d`), the sum of
+    /// `z[i, j] * ((i + 1) + 2 (j + 1))` (so a transposed or permuted result shows); for the
+    /// vector `v` of `c`, the sum of `v[j] * (j + 1)`; the scalar itself otherwise.
+    pub fn value(&self, out: &Output, exec: &impl Executor) -> Result<f64> {
+        let weighted = |v: &[f64], w: f64| -> f64 {
+            v.iter()
+                .enumerate()
+                .map(|(i, x)| x * w * (i + 1) as f64)
+                .sum()
+        };
+        Ok(match out {
+            Output::Array(z) => {
+                let rows = z.sum(Some(1))?.compute::<f64>(exec)?;
+                let cols = z.sum(Some(0))?.compute::<f64>(exec)?;
+                let (rows, cols): (Vec<f64>, Vec<f64>) = (
+                    rows.iter().copied().collect(),
+                    cols.iter().copied().collect(),
+                );
+                weighted(&rows, 1.0) + weighted(&cols, 2.0)
+            }
+            Output::Vector(v) => weighted(v, 1.0),
+            Output::Scalar(s) => *s,
+        })
+    }
+}

@@ -37,3 +37,13 @@ fn spec_json_regressions() {
         blockwork::spec::fuzz_spec_json(&bytes);
     }
 }
+
+#[test]
+fn dag_differential_corpus() {
+    let corpus = inputs("fuzz/corpus/dag_differential");
+    assert!(corpus.len() >= 5, "the seed corpus is committed");
+    for (path, bytes) in corpus {
+        eprintln!("{}", path.display());
+        blockwork::testing::fuzz_dag_differential(&bytes);
+    }
+}

@@ -37,3 +37,21 @@ fn spec_json_regressions() {
         blockwork::spec::fuzz_spec_json(&bytes);
     }
 }
+
+#[test]
+fn array_index_corpus() {
+    let corpus = inputs("fuzz/corpus/array_index");
+    assert!(corpus.len() >= 5, "the seed corpus is committed");
+    for (path, bytes) in corpus {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_index(&bytes);
+    }
+}
+
+#[test]
+fn array_index_regressions() {
+    for (path, bytes) in inputs("fuzz/regressions/array_index") {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_index(&bytes);
+    }
+}

@@ -36,7 +36,7 @@ fn close(got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
         assert!(
-            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+            g == w || (g - w).abs() <= 1e-9 * w.abs().max(1.0),
             "{got:?} vs {want:?}"
         );
     }
@@ -382,4 +382,91 @@ fn cli_runs_the_array_example() {
         &[mean, std],
     );
     assert_eq!(stats[2], json!([300]));
+}
+
+#[test]
+fn every_elementwise_op_matches_std() {
+    let a = matrix(3, 4, 2).mapv(|x| x as f64 / 4.0);
+    let b = matrix(3, 4, 11).mapv(|x| x as f64 / 3.0 + 0.25);
+    let arr = |m: &Array2<f64>| json!({"op": "array.from_list", "args": [{"lit": m.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>()}, [2, 3]]});
+    let unary: Vec<(&str, fn(f64) -> f64)> = vec![
+        ("array.log", |x| x.abs().ln()),
+        ("array.sin", f64::sin),
+        ("array.cos", f64::cos),
+        ("array.tanh", f64::tanh),
+        ("array.floor", f64::floor),
+        ("array.ceil", f64::ceil),
+    ];
+    for (op, f) in unary {
+        let input = if op == "array.log" {
+            json!({"op": "array.abs", "args": [arr(&a)]})
+        } else {
+            arr(&a)
+        };
+        let got = computed(op, json!([input])).unwrap();
+        close(&floats(&got), a.mapv(f).as_slice().unwrap());
+    }
+    let binary: Vec<(&str, fn(f64, f64) -> f64)> = vec![
+        ("array.floordiv", |x, y| (x / y).floor()),
+        ("array.mod", |x, y| x - y * (x / y).floor()),
+        ("array.pow", |x, y| x.abs().powf(y)),
+        ("array.minimum", f64::min),
+    ];
+    for (op, f) in binary {
+        let left = if op == "array.pow" {
+            json!({"op": "array.abs", "args": [arr(&a)]})
+        } else {
+            arr(&a)
+        };
+        let got = computed(op, json!([left, arr(&b)])).unwrap();
+        let want = ndarray::Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y));
+        close(&floats(&got), want.as_slice().unwrap());
+    }
+    let compare: Vec<(&str, fn(&f64, &f64) -> bool)> = vec![
+        ("array.eq", f64::eq),
+        ("array.ne", f64::ne),
+        ("array.le", f64::le),
+        ("array.gt", f64::gt),
+        ("array.ge", f64::ge),
+    ];
+    for (op, f) in compare {
+        let got = computed(op, json!([arr(&a), arr(&a.mapv(|x| x.round()))])).unwrap();
+        let want: Vec<Value> = ndarray::Zip::from(&a)
+            .and(&a.mapv(f64::round))
+            .map_collect(|x, y| Value::Bool(f(x, y)))
+            .into_iter()
+            .collect();
+        let flat: Vec<Value> = got
+            .as_list()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_list().unwrap().to_vec())
+            .collect();
+        assert_eq!(flat, want, "{op}");
+    }
+    // prod and to_list, against a naive product over each row.
+    let got = computed("array.prod", json!([arr(&b), 1])).unwrap();
+    let want: Vec<f64> = b.outer_iter().map(|r| r.iter().product()).collect();
+    close(&floats(&got), &want);
+    let listed = get(
+        json!({"x": arr(&b), "l": {"op": "array.to_list", "args": [{"ref": "x"}]}}),
+        "l",
+    )
+    .unwrap();
+    close(&floats(&listed), b.as_slice().unwrap());
+}
+
+#[test]
+fn transpose_and_shape_match_ndarray() {
+    let a = matrix(3, 5, 4);
+    let x = json!({"op": "array.from_list", "args": [lit(&a), 2]});
+    let got = computed("array.transpose", json!([x])).unwrap();
+    let want: Vec<f64> = a.t().iter().map(|&v| v as f64).collect();
+    close(&floats(&got), &want);
+    let shape = get(
+        json!({"s": {"op": "array.shape", "args": [{"op": "array.transpose", "args": [x]}]}}),
+        "s",
+    )
+    .unwrap();
+    assert_eq!(shape, Value::list([5i64, 3]));
 }

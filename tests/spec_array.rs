@@ -384,12 +384,16 @@ fn cli_runs_the_array_example() {
     assert_eq!(stats[2], json!([300]));
 }
 
+type Un = fn(f64) -> f64;
+type Bin = fn(f64, f64) -> f64;
+type Cmp = fn(&f64, &f64) -> bool;
+
 #[test]
 fn every_elementwise_op_matches_std() {
     let a = matrix(3, 4, 2).mapv(|x| x as f64 / 4.0);
     let b = matrix(3, 4, 11).mapv(|x| x as f64 / 3.0 + 0.25);
     let arr = |m: &Array2<f64>| json!({"op": "array.from_list", "args": [{"lit": m.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>()}, [2, 3]]});
-    let unary: Vec<(&str, fn(f64) -> f64)> = vec![
+    let unary: Vec<(&str, Un)> = vec![
         ("array.log", |x| x.abs().ln()),
         ("array.sin", f64::sin),
         ("array.cos", f64::cos),
@@ -406,7 +410,7 @@ fn every_elementwise_op_matches_std() {
         let got = computed(op, json!([input])).unwrap();
         close(&floats(&got), a.mapv(f).as_slice().unwrap());
     }
-    let binary: Vec<(&str, fn(f64, f64) -> f64)> = vec![
+    let binary: Vec<(&str, Bin)> = vec![
         ("array.floordiv", |x, y| (x / y).floor()),
         ("array.mod", |x, y| x - y * (x / y).floor()),
         ("array.pow", |x, y| x.abs().powf(y)),
@@ -422,7 +426,7 @@ fn every_elementwise_op_matches_std() {
         let want = ndarray::Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y));
         close(&floats(&got), want.as_slice().unwrap());
     }
-    let compare: Vec<(&str, fn(&f64, &f64) -> bool)> = vec![
+    let compare: Vec<(&str, Cmp)> = vec![
         ("array.eq", f64::eq),
         ("array.ne", f64::ne),
         ("array.le", f64::le),

@@ -383,3 +383,42 @@ fn transposed_reads_in_blocked_order() {
         )
     );
 }
+
+#[test]
+fn split_advanced_indices_put_the_list_axis_first() {
+    // NumPy: integers count as advanced indices next to a list; split by a slice, new axis or
+    // ellipsis, the advanced axis goes first. Checked element by element against ndarray.
+    let a = data(&[2, 3, 4], 5);
+    let x = ctx().from_ndarray(&a, [1, 2, 3]).unwrap();
+    let split = x
+        .index(&[Idx::Int(0), Idx::full(), Idx::List(vec![1, -1])])
+        .unwrap();
+    assert_eq!(split.shape(), &[2, 3]);
+    let got = get(&split);
+    for (p, &k) in [1usize, 3].iter().enumerate() {
+        for j in 0..3 {
+            assert_eq!(got[[p, j]], a[[0, j, k]]);
+        }
+    }
+    // Next to each other, the list's axis stays in place.
+    let together = x
+        .index(&[Idx::full(), Idx::Int(1), Idx::List(vec![0, 2])])
+        .unwrap();
+    assert_eq!(together.shape(), &[2, 2]);
+    let got = get(&together);
+    for i in 0..2 {
+        for (p, &k) in [0usize, 2].iter().enumerate() {
+            assert_eq!(got[[i, p]], a[[i, 1, k]]);
+        }
+    }
+    // An ellipsis of no axes still splits them, as in NumPy.
+    let ell = x
+        .index(&[
+            Idx::Int(1),
+            Idx::full(),
+            Idx::Ellipsis,
+            Idx::Mask(vec![true, false, true, true]),
+        ])
+        .unwrap();
+    assert_eq!(ell.shape(), &[3, 3]);
+}

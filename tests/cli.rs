@@ -47,7 +47,7 @@ fn expected_run(path: &str, keys: Option<Vec<blockwork::Key>>) -> J {
 
 #[test]
 fn run_prints_the_outputs_as_json() {
-    for name in ["arith.json", "objects.json", "spin.json"] {
+    for name in ["arith.json", "objects.json", "spin.json", "array.json"] {
         let path = example(name);
         let expected = expected_run(&path, None);
         for extra in [

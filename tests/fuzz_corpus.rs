@@ -47,3 +47,21 @@ fn dag_differential_corpus() {
         blockwork::testing::fuzz_dag_differential(&bytes);
     }
 }
+
+#[test]
+fn array_index_corpus() {
+    let corpus = inputs("fuzz/corpus/array_index");
+    assert!(corpus.len() >= 5, "the seed corpus is committed");
+    for (path, bytes) in corpus {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_index(&bytes);
+    }
+}
+
+#[test]
+fn array_index_regressions() {
+    for (path, bytes) in inputs("fuzz/regressions/array_index") {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_index(&bytes);
+    }
+}

@@ -32,6 +32,8 @@ mod creation;
 mod dtype;
 mod elementwise;
 mod expr;
+#[cfg(feature = "testing")]
+mod fuzz;
 pub mod grid;
 mod kernels;
 mod linalg;
@@ -46,6 +48,8 @@ pub use blockwise::Boundary;
 pub use dtype::{BlockData, DType, Element, Scalar};
 pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
 pub use expr::{BinOp, UnOp};
+#[cfg(feature = "testing")]
+pub use fuzz::fuzz_array_index;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};

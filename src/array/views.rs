@@ -252,7 +252,9 @@ impl Array {
     }
 
     /// NumPy indexing: integers, slices (any step), new axes, one ellipsis, and at most one
-    /// integer list or boolean mask.
+    /// integer list or boolean mask. As in NumPy, the list's axis goes first when it and the
+    /// integers are split by a slice, new axis or ellipsis: `x[0, :, [1, 2]]` of a `(2, 3, 4)`
+    /// array has shape `(2, 3)`.
     ///
     /// Errors ([`Index`](ErrorKind::Index)): a position out of bounds, a zero step, more
     /// indices than axes, two ellipses, two lists or masks, a mask of the wrong length.
@@ -287,7 +289,32 @@ impl Array {
         }
         let have = full.iter().filter(|i| !matches!(i, Idx::NewAxis)).count();
         full.extend(std::iter::repeat_n(Idx::full(), n - have));
-        self.basic_index(&full)
+        let out = self.basic_index(&full)?;
+        // NumPy: with a list or mask, integers are advanced indices too, and advanced indices
+        // split by a slice, new axis or ellipsis put their axis first (`x[0, :, [1, 2]]`).
+        let advanced = |i: &Idx| matches!(i, Idx::Int(_) | Idx::List(_) | Idx::Mask(_));
+        let (Some(first), Some(last)) = (
+            idx.iter().position(advanced),
+            idx.iter().rposition(advanced),
+        ) else {
+            return Ok(out);
+        };
+        let Some(at) = full
+            .iter()
+            .position(|i| matches!(i, Idx::List(_) | Idx::Mask(_)))
+        else {
+            return Ok(out);
+        };
+        if idx[first..=last].iter().all(advanced) {
+            return Ok(out);
+        }
+        let at = full[..at]
+            .iter()
+            .filter(|i| matches!(i, Idx::Slice { .. } | Idx::NewAxis))
+            .count();
+        let mut perm: Vec<isize> = vec![at as isize];
+        perm.extend((0..out.ndim() as isize).filter(|&k| k != at as isize));
+        out.transpose(&perm)
     }
 
     fn basic_index(&self, full: &[Idx]) -> Result<Array> {

@@ -200,6 +200,7 @@ pub(super) fn registry() -> Registry {
         reg.register(op, arity, doc)
             .expect("builtin names are distinct");
     }
+    super::array_ops::register(&mut reg);
     reg
 }
 

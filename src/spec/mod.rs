@@ -25,6 +25,7 @@
 //! Every problem in a file is a [`SpecError`] with its [`SpecErrorKind`] and the JSON path of
 //! the offending part; reading never panics and never runs anything.
 
+mod array_ops;
 mod builtins;
 mod error;
 mod fuzz;
@@ -33,6 +34,7 @@ mod read;
 mod registry;
 mod write;
 
+pub use array_ops::{ArrayValue, MAX_BLOCK_ELEMENTS, MAX_BLOCKS, MAX_LIST_ELEMENTS};
 pub use error::{SpecError, SpecErrorKind};
 pub use fuzz::fuzz_spec_json;
 pub use registry::{Arity, Entry, Registry};

@@ -77,27 +77,8 @@ pub(crate) struct WorkerCounters {
 
 /// Adds to a counter that only the calling thread writes: a load and a store, no RMW.
 #[inline]
-fn bump<A: SingleWriter>(a: &A, by: A::V) {
-    a.add_local(by)
-}
-
-trait SingleWriter {
-    type V;
-    fn add_local(&self, by: Self::V);
-}
-impl SingleWriter for AtomicU64 {
-    type V = u64;
-    #[inline]
-    fn add_local(&self, by: u64) {
-        self.store(self.load(Ordering::Relaxed) + by, Ordering::Relaxed);
-    }
-}
-impl SingleWriter for AtomicI64 {
-    type V = i64;
-    #[inline]
-    fn add_local(&self, by: i64) {
-        self.store(self.load(Ordering::Relaxed) + by, Ordering::Relaxed);
-    }
+fn bump(a: &AtomicU64, by: u64) {
+    a.store(a.load(Ordering::Relaxed) + by, Ordering::Relaxed);
 }
 
 #[inline]

@@ -39,6 +39,13 @@ pub enum ErrorKind {
     Io,
     /// A spec file could not be parsed or checked.
     Spec,
+    /// Code the executor calls outside a task's op panicked: an [`Observer`] callback, a
+    /// value's [`Payload::nbytes`] or a value's `Drop`. The run ends with this error and the
+    /// executor stays usable.
+    ///
+    /// [`Observer`]: crate::Observer
+    /// [`Payload::nbytes`]: crate::Payload::nbytes
+    CallbackPanicked,
 }
 
 /// Everything that can go wrong in Blockwork.
@@ -88,6 +95,17 @@ pub enum Error {
         /// [`ErrorKind::Type`] or [`ErrorKind::Shape`]; [`ErrorKind::TaskPanicked`] for a panic.
         cause: ErrorKind,
     },
+    /// Code the executor called outside a task's op panicked (an observer callback, a value's
+    /// `nbytes` or `Drop`); see [`ErrorKind::CallbackPanicked`].
+    #[error("{what} panicked{}: {message}", key.as_ref().map(|k| format!(" (task {k})")).unwrap_or_default())]
+    Callback {
+        /// What panicked, for example `observer task_started` or `drop of a value`.
+        what: &'static str,
+        /// The task being started, finished or freed, when there is one.
+        key: Option<Key>,
+        /// The panic payload.
+        message: String,
+    },
     /// Any other class of error, with a message.
     #[error("{kind:?}: {message}")]
     Other {
@@ -109,6 +127,7 @@ impl Error {
                 panicked: false, ..
             } => ErrorKind::TaskFailed,
             Error::Task { panicked: true, .. } => ErrorKind::TaskPanicked,
+            Error::Callback { .. } => ErrorKind::CallbackPanicked,
             Error::Other { kind, .. } => *kind,
         }
     }

@@ -83,7 +83,11 @@ fn fail_then_reuse(threads: usize, rounds: usize) {
         for round in 0..rounds {
             let e = pool.run(&bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::TaskFailed, "round {round}: {e}");
-            assert_eq!(tr.live(), 0, "round {round}: values outlived the failed run");
+            assert_eq!(
+                tr.live(),
+                0,
+                "round {round}: values outlived the failed run"
+            );
             let out = pool
                 .run(&good)
                 .unwrap_or_else(|e| panic!("round {round}: good run failed: {e}"));
@@ -128,7 +132,8 @@ fn concurrent_fail_and_good_runs() {
     within("concurrent fail and good runs", move || {
         let callers: Vec<_> = (0..4)
             .map(|c| {
-                let (pool, bad, good, want) = (pool.clone(), bad.clone(), good.clone(), want.clone());
+                let (pool, bad, good, want) =
+                    (pool.clone(), bad.clone(), good.clone(), want.clone());
                 std::thread::spawn(move || {
                     for round in 0..150 {
                         if (round + c) % 2 == 0 {
@@ -296,7 +301,11 @@ fn check_bomb(exec: Arc<dyn Executor + Send + Sync>, in_nbytes: bool, in_drop: b
                 panic!("not a callback error: {e:?}")
             };
             assert_eq!(key.as_ref(), Some(&Key::from("a")), "names the key: {msg}");
-            assert_eq!(d.load(Ordering::SeqCst), round + 1, "the bomb was dropped once");
+            assert_eq!(
+                d.load(Ordering::SeqCst),
+                round + 1,
+                "the bomb was dropped once"
+            );
         }
         // The executor is still usable.
         let ok = Plan::new(&bomb_graph(false, false, &d), &["out".into()]).unwrap();
@@ -338,10 +347,14 @@ fn a_panicking_drop_while_clearing_a_failed_run() {
     let mut b = GraphBuilder::new();
     b.task("a", &make, []).unwrap();
     b.task("f", &bad, [Arg::key("a")]).unwrap();
-    b.task("out", &both, [Arg::key("a"), Arg::key("f")]).unwrap();
+    b.task("out", &both, [Arg::key("a"), Arg::key("f")])
+        .unwrap();
     let plan = Arc::new(Plan::new(&b.build(), &["out".into()]).unwrap());
     let d = drops.clone();
-    for exec in [pool(2) as Arc<dyn Executor + Send + Sync>, Arc::new(Sequential::new())] {
+    for exec in [
+        pool(2) as Arc<dyn Executor + Send + Sync>,
+        Arc::new(Sequential::new()),
+    ] {
         let (plan, d) = (plan.clone(), d.clone());
         within("drop bomb while clearing", move || {
             let before = d.load(Ordering::SeqCst);

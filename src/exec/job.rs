@@ -1,7 +1,7 @@
 //! Jobs: what workers pass around through their deques. A job names its run by pointer and
 //! carries either one ready task or a range of the plan's roots. No scheduling policy here.
 
-use super::worker::RunCtx;
+use super::run_ctx::RunCtx;
 use std::ptr::NonNull;
 
 /// What a job asks a worker to do.
@@ -33,16 +33,10 @@ impl Job {
         }
     }
 
-    /// The run this job belongs to.
-    ///
-    /// # Safety
-    /// The job has not ended yet (it is counted in the run's `pending`), so the run's caller
-    /// is still waiting and the context is alive. The reference must not be used after the
-    /// job's `pending` decrement.
+    /// The run this job belongs to. Dereferencing it is sound while the job has not ended
+    /// (it is counted in the run's latch, so the run's caller is still waiting).
     #[inline]
-    pub(crate) unsafe fn ctx<'a>(&self) -> &'a RunCtx<'a> {
-        // SAFETY: the caller guarantees the context outlives this use (see above); the
-        // lifetime was only erased for storage, and 'a is bounded by the run.
-        unsafe { self.ctx.cast::<RunCtx<'a>>().as_ref() }
+    pub(crate) fn run_ptr<'a>(&self) -> *const RunCtx<'a> {
+        self.ctx.as_ptr().cast::<RunCtx<'a>>()
     }
 }

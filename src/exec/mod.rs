@@ -11,12 +11,15 @@
 //! panicking task into an [`Error::Task`](crate::Error::Task) naming its key and op.
 
 mod job;
+mod latch;
 mod pool;
+mod run_ctx;
 mod run_state;
 mod sequential;
 mod sleep;
 mod slot;
 pub(crate) mod sync;
+mod tally;
 mod worker;
 
 #[cfg(all(test, loom))]
@@ -24,7 +27,6 @@ mod loom_tests;
 
 pub use pool::{Pool, PoolBuilder};
 pub use sequential::Sequential;
-pub use worker::{LIVE_FLUSH_BYTES, LIVE_FLUSH_VALUES};
 
 use crate::error::Result;
 use crate::graph::Graph;
@@ -35,19 +37,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What one run did.
+///
+/// ```
+/// use blockwork::{Executor, GraphBuilder, Plan, Pool};
+/// let mut b = GraphBuilder::new();
+/// b.literal("x", 1)?;
+/// let plan = Plan::new(&b.build(), &["x".into()])?;
+/// let stats = Pool::new(2)?.run(&plan)?.stats;
+/// assert_eq!((stats.tasks_run, stats.leaked_values), (1, 0));
+/// assert!(stats.peak_live_values + stats.peak_tolerance >= 1);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunStats {
     /// Tasks that ran to completion.
     pub tasks_run: u64,
     /// Jobs taken from another worker's deque or from the injector.
     pub steals: u64,
-    /// Largest number of task values alive at once. Exact for [`Sequential`]; for [`Pool`]
-    /// workers publish their counts in batches, so it may be off by up to
-    /// `threads × LIVE_FLUSH_VALUES` (a documented constant of the pool).
+    /// Largest number of task values alive at once. Exact for [`Sequential`]; a [`Pool`]'s
+    /// workers publish their counts in batches, so the true peak may exceed this by up to
+    /// [`peak_tolerance`](RunStats::peak_tolerance).
     pub peak_live_values: u64,
     /// Largest number of bytes held by live task values at once, as reported by
-    /// [`Value::nbytes`]; same accuracy as `peak_live_values` with `LIVE_FLUSH_BYTES`.
+    /// [`Value::nbytes`]; batched like `peak_live_values` (up to 1 MiB per worker).
     pub peak_live_bytes: u64,
+    /// How many values the true peak may exceed `peak_live_values` by: 0 for
+    /// [`Sequential`], 64 per worker for a [`Pool`].
+    pub peak_tolerance: u64,
     /// Values still held by the run when it returned, outputs excluded: always 0 after a
     /// successful run (every intermediate was freed at its last use).
     pub leaked_values: u64,
@@ -81,18 +98,37 @@ pub trait Observer: Send + Sync {
 }
 
 /// Options for one run.
+///
+/// ```
+/// use blockwork::{Observer, RunOptions};
+/// use std::sync::Arc;
+/// struct Quiet;
+/// impl Observer for Quiet {}
+/// let options = RunOptions::new().observer(Arc::new(Quiet));
+/// assert!(options.observer.is_some());
+/// ```
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// Called on every task start and finish.
     pub observer: Option<Arc<dyn Observer>>,
 }
 
 impl RunOptions {
+    /// Default options: no observer.
+    pub fn new() -> RunOptions {
+        RunOptions::default()
+    }
+
+    /// These options with an observer.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> RunOptions {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Options with an observer.
     pub fn with_observer(observer: Arc<dyn Observer>) -> RunOptions {
-        RunOptions {
-            observer: Some(observer),
-        }
+        RunOptions::new().observer(observer)
     }
 }
 

@@ -1,15 +1,17 @@
 //! The pool: persistent pinned workers, run submission, recycling of per-run buffers.
 
 use super::job::{Job, Work};
+use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::RunState;
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
-use super::worker::{RunCtx, Shared, WorkerLocal};
-use super::{Executor, RunOptions, RunOutput, RunStats};
+use super::worker::{Shared, WorkerLocal};
+use super::{Executor, RunOptions, RunOutput, RunStats, panic_message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crossbeam_deque::{Injector, Worker};
 use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -197,7 +199,9 @@ impl Executor for Pool {
         let start = Instant::now();
         let observer = options.observer.as_deref();
         if let Some(o) = observer {
-            o.run_started(plan);
+            catch_unwind(AssertUnwindSafe(|| o.run_started(plan))).map_err(|p| {
+                callback_error(plan, "observer run_started", None, panic_message(&*p))
+            })?;
         }
         let mut state = self.take_state();
         state.reset(plan);
@@ -212,13 +216,10 @@ impl Executor for Pool {
             // Every job of the run ends before `wait` returns; only then may `ctx` move.
             ctx.wait();
         }
-        let (mut stats, live) = ctx.stats();
+        let (mut stats, live) = ctx.tally.stats();
         stats.wall = start.elapsed();
-        let result = match ctx.take_error() {
-            Some(e) => {
-                let _ = ctx.state.clear();
-                Err(e)
-            }
+        let mut result = match ctx.take_error() {
+            Some(e) => Err(e),
             None => {
                 let values: Vec<_> = plan
                     .outputs()
@@ -228,14 +229,32 @@ impl Executor for Pool {
                 let mut distinct = plan.outputs().to_vec();
                 distinct.sort_unstable();
                 distinct.dedup();
-                ctx.state.clear_outputs(&distinct);
                 stats.leaked_values = (live - distinct.len() as i64).max(0) as u64;
-                debug_assert!(ctx.state.clear().values == 0, "intermediates freed");
-                Ok(values)
+                match ctx.state.clear_outputs(&distinct) {
+                    Some(p) => Err(callback_error(plan, p.what, Some(p.task), p.message)),
+                    None => Ok(values),
+                }
             }
         };
+        // Every slot is emptied before the buffers are recycled, whatever happened: after a
+        // failure the run's values are still there, and a value that outlived its run
+        // (a bug) must not reach the next one.
+        if let (_, Some(p)) = ctx.state.clear() {
+            if result.is_ok() {
+                result = Err(callback_error(plan, p.what, Some(p.task), p.message));
+            }
+        }
         if let Some(o) = observer {
-            o.run_finished(plan, &stats);
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.run_finished(plan, &stats))) {
+                if result.is_ok() {
+                    result = Err(callback_error(
+                        plan,
+                        "observer run_finished",
+                        None,
+                        panic_message(&*p),
+                    ));
+                }
+            }
         }
         self.return_state(ctx.state);
         result.map(|values| RunOutput { values, stats })

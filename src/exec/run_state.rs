@@ -27,14 +27,22 @@ use super::slot::Slot;
 use super::sync::{AtomicU32, Ordering};
 use crate::plan::{Countdown, Plan, TaskId};
 use crate::value::Value;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 const NONE: u32 = u32::MAX;
 
-/// Decrements a worker holds back within one job (for [`Countdown::Batched`] edges): one pending (counter, amount) pair for
-/// readiness and one for freeing. A job must [`flush`](RunState::flush) before it ends.
+/// Decrements one job holds back (for [`Countdown::Batched`] edges): one pending (counter,
+/// amount) pair for readiness and one for freeing. It belongs to one job of one run: a job
+/// [`flush`](RunState::flush)es it before it ends, or drops it unapplied when the run
+/// failed; it never outlives the job (task ids are reused by the next run).
+///
+/// It also names the value being freed while one is (`freeing`), so that a panic in a value's
+/// `nbytes` or `Drop` can be reported with the value's key.
 pub(crate) struct Deferred {
     ready: (u32, u32),
     users: (u32, u32),
+    /// The task whose value is being freed, and which step (`NBYTES` or `DROP`) runs.
+    freeing: (u32, &'static str),
 }
 
 impl Default for Deferred {
@@ -42,7 +50,40 @@ impl Default for Deferred {
         Deferred {
             ready: (NONE, 0),
             users: (NONE, 0),
+            freeing: (NONE, ""),
         }
+    }
+}
+
+impl Deferred {
+    /// Whether no decrement is held back.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ready.1 == 0 && self.users.1 == 0
+    }
+
+    /// The task whose value was being freed and the step that was running (`nbytes` or
+    /// `Drop`), if any.
+    pub(crate) fn freeing(&self) -> Option<(TaskId, &'static str)> {
+        let (t, what) = self.freeing;
+        (t != NONE).then(|| (TaskId::from_raw(t), what))
+    }
+
+    /// Takes the value of `d` out of `cell` and drops it, counting it in `freed`; `freeing`
+    /// names `d` meanwhile.
+    ///
+    /// # Safety
+    /// As [`Slot::take`]: every other access to the slot happened-before, none is concurrent.
+    #[inline]
+    unsafe fn free(&mut self, cell: &Cell, d: u32, freed: &mut Freed) {
+        self.freeing = (d, NBYTES);
+        // SAFETY: forwarded from the caller.
+        if let Some(v) = unsafe { cell.slot.take() } {
+            freed.values += 1;
+            freed.bytes += v.nbytes() as u64;
+            self.freeing.1 = DROP;
+            drop(v);
+        }
+        self.freeing = (NONE, "");
     }
 }
 
@@ -68,13 +109,6 @@ pub(crate) struct Freed {
 }
 
 impl Freed {
-    #[inline]
-    fn add(&mut self, v: Option<Value>) {
-        if let Some(v) = v {
-            self.values += 1;
-            self.bytes += v.nbytes() as u64;
-        }
-    }
     pub(crate) fn merge(&mut self, o: Freed) {
         self.values += o.values;
         self.bytes += o.bytes;
@@ -175,13 +209,13 @@ impl RunState {
             match mode {
                 // SAFETY: t is d's only user and has finished reading it: no other access
                 // to the slot can follow (step 3 with a count of one).
-                Countdown::One => freed.add(unsafe { cell.slot.take() }),
+                Countdown::One => unsafe { defer.free(cell, d.raw(), &mut freed) },
                 Countdown::Batched => freed.merge(self.defer_users(defer, d.raw())),
                 Countdown::Atomic => {
                     if cell.users_left.fetch_sub(1, Ordering::AcqRel) == 1 {
                         // SAFETY: we took the count to zero: every other user's reads
                         // happened-before (step 3).
-                        freed.add(unsafe { cell.slot.take() });
+                        unsafe { defer.free(cell, d.raw(), &mut freed) };
                     }
                 }
             }
@@ -228,7 +262,7 @@ impl RunState {
         let cell = &self.cells[d as usize];
         if cell.users_left.fetch_sub(k, Ordering::AcqRel) == k {
             // SAFETY: as in `finish_task`: the count reached zero with our decrement.
-            freed.add(unsafe { cell.slot.take() });
+            unsafe { defer.free(cell, d, &mut freed) };
         }
         freed
     }
@@ -246,18 +280,66 @@ impl RunState {
     }
 
     /// Empties the slots of `outputs` (after a successful run every other slot is empty).
-    pub(crate) fn clear_outputs(&mut self, outputs: &[TaskId]) {
-        for t in outputs {
-            drop(self.cells[t.index()].slot.take_mut());
+    /// Returns the first panic of a value's `nbytes` or `Drop`, if any.
+    pub(crate) fn clear_outputs(&mut self, outputs: &[TaskId]) -> Option<FreePanic> {
+        let mut first = None;
+        for &t in outputs {
+            if let Some(v) = self.cells[t.index()].slot.take_mut() {
+                free_caught(t, v, &mut Freed::default(), &mut first);
+            }
         }
+        first
     }
 
-    /// Empties every slot (after a failed run), returning what was freed.
-    pub(crate) fn clear(&mut self) -> Freed {
+    /// Empties every slot (after a failed run), returning what was freed and the first panic
+    /// of a value's `nbytes` or `Drop`. Every slot is emptied even when some values panic.
+    pub(crate) fn clear(&mut self) -> (Freed, Option<FreePanic>) {
         let mut freed = Freed::default();
-        for c in &mut self.cells {
-            freed.add(c.slot.take_mut());
+        let mut first = None;
+        for (i, c) in self.cells.iter_mut().enumerate() {
+            if let Some(v) = c.slot.take_mut() {
+                free_caught(TaskId::from_raw(i as u32), v, &mut freed, &mut first);
+            }
         }
-        freed
+        (freed, first)
     }
 }
+
+/// A panic raised while freeing a value outside any worker: in its `nbytes` or its `Drop`.
+pub(crate) struct FreePanic {
+    /// The task whose value it was.
+    pub(crate) task: TaskId,
+    /// `"nbytes of a value"` or `"drop of a value"`.
+    pub(crate) what: &'static str,
+    /// The panic's message.
+    pub(crate) message: String,
+}
+
+/// Counts and drops `v`, the value of `t`, catching a panic in either step; the first panic
+/// is kept in `first`.
+fn free_caught(t: TaskId, v: Value, freed: &mut Freed, first: &mut Option<FreePanic>) {
+    let mut note = |what, p: Box<dyn std::any::Any + Send>| {
+        if first.is_none() {
+            *first = Some(FreePanic {
+                task: t,
+                what,
+                message: super::panic_message(&*p),
+            });
+        }
+    };
+    match catch_unwind(AssertUnwindSafe(|| v.nbytes())) {
+        Ok(n) => {
+            freed.values += 1;
+            freed.bytes += n as u64;
+        }
+        Err(p) => note(NBYTES, p),
+    }
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+        note(DROP, p);
+    }
+}
+
+/// What panicked, as [`Error::Callback`](crate::Error::Callback) names it.
+pub(crate) const NBYTES: &str = "nbytes of a value";
+/// What panicked, as [`Error::Callback`](crate::Error::Callback) names it.
+pub(crate) const DROP: &str = "drop of a value";

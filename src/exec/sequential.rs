@@ -1,8 +1,10 @@
 //! The sequential executor: the reference every parallel run is compared against.
 
-use super::{Executor, RunOptions, RunOutput, RunStats};
+use super::run_ctx::callback_error;
+use super::run_state::{DROP, NBYTES};
+use super::{Executor, Observer, RunOptions, RunOutput, RunStats, panic_message};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Failure, Plan, TaskId};
 use crate::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -35,84 +37,132 @@ impl Sequential {
     }
 }
 
+/// What the sequential loop is doing outside a task's op, to name a panic.
+#[derive(Clone, Copy)]
+enum Step {
+    Idle,
+    /// `nbytes` or `Drop` of this task's value.
+    Value(TaskId, &'static str),
+}
+
 impl Executor for Sequential {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
         let start = Instant::now();
         let observer = options.observer.as_deref();
-        if let Some(o) = observer {
-            o.run_started(plan);
-        }
-        let n = plan.len();
-        let mut slots: Vec<Option<Value>> = vec![None; n];
-        let mut users_left = plan.n_users().to_vec();
-        let mut scratch = Vec::new();
+        let hook = |what: &'static str, t: Option<TaskId>, f: &dyn Fn(&dyn Observer)| match observer
+        {
+            Some(o) => catch_unwind(AssertUnwindSafe(|| f(o)))
+                .map_err(|p| callback_error(plan, what, t, panic_message(&*p))),
+            None => Ok(()),
+        };
+        hook("observer run_started", None, &|o| o.run_started(plan))?;
+        let mut slots: Vec<Option<Value>> = vec![None; plan.len()];
         let mut stats = RunStats {
             threads: 1,
             ..RunStats::default()
         };
-        let (mut live_values, mut live_bytes) = (0u64, 0u64);
-        // Observers hear of the end of a failed run too, with what it did so far.
-        let finished = |e| {
-            if let Some(o) = observer {
-                let s = RunStats {
-                    threads: 1,
-                    wall: start.elapsed(),
-                    ..RunStats::default()
+        let mut step = Step::Idle;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            run_tasks(plan, &mut slots, &mut stats, &mut step, &hook)
+        }));
+        let mut result = match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(p) => {
+                let (what, t) = match step {
+                    Step::Value(t, what) => (what, Some(t)),
+                    Step::Idle => ("the executor", None),
                 };
-                o.run_finished(plan, &s);
+                Err(callback_error(plan, what, t, panic_message(&*p)))
             }
-            e
         };
-        for t in plan.tasks() {
-            if let Some(o) = observer {
-                o.task_started(plan, t, 0);
+        let values: Vec<Value> = match result {
+            Ok(()) => plan
+                .outputs()
+                .iter()
+                .map(|t| slots[t.index()].clone().expect("outputs are kept"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if result.is_ok() {
+            for t in plan.outputs() {
+                slots[t.index()] = None;
             }
-            let read = |d: u32| {
-                slots[d as usize]
-                    .as_ref()
-                    .expect("dependencies run before their users")
-            };
-            let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, &mut scratch)));
-            if let Some(o) = observer {
-                o.task_finished(plan, t, 0);
-            }
-            let value = match result {
-                Ok(Ok(v)) => v,
-                Ok(Err(f)) => return Err(finished(f.into_error(plan, t))),
-                Err(p) => {
-                    let e = crate::plan::Failure::from_panic(plan, t, p).into_error(plan, t);
-                    return Err(finished(e));
-                }
-            };
-            stats.tasks_run += 1;
-            live_values += 1;
-            live_bytes += value.nbytes() as u64;
-            stats.peak_live_values = stats.peak_live_values.max(live_values);
-            stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
-            slots[t.index()] = Some(value);
-            for &d in plan.deps(t) {
-                let left = &mut users_left[d.index()];
-                *left -= 1;
-                if *left == 0 {
-                    let v = slots[d.index()].take().expect("freed once");
-                    live_values -= 1;
-                    live_bytes -= v.nbytes() as u64;
+            stats.leaked_values = slots.iter().filter(|s| s.is_some()).count() as u64;
+        }
+        // Every value left is dropped here, each under its own guard: after a failure the
+        // run's values are still in their slots.
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Some(v) = slot.take() else { continue };
+            if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+                if result.is_ok() {
+                    let t = Some(TaskId::from_raw(i as u32));
+                    result = Err(callback_error(plan, DROP, t, panic_message(&*p)));
                 }
             }
         }
-        let values = plan
-            .outputs()
-            .iter()
-            .map(|t| slots[t.index()].clone().expect("outputs are kept"))
-            .collect();
-        for t in plan.outputs() {
-            slots[t.index()] = None;
-        }
-        stats.leaked_values = slots.iter().filter(|s| s.is_some()).count() as u64;
         stats.wall = start.elapsed();
-        if let Some(o) = observer {
-            o.run_finished(plan, &stats);
-        }
+        // Observers hear of the end of a failed run too, with what it did so far.
+        let finished = hook("observer run_finished", None, &|o| {
+            o.run_finished(plan, &stats)
+        });
+        result.and(finished)?;
         Ok(RunOutput { values, stats })
     }
+}
+
+/// Runs every task in id order, freeing values at their last use. `step` names what runs
+/// outside an op, for a panic that escapes.
+fn run_tasks(
+    plan: &Plan,
+    slots: &mut [Option<Value>],
+    stats: &mut RunStats,
+    step: &mut Step,
+    hook: &dyn Fn(&'static str, Option<TaskId>, &dyn Fn(&dyn Observer)) -> Result<()>,
+) -> Result<()> {
+    let mut users_left = plan.n_users().to_vec();
+    let mut scratch = Vec::new();
+    let (mut live_values, mut live_bytes) = (0u64, 0u64);
+    for t in plan.tasks() {
+        hook("observer task_started", Some(t), &|o| {
+            o.task_started(plan, t, 0)
+        })?;
+        let read = |d: u32| {
+            slots[d as usize]
+                .as_ref()
+                .expect("dependencies run before their users")
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, &mut scratch)));
+        scratch.clear();
+        hook("observer task_finished", Some(t), &|o| {
+            o.task_finished(plan, t, 0)
+        })?;
+        let value = match result {
+            Ok(Ok(v)) => v,
+            Ok(Err(f)) => return Err(f.into_error(plan, t)),
+            Err(p) => return Err(Failure::from_panic(plan, t, p).into_error(plan, t)),
+        };
+        stats.tasks_run += 1;
+        live_values += 1;
+        *step = Step::Value(t, NBYTES);
+        live_bytes += value.nbytes() as u64;
+        *step = Step::Idle;
+        stats.peak_live_values = stats.peak_live_values.max(live_values);
+        stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
+        slots[t.index()] = Some(value);
+        for &d in plan.deps(t) {
+            let left = &mut users_left[d.index()];
+            *left -= 1;
+            if *left == 0 {
+                let v = slots[d.index()].take().expect("freed once");
+                live_values -= 1;
+                *step = Step::Value(d, NBYTES);
+                live_bytes -= v.nbytes() as u64;
+                *step = Step::Value(d, DROP);
+                drop(v);
+                *step = Step::Idle;
+            }
+        }
+    }
+    Ok(())
 }

@@ -94,3 +94,22 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
+
+#[cfg(loom)]
+pub(crate) use loom::thread::{Thread, current as current_thread, park as park_thread};
+/// The handle of a thread that waits for a run, and the calls that park and find it.
+#[cfg(not(loom))]
+pub(crate) use std::thread::{Thread, current as current_thread, park as park_thread};
+
+/// One round of a spin-wait: a CPU hint normally; under loom a yield, so the model checker
+/// runs the other threads instead of exploring the spin.
+#[inline]
+pub(crate) fn spin_hint(backoff: &crossbeam_utils::Backoff) {
+    #[cfg(not(loom))]
+    backoff.snooze();
+    #[cfg(loom)]
+    {
+        let _ = backoff;
+        loom::thread::yield_now();
+    }
+}

@@ -8,22 +8,27 @@
 //! `sleep.rs`).
 //!
 //! State is split by who touches it: `Shared` (immutable after start, plus lock-free
-//! queues), `RunCtx` (one run; atomics and the result slots) and `WorkerLocal` (one thread,
-//! plain fields).
+//! queues), `RunCtx` (one run; atomics and the result slots), `WorkerLocal` (one thread,
+//! plain fields, kept across runs) and `JobCtx` (one job of one run on one worker: what the
+//! job holds back, which never outlives it).
+//!
+//! Panics: a task's op runs under `catch_unwind`, and so does the whole job, so that a panic
+//! in an observer callback, a value's `nbytes` or a value's `Drop` ends the run with an
+//! [`Error::Callback`](crate::Error::Callback) instead of killing the worker (and hanging
+//! the run's caller). The job names what it was doing in `JobCtx::step` (and the run state
+//! names the value being freed) so that the error says what panicked.
 
 use super::job::{Job, Work};
-use super::run_state::{Deferred, Freed, RunState};
+use super::run_ctx::RunCtx;
+use super::run_state::{Deferred, NBYTES};
 use super::sleep::Sleep;
-use super::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, Parker};
-use super::{Observer, RunStats};
-use crate::error::Error;
-use crate::plan::{Failure, Plan, TaskId};
+use super::sync::{AtomicBool, Ordering, Parker};
+use super::tally::LiveTally;
+use crate::plan::{Failure, TaskId};
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::Backoff;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::thread::Thread;
 
 /// Roots ranges longer than this are split in half, the upper half pushed for thieves.
 /// Small enough that a second worker finds work quickly, large enough that the split and
@@ -34,18 +39,6 @@ const ROOT_GRAIN: u32 = 32;
 /// Spinning keeps the wake-up latency of a warm pool in the sub-microsecond range; sleeping
 /// afterwards gives the cores back.
 const IDLE_ROUNDS: u32 = 200;
-
-/// Times a waiting caller yields its core, after spinning, before it parks: long enough to
-/// catch the end of a run of a few microseconds without a futex wake-up.
-const WAIT_YIELDS: u32 = 2000;
-
-/// A worker publishes its live-value count into the run's shared counter once its
-/// unpublished change reaches this many values (or [`LIVE_FLUSH_BYTES`] bytes), so the
-/// reported peak is within `threads × LIVE_FLUSH_VALUES` of the true one.
-pub const LIVE_FLUSH_VALUES: i64 = 64;
-
-/// Byte counterpart of [`LIVE_FLUSH_VALUES`].
-pub const LIVE_FLUSH_BYTES: i64 = 1 << 20;
 
 /// What the whole pool shares.
 pub(crate) struct Shared {
@@ -64,260 +57,13 @@ impl Shared {
     }
 }
 
-/// Counters one worker keeps for one run; only that worker writes them, at job ends.
-#[derive(Default)]
-pub(crate) struct WorkerCounters {
-    tasks: AtomicU64,
-    steals: AtomicU64,
-    /// Change in live values not yet published to `RunCtx::live_values`.
-    values: AtomicI64,
-    /// Change in live bytes not yet published to `RunCtx::live_bytes`.
-    bytes: AtomicI64,
-}
-
-/// Adds to a counter that only the calling thread writes: a load and a store, no RMW.
-#[inline]
-fn bump(a: &AtomicU64, by: u64) {
-    a.store(a.load(Ordering::Relaxed) + by, Ordering::Relaxed);
-}
-
-#[inline]
-fn offer_peak(peak: &AtomicI64, candidate: i64) {
-    if candidate > peak.load(Ordering::Relaxed) {
-        peak.fetch_max(candidate, Ordering::Relaxed);
-    }
-}
-
-/// Everything one run shares between its caller and the workers.
-pub(crate) struct RunCtx<'a> {
-    pub(crate) plan: &'a Plan,
-    pub(crate) state: RunState,
-    pub(crate) observer: Option<&'a dyn Observer>,
-    /// Jobs of this run not yet ended: queued or running. The decrement that reaches zero
-    /// ends the run; it is the last access a worker makes to the context.
-    pending: CachePadded<AtomicUsize>,
-    /// Set by the first failure; workers stop starting tasks of this run.
-    failed: AtomicBool,
-    error: Mutex<Option<Error>>,
-    /// The completion latch: set (Release) after `pending` reached zero.
-    done: AtomicBool,
-    caller: Thread,
-    counters: Box<[CachePadded<WorkerCounters>]>,
-    live_values: CachePadded<AtomicI64>,
-    live_bytes: AtomicI64,
-    peak_values: AtomicI64,
-    peak_bytes: AtomicI64,
-}
-
-impl<'a> RunCtx<'a> {
-    pub(crate) fn new(
-        plan: &'a Plan,
-        state: RunState,
-        threads: usize,
-        observer: Option<&'a dyn Observer>,
-    ) -> Self {
-        RunCtx {
-            plan,
-            state,
-            observer,
-            pending: CachePadded::new(AtomicUsize::new(0)),
-            failed: AtomicBool::new(false),
-            error: Mutex::new(None),
-            done: AtomicBool::new(false),
-            caller: std::thread::current(),
-            counters: (0..threads).map(|_| CachePadded::default()).collect(),
-            live_values: CachePadded::new(AtomicI64::new(0)),
-            live_bytes: AtomicI64::new(0),
-            peak_values: AtomicI64::new(0),
-            peak_bytes: AtomicI64::new(0),
-        }
-    }
-
-    /// Counts a job about to be pushed.
-    #[inline]
-    pub(crate) fn add_jobs(&self, n: usize) {
-        self.pending.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Ends one job. After this returns the context may be gone: it must be the caller's
-    /// last use of `self`.
-    #[inline]
-    fn end_job(&self) {
-        // AcqRel: every job's writes (slots, counters) happen-before the final decrement,
-        // which the caller acquires through `done`.
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.complete();
-        }
-    }
-
-    #[cold]
-    fn complete(&self) {
-        // Clone the handle first: once `done` is set the caller may free the context.
-        let caller = self.caller.clone();
-        self.done.store(true, Ordering::Release);
-        caller.unpark();
-    }
-
-    /// Blocks the calling (submitting) thread until the run completed.
-    pub(crate) fn wait(&self) {
-        let backoff = Backoff::new();
-        let mut yields = 0;
-        while !self.done.load(Ordering::Acquire) {
-            if !backoff.is_completed() {
-                backoff.snooze();
-            } else if yields < WAIT_YIELDS {
-                // Yielding keeps a small run's round trip in microseconds without taking
-                // a core from the workers when they need it.
-                yields += 1;
-                std::thread::yield_now();
-            } else {
-                std::thread::park();
-            }
-        }
-    }
-
-    #[inline]
-    fn is_failed(&self) -> bool {
-        self.failed.load(Ordering::Relaxed)
-    }
-
-    #[cold]
-    fn fail(&self, e: Error) {
-        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(e);
-        }
-        self.failed.store(true, Ordering::Relaxed);
-    }
-
-    pub(crate) fn take_error(&self) -> Option<Error> {
-        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// Moves a worker's unpublished live-value change into the shared counters.
-    #[cold]
-    fn publish(&self, acc: &mut Acc) {
-        let (v, b) = (
-            std::mem::take(&mut acc.values),
-            std::mem::take(&mut acc.bytes),
-        );
-        let lv = self.live_values.fetch_add(v, Ordering::Relaxed) + v;
-        let lb = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
-        // `high_*` were relative to the old published base; rebase them on the new one.
-        offer_peak(&self.peak_values, lv - v + acc.high_values);
-        offer_peak(&self.peak_bytes, lb - b + acc.high_bytes);
-        acc.high_values = 0;
-        acc.high_bytes = 0;
-    }
-
-    /// Loads worker `w`'s unpublished change at the start of a job.
-    #[inline]
-    fn load_acc(&self, w: usize) -> Acc {
-        let c = &self.counters[w];
-        let (values, bytes) = (
-            c.values.load(Ordering::Relaxed),
-            c.bytes.load(Ordering::Relaxed),
-        );
-        Acc {
-            tasks: 0,
-            values,
-            bytes,
-            high_values: values,
-            high_bytes: bytes,
-        }
-    }
-
-    /// Stores worker `w`'s counts back at the end of a job.
-    #[inline]
-    fn store_acc(&self, w: usize, acc: &Acc) {
-        let c = &self.counters[w];
-        bump(&c.tasks, acc.tasks);
-        c.values.store(acc.values, Ordering::Relaxed);
-        c.bytes.store(acc.bytes, Ordering::Relaxed);
-        // Offer the job's high point on top of what is published: two loads, and an RMW
-        // only when the peak grows.
-        offer_peak(
-            &self.peak_values,
-            self.live_values.load(Ordering::Relaxed) + acc.high_values,
-        );
-        offer_peak(
-            &self.peak_bytes,
-            self.live_bytes.load(Ordering::Relaxed) + acc.high_bytes,
-        );
-    }
-
-    /// The run's statistics; call after completion. Also returns the exact number of values
-    /// still alive (outputs included).
-    pub(crate) fn stats(&self) -> (RunStats, i64) {
-        let mut s = RunStats {
-            threads: self.counters.len(),
-            ..RunStats::default()
-        };
-        let (mut live, mut bytes) = (
-            self.live_values.load(Ordering::Relaxed),
-            self.live_bytes.load(Ordering::Relaxed),
-        );
-        for c in self.counters.iter() {
-            s.tasks_run += c.tasks.load(Ordering::Relaxed);
-            s.steals += c.steals.load(Ordering::Relaxed);
-            live += c.values.load(Ordering::Relaxed);
-            bytes += c.bytes.load(Ordering::Relaxed);
-        }
-        let peak_v = self.peak_values.load(Ordering::Relaxed).max(live);
-        let peak_b = self.peak_bytes.load(Ordering::Relaxed).max(bytes);
-        s.peak_live_values = peak_v.max(0) as u64;
-        s.peak_live_bytes = peak_b.max(0) as u64;
-        (s, live)
-    }
-}
-
-/// A worker's counts within one job: tasks run, and the change in live values and bytes
-/// not yet published to the run's shared counters (always below the flush thresholds).
-#[derive(Default)]
-struct Acc {
-    tasks: u64,
-    values: i64,
-    bytes: i64,
-    /// Highest `values` / `bytes` seen during the job, offered as a peak at its end.
-    high_values: i64,
-    high_bytes: i64,
-}
-
-impl Acc {
-    #[inline]
-    fn record(&mut self, ctx: &RunCtx<'_>, created_bytes: usize, freed: Freed) {
-        self.tasks += 1;
-        // The new value exists before the inputs are freed: count the high point first.
-        self.high_values = self.high_values.max(self.values + 1);
-        self.high_bytes = self.high_bytes.max(self.bytes + created_bytes as i64);
-        self.values += 1 - freed.values as i64;
-        self.bytes += created_bytes as i64 - freed.bytes as i64;
-        self.check(ctx);
-    }
-
-    #[inline]
-    fn freed(&mut self, ctx: &RunCtx<'_>, freed: Freed) {
-        self.values -= freed.values as i64;
-        self.bytes -= freed.bytes as i64;
-        self.check(ctx);
-    }
-
-    #[inline]
-    fn check(&mut self, ctx: &RunCtx<'_>) {
-        if self.values.abs() >= LIVE_FLUSH_VALUES || self.bytes.abs() >= LIVE_FLUSH_BYTES {
-            ctx.publish(self);
-        }
-    }
-}
-
 /// One worker thread's private state.
 pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     pub(crate) deque: Worker<Job>,
     pub(crate) parker: Parker,
+    /// Argument buffer for task calls; empty between tasks.
     scratch: Vec<Value>,
-    defer: Deferred,
-    acc: Acc,
     rng: u64,
 }
 
@@ -328,8 +74,6 @@ impl WorkerLocal {
             deque,
             parker,
             scratch: Vec::new(),
-            defer: Deferred::default(),
-            acc: Acc::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         }
     }
@@ -413,66 +157,121 @@ impl WorkerLocal {
     }
 
     /// Runs one job of a run, then ends it.
-    fn execute(&mut self, shared: &Shared, job: Job, stolen: bool) {
-        // SAFETY: the job is counted in its run's `pending` until `end_job` below, so the
-        // context is alive for this whole call; `ctx` is not used after `end_job`.
-        let ctx = unsafe { job.ctx() };
-        if stolen {
-            bump(&ctx.counters[self.index].steals, 1);
-        }
-        if !ctx.is_failed() {
-            self.acc = ctx.load_acc(self.index);
-            match job.work {
-                Work::Task(t) => self.run_chain(shared, ctx, TaskId::from_raw(t)),
-                Work::Roots(lo, hi) => self.run_roots(shared, ctx, lo, hi),
+    pub(crate) fn execute(&mut self, shared: &Shared, job: Job, stolen: bool) {
+        let run_ptr = job.run_ptr();
+        {
+            // SAFETY: the job is counted in its run's latch until `end_job` below, so the
+            // context is alive for this block; no reference into it outlives the block.
+            let run = unsafe { &*run_ptr };
+            if stolen {
+                run.tally.stolen(self.index);
             }
-            ctx.store_acc(self.index, &self.acc);
+            if !run.is_failed() {
+                let mut jc = JobCtx {
+                    run,
+                    worker: self.index,
+                    shared,
+                    deque: &self.deque,
+                    scratch: &mut self.scratch,
+                    defer: Deferred::default(),
+                    tally: run.tally.load(self.index),
+                    step: Step::Idle,
+                };
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| jc.run(job.work))) {
+                    jc.caught(p);
+                }
+                // Dropping `jc` discards (or, if the run goes on, applies) what it held
+                // back and stores its counts, before the job ends.
+            }
         }
-        ctx.end_job();
+        // SAFETY: the job is still counted; nothing of the run is used after this call.
+        unsafe { RunCtx::end_job(run_ptr) };
+    }
+}
+
+/// What a job is doing outside a task's op, to name a panic.
+#[derive(Clone, Copy)]
+enum Step {
+    /// Nothing in particular: scheduling, or running an op (whose panics are caught apart).
+    Idle,
+    /// Asking the value of this task for its size.
+    Nbytes(TaskId),
+}
+
+/// One job of one run on one worker. It borrows the run and the worker's queue and owns the
+/// job's held-back countdowns, which are applied before the job ends while the run goes on,
+/// or discarded when it failed (the caller then clears every slot). They never reach another
+/// job: task ids are reused by the next run, so a stale decrement would corrupt it.
+struct JobCtx<'j, 'r> {
+    run: &'r RunCtx<'r>,
+    worker: usize,
+    shared: &'j Shared,
+    deque: &'j Worker<Job>,
+    scratch: &'j mut Vec<Value>,
+    defer: Deferred,
+    tally: LiveTally,
+    step: Step,
+}
+
+impl JobCtx<'_, '_> {
+    fn run(&mut self, work: Work) {
+        match work {
+            Work::Task(t) => self.run_chain(TaskId::from_raw(t)),
+            Work::Roots(lo, hi) => self.run_roots(lo, hi),
+        }
     }
 
-    fn run_roots(&mut self, shared: &Shared, ctx: &RunCtx<'_>, lo: u32, mut hi: u32) {
+    fn run_roots(&mut self, lo: u32, mut hi: u32) {
+        let run = self.run;
         while hi - lo > ROOT_GRAIN {
             let mid = lo + (hi - lo) / 2;
-            ctx.add_jobs(1);
-            self.deque.push(Job::new(ctx, Work::Roots(mid, hi)));
-            shared.sleep.notify(1);
+            self.push(Work::Roots(mid, hi));
             hi = mid;
         }
-        let roots = ctx.plan.roots();
+        let roots = run.plan.roots();
         let mut r = lo;
         while r < hi {
+            if run.is_failed() {
+                return;
+            }
             // A range under ROOT_GRAIN is still split whenever thieves have emptied our
             // deque: roots can be long tasks (a bag's partitions), and sixteen of them must
             // not all run on one worker while the others idle.
             if hi - r > 1 && self.deque.is_empty() {
                 let mid = r + 1 + (hi - r - 1) / 2;
-                ctx.add_jobs(1);
-                self.deque.push(Job::new(ctx, Work::Roots(mid, hi)));
-                shared.sleep.notify(1);
+                self.push(Work::Roots(mid, hi));
                 hi = mid;
             }
-            self.run_chain(shared, ctx, roots[r as usize]);
+            self.run_chain(roots[r as usize]);
             r += 1;
         }
     }
 
+    /// Makes `work` available to thieves.
+    #[inline]
+    fn push(&self, work: Work) {
+        self.run.add_jobs(1);
+        self.deque.push(Job::new(self.run, work));
+        self.shared.sleep.notify(1);
+    }
+
     /// Runs `t`, then whatever it makes ready through the continuation slot, until a task
     /// makes nothing ready; then applies deferred decrements, which may continue the chain.
-    fn run_chain(&mut self, shared: &Shared, ctx: &RunCtx<'_>, t: TaskId) {
+    /// Returns early, leaving decrements held back, when the run failed.
+    fn run_chain(&mut self, t: TaskId) {
         let mut next = Some(t);
         loop {
             while let Some(t) = next {
-                if ctx.is_failed() {
+                if self.run.is_failed() {
                     return;
                 }
-                next = self.run_one(shared, ctx, t);
+                next = self.run_one(t);
             }
             let mut cont = None;
-            let freed = ctx.state.flush(&mut self.defer, &mut |u| {
-                self_push_or_continue(&self.deque, shared, ctx, &mut cont, u)
+            let freed = self.run.state.flush(&mut self.defer, &mut |u| {
+                continue_or_push(self.run, self.deque, self.shared, &mut cont, u)
             });
-            self.acc.freed(ctx, freed);
+            self.tally.freed(&self.run.tally, freed);
             match cont {
                 Some(u) => next = Some(u),
                 None => return,
@@ -482,60 +281,121 @@ impl WorkerLocal {
 
     /// Runs one task; returns the user to continue with, if it made one ready.
     #[inline]
-    fn run_one(&mut self, shared: &Shared, ctx: &RunCtx<'_>, t: TaskId) -> Option<TaskId> {
-        let plan = ctx.plan;
-        let state = &ctx.state;
+    fn run_one(&mut self, t: TaskId) -> Option<TaskId> {
+        let run = self.run;
+        let (plan, state) = (run.plan, &run.state);
         state.prefetch(plan, t);
-        if let Some(o) = ctx.observer {
-            o.task_started(plan, t, self.index);
+        if let Some(o) = run.observer {
+            let w = self.worker;
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.task_started(plan, t, w))) {
+                run.fail_callback("observer task_started", Some(t), &*p);
+                return None;
+            }
         }
         // SAFETY: `t` is ready (its dependency count reached zero in `finish_task`, or it is
         // a root), so every input's write happened-before, and it has not released them yet.
         let read = |d: u32| unsafe { state.get(d) };
-        let scratch = &mut self.scratch;
+        let scratch = &mut *self.scratch;
         let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, scratch)));
-        if let Some(o) = ctx.observer {
-            o.task_finished(plan, t, self.index);
+        if let Some(o) = run.observer {
+            let w = self.worker;
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.task_finished(plan, t, w))) {
+                run.fail_callback("observer task_finished", Some(t), &*p);
+                return None;
+            }
         }
         let value = match result {
             Ok(Ok(v)) => v,
-            Ok(Err(f)) => return self.failed(ctx, t, f),
-            Err(p) => return self.failed(ctx, t, Failure::from_panic(plan, t, p)),
+            Ok(Err(f)) => return self.failed(t, f),
+            Err(p) => return self.failed(t, Failure::from_panic(plan, t, p)),
         };
-        let mut cont = None;
+        self.step = Step::Nbytes(t);
         let nbytes = value.nbytes();
+        self.step = Step::Idle;
+        let mut cont = None;
+        let (deque, shared) = (self.deque, self.shared);
         // SAFETY: `t` ran once, after becoming ready, and has finished reading its inputs.
         let freed = unsafe {
             state.finish_task(plan, t, value, &mut self.defer, &mut |u| {
-                self_push_or_continue(&self.deque, shared, ctx, &mut cont, u)
+                continue_or_push(run, deque, shared, &mut cont, u)
             })
         };
-        self.acc.record(ctx, nbytes, freed);
+        self.tally.finished(&run.tally, nbytes, freed);
         cont
     }
 
     #[cold]
-    fn failed(&mut self, ctx: &RunCtx<'_>, t: TaskId, f: Failure) -> Option<TaskId> {
-        self.scratch.clear();
-        ctx.fail(f.into_error(ctx.plan, t));
+    fn failed(&mut self, t: TaskId, f: Failure) -> Option<TaskId> {
+        self.clear_scratch();
+        self.run.fail(f.into_error(self.run.plan, t));
         None
+    }
+
+    /// Empties the argument scratch, whose values' drops may panic too.
+    fn clear_scratch(&mut self) {
+        let scratch = &mut *self.scratch;
+        while let Some(v) = scratch.pop() {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+                self.run.fail_callback("drop of a value", None, &*p);
+            }
+        }
+    }
+
+    /// A panic escaped the job's own code (not a task's op): fail the run, naming what
+    /// panicked.
+    #[cold]
+    fn caught(&mut self, payload: Box<dyn std::any::Any + Send>) {
+        let (what, task) = match (self.defer.freeing(), self.step) {
+            (Some((t, what)), _) => (what, Some(t)),
+            (None, Step::Nbytes(t)) => (NBYTES, Some(t)),
+            (None, Step::Idle) => ("the executor", None),
+        };
+        self.run.fail_callback(what, task, &*payload);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        self.step = Step::Idle;
+        self.clear_scratch();
+    }
+}
+
+impl Drop for JobCtx<'_, '_> {
+    fn drop(&mut self) {
+        if !self.defer.is_empty() && !self.run.is_failed() {
+            // Not reached by the run loop, which flushes before every normal return; kept
+            // so that the rule holds whatever path ends a job.
+            let (run, deque, shared) = (self.run, self.deque, self.shared);
+            let defer = &mut self.defer;
+            let flushed = catch_unwind(AssertUnwindSafe(|| {
+                run.state.flush(defer, &mut |u| {
+                    run.add_jobs(1);
+                    deque.push(Job::new(run, Work::Task(u.raw())));
+                    shared.sleep.notify(1);
+                })
+            }));
+            match flushed {
+                Ok(freed) => self.tally.freed(&run.tally, freed),
+                Err(p) => run.fail_callback("drop of a value", None, &*p),
+            }
+        }
+        // Whatever is left belongs to a failed run: dropped here, unapplied.
+        self.defer = Deferred::default();
+        self.run.tally.store(self.worker, &self.tally);
     }
 }
 
 /// The first ready user becomes the continuation; later ones are pushed for thieves.
 #[inline]
-fn self_push_or_continue(
+fn continue_or_push(
+    run: &RunCtx<'_>,
     deque: &Worker<Job>,
     shared: &Shared,
-    ctx: &RunCtx<'_>,
     cont: &mut Option<TaskId>,
     u: TaskId,
 ) {
     if cont.is_none() {
         *cont = Some(u);
     } else {
-        ctx.add_jobs(1);
-        deque.push(Job::new(ctx, Work::Task(u.raw())));
+        run.add_jobs(1);
+        deque.push(Job::new(run, Work::Task(u.raw())));
         shared.sleep.notify(1);
     }
 }

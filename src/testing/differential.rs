@@ -2,7 +2,7 @@
 
 use super::{DagConfig, TestDag, Tracker, canonical, check_plan};
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::{Executor, LIVE_FLUSH_VALUES, Pool, RunOutput, Sequential};
+use crate::exec::{Executor, Pool, RunOutput, Sequential};
 use crate::graph::Graph;
 use crate::key::Key;
 use crate::plan::Plan;
@@ -44,8 +44,8 @@ pub struct Report {
 /// - each run makes exactly one payload per `mix` task of the plan (every task ran once);
 /// - after the run returned and its outputs were dropped, no payload is alive;
 /// - during the run, the payloads alive at once never exceeded the run's reported
-///   `peak_live_values` (exact for the sequential executor), plus `threads ×`
-///   [`LIVE_FLUSH_VALUES`] for a pool, whose reported peak lags by at most that much.
+///   `peak_live_values` (exact for the sequential executor), plus the run's
+///   `peak_tolerance` (`threads × 64` for a pool, whose reported peak lags by at most that much).
 ///
 /// A tracker's counts are only exact if no other run of the same DAG is in flight.
 #[derive(Debug)]
@@ -225,12 +225,13 @@ fn check_success(
         ));
     }
     if let Some(t) = expect.dag.map(|d| &d.tracker) {
-        // The oracle's peak is exact; a pool's lags by up to LIVE_FLUSH_VALUES per worker.
-        let slack = if is_oracle {
-            0
-        } else {
-            threads as i64 * LIVE_FLUSH_VALUES
-        };
+        // The oracle's peak is exact; a pool's lags by up to its stated tolerance, 64 values
+        // per worker.
+        let slack = s.peak_tolerance as i64;
+        let documented = if is_oracle { 0 } else { threads as i64 * 64 };
+        if slack != documented {
+            return Err(format!("peak tolerance {slack}, documented {documented}"));
+        }
         let bound = s.peak_live_values as i64 + slack;
         if t.peak() > bound {
             return Err(format!(

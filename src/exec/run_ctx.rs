@@ -1,0 +1,120 @@
+//! The context of one run on a pool: what its caller and its workers share.
+//!
+//! The caller owns it (on its stack) for the whole run; jobs point to it and are counted in
+//! its [`Latch`], which the caller waits on before it reads the outcome and frees the
+//! context. Workers touch it through `&RunCtx` only while their job is counted, and end the
+//! job through [`RunCtx::end_job`], which takes a raw pointer.
+
+use super::latch::Latch;
+use super::run_state::RunState;
+use super::sync::{AtomicBool, Mutex, Ordering};
+use super::tally::RunTally;
+use super::{Observer, panic_message};
+use crate::error::Error;
+use crate::plan::{Plan, TaskId};
+
+/// Everything one run shares between its caller and the workers.
+pub(crate) struct RunCtx<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) state: RunState,
+    pub(crate) observer: Option<&'a dyn Observer>,
+    pub(crate) tally: RunTally,
+    latch: Latch,
+    /// Set by the first failure; workers stop starting tasks of this run.
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl<'a> RunCtx<'a> {
+    pub(crate) fn new(
+        plan: &'a Plan,
+        state: RunState,
+        threads: usize,
+        observer: Option<&'a dyn Observer>,
+    ) -> Self {
+        RunCtx {
+            plan,
+            state,
+            observer,
+            tally: RunTally::new(threads),
+            latch: Latch::new(),
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// Counts jobs about to be pushed.
+    #[inline]
+    pub(crate) fn add_jobs(&self, n: usize) {
+        self.latch.add(n);
+    }
+
+    /// Ends one job of the run.
+    ///
+    /// # Safety
+    /// `this` points to a live context in which the calling job is still counted. Neither
+    /// `this` nor any reference into the context may be used after this call: the caller
+    /// may free the context as soon as the last job ended.
+    #[inline]
+    pub(crate) unsafe fn end_job(this: *const RunCtx<'_>) {
+        // SAFETY: the job is counted, so the context is alive here; the latch pointer is
+        // handed on under the same contract.
+        unsafe { Latch::count_down(&raw const (*this).latch) };
+    }
+
+    /// Blocks the calling (submitting) thread until every job of the run ended.
+    pub(crate) fn wait(&self) {
+        self.latch.wait();
+    }
+
+    #[inline]
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records `e` as the run's error unless an earlier one was recorded; stops the run.
+    #[cold]
+    pub(crate) fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Fails the run with a panic caught outside a task's op: `what` panicked, while
+    /// handling `task` if known.
+    #[cold]
+    pub(crate) fn fail_callback(
+        &self,
+        what: &'static str,
+        task: Option<TaskId>,
+        payload: &(dyn std::any::Any + Send),
+    ) {
+        self.fail(callback_error(
+            self.plan,
+            what,
+            task,
+            panic_message(payload),
+        ));
+    }
+
+    pub(crate) fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// The error for a panic outside a task's op.
+#[cold]
+pub(crate) fn callback_error(
+    plan: &Plan,
+    what: &'static str,
+    task: Option<TaskId>,
+    message: String,
+) -> Error {
+    Error::Callback {
+        what,
+        key: task.map(|t| plan.key(t).clone()),
+        message,
+    }
+}

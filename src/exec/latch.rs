@@ -74,6 +74,12 @@ impl Latch {
         caller.unpark();
     }
 
+    /// Whether the latch is set.
+    #[cfg(all(test, loom))]
+    pub(crate) fn is_set(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
     /// Blocks the calling (submitting) thread until the latch is set.
     pub(crate) fn wait(&self) {
         let backoff = Backoff::new();

@@ -62,6 +62,12 @@ impl<'a> RunCtx<'a> {
         unsafe { Latch::count_down(&raw const (*this).latch) };
     }
 
+    /// Whether every job of the run ended (for models that drive workers by hand).
+    #[cfg(all(test, loom))]
+    pub(crate) fn is_done(&self) -> bool {
+        self.latch.is_set()
+    }
+
     /// Blocks the calling (submitting) thread until every job of the run ended.
     pub(crate) fn wait(&self) {
         self.latch.wait();

@@ -90,7 +90,7 @@ impl WorkerLocal {
     }
 
     #[inline]
-    fn find_job(&mut self, shared: &Shared) -> Option<(Job, bool)> {
+    pub(crate) fn find_job(&mut self, shared: &Shared) -> Option<(Job, bool)> {
         if let Some(job) = self.deque.pop() {
             return Some((job, false));
         }

@@ -386,3 +386,55 @@ fn successful_runs_leave_nothing_behind() {
     }
     let _: Option<&Tracked> = None;
 }
+
+/// A graph whose one task runs `inner` on `pool` and returns its value plus one.
+fn calls_into(pool: Arc<Pool>, inner: Graph, key: &'static str) -> Graph {
+    let op = Op::new("nested_run", move |_: &[Value]| {
+        let v = pool.get(&inner, key)?;
+        Ok(Value::Int(v.as_int().unwrap() + 1))
+    });
+    let mut b = GraphBuilder::new();
+    b.task("outer", &op, []).unwrap();
+    b.build()
+}
+
+fn constant(x: i64) -> Graph {
+    let mut b = GraphBuilder::new();
+    b.literal("c", x).unwrap();
+    b.build()
+}
+
+/// A task on pool A runs a graph on pool B (fine); one whose task runs a graph back on A is
+/// refused with a typed error (reported through each enclosing task) instead of deadlocking, also for one-thread pools and deeper
+/// cycles (A -> B -> C -> A).
+#[test]
+fn nested_runs_across_pools_work_and_cycles_are_refused() {
+    within("nested runs across pools", || {
+        let (a, b, c) = (pool(1), pool(1), pool(2));
+        // A -> B: works.
+        let g = calls_into(b.clone(), constant(41), "c");
+        assert_eq!(a.get(&g, "outer").unwrap(), Value::Int(42));
+        // A -> A: refused.
+        let g = calls_into(a.clone(), constant(1), "c");
+        let e = a.get(&g, "outer").unwrap_err();
+        assert_eq!(e.task_cause(), Some(ErrorKind::InvalidArgument), "{e}");
+        // A -> B -> A: refused (it deadlocked before).
+        let to_a = calls_into(a.clone(), constant(1), "c");
+        let g = calls_into(b.clone(), to_a, "outer");
+        let e = a.get(&g, "outer").unwrap_err();
+        assert!(e.to_string().contains("waits for it"), "{e}");
+        // A -> B -> C -> A: refused.
+        let to_a = calls_into(a.clone(), constant(1), "c");
+        let to_c = calls_into(c.clone(), to_a, "outer");
+        let g = calls_into(b.clone(), to_c, "outer");
+        let e = a.get(&g, "outer").unwrap_err();
+        assert!(e.to_string().contains("waits for it"), "{e}");
+        // A -> B -> C: works, and every pool is still usable.
+        let to_c = calls_into(c.clone(), constant(40), "c");
+        let g = calls_into(b.clone(), to_c, "outer");
+        assert_eq!(a.get(&g, "outer").unwrap(), Value::Int(42));
+        for p in [&a, &b, &c] {
+            assert_eq!(p.get(&constant(7), "c").unwrap(), Value::Int(7));
+        }
+    });
+}

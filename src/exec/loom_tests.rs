@@ -327,7 +327,7 @@ fn loom_fail_then_reuse_on_real_workers() {
         for plan in [bad, good] {
             let mut state = RunState::default();
             state.reset(plan);
-            let ctx = Arc::new(RunCtx::new(plan, state, 2, None));
+            let ctx = Arc::new(RunCtx::new(plan, state, 2, None, Vec::new()));
             ctx.add_jobs(1);
             let roots = plan.roots().len() as u32;
             shared.injector.push(Job::new(&ctx, Work::Roots(0, roots)));

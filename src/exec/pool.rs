@@ -5,7 +5,7 @@ use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::RunState;
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
-use super::worker::{Shared, WorkerLocal};
+use super::worker::{Shared, WorkerLocal, waiting_on_current_run};
 use super::{Executor, RunOptions, RunOutput, RunStats, panic_message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
@@ -24,6 +24,87 @@ thread_local! {
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Cores claimed by the pinned pools of this process, with how many pools pin to each, so
+/// that a second pool does not pin its workers onto the cores of the first.
+static CLAIMED_CORES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Claims cores for a new pool's `threads` workers: the `wanted` ones as given when the
+/// caller chose them, otherwise the first cores no other pool of the process has claimed.
+/// Returns one core (or none: unpinned) per worker.
+fn claim_cores(threads: usize, wanted: Option<&[usize]>) -> Vec<Option<usize>> {
+    let mut claimed = CLAIMED_CORES.lock().unwrap_or_else(|p| p.into_inner());
+    let chosen: Vec<usize> = match wanted {
+        Some(cores) => cores.iter().copied().take(threads).collect(),
+        None => {
+            let all = core_affinity::get_core_ids().unwrap_or_default();
+            all.into_iter()
+                .map(|c| c.id)
+                .filter(|&c| claimed.get(c).is_none_or(|&n| n == 0))
+                .take(threads)
+                .collect()
+        }
+    };
+    for &c in &chosen {
+        if claimed.len() <= c {
+            claimed.resize(c + 1, 0);
+        }
+        claimed[c] += 1;
+    }
+    (0..threads).map(|i| chosen.get(i).copied()).collect()
+}
+
+/// Gives back the cores a pool claimed.
+fn release_cores(cores: &[Option<usize>]) {
+    let mut claimed = CLAIMED_CORES.lock().unwrap_or_else(|p| p.into_inner());
+    for &c in cores.iter().flatten() {
+        if let Some(n) = claimed.get_mut(c) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Installs, once per process, a panic hook that stays silent on threads marked quiet (pool
+/// workers, and callers while a sequential run calls ops) and delegates to the hook that was
+/// installed before it everywhere else. A panic there is caught and returned as an error,
+/// so printing it as well would report it twice.
+pub(crate) fn install_quiet_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+thread_local! {
+    /// Whether panics on this thread are caught by the executor and returned as errors.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps the panic hook quiet on the calling thread while it lives (a run's caller: every
+/// panic of the run is caught and returned as its error).
+pub(crate) struct QuietPanics {
+    was: bool,
+}
+
+impl QuietPanics {
+    pub(crate) fn new() -> QuietPanics {
+        install_quiet_panic_hook();
+        QuietPanics {
+            was: QUIET.with(|q| q.replace(true)),
+        }
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(self.was));
+    }
+}
+
 /// Configures a [`Pool`].
 ///
 /// ```
@@ -36,7 +117,9 @@ thread_local! {
 pub struct PoolBuilder {
     threads: Option<usize>,
     pin: bool,
+    cores: Option<Vec<usize>>,
     name: String,
+    print_panics: bool,
 }
 
 impl Default for PoolBuilder {
@@ -44,7 +127,9 @@ impl Default for PoolBuilder {
         PoolBuilder {
             threads: None,
             pin: true,
+            cores: None,
             name: "blockwork".to_owned(),
+            print_panics: false,
         }
     }
 }
@@ -56,10 +141,37 @@ impl PoolBuilder {
         self
     }
 
-    /// Whether to pin worker `i` to core `i mod cores` (default on). Pinning failures are
-    /// ignored: the worker runs unpinned.
+    /// Whether to pin workers to cores (default on). Each worker is pinned to a core of its
+    /// own that no other pinned pool of this process has claimed; workers beyond the free
+    /// cores run unpinned, so a second pool never doubles up on the first pool's cores.
+    /// Pinning failures are ignored: the worker runs unpinned.
     pub fn pin(mut self, pin: bool) -> Self {
         self.pin = pin;
+        self
+    }
+
+    /// Pins worker `i` to `cores[i]` (core ids as the operating system numbers them), even
+    /// if another pool uses them; workers beyond the list run unpinned. Implies `pin(true)`.
+    ///
+    /// ```
+    /// use blockwork::Pool;
+    /// let pool = Pool::builder().threads(2).cores(&[0]).build()?;
+    /// assert!(pool.cores()[1].is_none());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn cores(mut self, cores: &[usize]) -> Self {
+        self.cores = Some(cores.to_vec());
+        self.pin = true;
+        self
+    }
+
+    /// Whether a panic in a task (or in an observer, or in a value's `nbytes` or `Drop`) on
+    /// a worker is also printed by the process's panic hook (default off: it is returned as
+    /// the run's error, and printing it too would report it twice). Off installs, once per
+    /// process, a panic hook that is silent on pool workers and delegates to the previously
+    /// installed hook on every other thread.
+    pub fn print_panics(mut self, print: bool) -> Self {
+        self.print_panics = print;
         self
     }
 
@@ -92,26 +204,32 @@ impl PoolBuilder {
             shutdown: AtomicBool::new(false),
         });
         let cores = if self.pin {
-            core_affinity::get_core_ids().unwrap_or_default()
+            claim_cores(n, self.cores.as_deref())
         } else {
-            Vec::new()
+            vec![None; n]
         };
+        if !self.print_panics {
+            install_quiet_panic_hook();
+        }
+        let quiet = !self.print_panics;
         let mut pool = Pool {
             shared,
             handles: Vec::with_capacity(n),
             states: Mutex::new(Vec::new()),
-            pinned: !cores.is_empty(),
+            cores,
+            print_panics: self.print_panics,
         };
         for (i, (deque, parker)) in deques.into_iter().zip(parkers).enumerate() {
             let shared = pool.shared.clone();
-            let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+            let core = pool.cores[i];
             let handle = std::thread::Builder::new()
                 .name(format!("{}-{i}", self.name))
                 .spawn(move || {
                     // Start hook: pinning is best effort and never part of the loop.
-                    if let Some(core) = core {
-                        core_affinity::set_for_current(core);
+                    if let Some(id) = core {
+                        core_affinity::set_for_current(core_affinity::CoreId { id });
                     }
+                    QUIET.with(|q| q.set(quiet));
                     WORKER_OF.with(|w| w.set(Arc::as_ptr(&shared) as usize));
                     WorkerLocal::new(i, deque, parker).run(&shared);
                 })?;
@@ -127,8 +245,11 @@ impl PoolBuilder {
 /// threads; a failing run does not disturb the others. Dropping the pool stops and joins
 /// its threads (after the runs in progress returned, since they borrow it).
 ///
-/// A task must not submit a run to the pool it is running on (it would wait for workers
-/// that are all waiting): that is an [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+/// A task must not submit a run to a pool that waits for it: the pool it is running on, or
+/// one whose worker is blocked in a run that led to this task through other pools (pool A's
+/// task runs a graph on pool B whose task runs a graph on A). Its workers might all be
+/// waiting, so that is an [`InvalidArgument`](ErrorKind::InvalidArgument) error instead of
+/// a possible deadlock. Submitting to other pools (A to B) works.
 ///
 /// ```
 /// use blockwork::{Arg, Executor, GraphBuilder, Op, Pool, Value};
@@ -144,7 +265,9 @@ pub struct Pool {
     handles: Vec<JoinHandle<()>>,
     /// Recycled per-run buffers (their slots are empty).
     states: Mutex<Vec<RunState>>,
-    pinned: bool,
+    /// The core each worker is pinned to, if any (claimed in `CLAIMED_CORES`).
+    cores: Vec<Option<usize>>,
+    print_panics: bool,
 }
 
 impl Pool {
@@ -163,9 +286,14 @@ impl Pool {
         self.handles.len()
     }
 
-    /// Whether workers were pinned to cores.
+    /// Whether any worker was pinned to a core.
     pub fn pinned(&self) -> bool {
-        self.pinned
+        self.cores.iter().any(Option::is_some)
+    }
+
+    /// The core each worker was pinned to (`None`: unpinned), by worker index.
+    pub fn cores(&self) -> &[Option<usize>] {
+        &self.cores
     }
 
     fn take_state(&self) -> RunState {
@@ -183,20 +311,30 @@ impl Pool {
         }
     }
 
-    fn on_own_worker(&self) -> bool {
-        WORKER_OF.with(|w| w.get()) == Arc::as_ptr(&self.shared) as usize
+    /// The pools that would wait on a run submitted now from this thread: those waiting on
+    /// the run whose task is calling (if any), and the pool whose worker this is.
+    fn waiting_on_new_run() -> Vec<usize> {
+        let mut waiting = waiting_on_current_run();
+        let worker_of = WORKER_OF.with(|w| w.get());
+        if worker_of != 0 && !waiting.contains(&worker_of) {
+            waiting.push(worker_of);
+        }
+        waiting
     }
 }
 
 impl Executor for Pool {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
-        if self.on_own_worker() {
+        let waiting = Pool::waiting_on_new_run();
+        if waiting.contains(&(Arc::as_ptr(&self.shared) as usize)) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                "a task submitted a run to the pool it runs on; this would deadlock",
+                "a task submitted a run to a pool that waits for it (the pool it runs on, or \
+                 one whose run started this task through other pools); this could deadlock",
             ));
         }
         let start = Instant::now();
+        let _quiet = (!self.print_panics).then(QuietPanics::new);
         let observer = options.observer.as_deref();
         if let Some(o) = observer {
             catch_unwind(AssertUnwindSafe(|| o.run_started(plan))).map_err(|p| {
@@ -205,7 +343,7 @@ impl Executor for Pool {
         }
         let mut state = self.take_state();
         state.reset(plan);
-        let mut ctx = RunCtx::new(plan, state, self.threads(), observer);
+        let mut ctx = RunCtx::new(plan, state, self.threads(), observer, waiting);
         if !plan.is_empty() {
             ctx.add_jobs(1);
             let roots = plan.roots().len() as u32;
@@ -268,6 +406,7 @@ impl Drop for Pool {
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
+        release_cores(&self.cores);
     }
 }
 
@@ -275,7 +414,7 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("threads", &self.threads())
-            .field("pinned", &self.pinned)
+            .field("cores", &self.cores)
             .finish()
     }
 }

@@ -19,6 +19,10 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) state: RunState,
     pub(crate) observer: Option<&'a dyn Observer>,
     pub(crate) tally: RunTally,
+    /// Pools with a thread blocked until this run ends, directly (its caller is one of their
+    /// workers) or through other runs: submitting a run to one of them from this run's
+    /// tasks could deadlock.
+    pub(crate) waiting: Vec<usize>,
     latch: Latch,
     /// Set by the first failure; workers stop starting tasks of this run.
     failed: AtomicBool,
@@ -31,11 +35,13 @@ impl<'a> RunCtx<'a> {
         state: RunState,
         threads: usize,
         observer: Option<&'a dyn Observer>,
+        waiting: Vec<usize>,
     ) -> Self {
         RunCtx {
             plan,
             state,
             observer,
+            waiting,
             tally: RunTally::new(threads),
             latch: Latch::new(),
             failed: AtomicBool::new(false),

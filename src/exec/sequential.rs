@@ -1,5 +1,6 @@
 //! The sequential executor: the reference every parallel run is compared against.
 
+use super::pool::QuietPanics;
 use super::run_ctx::callback_error;
 use super::run_state::{DROP, NBYTES};
 use super::{Executor, Observer, RunOptions, RunOutput, RunStats, panic_message};
@@ -48,6 +49,8 @@ enum Step {
 impl Executor for Sequential {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
         let start = Instant::now();
+        // Every panic of the run is caught and returned: keep the panic hook quiet meanwhile.
+        let _quiet = QuietPanics::new();
         let observer = options.observer.as_deref();
         let hook = |what: &'static str, t: Option<TaskId>, f: &dyn Fn(&dyn Observer)| match observer
         {

@@ -40,6 +40,25 @@ const ROOT_GRAIN: u32 = 32;
 /// afterwards gives the cores back.
 const IDLE_ROUNDS: u32 = 200;
 
+thread_local! {
+    /// The run whose job this worker thread is executing (null between jobs).
+    static CURRENT_RUN: std::cell::Cell<*const RunCtx<'static>> =
+        const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// The pools that wait on the run whose job the calling thread is executing: a copy of that
+/// run's [`RunCtx::waiting`], or empty outside a job.
+pub(crate) fn waiting_on_current_run() -> Vec<usize> {
+    let run = CURRENT_RUN.with(std::cell::Cell::get);
+    if run.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: `CURRENT_RUN` is set only while this thread executes a job of that run (see
+    // `WorkerLocal::execute`), so the job is counted and the context is alive; we are on
+    // that thread, inside the job (a task's op calling back into an executor).
+    unsafe { (*run).waiting.clone() }
+}
+
 /// What the whole pool shares.
 pub(crate) struct Shared {
     pub(crate) injector: Injector<Job>,
@@ -177,9 +196,11 @@ impl WorkerLocal {
                     tally: run.tally.load(self.index),
                     step: Step::Idle,
                 };
+                CURRENT_RUN.with(|c| c.set(run_ptr.cast()));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| jc.run(job.work))) {
                     jc.caught(p);
                 }
+                CURRENT_RUN.with(|c| c.set(std::ptr::null()));
                 // Dropping `jc` discards (or, if the run goes on, applies) what it held
                 // back and stores its counts, before the job ends.
             }

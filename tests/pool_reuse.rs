@@ -14,7 +14,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long one call may take before it counts as a hang.
-const HANG: Duration = Duration::from_secs(60);
+const HANG: Duration = Duration::from_secs(if cfg!(miri) { 3600 } else { 60 });
+
+/// Rounds of a sequence: `n`, or 2 under Miri.
+fn rounds(n: usize) -> usize {
+    if cfg!(miri) { 2 } else { n }
+}
 
 fn pool(threads: usize) -> Arc<Pool> {
     Arc::new(Pool::builder().threads(threads).pin(false).build().unwrap())
@@ -101,22 +106,22 @@ fn fail_then_reuse(threads: usize, rounds: usize) {
 
 #[test]
 fn fail_then_reuse_1_thread() {
-    fail_then_reuse(1, 300);
+    fail_then_reuse(1, rounds(300));
 }
 
 #[test]
 fn fail_then_reuse_2_threads() {
-    fail_then_reuse(2, 500);
+    fail_then_reuse(2, rounds(500));
 }
 
 #[test]
 fn fail_then_reuse_4_threads() {
-    fail_then_reuse(4, 500);
+    fail_then_reuse(4, rounds(500));
 }
 
 #[test]
 fn fail_then_reuse_8_threads() {
-    fail_then_reuse(8, 300);
+    fail_then_reuse(8, rounds(300));
 }
 
 /// Several callers alternate failing and good runs on one pool at once.
@@ -135,7 +140,7 @@ fn concurrent_fail_and_good_runs() {
                 let (pool, bad, good, want) =
                     (pool.clone(), bad.clone(), good.clone(), want.clone());
                 std::thread::spawn(move || {
-                    for round in 0..150 {
+                    for round in 0..rounds(150) {
                         if (round + c) % 2 == 0 {
                             assert!(pool.run(&bad).is_err());
                         } else {
@@ -212,7 +217,7 @@ fn check_observer_panic(exec: Arc<dyn Executor + Send + Sync>, hook: Hook) {
         assert!(msg.contains(&format!("{hook:?} panics")), "{hook:?}: {msg}");
         assert_eq!(tr.live(), 0, "{hook:?}: values outlived the run");
         // The executor is still usable.
-        for _ in 0..20 {
+        for _ in 0..rounds(20) {
             assert_eq!(ints(&exec.run(&plan).unwrap()), want);
         }
     });
@@ -292,7 +297,7 @@ fn check_bomb(exec: Arc<dyn Executor + Send + Sync>, in_nbytes: bool, in_drop: b
     let what = if in_nbytes { "nbytes" } else { "drop" };
     let d = drops.clone();
     within(&format!("{what} bomb"), move || {
-        for round in 0..20 {
+        for round in 0..rounds(20) {
             let e = exec.run(&plan).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::CallbackPanicked, "{what}: {e}");
             let msg = e.to_string();
@@ -377,7 +382,7 @@ fn successful_runs_leave_nothing_behind() {
     outs.push(outs[0].clone());
     outs.push(Key::from("r"));
     let plan = Plan::new(&g, &outs).unwrap();
-    for _ in 0..200 {
+    for _ in 0..rounds(200) {
         let out = pool.run(&plan).unwrap();
         assert_eq!(out.values.len(), 50);
         assert_eq!(out.stats.leaked_values, 0);

@@ -10,6 +10,7 @@
 //! [`RunStats`], call an optional [`Observer`] on every task, and turn the first failing or
 //! panicking task into an [`Error::Task`](crate::Error::Task) naming its key and op.
 
+mod eval;
 mod job;
 mod latch;
 mod pool;

@@ -24,7 +24,8 @@ use super::run_state::{Deferred, NBYTES};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::tally::LiveTally;
-use crate::plan::{Failure, TaskId};
+use super::eval::{Failure, RunTask};
+use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
@@ -38,7 +39,11 @@ const ROOT_GRAIN: u32 = 32;
 /// Rounds of `Backoff::snooze` an idle worker spends looking for work before it sleeps.
 /// Spinning keeps the wake-up latency of a warm pool in the sub-microsecond range; sleeping
 /// afterwards gives the cores back.
+#[cfg(not(loom))]
 const IDLE_ROUNDS: u32 = 200;
+/// Under loom, one round: the model checker sees the sleep protocol, not the spinning.
+#[cfg(loom)]
+const IDLE_ROUNDS: u32 = 1;
 
 thread_local! {
     /// The run whose job this worker thread is executing (null between jobs).

@@ -19,9 +19,6 @@
 //! times, from any number of threads.
 
 mod build;
-mod eval;
-
-pub(crate) use eval::Failure;
 
 use crate::graph::{Graph, Op};
 use crate::key::Key;
@@ -257,6 +254,18 @@ impl Plan {
         let i = t.index();
         let r = self.user_offsets[i] as usize..self.user_offsets[i + 1] as usize;
         (&self.users[r.clone()], &self.user_modes[r])
+    }
+
+    /// Literal `i` of the argument store ([`PArg::Lit`]).
+    #[inline]
+    pub(crate) fn lit(&self, i: u32) -> &Value {
+        &self.lits[i as usize]
+    }
+
+    /// Op `i` of the op table ([`PArg::Nested`]).
+    #[inline]
+    pub(crate) fn table_op(&self, i: u32) -> &Op {
+        &self.op_table[i as usize]
     }
 
     #[inline]

@@ -17,7 +17,11 @@ fn pools_pin_to_distinct_free_cores() {
         assert!(!first.pinned());
         return;
     }
-    assert_eq!(first_cores.len(), first.cores().iter().flatten().count(), "one core each");
+    assert_eq!(
+        first_cores.len(),
+        first.cores().iter().flatten().count(),
+        "one core each"
+    );
     // Every core of the machine is taken: a second pool runs unpinned.
     let second = Pool::builder().threads(2).build().unwrap();
     let second_cores: HashSet<usize> = second.cores().iter().flatten().copied().collect();

@@ -26,12 +26,12 @@ use super::run_state::{Deferred, RunState};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, AtomicUsize, Ordering, Parker};
 use super::worker::{Shared, WorkerLocal};
-use crossbeam_deque::{Injector, Worker};
 use crate::graph::{Arg, GraphBuilder, Op};
 use crate::key::Key;
 use crate::plan::BATCH_FAN as DEFER_FAN;
 use crate::plan::{Plan, TaskId};
 use crate::value::{Payload, Value};
+use crossbeam_deque::{Injector, Worker};
 use loom::sync::Arc;
 use loom::thread;
 use std::sync::atomic::AtomicI64;
@@ -273,7 +273,9 @@ fn loom_sleep_two_sleepers_two_notifies() {
 fn fan_of_chains(fail: bool) -> Plan {
     let root = Op::new("root", |_| Ok(Value::Int(1)));
     let mid = Op::typed("mid", |r: i64, i: i64| r + i);
-    let bad = Op::new("bad", |_| Err(crate::error::TaskError::new("fails on purpose")));
+    let bad = Op::new("bad", |_| {
+        Err(crate::error::TaskError::new("fails on purpose"))
+    });
     let leaf = Op::typed("leaf", |m: i64| m * 10);
     let mut b = GraphBuilder::new();
     b.task("root", &root, []).unwrap();
@@ -347,165 +349,6 @@ fn loom_fail_then_reuse_on_real_workers() {
         shared.sleep.wake_all();
         for w in workers {
             w.join().unwrap();
-        }
-    });
-}
-
-/// One sleeper, one notifier: the sleeper must see the work, however the two interleave.
-#[test]
-fn loom_sleep_no_lost_wakeup() {
-    model(None, || {
-        let parker = Parker::new();
-        let sleep = Arc::new(Sleep::new(vec![parker.unparker().clone()]));
-        let work = Arc::new(AtomicBool::new(false));
-        let notifier = {
-            let (sleep, work) = (sleep.clone(), work.clone());
-            thread::spawn(move || {
-                // Relaxed on purpose: the protocol must rely on its SeqCst fences only.
-                work.store(true, Ordering::Relaxed);
-                sleep.notify(1);
-            })
-        };
-        while !work.load(Ordering::Relaxed) {
-            sleep.sleep(0, || parker.park(), || work.load(Ordering::Relaxed));
-        }
-        notifier.join().unwrap();
-    });
-}
-
-/// Two sleepers and two units of work published one at a time: each sleeper must get one.
-/// Three threads with locks: bounded to 3 preemptions (about 4 s; 4 preemptions also pass,
-/// in about 30 s). The other models are checked without a bound.
-#[test]
-fn loom_sleep_two_sleepers_two_notifies() {
-    model(Some(3), || {
-        let parkers = [Parker::new(), Parker::new()];
-        let unparkers = parkers.iter().map(|p| p.unparker().clone()).collect();
-        let sleep = Arc::new(Sleep::new(unparkers));
-        let work = Arc::new(AtomicUsize::new(0));
-        let take = |work: &AtomicUsize| {
-            let mut n = work.load(Ordering::Relaxed);
-            while n > 0 {
-                match work.compare_exchange(n, n - 1, Ordering::Relaxed, Ordering::Relaxed) {
-                    Ok(_) => return true,
-                    Err(m) => n = m,
-                }
-            }
-            false
-        };
-        let sleepers: Vec<_> = parkers
-            .into_iter()
-            .enumerate()
-            .map(|(i, parker)| {
-                let (sleep, work) = (sleep.clone(), work.clone());
-                thread::spawn(move || {
-                    while !take(&work) {
-                        let has_work = || work.load(Ordering::Relaxed) > 0;
-                        sleep.sleep(i, || parker.park(), has_work);
-                    }
-                })
-            })
-            .collect();
-        for _ in 0..2 {
-            work.fetch_add(1, Ordering::Relaxed);
-            sleep.notify(1);
-        }
-        for s in sleepers {
-            s.join().unwrap();
-        }
-    });
-}
-
-/// `root` read by three `mid` tasks (a batched free countdown under loom), each read by one
-/// `leaf` (a continuation); the leaves are the outputs. With `fail`, `("mid", 1)` fails.
-fn fan_of_chains(fail: bool) -> Plan {
-    let root = Op::new("root", |_| Ok(Value::Int(1)));
-    let mid = Op::typed("mid", |r: i64, i: i64| r + i);
-    let bad = Op::new("bad", |_| Err(crate::error::TaskError::new("fails on purpose")));
-    let leaf = Op::typed("leaf", |m: i64| m * 10);
-    let mut b = GraphBuilder::new();
-    b.task("root", &root, []).unwrap();
-    let mut outs = Vec::new();
-    for i in 0..3i64 {
-        let op = if fail && i == 1 { &bad } else { &mid };
-        b.task(("mid", i), op, [Arg::key("root"), Arg::lit(i)])
-            .unwrap();
-        b.task(("leaf", i), &leaf, [Arg::key(("mid", i))]).unwrap();
-        outs.push(Key::from(("leaf", i)));
-    }
-    Plan::new(&b.build(), &outs).unwrap()
-}
-
-/// Drives `local` (the real worker code: `find_job`, `execute`, the job context and the run
-/// state) until the run ended.
-fn work_until_done(local: &mut WorkerLocal, shared: &Shared, ctx: &RunCtx<'_>) {
-    while !ctx.is_done() {
-        match local.find_job(shared) {
-            Some((job, stolen)) => local.execute(shared, job, stolen),
-            None => thread::yield_now(),
-        }
-    }
-}
-
-/// A failing run and then a good run of the same shape, on the same two workers (the real
-/// continuation path, batched countdowns and job contexts): the failure is reported, the
-/// good run's outputs are right, and nothing the failed run held back reaches the good one.
-#[test]
-fn loom_fail_then_reuse_on_real_workers() {
-    let bad: &'static Plan = Box::leak(Box::new(fan_of_chains(true)));
-    let good: &'static Plan = Box::leak(Box::new(fan_of_chains(false)));
-    assert!(good.n_users()[good.roots()[0].index()] > DEFER_FAN);
-    model(Some(2), move || {
-        let deques: Vec<Worker<Job>> = (0..2).map(|_| Worker::new_lifo()).collect();
-        let parkers: Vec<Parker> = (0..2).map(|_| Parker::new()).collect();
-        let shared = Arc::new(Shared {
-            injector: Injector::new(),
-            stealers: deques.iter().map(Worker::stealer).collect(),
-            sleep: Sleep::new(parkers.iter().map(|p| p.unparker().clone()).collect()),
-            shutdown: AtomicBool::new(false),
-        });
-        let mut locals: Vec<WorkerLocal> = deques
-            .into_iter()
-            .zip(parkers)
-            .enumerate()
-            .map(|(i, (d, p))| WorkerLocal::new(i, d, p))
-            .collect();
-        let mut other = locals.pop().unwrap();
-        let mut mine = locals.pop().unwrap();
-        for plan in [bad, good] {
-            let mut state = RunState::default();
-            state.reset(plan);
-            let ctx = Arc::new(RunCtx::new(plan, state, 2, None, Vec::new()));
-            ctx.add_jobs(1);
-            let roots = plan.roots().len() as u32;
-            shared.injector.push(Job::new(&ctx, Work::Roots(0, roots)));
-            let helper = {
-                let (shared, ctx) = (shared.clone(), ctx.clone());
-                thread::spawn(move || {
-                    work_until_done(&mut other, &shared, &ctx);
-                    other
-                })
-            };
-            work_until_done(&mut mine, &shared, &ctx);
-            other = helper.join().unwrap();
-            let mut ctx = Arc::try_unwrap(ctx).unwrap_or_else(|_| panic!("threads joined"));
-            let error = ctx.take_error();
-            if std::ptr::eq(plan, bad) {
-                let e = error.expect("the failing run reports its error");
-                assert_eq!(e.kind(), crate::error::ErrorKind::TaskFailed, "{e}");
-            } else {
-                assert!(error.is_none(), "the good run failed: {error:?}");
-                let got: Vec<_> = plan
-                    .outputs()
-                    .iter()
-                    .map(|&t| ctx.state.output(t).expect("outputs are kept"))
-                    .collect();
-                let want: Vec<_> = (0..3).map(|i| Value::Int((1 + i) * 10)).collect();
-                assert_eq!(got, want);
-                assert!(ctx.state.clear_outputs(plan.outputs()).is_none());
-                assert_eq!(ctx.state.clear().0.values, 0, "only outputs were left");
-            }
-            let _ = ctx.state.clear();
         }
     });
 }

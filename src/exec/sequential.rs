@@ -1,11 +1,11 @@
 //! The sequential executor: the reference every parallel run is compared against.
 
+use super::eval::{Failure, RunTask};
 use super::pool::QuietPanics;
 use super::run_ctx::callback_error;
 use super::run_state::{DROP, NBYTES};
 use super::{Executor, Observer, RunOptions, RunOutput, RunStats, panic_message};
 use crate::error::Result;
-use super::eval::{Failure, RunTask};
 use crate::plan::{Plan, TaskId};
 use crate::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -67,7 +67,8 @@ impl Executor for Sequential {
         };
         let mut step = Step::Idle;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            run_tasks(plan, &mut slots, &mut stats, &mut step, &hook)
+            let hook = observer.is_some().then_some(&hook as &TaskHook);
+            run_tasks(plan, &mut slots, &mut stats, &mut step, hook)
         }));
         let mut result = match outcome {
             Ok(Ok(())) => Ok(()),
@@ -115,6 +116,9 @@ impl Executor for Sequential {
     }
 }
 
+/// Calls an observer hook under `catch_unwind`: (what, task, the call).
+type TaskHook<'a> = dyn Fn(&'static str, Option<TaskId>, &dyn Fn(&dyn Observer)) -> Result<()> + 'a;
+
 /// Runs every task in id order, freeing values at their last use. `step` names what runs
 /// outside an op, for a panic that escapes.
 fn run_tasks(
@@ -122,15 +126,17 @@ fn run_tasks(
     slots: &mut [Option<Value>],
     stats: &mut RunStats,
     step: &mut Step,
-    hook: &dyn Fn(&'static str, Option<TaskId>, &dyn Fn(&dyn Observer)) -> Result<()>,
+    hook: Option<&TaskHook>,
 ) -> Result<()> {
     let mut users_left = plan.n_users().to_vec();
     let mut scratch = Vec::new();
     let (mut live_values, mut live_bytes) = (0u64, 0u64);
     for t in plan.tasks() {
-        hook("observer task_started", Some(t), &|o| {
-            o.task_started(plan, t, 0)
-        })?;
+        if let Some(hook) = hook {
+            hook("observer task_started", Some(t), &|o| {
+                o.task_started(plan, t, 0)
+            })?;
+        }
         let read = |d: u32| {
             slots[d as usize]
                 .as_ref()
@@ -138,9 +144,11 @@ fn run_tasks(
         };
         let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, &mut scratch)));
         scratch.clear();
-        hook("observer task_finished", Some(t), &|o| {
-            o.task_finished(plan, t, 0)
-        })?;
+        if let Some(hook) = hook {
+            hook("observer task_finished", Some(t), &|o| {
+                o.task_finished(plan, t, 0)
+            })?;
+        }
         let value = match result {
             Ok(Ok(v)) => v,
             Ok(Err(f)) => return Err(f.into_error(plan, t)),

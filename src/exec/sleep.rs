@@ -23,6 +23,12 @@ pub(crate) struct Sleep {
     /// Indices of registered (parked or about to park) workers.
     idle: Mutex<Vec<usize>>,
     unparkers: Box<[Unparker]>,
+    /// Under loom only: stands in for the release/acquire edge that crossbeam's deques and
+    /// injector give from a push to the pop or steal that takes the job. Loom cannot see
+    /// crossbeam's own atomics, so without it a model would find a worker reading a run's
+    /// context with no visible happens-before from the thread that made it.
+    #[cfg(loom)]
+    handoff: AtomicUsize,
 }
 
 impl Sleep {
@@ -31,16 +37,29 @@ impl Sleep {
             sleeping: AtomicUsize::new(0),
             idle: Mutex::new(Vec::with_capacity(unparkers.len())),
             unparkers: unparkers.into_boxed_slice(),
+            #[cfg(loom)]
+            handoff: AtomicUsize::new(0),
         }
     }
 
     /// Called after making `n` jobs available: wakes up to `n` sleepers.
     #[inline]
     pub(crate) fn notify(&self, n: usize) {
+        #[cfg(loom)]
+        self.handoff.fetch_add(1, Ordering::Release);
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Relaxed) > 0 {
             self.wake(n);
         }
+    }
+
+    /// Called by a worker that took a job (see `handoff`); a no-op outside loom.
+    #[inline]
+    pub(crate) fn took_job(&self) {
+        // An RMW reads the latest value, so it synchronises with every earlier push's
+        // release.
+        #[cfg(loom)]
+        self.handoff.fetch_add(0, Ordering::AcqRel);
     }
 
     #[cold]

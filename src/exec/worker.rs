@@ -18,13 +18,13 @@
 //! the run's caller). The job names what it was doing in `JobCtx::step` (and the run state
 //! names the value being freed) so that the error says what panicked.
 
+use super::eval::{Failure, RunTask};
 use super::job::{Job, Work};
 use super::run_ctx::RunCtx;
 use super::run_state::{Deferred, NBYTES};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::tally::LiveTally;
-use super::eval::{Failure, RunTask};
 use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -106,6 +106,7 @@ impl WorkerLocal {
     pub(crate) fn run(mut self, shared: &Shared) {
         loop {
             if let Some((job, stolen)) = self.find_job(shared) {
+                shared.sleep.took_job();
                 self.execute(shared, job, stolen);
             } else if !self.idle(shared) {
                 return;

@@ -75,7 +75,6 @@ impl Latch {
     }
 
     /// Whether the latch is set.
-    #[cfg(all(test, loom))]
     pub(crate) fn is_set(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }

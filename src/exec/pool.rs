@@ -5,7 +5,7 @@ use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::RunState;
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
-use super::worker::{Shared, WorkerLocal, waiting_on_current_run};
+use super::worker::{Shared, WorkerLocal, help_until, waiting_on_current_run};
 use super::{Executor, RunOptions, RunOutput, RunStats, panic_message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
@@ -245,11 +245,14 @@ impl PoolBuilder {
 /// threads; a failing run does not disturb the others. Dropping the pool stops and joins
 /// its threads (after the runs in progress returned, since they borrow it).
 ///
-/// A task must not submit a run to a pool that waits for it: the pool it is running on, or
-/// one whose worker is blocked in a run that led to this task through other pools (pool A's
-/// task runs a graph on pool B whose task runs a graph on A). Its workers might all be
-/// waiting, so that is an [`InvalidArgument`](ErrorKind::InvalidArgument) error instead of
-/// a possible deadlock. Submitting to other pools (A to B) works.
+/// A task may compute a graph on the pool it runs on: its worker does not block but runs the
+/// pool's jobs (of any run) until the nested run is done, as rayon's `join` does, so nested
+/// parallelism neither deadlocks nor idles a core. A task may also compute on another pool
+/// (A to B), whose caller thread then blocks. What cannot work is a cycle through blocked
+/// threads: a task of pool B computing on pool A while a worker of A is blocked waiting for
+/// that task's run (A's task computes on B, whose task computes on A). A's workers might all
+/// be waiting, so that is an [`InvalidArgument`](ErrorKind::InvalidArgument) error instead of
+/// a possible deadlock.
 ///
 /// ```
 /// use blockwork::{Arg, Executor, GraphBuilder, Op, Pool, Value};
@@ -310,28 +313,25 @@ impl Pool {
             states.push(state);
         }
     }
-
-    /// The pools that would wait on a run submitted now from this thread: those waiting on
-    /// the run whose task is calling (if any), and the pool whose worker this is.
-    fn waiting_on_new_run() -> Vec<usize> {
-        let mut waiting = waiting_on_current_run();
-        let worker_of = WORKER_OF.with(|w| w.get());
-        if worker_of != 0 && !waiting.contains(&worker_of) {
-            waiting.push(worker_of);
-        }
-        waiting
-    }
 }
 
 impl Executor for Pool {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
-        let waiting = Pool::waiting_on_new_run();
-        if waiting.contains(&(Arc::as_ptr(&self.shared) as usize)) {
+        // Pools that would wait on this run: those waiting on the run whose task submits it
+        // (if any), and the pool whose worker submits it, unless that is this pool (whose
+        // worker then helps: it runs this pool's jobs while it waits).
+        let me = Arc::as_ptr(&self.shared) as usize;
+        let mut waiting = waiting_on_current_run();
+        if waiting.contains(&me) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "a task submitted a run to a pool that waits for it (the pool it runs on, or \
                  one whose run started this task through other pools); this could deadlock",
             ));
+        }
+        let worker_of = WORKER_OF.with(|w| w.get());
+        if worker_of != 0 && worker_of != me && !waiting.contains(&worker_of) {
+            waiting.push(worker_of);
         }
         let start = Instant::now();
         let _quiet = (!self.print_panics).then(QuietPanics::new);
@@ -351,8 +351,11 @@ impl Executor for Pool {
                 .injector
                 .push(Job::new(&ctx, Work::Roots(0, roots)));
             self.shared.sleep.notify(1);
-            // Every job of the run ends before `wait` returns; only then may `ctx` move.
-            ctx.wait();
+            // Every job of the run ends before the wait returns; only then may `ctx` move.
+            // On a worker of this pool (a task computing a graph on its own pool), help.
+            if !help_until(&self.shared, || ctx.is_done()) {
+                ctx.wait();
+            }
         }
         let (mut stats, live) = ctx.tally.stats();
         stats.wall = start.elapsed();

@@ -68,8 +68,7 @@ impl<'a> RunCtx<'a> {
         unsafe { Latch::count_down(&raw const (*this).latch) };
     }
 
-    /// Whether every job of the run ended (for models that drive workers by hand).
-    #[cfg(all(test, loom))]
+    /// Whether every job of the run ended.
     pub(crate) fn is_done(&self) -> bool {
         self.latch.is_set()
     }

@@ -26,6 +26,11 @@ fn add_single_writer(a: &AtomicU64, by: u64) {
 }
 
 #[inline]
+fn add_single_writer_i64(a: &AtomicI64, by: i64) {
+    a.store(a.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+}
+
+#[inline]
 fn offer_peak(peak: &AtomicI64, candidate: i64) {
     if candidate > peak.load(Ordering::Relaxed) {
         peak.fetch_max(candidate, Ordering::Relaxed);
@@ -69,7 +74,9 @@ impl RunTally {
         add_single_writer(&self.workers[w].steals, 1);
     }
 
-    /// Worker `w`'s unpublished change, loaded at the start of a job.
+    /// Worker `w`'s unpublished change, taken at the start of a job (a job that worker `w`
+    /// runs while this one waits, helping a nested run, starts from zero and adds its own
+    /// back at its end).
     #[inline]
     pub(crate) fn load(&self, w: usize) -> LiveTally {
         let c = &self.workers[w];
@@ -77,6 +84,8 @@ impl RunTally {
             c.values.load(Ordering::Relaxed),
             c.bytes.load(Ordering::Relaxed),
         );
+        c.values.store(0, Ordering::Relaxed);
+        c.bytes.store(0, Ordering::Relaxed);
         LiveTally {
             tasks: 0,
             values,
@@ -86,13 +95,13 @@ impl RunTally {
         }
     }
 
-    /// Stores worker `w`'s counts back at the end of a job.
+    /// Adds worker `w`'s counts back at the end of a job.
     #[inline]
     pub(crate) fn store(&self, w: usize, tally: &LiveTally) {
         let c = &self.workers[w];
         add_single_writer(&c.tasks, tally.tasks);
-        c.values.store(tally.values, Ordering::Relaxed);
-        c.bytes.store(tally.bytes, Ordering::Relaxed);
+        add_single_writer_i64(&c.values, tally.values);
+        add_single_writer_i64(&c.bytes, tally.bytes);
         // Offer the job's high point on top of what is published: two loads, and an RMW
         // only when the peak grows.
         offer_peak(

@@ -23,12 +23,13 @@ use super::job::{Job, Work};
 use super::run_ctx::RunCtx;
 use super::run_state::{Deferred, NBYTES};
 use super::sleep::Sleep;
-use super::sync::{AtomicBool, Ordering, Parker};
+use super::sync::{AtomicBool, Ordering, Parker, spin_hint};
 use super::tally::LiveTally;
 use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Roots ranges longer than this are split in half, the upper half pushed for thieves.
@@ -46,15 +47,65 @@ const IDLE_ROUNDS: u32 = 200;
 const IDLE_ROUNDS: u32 = 1;
 
 thread_local! {
+    /// The worker loop running on this thread, and its pool (null on other threads).
+    static CURRENT_WORKER: Cell<(*const WorkerLocal, *const Shared)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// Marks the calling thread as running `worker`'s loop while it lives.
+struct CurrentWorker;
+
+impl CurrentWorker {
+    fn enter(worker: &WorkerLocal, shared: &Shared) -> CurrentWorker {
+        CURRENT_WORKER.with(|c| c.set((worker, shared)));
+        CurrentWorker
+    }
+}
+
+impl Drop for CurrentWorker {
+    fn drop(&mut self) {
+        CURRENT_WORKER.with(|c| c.set((std::ptr::null(), std::ptr::null())));
+    }
+}
+
+/// On a worker thread of the pool whose queues are `shared`, runs that pool's jobs until
+/// `done()` holds, and returns true; returns false at once on any other thread. This is how a
+/// task waits for a run it submitted to its own pool: its worker keeps working meanwhile (as
+/// rayon's `join` does), so nested runs neither deadlock nor idle the core.
+pub(crate) fn help_until(shared: &Shared, done: impl Fn() -> bool) -> bool {
+    let (worker, own) = CURRENT_WORKER.with(Cell::get);
+    if worker.is_null() || !std::ptr::eq(own, shared) {
+        return false;
+    }
+    // SAFETY: `CURRENT_WORKER` points to the worker loop's `WorkerLocal` and `Shared` while
+    // that loop runs on this thread (`CurrentWorker` clears it before they go); we are on
+    // this thread, inside a job the loop is executing, so both are alive. Only shared
+    // references are made: the loop holds `&WorkerLocal` too, and its mutable parts are
+    // cells (the scratch is borrowed through a `RefCell`, which a nested job skips).
+    let worker = unsafe { &*worker };
+    let backoff = Backoff::new();
+    while !done() {
+        match worker.find_job(shared) {
+            Some((job, stolen)) => {
+                shared.sleep.took_job();
+                worker.execute(shared, job, stolen);
+                backoff.reset();
+            }
+            None => spin_hint(&backoff),
+        }
+    }
+    true
+}
+
+thread_local! {
     /// The run whose job this worker thread is executing (null between jobs).
-    static CURRENT_RUN: std::cell::Cell<*const RunCtx<'static>> =
-        const { std::cell::Cell::new(std::ptr::null()) };
+    static CURRENT_RUN: Cell<*const RunCtx<'static>> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The pools that wait on the run whose job the calling thread is executing: a copy of that
 /// run's [`RunCtx::waiting`], or empty outside a job.
 pub(crate) fn waiting_on_current_run() -> Vec<usize> {
-    let run = CURRENT_RUN.with(std::cell::Cell::get);
+    let run = CURRENT_RUN.with(Cell::get);
     if run.is_null() {
         return Vec::new();
     }
@@ -86,9 +137,10 @@ pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     pub(crate) deque: Worker<Job>,
     pub(crate) parker: Parker,
-    /// Argument buffer for task calls; empty between tasks.
-    scratch: Vec<Value>,
-    rng: u64,
+    /// Argument buffer for task calls; empty between tasks. A job run while this worker
+    /// helps a nested run (see [`help_until`]) finds it borrowed and uses one of its own.
+    scratch: RefCell<Vec<Value>>,
+    rng: Cell<u64>,
 }
 
 impl WorkerLocal {
@@ -97,13 +149,16 @@ impl WorkerLocal {
             index,
             deque,
             parker,
-            scratch: Vec::new(),
-            rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            scratch: RefCell::new(Vec::new()),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            ),
         }
     }
 
     /// The worker loop: find a job, run it; idle when there is none; return on shutdown.
-    pub(crate) fn run(mut self, shared: &Shared) {
+    pub(crate) fn run(self, shared: &Shared) {
+        let _current = CurrentWorker::enter(&self, shared);
         loop {
             if let Some((job, stolen)) = self.find_job(shared) {
                 shared.sleep.took_job();
@@ -115,7 +170,7 @@ impl WorkerLocal {
     }
 
     #[inline]
-    pub(crate) fn find_job(&mut self, shared: &Shared) -> Option<(Job, bool)> {
+    pub(crate) fn find_job(&self, shared: &Shared) -> Option<(Job, bool)> {
         if let Some(job) = self.deque.pop() {
             return Some((job, false));
         }
@@ -123,7 +178,7 @@ impl WorkerLocal {
     }
 
     #[cold]
-    fn find_job_cold(&mut self, shared: &Shared) -> Option<(Job, bool)> {
+    fn find_job_cold(&self, shared: &Shared) -> Option<(Job, bool)> {
         loop {
             let mut retry = false;
             match shared.injector.steal_batch_and_pop(&self.deque) {
@@ -149,17 +204,19 @@ impl WorkerLocal {
         }
     }
 
-    fn next_random(&mut self) -> u64 {
+    fn next_random(&self) -> u64 {
         // xorshift64*: quality is irrelevant, it only spreads victims.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
     /// Spins for a while, then sleeps. Returns false on shutdown.
     #[cold]
-    fn idle(&mut self, shared: &Shared) -> bool {
+    fn idle(&self, shared: &Shared) -> bool {
         let backoff = Backoff::new();
         for _ in 0..IDLE_ROUNDS {
             if shared.shutdown.load(Ordering::Relaxed) {
@@ -182,7 +239,7 @@ impl WorkerLocal {
     }
 
     /// Runs one job of a run, then ends it.
-    pub(crate) fn execute(&mut self, shared: &Shared, job: Job, stolen: bool) {
+    pub(crate) fn execute(&self, shared: &Shared, job: Job, stolen: bool) {
         let run_ptr = job.run_ptr();
         {
             // SAFETY: the job is counted in its run's latch until `end_job` below, so the
@@ -192,21 +249,28 @@ impl WorkerLocal {
                 run.tally.stolen(self.index);
             }
             if !run.is_failed() {
+                // A nested job (run while helping) finds the scratch borrowed: its own.
+                let mut own = Vec::new();
+                let mut borrowed = self.scratch.try_borrow_mut();
+                let scratch = match &mut borrowed {
+                    Ok(s) => &mut **s,
+                    Err(_) => &mut own,
+                };
                 let mut jc = JobCtx {
                     run,
                     worker: self.index,
                     shared,
                     deque: &self.deque,
-                    scratch: &mut self.scratch,
+                    scratch,
                     defer: Deferred::default(),
                     tally: run.tally.load(self.index),
                     step: Step::Idle,
                 };
-                CURRENT_RUN.with(|c| c.set(run_ptr.cast()));
+                let outer = CURRENT_RUN.with(|c| c.replace(run_ptr.cast()));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| jc.run(job.work))) {
                     jc.caught(p);
                 }
-                CURRENT_RUN.with(|c| c.set(std::ptr::null()));
+                CURRENT_RUN.with(|c| c.set(outer));
                 // Dropping `jc` discards (or, if the run goes on, applies) what it held
                 // back and stores its counts, before the job ends.
             }

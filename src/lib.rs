@@ -32,6 +32,7 @@
 
 pub mod array;
 pub mod bag;
+#[cfg(feature = "workloads")]
 pub mod bench_shapes;
 pub mod diagnostics;
 pub mod error;

@@ -7,11 +7,13 @@
 mod dot;
 mod info;
 mod profile;
+#[cfg(feature = "progress")]
 mod progress;
 
 pub use dot::to_dot;
 pub use info::GraphInfo;
 pub use profile::{Profile, TaskSpan};
+#[cfg(feature = "progress")]
 pub use progress::{PROGRESS_DELAY, Progress};
 
 use crate::exec::{Observer, RunStats};

@@ -1,4 +1,4 @@
-//! The array benchmark workloads (BENCHMARKS.md §2), one per run, for timing and peak RSS:
+//! The array benchmark workloads (perf/BENCHMARKS.md §2), one per run, for timing and peak RSS:
 //!
 //! ```text
 //! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS]
@@ -20,7 +20,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-/// The side of each case: the full sizes of BENCHMARKS.md §2.
+/// The side of each case: the full sizes of perf/BENCHMARKS.md §2.
 fn side(case: &str) -> usize {
     match case {
         "b" => 20_000,

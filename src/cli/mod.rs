@@ -64,7 +64,7 @@ enum Command {
     Dot(DotArgs),
     /// Print a spec's size and shape: tasks, edges, depth, width, critical path, ops.
     Info(InfoArgs),
-    /// Run the benchmarks (the scheduler shapes of BENCHMARKS.md §1 by default; the array cases
+    /// Run the benchmarks (the scheduler shapes of perf/BENCHMARKS.md §1 by default; the array cases
     /// array_a .. array_g and wordcount on request) and print the times.
     Bench(bench::BenchArgs),
     /// List the builtin ops that spec files can name.

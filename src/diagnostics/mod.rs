@@ -1,6 +1,6 @@
 //! Diagnostics: progress bars and profiles of runs, pictures and statistics of graphs.
 //!
-//! [`Progress`] and [`Profile`] are [`Observer`]s: pass them in
+//! `Progress` (with the `progress` feature) and [`Profile`] are [`Observer`]s: pass them in
 //! [`RunOptions`](crate::RunOptions) (several at once through [`Observers`]). [`to_dot`]
 //! draws a graph for Graphviz; [`GraphInfo`] measures one.
 

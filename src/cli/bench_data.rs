@@ -66,7 +66,7 @@ pub(super) fn array(
     let seconds = median(times).as_secs_f64();
     let mut extra = json!({
         "value": value, "chunk": Workload::chunk(name, n), "build_inputs_seconds": build.as_secs_f64(),
-        "reps": reps, "buffer_pool": format!("{:?}", ctx.pool().stats()),
+        "reps": reps, "buffer_pool": pool_json(&ctx),
     });
     if name == "array_d" {
         extra["gflops"] = json!(2.0 * (n as f64).powi(3) / seconds / 1e9);
@@ -115,4 +115,10 @@ pub(super) fn wordcount(exec: &impl Executor, data: &Path, reps: usize) -> Resul
             "mb_per_s": bytes as f64 / seconds / 1e6, "reps": reps,
         }),
     })
+}
+
+/// The buffer pool's counters as a JSON object.
+fn pool_json(ctx: &ArrayContext) -> serde_json::Value {
+    let stats = ctx.pool().stats();
+    json!({"hits": stats.hits, "misses": stats.misses, "held_bytes": stats.held_bytes})
 }

@@ -64,6 +64,9 @@ pub use exec::{
 };
 pub use graph::{Arg, Graph, GraphBuilder, Node, Op, Task};
 pub use key::{Atom, Key};
+/// The ndarray crate this one is built with, for [`array`](mod@array)'s conversions
+/// (`from_ndarray`, `compute`) without a second copy of ndarray in the build.
+pub use ndarray;
 pub use plan::{Plan, TaskId};
 pub use value::{FromValue, IntoTaskResult, Payload, Value};
 

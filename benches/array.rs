@@ -1,4 +1,4 @@
-//! Array workloads a-g of BENCHMARKS.md §2 (2 worker threads unless the name says `t1`).
+//! Array workloads a-g of perf/BENCHMARKS.md §2 (2 worker threads unless the name says `t1`).
 //!
 //! `cargo bench --bench array` runs them all (g is the slowest: filter it out with
 //! `cargo bench --bench array -- '^[a-f]'`). Inputs are built and persisted before timing;

@@ -1,4 +1,4 @@
-//! Bag benchmarks: the word count of BENCHMARKS.md §3 on a small corpus, the generic
+//! Bag benchmarks: the word count of perf/BENCHMARKS.md §3 on a small corpus, the generic
 //! (one `String` per word) word count, and reductions and a shuffle over integers.
 //!
 //! `cargo bench --bench bag`; the 200 MB figure comes from `examples/wordcount.rs`.

@@ -1,4 +1,4 @@
-//! Scheduler overhead on the five graph shapes of BENCHMARKS.md §1, interning and execution
+//! Scheduler overhead on the five graph shapes of perf/BENCHMARKS.md §1, interning and execution
 //! timed separately, on `Pool` (2 threads) and `Sequential`, with rayon baselines and the
 //! 10-task round-trip latency.
 //!
@@ -26,7 +26,7 @@ fn shapes(c: &mut Criterion) {
             let plan = Plan::new(&graph, &outs).unwrap();
             let want = seq.run(&plan).unwrap().values;
             assert_eq!(pool.run(&plan).unwrap().values, want, "{name}");
-            // Nominal task count, as the other engines' figures use (BENCHMARKS.md §1).
+            // Nominal task count, as the other engines' figures use (perf/BENCHMARKS.md §1).
             let tasks = shape_tasks(name, n) as u64;
             let mut g = c.benchmark_group(format!("{name}/{n}"));
             g.sample_size(10)

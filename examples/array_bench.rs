@@ -1,7 +1,7 @@
-//! The array benchmark workloads (BENCHMARKS.md §2), one per run, for timing and peak RSS:
+//! The array benchmark workloads (perf/BENCHMARKS.md §2), one per run, for timing and peak RSS:
 //!
 //! ```text
-//! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS]
+//! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS]   # no CASE: usage
 //! /usr/bin/time -v target/release/examples/array_bench g 2 1   # peak RSS ("Maximum resident set size")
 //! ```
 //!
@@ -20,13 +20,40 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-/// The side of each case: the full sizes of BENCHMARKS.md §2.
-fn side(case: &str) -> usize {
-    match case {
-        "b" => 20_000,
-        "d" => 4096,
-        "g" => 40_000,
-        _ => 10_000,
+/// The cases: name, side (the full sizes of perf/BENCHMARKS.md §2) and what each computes.
+const CASES: &[(&str, usize, &str)] = &[
+    ("a", 10_000, "(x + 1) * 2 - y, persisted (inputs 1.6 GB)"),
+    ("b", 20_000, "random((20000, 20000)).sum()"),
+    ("c", 10_000, "(x + x.T).sum(axis=0)"),
+    ("d", 4096, "x @ y"),
+    ("e", 10_000, "x[::2, 100:-100].mean()"),
+    ("f", 10_000, "x.std()"),
+    (
+        "g",
+        40_000,
+        "random((40000, 40000)).mean(), 12.8 GB logical",
+    ),
+];
+
+/// Prints the usage to standard error and exits with 2 (bad arguments).
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("array_bench: {problem}");
+    }
+    eprintln!("usage: array_bench CASE [THREADS] [REPEATS]   (defaults: 2 threads, 5 repeats)");
+    eprintln!("cases:");
+    for (case, n, what) in CASES {
+        eprintln!("  {case}  side {n:>6}  {what}");
+    }
+    std::process::exit(2)
+}
+
+/// The positive count in `arg`, or `default` when absent.
+fn count(arg: Option<&String>, what: &str, default: usize) -> usize {
+    match arg.map(|s| s.parse::<usize>()) {
+        None => default,
+        Some(Ok(v)) if v > 0 => v,
+        Some(_) => usage(&format!("{what} must be a positive integer")),
     }
 }
 
@@ -42,12 +69,19 @@ fn minor_faults() -> u64 {
 
 fn main() -> blockwork::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let case = args.get(1).map(String::as_str).unwrap_or("a");
-    let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
-    let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let Some(case) = args.get(1).map(String::as_str) else {
+        usage("")
+    };
+    let Some(&(_, n, _)) = CASES.iter().find(|c| c.0 == case) else {
+        usage(&format!("unknown case {case:?}"))
+    };
+    if args.len() > 4 {
+        usage("too many arguments");
+    }
+    let threads = count(args.get(2), "THREADS", 2);
+    let reps = count(args.get(3), "REPEATS", 5);
     let pool = Pool::new(threads)?;
     let ctx = ArrayContext::new();
-    let n = side(case);
     let w = Workload::prepare(&ctx, &pool, &format!("array_{case}"), n)?;
     let first = w.value(&w.run(&pool)?, &pool)?;
     let faults0 = minor_faults();
@@ -71,9 +105,12 @@ fn main() -> blockwork::Result<()> {
         "case {case} threads {threads}: median {med:.4} s, min {:.4} s{extra} (value {first})",
         times[0]
     );
+    let pool_stats = ctx.pool().stats();
     eprintln!(
-        "pool: {:?}; minor page faults per timed run: {}",
-        ctx.pool().stats(),
+        "buffer pool: {} hits, {} misses, {} bytes held; minor page faults per timed run: {}",
+        pool_stats.hits,
+        pool_stats.misses,
+        pool_stats.held_bytes,
         faults / reps as u64
     );
     Ok(())

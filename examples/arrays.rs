@@ -8,6 +8,12 @@ use blockwork::Pool;
 use blockwork::array::{ArrayContext, BlockData, Boundary, DType, Idx};
 use ndarray::{ArrayD, IxDyn};
 
+/// The elements of a 1-d result as `[a, b, ...]`, each with `digits` decimals.
+fn list(a: &ArrayD<f64>, digits: usize) -> String {
+    let items: Vec<String> = a.iter().map(|v| format!("{v:.digits$}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
 fn main() -> blockwork::Result<()> {
     let pool = Pool::new(2)?;
     let ctx = ArrayContext::new();
@@ -24,30 +30,36 @@ fn main() -> blockwork::Result<()> {
         y.graph().len(),
         y.chunks().nblocks()
     );
-    println!(
-        "y[0, :3] = {:?}",
-        &y.index(&[Idx::Int(0), Idx::slice(None, Some(3), 1)])?
-            .compute::<f64>(&pool)?
-    );
+    let row = y
+        .index(&[Idx::Int(0), Idx::slice(None, Some(3), 1)])?
+        .compute::<f64>(&pool)?;
+    println!("y[0, :3] = {}", list(&row, 4));
 
     // Reductions over all axes or some, NumPy style.
     println!(
-        "mean {:?}, std {:?}",
-        x.mean(None)?.compute_scalar(&pool)?,
-        x.std(None, 1)?.compute_scalar(&pool)?
+        "mean {}, std {:.4}",
+        x.mean(None)?.compute_scalar(&pool)?.as_f64(),
+        x.std(None, 1)?.compute_scalar(&pool)?.as_f64()
     );
-    println!("column sums {:?}", x.sum(Some(0))?.compute::<f64>(&pool)?);
-    println!("argmax of r: {:?}", r.argmax(None)?.compute_scalar(&pool)?);
+    println!(
+        "column sums {}",
+        list(&x.sum(Some(0))?.compute::<f64>(&pool)?, 0)
+    );
+    println!(
+        "argmax of r: {}",
+        r.argmax(None)?.compute_scalar(&pool)?.as_f64()
+    );
 
     // Slicing with negative steps across blocks, transpose, matmul.
     let rev = x.index(&[Idx::slice(None, None, -2), Idx::Ellipsis])?;
     println!("every other row, reversed: shape {:?}", rev.shape());
     let gram = x.t().matmul(&x)?;
     println!(
-        "x.T @ x: shape {:?}, trace-ish {:?}",
+        "x.T @ x: shape {:?}, element [0, 0] {}",
         gram.shape(),
         gram.index(&[Idx::Int(0), Idx::Int(0)])?
             .compute_scalar(&pool)?
+            .as_f64()
     );
 
     // Blockwise functions with halos.
@@ -65,10 +77,11 @@ fn main() -> blockwork::Result<()> {
         _ => Err("expected f64".into()),
     })?;
     println!(
-        "smoothed corner {:?}",
+        "smoothed corner {:.4}",
         smooth
             .index(&[Idx::Int(0), Idx::Int(0)])?
             .compute_scalar(&pool)?
+            .as_f64()
     );
 
     // Store to .npy block by block, read it back memory-mapped.
@@ -76,10 +89,10 @@ fn main() -> blockwork::Result<()> {
     y.astype(DType::F32)?.to_npy(&path, &pool)?;
     let back = ctx.from_npy(&path, 4)?;
     println!(
-        "read back {:?} {:?}, sum {:?}",
+        "read back {:?} of shape {:?}, sum {:.4}",
         back.dtype(),
         back.shape(),
-        back.sum(None)?.compute_scalar(&pool)?
+        back.sum(None)?.compute_scalar(&pool)?.as_f64()
     );
     std::fs::remove_file(&path).ok();
     Ok(())

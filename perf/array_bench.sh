@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the array benchmark cases (BENCHMARKS.md §2) one process each, with 1 and 2 worker
+# Runs the array benchmark cases (perf/BENCHMARKS.md §2) one process each, with 1 and 2 worker
 # threads, printing the median time and the peak RSS of each process.
 #   perf/array_bench.sh [CASES] [REPEATS]      e.g. perf/array_bench.sh "a b c d e f g" 5
 set -eu

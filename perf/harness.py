@@ -1,6 +1,6 @@
 """Cross-engine benchmark harness: Blockwork against dask, NumPy, oneTBB, rayon and plain loops.
 
-Runs every workload of shared/BENCHMARKS.md on every engine that can express it, each run a
+Runs every workload of perf/BENCHMARKS.md on every engine that can express it, each run a
 fresh child process, engines alternating run by run; reports medians, min/max and the ratio
 Blockwork / other engine for each pair, the machine's bounds (STREAM triad, DGEMM peak), and
 writes perf/RESULTS-harness.md and perf/ratios.png. Normally started by perf/run, which builds
@@ -42,7 +42,7 @@ SIZES = {
                  corpus=200_000_000, stream_n=1 << 25, dgemm_n=4096, timeout=900),
 }
 
-# Blockwork targets from BENCHMARKS.md, judged only at the full sizes above.
+# Blockwork targets from perf/BENCHMARKS.md, judged only at the full sizes above.
 # (metric, limit, "max" or "min"); metric "ns" = ns per task, "s" = seconds, "us" = microseconds.
 TARGETS = {
     ("independent", 1_000_000): ("ns", 20), ("chain", 1_000_000): ("ns", 15),
@@ -546,7 +546,7 @@ def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
                       f"{s.case.workload}: {array_bound(s, bounds, threads)[1]}"
                       for s in members if s.engine == "dask-array")]
     if args.mode == "full":
-        L += ["", "## Blockwork against the targets of BENCHMARKS.md", ""] + targets_section(results)
+        L += ["", "## Blockwork against the targets of perf/BENCHMARKS.md", ""] + targets_section(results)
     bad = check_mismatches(results)
     if bad:
         L += ["", "## Check mismatches (engines computed different answers)", ""] + bad

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bag word count of BENCHMARKS.md §3: 200 MB in 16 files, lines -> words ->
+# The bag word count of perf/BENCHMARKS.md §3: 200 MB in 16 files, lines -> words ->
 # frequencies -> top 10, on 2 threads, median of 5 runs (warm page cache).
 #
 #   perf/wordcount.sh [DIR] [MB] [THREADS]

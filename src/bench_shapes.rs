@@ -1,7 +1,7 @@
 //! The scheduler-overhead shapes of the benchmarks, as graph generators.
 //!
-//! Each task does almost nothing (the builtin `inc_u32` or `add_u32`, wrapping at 2^32), so
-//! running a shape measures the engine's own cost per task. The shapes, their keys and their
+//! Each task does almost nothing ([`inc_u32`] or [`add_u32`], wrapping at 2^32), so running
+//! a shape measures the engine's own cost per task. The shapes, their keys and their
 //! results are those of the cross-engine harness (`perf/`): the same graph in dask, oneTBB or
 //! rayon computes the same check value. Each generator returns the graph and its one output.
 //!
@@ -14,10 +14,11 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 
+use crate::error::{ErrorKind, TaskError};
 use crate::graph::{Arg, Graph, GraphBuilder, Op};
 use crate::key::Key;
-use crate::spec::builtin;
-use std::sync::Arc;
+use crate::value::Value;
+use std::sync::{Arc, OnceLock};
 
 /// The five shapes, by the names `shape` and the `bench` command take.
 pub const SHAPES: &[&str] = &["independent", "chain", "tree", "wavefront", "random_dag"];
@@ -35,9 +36,71 @@ struct Ops {
 
 fn ops() -> Ops {
     Ops {
-        inc: builtin("inc_u32").expect("builtin inc_u32"),
-        add: builtin("add_u32").expect("builtin add_u32"),
+        inc: inc_u32(),
+        add: add_u32(),
     }
+}
+
+fn u32_arg(v: &Value) -> Result<u64, TaskError> {
+    v.as_int().map(|i| i as u64).ok_or_else(|| {
+        TaskError::with_kind(
+            ErrorKind::Type,
+            format!("expected an int, got {}", v.type_name()),
+        )
+    })
+}
+
+/// The op `inc_u32` of every shape: its one argument plus 1, modulo 2^32.
+///
+/// It computes what the spec builtin of the same name computes, but it is a distinct op: to
+/// write a shape to a spec file, register it (and [`add_u32`]) in a
+/// [`Registry`](crate::spec::Registry) of its own. Every call returns the same op.
+///
+/// ```
+/// use blockwork::Value;
+/// let inc = blockwork::bench_shapes::inc_u32();
+/// assert_eq!(inc.call(&[Value::Int(u32::MAX as i64)])?, Value::Int(0));
+/// # Ok::<(), blockwork::TaskError>(())
+/// ```
+pub fn inc_u32() -> Op {
+    static OP: OnceLock<Op> = OnceLock::new();
+    OP.get_or_init(|| {
+        Op::new("inc_u32", |args: &[Value]| {
+            let [a] = args else {
+                return Err(TaskError::with_kind(
+                    ErrorKind::Type,
+                    format!("inc_u32 takes 1 argument, got {}", args.len()),
+                ));
+            };
+            Ok(Value::Int(
+                (u32_arg(a)?.wrapping_add(1) & 0xFFFF_FFFF) as i64,
+            ))
+        })
+    })
+    .clone()
+}
+
+/// The op `add_u32` of the shapes' joins: the sum of its arguments modulo 2^32 (see
+/// [`inc_u32`] on spec files). Every call returns the same op.
+///
+/// ```
+/// use blockwork::Value;
+/// let add = blockwork::bench_shapes::add_u32();
+/// assert_eq!(add.call(&[Value::Int(u32::MAX as i64), Value::Int(2)])?, Value::Int(1));
+/// # Ok::<(), blockwork::TaskError>(())
+/// ```
+pub fn add_u32() -> Op {
+    static OP: OnceLock<Op> = OnceLock::new();
+    OP.get_or_init(|| {
+        Op::new("add_u32", |args: &[Value]| {
+            let mut sum = 0u64;
+            for v in args {
+                sum = sum.wrapping_add(u32_arg(v)?);
+            }
+            Ok(Value::Int((sum & 0xFFFF_FFFF) as i64))
+        })
+    })
+    .clone()
 }
 
 /// A graph and its outputs.

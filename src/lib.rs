@@ -24,14 +24,27 @@
 //! leaves; [`graph`] holds the specification and its rewrites ([`graph::optimize`]); [`plan`]
 //! interns a graph into a flat arena of [`TaskId`]s; [`exec`] runs plans. On top of them,
 //! [`spec`] reads and writes graphs as JSON spec files of builtin ops, [`diagnostics`] draws,
-//! measures, profiles and shows the progress of graphs and runs, and [`bench_shapes`] makes
+//! measures, profiles and shows the progress of graphs and runs, and `bench_shapes` makes
 //! the graphs of the scheduler benchmarks; [`array`](mod@array) builds blocked n-d arrays in the manner
 //! of `dask.array` and [`bag`] partitioned collections in the manner of `dask.bag`. With the
 //! `testing` feature, `testing` adds random DAGs, a plan checker and a sequential-versus-pool
 //! differential runner, for test suites and fuzz targets.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `blockwork` binary, with clap and the mimalloc allocator; enables
+//!   `progress` and `workloads`. The library itself sets no global allocator.
+//! - `progress`: `diagnostics::Progress`, a progress bar drawn with indicatif.
+//! - `workloads`: the benchmark workloads, `bench_shapes`, `array::bench` and `bag::corpus`.
+//! - `testing`: `testing` and the fuzz entry points (`spec::fuzz_spec_json`,
+//!   `array::fuzz_array_index`); enables `workloads`.
+//!
+//! An application that needs none of them depends on `blockwork` with
+//! `default-features = false`.
 
 pub mod array;
 pub mod bag;
+#[cfg(feature = "workloads")]
 pub mod bench_shapes;
 pub mod diagnostics;
 pub mod error;
@@ -51,5 +64,13 @@ pub use exec::{
 };
 pub use graph::{Arg, Graph, GraphBuilder, Node, Op, Task};
 pub use key::{Atom, Key};
+/// The ndarray crate this one is built with, for [`array`](mod@array)'s conversions
+/// (`from_ndarray`, `compute`) without a second copy of ndarray in the build.
+pub use ndarray;
 pub use plan::{Plan, TaskId};
 pub use value::{FromValue, IntoTaskResult, Payload, Value};
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

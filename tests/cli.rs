@@ -149,6 +149,17 @@ fn profile_is_a_chrome_trace_with_one_slice_per_task() {
     assert!((1..=2).contains(&lanes));
 }
 
+/// A benchmark shape as a spec file: its ops are written under their names, which the
+/// builtins share.
+fn shape_json(spec: Spec) -> String {
+    use blockwork::bench_shapes::{add_u32, inc_u32};
+    use blockwork::spec::{Arity, Registry};
+    let mut reg = Registry::new();
+    reg.register(inc_u32(), Arity::exactly(1), "inc").unwrap();
+    reg.register(add_u32(), Arity::at_least(0), "add").unwrap();
+    spec.to_json_with(&reg).unwrap()
+}
+
 /// `info` on shapes whose numbers follow from their definition.
 #[test]
 fn info_measures_known_shapes() {
@@ -162,7 +173,7 @@ fn info_measures_known_shapes() {
     for (name, n, nodes, edges, depth, width, critical) in cases {
         let (g, out) = blockwork::bench_shapes::shape(name, n).unwrap();
         let file = dir.join(format!("{name}.json"));
-        std::fs::write(&file, Spec::new(g, out).to_json().unwrap()).unwrap();
+        std::fs::write(&file, shape_json(Spec::new(g, out))).unwrap();
         let info: J =
             serde_json::from_str(&ok_stdout(&["info", "--json", file.to_str().unwrap()])).unwrap();
         let got = [
@@ -323,6 +334,46 @@ fn ops_and_version() {
     assert!(ok_stdout(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
 }
 
+/// `ops` is a table: a header, then one row per builtin, each column starting where the
+/// header's does.
+#[test]
+fn ops_is_an_aligned_table() {
+    let ops = ok_stdout(&["ops"]);
+    let mut lines = ops.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("OP "), "{header}");
+    let args_col = header.find("ARGUMENTS").expect("an arguments column");
+    let doc_col = header.find("DESCRIPTION").expect("a description column");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), blockwork::spec::Registry::builtins().len());
+    for (row, e) in rows
+        .iter()
+        .zip(blockwork::spec::Registry::builtins().iter())
+    {
+        let at = |i: usize| row[i..].chars().next().unwrap();
+        assert!(row.starts_with(e.op.name()), "{row}");
+        for col in [args_col, doc_col] {
+            assert!(row.is_char_boundary(col), "{row}");
+            assert!(at(col) != ' ' && row[..col].ends_with("  "), "{row}");
+        }
+        assert!(row[args_col..].starts_with(&e.arity.to_string()), "{row}");
+        assert!(row[doc_col..].starts_with(e.doc), "{row}");
+    }
+}
+
+/// No string in a record is a Rust debug rendering: numbers and objects are JSON ones.
+fn assert_plain_json(v: &J) {
+    match v {
+        J::String(s) => assert!(
+            !s.contains(['{', '}', '(', ')']) && !s.contains("::"),
+            "a debug string: {s:?}"
+        ),
+        J::Array(items) => items.iter().for_each(assert_plain_json),
+        J::Object(map) => map.values().for_each(assert_plain_json),
+        _ => {}
+    }
+}
+
 /// Runs `bench --json` with `args` and returns its one JSON line, checking the fields the
 /// harness requires.
 fn bench_record(workload: &str, args: &[&str]) -> J {
@@ -338,6 +389,7 @@ fn bench_record(workload: &str, args: &[&str]) -> J {
     );
     assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{r}");
+    assert_plain_json(&r);
     r
 }
 
@@ -422,6 +474,10 @@ fn bench_array_workloads() {
         let chunk = if case == 'd' { n / 4 } else { n / 10 };
         assert_eq!(r["chunk"].as_u64(), Some(chunk as u64), "{r}");
         assert!(r.get("check").is_none(), "{r}");
+        let pool = &r["buffer_pool"];
+        for field in ["hits", "misses", "held_bytes"] {
+            assert!(pool[field].is_u64(), "buffer_pool.{field}: {r}");
+        }
         let (got, want) = (r["value"].as_f64().unwrap(), expected_array_value(case, n));
         assert!(
             (got - want).abs() <= 1e-9 * want.abs().max(1.0),

@@ -369,16 +369,26 @@ fn dealias_points_past_aliases() {
 }
 
 // ---------------------------------------------------------------------------------------
-// A million-task chain: no recursion along the chain.
+// Long chains: no recursion along the chain.
 
 #[test]
 #[cfg_attr(
     debug_assertions,
     ignore = "slow in debug; run with cargo test --release"
 )]
+fn long_chain() {
+    chain_rewrites(300_000);
+}
+
+#[test]
+#[ignore = "about 1 GB: cargo test --release --test optimize -- --ignored"]
 fn million_chain() {
+    chain_rewrites(1_000_000);
+}
+
+/// Every rewrite on a chain of `n` tasks (and `dealias` on `n` aliases).
+fn chain_rewrites(n: usize) {
     let o = ops();
-    let n = 1_000_000;
     let g = chain(n, &o.inc);
     let top = [Key::from(("x", n - 1))];
     let mid = [Key::from(("x", n / 2))];

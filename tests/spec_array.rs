@@ -474,3 +474,35 @@ fn transpose_and_shape_match_ndarray() {
     .unwrap();
     assert_eq!(shape, Value::list([5i64, 3]));
 }
+
+/// Array ops run on the context their registry was built with, and the shared builtins keep
+/// no freed blocks for the life of the process.
+#[test]
+fn array_ops_use_the_registry_context() {
+    use blockwork::spec::Registry;
+    let nodes = json!({"nodes": {
+        "x": {"op": "array.ones", "args": [[64, 64], 16]},
+        "y": {"op": "array.add", "args": [{"ref": "x"}, {"ref": "x"}]},
+        "s": {"op": "array.sum", "args": [{"ref": "y"}]},
+        "out": {"op": "array.compute", "args": [{"ref": "s"}]}}})
+    .to_string();
+    let ctx = ArrayContext::new();
+    let reg = Registry::with_arrays(ctx.clone());
+    let spec = Spec::from_slice_with(nodes.as_bytes(), &reg).unwrap();
+    let before = ctx.pool().stats();
+    let got = Sequential::new().get(spec.graph(), "out").unwrap();
+    assert_eq!(floats(&got), vec![2.0 * 64.0 * 64.0]);
+    let after = ctx.pool().stats();
+    assert_ne!(
+        after, before,
+        "the blocks went through the registry's context"
+    );
+    // The same spec on the shared builtins leaves this context alone and holds nothing.
+    let spec = Spec::from_json(&nodes).unwrap();
+    let got = Sequential::new().get(spec.graph(), "out").unwrap();
+    assert_eq!(floats(&got), vec![2.0 * 64.0 * 64.0]);
+    assert_eq!(ctx.pool().stats(), after);
+    // The registry holds the same op names as the builtins.
+    let names = |r: &Registry| r.iter().map(|e| e.op.name().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(&reg), names(Registry::builtins()));
+}

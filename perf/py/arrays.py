@@ -1,4 +1,4 @@
-"""Array cases a-g of BENCHMARKS.md §2 with NumPy and dask.array (float64).
+"""Array cases a-g of perf/BENCHMARKS.md §2 with NumPy and dask.array (float64).
 
 Inputs of a, c, d, e, f are built before timing; each case runs once untimed, then once timed
 in the same process (warm). Chunks are n/10 per axis (d: n/4). One measurement per invocation.

@@ -1,4 +1,4 @@
-"""dask's local schedulers (threaded and sync) on the scheduler shapes of BENCHMARKS.md §1.
+"""dask's local schedulers (threaded and sync) on the scheduler shapes of perf/BENCHMARKS.md §1.
 
 Graphs are raw dask graphs: dicts of key -> tuple task. Ops are trivial, wrapping at 2**32 so
 every engine computes the same `check` value. One measurement per invocation.

@@ -1,4 +1,4 @@
-"""Generate the word-count corpus of BENCHMARKS.md §3, deterministically.
+"""Generate the word-count corpus of perf/BENCHMARKS.md §3, deterministically.
 
 16 text files whose words are drawn from a 10 000-word vocabulary with a Zipf distribution
 (p(rank k) ~ 1/k), 8-16 words a line, fixed seed. The same arguments always give the same

@@ -1,4 +1,4 @@
-"""Word count of BENCHMARKS.md §3: read lines, split into words, frequencies, top 10.
+"""Word count of perf/BENCHMARKS.md §3: read lines, split into words, frequencies, top 10.
 
 Engines: `counter` (collections.Counter, one process), `dask-threads` and `dask-processes`
 (dask.bag, one partition per file). One measurement per invocation; `n` is the corpus size in

@@ -1,4 +1,4 @@
-// oneTBB flow graph on the scheduler shapes of BENCHMARKS.md §1 (and latency10).
+// oneTBB flow graph on the scheduler shapes of perf/BENCHMARKS.md §1 (and latency10).
 //
 //   flowgraph --workload NAME [--n N] [--threads T] [--variant continue|function] [--reps R]
 //

@@ -1,4 +1,4 @@
-//! The array workloads of the benchmarks (BENCHMARKS.md §2), shared by `blockwork bench` and
+//! The array workloads of the benchmarks (perf/BENCHMARKS.md §2), shared by `blockwork bench` and
 //! the `array_bench` example.
 //!
 //! float64, `n` the side of the square arrays, chunks `n / 10` per axis (`d`: `n / 4`), as the

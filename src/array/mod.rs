@@ -26,6 +26,7 @@
 //!
 //! Names are deterministic: the same expression on the same inputs gives the same keys.
 
+#[cfg(feature = "workloads")]
 pub mod bench;
 mod blockwise;
 mod creation;

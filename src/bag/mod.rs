@@ -42,6 +42,7 @@
 //! bag with [`Bag::with_split_every`]). Reductions to one value give an [`Item`]; those to a
 //! collection (`frequencies`, `topk`, `distinct`, `foldby`) give a one-partition bag.
 
+#[cfg(feature = "workloads")]
 pub mod corpus;
 mod counter;
 mod pluck;

@@ -28,7 +28,7 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     workload: Option<String>,
     /// Tasks per shape (default 100000), the side of the square arrays (default: the full
-    /// size of BENCHMARKS.md), ignored by wordcount; accepts 100000, 1e5 or 100_000.
+    /// size of perf/BENCHMARKS.md), ignored by wordcount; accepts 100000, 1e5 or 100_000.
     #[arg(long, value_parser = parse_n)]
     n: Option<usize>,
     /// Worker threads (default: the available parallelism).

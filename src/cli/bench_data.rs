@@ -1,5 +1,5 @@
 //! The data workloads of `blockwork bench`: the array cases `array_a` .. `array_g`
-//! (BENCHMARKS.md §2) and `wordcount` (§3), as the cross-engine harness defines them.
+//! (perf/BENCHMARKS.md §2) and `wordcount` (§3), as the cross-engine harness defines them.
 //!
 //! Arrays: inputs built (and persisted) before timing, one untimed run, then `reps` timed runs
 //! in the same process; `seconds` is their median and `value` a summary of the answer (the sum
@@ -16,7 +16,7 @@ use blockwork::bag::corpus;
 use serde_json::json;
 use std::path::Path;
 
-/// Array sides when `--n` is not given: the full sizes of BENCHMARKS.md §2, in the order of
+/// Array sides when `--n` is not given: the full sizes of perf/BENCHMARKS.md §2, in the order of
 /// [`WORKLOADS`].
 const FULL_SIDES: [usize; 7] = [10_000, 20_000, 10_000, 4096, 10_000, 10_000, 40_000];
 /// Words in the word count's answer.
@@ -66,7 +66,7 @@ pub(super) fn array(
     let seconds = median(times).as_secs_f64();
     let mut extra = json!({
         "value": value, "chunk": Workload::chunk(name, n), "build_inputs_seconds": build.as_secs_f64(),
-        "reps": reps, "buffer_pool": format!("{:?}", ctx.pool().stats()),
+        "reps": reps, "buffer_pool": pool_json(&ctx),
     });
     if name == "array_d" {
         extra["gflops"] = json!(2.0 * (n as f64).powi(3) / seconds / 1e9);
@@ -115,4 +115,10 @@ pub(super) fn wordcount(exec: &impl Executor, data: &Path, reps: usize) -> Resul
             "mb_per_s": bytes as f64 / seconds / 1e6, "reps": reps,
         }),
     })
+}
+
+/// The buffer pool's counters as a JSON object.
+fn pool_json(ctx: &ArrayContext) -> serde_json::Value {
+    let stats = ctx.pool().stats();
+    json!({"hits": stats.hits, "misses": stats.misses, "held_bytes": stats.held_bytes})
 }

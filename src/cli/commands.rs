@@ -181,14 +181,28 @@ pub(super) fn info(a: InfoArgs) -> Outcome {
 }
 
 pub(super) fn ops() -> Outcome {
+    let rows: Vec<[String; 3]> = Registry::builtins()
+        .iter()
+        .map(|e| {
+            [
+                e.op.name().to_owned(),
+                e.arity.to_string(),
+                e.doc.to_owned(),
+            ]
+        })
+        .collect();
+    let header = ["OP", "ARGUMENTS", "DESCRIPTION"].map(String::from);
+    let width = |i: usize| {
+        std::iter::once(&header)
+            .chain(&rows)
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1) = (width(0), width(1));
     let mut text = String::new();
-    for e in Registry::builtins().iter() {
-        text.push_str(&format!(
-            "{:<12} {:<10} {}\n",
-            e.op.name(),
-            e.arity.to_string(),
-            e.doc
-        ));
+    for [name, arity, doc] in std::iter::once(&header).chain(&rows) {
+        text.push_str(&format!("{name:<w0$}  {arity:<w1$}  {doc}\n"));
     }
     std::io::stdout()
         .write_all(text.as_bytes())

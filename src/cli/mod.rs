@@ -4,7 +4,8 @@ mod bench;
 mod bench_data;
 mod commands;
 
-use blockwork::spec::{Spec, SpecError};
+use blockwork::array::ArrayContext;
+use blockwork::spec::{Registry, Spec, SpecError, SpecErrorKind};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +64,7 @@ enum Command {
     Dot(DotArgs),
     /// Print a spec's size and shape: tasks, edges, depth, width, critical path, ops.
     Info(InfoArgs),
-    /// Run the benchmarks (the scheduler shapes of BENCHMARKS.md §1 by default; the array cases
+    /// Run the benchmarks (the scheduler shapes of perf/BENCHMARKS.md §1 by default; the array cases
     /// array_a .. array_g and wordcount on request) and print the times.
     Bench(bench::BenchArgs),
     /// List the builtin ops that spec files can name.
@@ -150,13 +151,20 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Reads a spec file, or standard input for `-`.
+/// Reads a spec file, or standard input for `-`, with the builtin ops; its `array.*` ops
+/// make their arrays in a context of this run's own.
 fn load(path: &std::path::Path) -> Result<Spec, Failure> {
-    if path.as_os_str() == "-" {
+    let bytes = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|e| Failure::BadInput(format!("cannot read standard input: {e}")))?;
-        return Ok(Spec::from_slice(&bytes)?);
-    }
-    Ok(Spec::read_file(path)?)
+        bytes
+    } else {
+        std::fs::read(path).map_err(|e| {
+            let msg = format!("cannot read {}: {e}", path.display());
+            SpecError::new(SpecErrorKind::Io, "$", msg)
+        })?
+    };
+    let registry = Registry::with_arrays(ArrayContext::new());
+    Ok(Spec::from_slice_with(&bytes, &registry)?)
 }

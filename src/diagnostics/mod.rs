@@ -1,17 +1,19 @@
 //! Diagnostics: progress bars and profiles of runs, pictures and statistics of graphs.
 //!
-//! [`Progress`] and [`Profile`] are [`Observer`]s: pass them in
+//! `Progress` (with the `progress` feature) and [`Profile`] are [`Observer`]s: pass them in
 //! [`RunOptions`](crate::RunOptions) (several at once through [`Observers`]). [`to_dot`]
 //! draws a graph for Graphviz; [`GraphInfo`] measures one.
 
 mod dot;
 mod info;
 mod profile;
+#[cfg(feature = "progress")]
 mod progress;
 
 pub use dot::to_dot;
 pub use info::GraphInfo;
 pub use profile::{Profile, TaskSpan};
+#[cfg(feature = "progress")]
 pub use progress::{PROGRESS_DELAY, Progress};
 
 use crate::exec::{Observer, RunStats};

@@ -16,7 +16,7 @@ use crate::exec::Sequential;
 use crate::graph::Op;
 use crate::value::{Payload, Value};
 use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Most blocks an array made in a spec file may have.
 pub const MAX_BLOCKS: usize = 1 << 20;
@@ -65,17 +65,12 @@ impl Payload for ArrayValue {
     }
 }
 
-/// The context every spec array is made in.
-fn ctx() -> &'static ArrayContext {
-    static CTX: OnceLock<ArrayContext> = OnceLock::new();
-    CTX.get_or_init(ArrayContext::new)
-}
+type Body = Arc<dyn Fn(&ArrayContext, &str, &[Value]) -> Result<Value, TaskError> + Send + Sync>;
 
-type Body = Arc<dyn Fn(&str, &[Value]) -> Result<Value, TaskError> + Send + Sync>;
-
-/// Adds the array ops to `reg`.
-pub(super) fn register(reg: &mut Registry) {
+/// Adds the array ops to `reg`; the arrays they make live in `ctx` (its buffer pool).
+pub(super) fn register(reg: &mut Registry, ctx: &ArrayContext) {
     for (name, arity, doc, body) in table() {
+        let ctx = ctx.clone();
         let op = Op::new(name, move |args: &[Value]| {
             if !arity.accepts(args.len()) {
                 return Err(fail(
@@ -84,14 +79,20 @@ pub(super) fn register(reg: &mut Registry) {
                     format!("takes {arity} arguments, got {}", args.len()),
                 ));
             }
-            body(name, args)
+            body(&ctx, name, args)
         });
         reg.register(op, arity, doc)
             .expect("array op names are distinct");
     }
 }
 
+/// The body of an op that makes no new array from scratch.
 fn body(f: fn(&str, &[Value]) -> Result<Value, TaskError>) -> Body {
+    Arc::new(move |_, op, args| f(op, args))
+}
+
+/// The body of an op that makes an array in the registry's context.
+fn making(f: fn(&ArrayContext, &str, &[Value]) -> Result<Value, TaskError>) -> Body {
     Arc::new(f)
 }
 
@@ -140,37 +141,37 @@ fn table() -> Vec<(&'static str, Arity, &'static str, Body)> {
             "array.from_list",
             Arity::between(1, 2),
             "array of a nested list of numbers or bools [, chunks]",
-            body(from_list),
+            making(from_list),
         ),
         (
             "array.zeros",
             Arity::between(2, 3),
             "zeros of shape, chunks [, dtype]",
-            body(|op, a| filled(op, a, 0)),
+            making(|ctx, op, a| filled(ctx, op, a, 0)),
         ),
         (
             "array.ones",
             Arity::between(2, 3),
             "ones of shape, chunks [, dtype]",
-            body(|op, a| filled(op, a, 1)),
+            making(|ctx, op, a| filled(ctx, op, a, 1)),
         ),
         (
             "array.full",
             Arity::exactly(3),
             "shape, chunks, value: every element the value",
-            body(full),
+            making(full),
         ),
         (
             "array.arange",
             Arity::between(2, 4),
             "[start,] stop [, step], chunks: int if all ints",
-            body(arange),
+            making(arange),
         ),
         (
             "array.random",
             Arity::exactly(3),
             "shape, chunks, seed: uniform floats on [0, 1)",
-            body(random),
+            making(random),
         ),
         (
             "array.matmul",
@@ -216,15 +217,15 @@ fn table() -> Vec<(&'static str, Arity, &'static str, Body)> {
         ),
     ];
     for &(name, op) in BINARY {
-        let f: Body = Arc::new(move |name, a| elementwise2(name, op, a));
+        let f: Body = Arc::new(move |_, name, a| elementwise2(name, op, a));
         t.push((name, Arity::exactly(2), "elementwise; arrays or scalars", f));
     }
     for &(name, op) in UNARY {
-        let f: Body = Arc::new(move |name, a| out(name, unary(op, array(name, &a[0])?)));
+        let f: Body = Arc::new(move |_, name, a| out(name, unary(op, array(name, &a[0])?)));
         t.push((name, Arity::exactly(1), "elementwise, of one array", f));
     }
     for &(name, op) in REDUCE {
-        let f: Body = Arc::new(move |name, a| reduce(name, op, a));
+        let f: Body = Arc::new(move |_, name, a| reduce(name, op, a));
         t.push((name, Arity::between(1, 2), "reduction [, axis or axes]", f));
     }
     t
@@ -376,13 +377,13 @@ fn scalar(v: &Value) -> Option<Scalar> {
     }
 }
 
-fn filled(op: &str, a: &[Value], value: i64) -> Result<Value, TaskError> {
+fn filled(ctx: &ArrayContext, op: &str, a: &[Value], value: i64) -> Result<Value, TaskError> {
     let (shape, spec) = grid(op, &a[0], &a[1])?;
     let dtype = a.get(2).map_or(Ok(DType::F64), |d| dtype_arg(op, d))?;
-    out(op, ctx().full(&shape, spec, Scalar::I64(value).cast(dtype)))
+    out(op, ctx.full(&shape, spec, Scalar::I64(value).cast(dtype)))
 }
 
-fn full(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+fn full(ctx: &ArrayContext, op: &str, a: &[Value]) -> Result<Value, TaskError> {
     let (shape, spec) = grid(op, &a[0], &a[1])?;
     let v = scalar(&a[2]).ok_or_else(|| {
         fail(
@@ -391,10 +392,10 @@ fn full(op: &str, a: &[Value]) -> Result<Value, TaskError> {
             format!("value: expected a number or bool, got {}", a[2].type_name()),
         )
     })?;
-    out(op, ctx().full(&shape, spec, v))
+    out(op, ctx.full(&shape, spec, v))
 }
 
-fn arange(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+fn arange(ctx: &ArrayContext, op: &str, a: &[Value]) -> Result<Value, TaskError> {
     let (nums, chunks) = a.split_at(a.len() - 1);
     let spec = chunks_arg(op, &chunks[0])?;
     let ints: Option<Vec<i64>> = nums.iter().map(Value::as_int).collect();
@@ -408,7 +409,7 @@ fn arange(op: &str, a: &[Value]) -> Result<Value, TaskError> {
         let span = (stop as i128 - start as i128).unsigned_abs();
         let len = span.div_ceil(step.unsigned_abs().max(1) as u128);
         check_grid(op, &[usize::try_from(len).unwrap_or(usize::MAX)], &spec)?;
-        return out(op, ctx().arange_int(start, stop, step, spec));
+        return out(op, ctx.arange_int(start, stop, step, spec));
     }
     let f: Vec<f64> = nums
         .iter()
@@ -432,13 +433,13 @@ fn arange(op: &str, a: &[Value]) -> Result<Value, TaskError> {
     if len.is_finite() && len > 0.0 {
         check_grid(op, &[len.min(usize::MAX as f64) as usize], &spec)?;
     }
-    out(op, ctx().arange(start, stop, step, spec))
+    out(op, ctx.arange(start, stop, step, spec))
 }
 
-fn random(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+fn random(ctx: &ArrayContext, op: &str, a: &[Value]) -> Result<Value, TaskError> {
     let (shape, spec) = grid(op, &a[0], &a[1])?;
     let seed = size(op, "seed", &a[2])? as u64;
-    out(op, ctx().random(&shape, spec, seed))
+    out(op, ctx.random(&shape, spec, seed))
 }
 
 fn operand(op: &str, v: &Value) -> Result<Operand, TaskError> {
@@ -585,7 +586,7 @@ fn collect<'a>(
     Ok(())
 }
 
-fn from_list(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+fn from_list(ctx: &ArrayContext, op: &str, a: &[Value]) -> Result<Value, TaskError> {
     let (shape, leaves) = flatten(op, &a[0])?;
     let spec = match a.get(1) {
         Some(c) => chunks_arg(op, c)?,
@@ -605,13 +606,13 @@ fn from_list(op: &str, a: &[Value]) -> Result<Value, TaskError> {
     };
     let r = if leaves.iter().all(|v| matches!(v, Value::Bool(_))) && !leaves.is_empty() {
         let data: Vec<bool> = leaves.iter().filter_map(|v| v.as_bool()).collect();
-        ctx().from_ndarray(
+        ctx.from_ndarray(
             &ndarray::ArrayD::from_shape_vec(dim, data).expect("sized"),
             spec,
         )
     } else if leaves.iter().all(|v| matches!(v, Value::Int(_))) && !leaves.is_empty() {
         let data: Vec<i64> = leaves.iter().filter_map(|v| v.as_int()).collect();
-        ctx().from_ndarray(
+        ctx.from_ndarray(
             &ndarray::ArrayD::from_shape_vec(dim, data).expect("sized"),
             spec,
         )
@@ -624,7 +625,7 @@ fn from_list(op: &str, a: &[Value]) -> Result<Value, TaskError> {
                 _ => Err(mismatch(v)),
             })
             .collect::<Result<Vec<f64>, _>>()?;
-        ctx().from_ndarray(
+        ctx.from_ndarray(
             &ndarray::ArrayD::from_shape_vec(dim, data).expect("sized"),
             spec,
         )

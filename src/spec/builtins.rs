@@ -3,6 +3,7 @@
 //! rather than panicking (except `panic`, whose purpose is to panic).
 
 use super::registry::{Arity, Registry};
+use crate::array::ArrayContext;
 use crate::error::{ErrorKind, TaskError};
 use crate::graph::Op;
 use crate::value::Value;
@@ -183,7 +184,7 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
 ];
 
 /// A registry of all builtins.
-pub(super) fn registry() -> Registry {
+pub(super) fn registry(arrays: &ArrayContext) -> Registry {
     let mut reg = Registry::new();
     for &(name, arity, doc, body) in BUILTINS {
         // Spec files are checked against the arity when read; graphs built in code are
@@ -200,7 +201,7 @@ pub(super) fn registry() -> Registry {
         reg.register(op, arity, doc)
             .expect("builtin names are distinct");
     }
-    super::array_ops::register(&mut reg);
+    super::array_ops::register(&mut reg, arrays);
     reg
 }
 

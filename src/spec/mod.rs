@@ -28,6 +28,7 @@
 mod array_ops;
 mod builtins;
 mod error;
+#[cfg(feature = "testing")]
 mod fuzz;
 mod json;
 mod read;
@@ -36,6 +37,7 @@ mod write;
 
 pub use array_ops::{ArrayValue, MAX_BLOCK_ELEMENTS, MAX_BLOCKS, MAX_LIST_ELEMENTS};
 pub use error::{SpecError, SpecErrorKind};
+#[cfg(feature = "testing")]
 pub use fuzz::fuzz_spec_json;
 pub use registry::{Arity, Entry, Registry};
 

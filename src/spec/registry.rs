@@ -1,6 +1,7 @@
 //! The op registry: the ops a spec file may name, with their arities.
 
 use super::builtins;
+use crate::array::ArrayContext;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
 use indexmap::IndexMap;
@@ -92,9 +93,35 @@ impl Registry {
     }
 
     /// The shared registry of builtin ops (built once, on first use).
+    ///
+    /// Its `array.*` ops make arrays in a context whose buffer pool keeps no freed blocks, so
+    /// that nothing is held for the life of the process; to recycle block storage, read spec
+    /// files with a registry of your own context ([`Registry::with_arrays`]).
     pub fn builtins() -> &'static Registry {
         static BUILTINS: OnceLock<Registry> = OnceLock::new();
-        BUILTINS.get_or_init(builtins::registry)
+        BUILTINS.get_or_init(|| builtins::registry(&ArrayContext::with_pool_limit(0)))
+    }
+
+    /// The builtin ops, with `array.*` ops that make their arrays in `arrays` (and recycle
+    /// block storage through its pool). Its array ops are its own, not the shared
+    /// registry's: write and read the graphs built with them through this registry.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// use blockwork::spec::{Registry, Spec};
+    /// use blockwork::{Executor, Sequential, Value};
+    /// let ctx = ArrayContext::new();
+    /// let reg = Registry::with_arrays(ctx.clone());
+    /// let text = r#"{"nodes": {"x": {"op": "array.ones", "args": [[4], 2]},
+    ///                "s": {"op": "array.sum", "args": [{"ref": "x"}]},
+    ///                "out": {"op": "array.compute", "args": [{"ref": "s"}]}}}"#;
+    /// let spec = Spec::from_slice_with(text.as_bytes(), &reg)?;
+    /// assert_eq!(Sequential::new().get(spec.graph(), "out")?, Value::Float(4.0));
+    /// assert!(ctx.pool().stats().held_bytes > 0); // the result's block, kept for reuse
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_arrays(arrays: ArrayContext) -> Registry {
+        builtins::registry(&arrays)
     }
 
     /// A copy of the builtin registry to extend; its ops are the same ops as the shared one's.

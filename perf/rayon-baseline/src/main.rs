@@ -1,5 +1,5 @@
 //! rayon in its natural forms, and a plain serial loop, on the scheduler shapes of
-//! BENCHMARKS.md §1. No task graph is built: this is the floor a graph engine is held to.
+//! perf/BENCHMARKS.md §1. No task graph is built: this is the floor a graph engine is held to.
 //!
 //!   rayon-baseline --workload NAME --variant VARIANT [--n N] [--threads T] [--reps R]
 //!

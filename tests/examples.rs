@@ -1,0 +1,78 @@
+//! The examples' output: `array_bench` without arguments prints its usage (and runs nothing),
+//! `arrays` prints values, not ndarray's debug layouts.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Builds the example `name` with the profile of this test build and returns its path.
+fn example(name: &str) -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "--example",
+        name,
+        "--message-format=json",
+        "--quiet",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let path = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["target"]["name"] == name && m["executable"].is_string())
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from));
+    path.unwrap_or_else(|| panic!("no executable for the example {name}"))
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(example(name)).args(args).output().unwrap()
+}
+
+#[test]
+fn array_bench_without_arguments_prints_its_usage() {
+    let out = run("array_bench", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "runs nothing");
+    assert!(stderr.contains("usage: array_bench CASE"), "{stderr}");
+    for case in ["a", "b", "c", "d", "e", "f", "g"] {
+        assert!(
+            stderr.contains(&format!("  {case} ")),
+            "case {case}: {stderr}"
+        );
+    }
+    // A case it does not know, or a count that is not one, is bad input too.
+    for args in [&["h"][..], &["a", "two"], &["a", "2", "0"]] {
+        let out = run("array_bench", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn arrays_example_prints_values() {
+    let out = run("arrays", &[]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for debug in ["shape=", "strides=", "layout=", "const ndim", "F64("] {
+        assert!(!stdout.contains(debug), "{debug:?} in\n{stdout}");
+    }
+    // The sum of 0..48 (the example's `x`) and its column sums, printed as plain numbers.
+    assert!(
+        stdout.contains("column sums [120, 126, 132, 138, 144, 150, 156, 162]"),
+        "{stdout}"
+    );
+}

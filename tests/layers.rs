@@ -45,9 +45,6 @@ const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[
     ("src/graph/optimize.rs", "plan"),
     ("src/graph/optimize/mod.rs", "plan"),
     ("src/graph/optimize/subst.rs", "plan"),
-    // plan -> exec:
-    // Evaluating a task reports a panic's message with `exec::panic_message`.
-    ("src/plan/eval.rs", "exec"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

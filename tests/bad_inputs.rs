@@ -432,7 +432,7 @@ fn graph_level_errors() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(cyclic.validate().unwrap_err().kind(), E::Cycle);
+    assert_eq!(Plan::validate(&cyclic).unwrap_err().kind(), E::Cycle);
     assert_eq!(
         blockwork::diagnostics::GraphInfo::of(&cyclic)
             .unwrap_err()

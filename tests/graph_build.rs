@@ -409,7 +409,7 @@ fn cycle_names_its_path() {
         cycle_path(&pool().get(&g, "b").unwrap_err()),
         ["b", "a", "b"]
     );
-    assert_eq!(g.validate().unwrap_err().kind(), ErrorKind::Cycle);
+    assert_eq!(Plan::validate(&g).unwrap_err().kind(), ErrorKind::Cycle);
 }
 
 #[test]

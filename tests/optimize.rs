@@ -130,7 +130,7 @@ fn cull_keeps_cycles_for_the_planner_to_report() {
     b.literal("c", 1).unwrap();
     let g = cull(&b.build(), &[k("a")]).unwrap();
     assert_eq!(names(&g), ["a", "b"]);
-    assert_eq!(g.validate().unwrap_err().kind(), ErrorKind::Cycle);
+    assert_eq!(Plan::validate(&g).unwrap_err().kind(), ErrorKind::Cycle);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ fn print_values(keys: &[Key], values: &[Value]) -> std::io::Result<()> {
 
 pub(super) fn dot(a: DotArgs) -> Outcome {
     let spec = load(&a.spec)?;
-    spec.graph().validate().map_err(run_error)?;
+    blockwork::Plan::validate(spec.graph()).map_err(run_error)?;
     let text = to_dot(spec.graph(), &spec.targets());
     let Some(path) = a.output else {
         return std::io::stdout()

@@ -157,7 +157,7 @@ fn run_task_nested<'v>(
 }
 
 /// Evaluates the argument tree starting at `args[*pos]`, advancing `pos` past it.
-/// Recursion depth is bounded by [`MAX_NESTING`](crate::plan::MAX_NESTING), checked when
+/// Recursion depth is bounded by [`MAX_NESTING`](crate::graph::MAX_NESTING), checked when
 /// the plan was built.
 fn eval_arg<'v>(
     plan: &Plan,

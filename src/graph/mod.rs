@@ -18,6 +18,11 @@ use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 use std::sync::Arc;
 
+/// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
+/// (which recurses over the argument tree) has a bounded stack depth. Planning a deeper
+/// graph is a [`TooLarge`](crate::ErrorKind::TooLarge) error.
+pub const MAX_NESTING: usize = 256;
+
 /// An argument of a task.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
@@ -213,23 +218,6 @@ impl Graph {
             }
         }
         out
-    }
-
-    /// Checks that every reference resolves and that there is no cycle, without running.
-    ///
-    /// ```
-    /// use blockwork::{Arg, ErrorKind, GraphBuilder, Op};
-    /// let id = Op::typed("id", |x: i64| x);
-    /// let mut b = GraphBuilder::new();
-    /// b.task("a", &id, [Arg::key("b")]).unwrap();
-    /// b.task("b", &id, [Arg::key("a")]).unwrap();
-    /// let err = b.build().validate().unwrap_err();
-    /// assert_eq!(err.kind(), ErrorKind::Cycle);
-    /// assert!(err.to_string().contains("a -> b -> a"));
-    /// ```
-    pub fn validate(&self) -> Result<()> {
-        let all: Vec<Key> = self.keys().cloned().collect();
-        crate::plan::Plan::new(self, &all).map(drop)
     }
 }
 

@@ -98,10 +98,7 @@ impl Countdown {
 /// The `ops` entry of a literal node.
 pub(crate) const LITERAL: u32 = u32::MAX;
 
-/// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
-/// (which recurses over the argument tree) has a bounded stack depth. Deeper graphs are a
-/// [`TooLarge`](crate::ErrorKind::TooLarge) error.
-pub const MAX_NESTING: usize = 256;
+pub use crate::graph::MAX_NESTING;
 
 /// A graph interned for execution. See the [module docs](self) for the layout.
 ///
@@ -156,6 +153,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Checks that every reference of `graph` resolves and that it has no cycle, without
+    /// running anything: plans every key of the graph and drops the plan.
+    ///
+    /// ```
+    /// use blockwork::{Arg, ErrorKind, GraphBuilder, Op, Plan};
+    /// let id = Op::typed("id", |x: i64| x);
+    /// let mut b = GraphBuilder::new();
+    /// b.task("a", &id, [Arg::key("b")]).unwrap();
+    /// b.task("b", &id, [Arg::key("a")]).unwrap();
+    /// let err = Plan::validate(&b.build()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Cycle);
+    /// assert!(err.to_string().contains("a -> b -> a"));
+    /// ```
+    pub fn validate(graph: &Graph) -> crate::error::Result<()> {
+        let all: Vec<Key> = graph.keys().cloned().collect();
+        Plan::new(graph, &all).map(drop)
+    }
+
     /// Number of tasks.
     #[inline]
     pub fn len(&self) -> usize {

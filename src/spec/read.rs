@@ -138,7 +138,7 @@ pub(super) fn read(json: &Json, reg: &Registry) -> Result<Spec, SpecError> {
         None => Vec::new(),
         Some(json) => reader.outputs(json, &root.field("outputs"))?,
     };
-    graph.validate().map_err(|e| reader.graph_error(e))?;
+    crate::plan::Plan::validate(&graph).map_err(|e| reader.graph_error(e))?;
     Ok(Spec {
         graph,
         outputs,

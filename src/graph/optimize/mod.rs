@@ -15,7 +15,7 @@
 //! - **Order.** Surviving keys keep their relative insertion order.
 //! - **Nesting.** Content put in place of a reference becomes a nested [`Arg::Task`],
 //!   [`Arg::Lit`] or [`Arg::Ref`]. No rewrite nests arguments deeper than
-//!   [`crate::plan::MAX_NESTING`]: where inlining one more level would, the
+//!   [`crate::graph::MAX_NESTING`]: where inlining one more level would, the
 //!   reference stays and the key it names stays in the graph. A rewritten graph therefore
 //!   plans whenever the original does, and evaluating it recurses no deeper.
 //! - **Bad input.** [`cull`] returns a typed error for a missing key. The other rewrites
@@ -47,7 +47,7 @@ mod subst;
 use super::{Arg, Graph, Node, Op};
 use crate::error::{Error, Result};
 use crate::key::Key;
-use crate::plan::MAX_NESTING;
+use crate::graph::MAX_NESTING;
 use subst::{MISSING, Refs, Rewrite};
 
 /// The most tasks [`fuse`] merges into one task.

@@ -23,7 +23,7 @@
 
 use crate::graph::{Arg, Graph, Node, NodeMap, Task};
 use crate::key::Key;
-use crate::plan::MAX_NESTING;
+use crate::graph::MAX_NESTING;
 
 /// `Refs::targets` entry of a reference to a key that is not in the graph.
 pub(super) const MISSING: usize = usize::MAX;

@@ -36,7 +36,7 @@ impl Failure {
         t: TaskId,
         payload: Box<dyn std::any::Any + Send>,
     ) -> Failure {
-        let message = super::panic_message(&*payload);
+        let message = super::panic_message(payload);
         Failure {
             op: plan.op_name(t).into(),
             message,
@@ -47,7 +47,7 @@ impl Failure {
 }
 
 #[cold]
-fn nested_panic(op: &str, payload: &(dyn std::any::Any + Send)) -> Failure {
+fn nested_panic(op: &str, payload: super::PanicPayload) -> Failure {
     Failure {
         op: op.into(),
         message: super::panic_message(payload),
@@ -187,7 +187,7 @@ fn eval_arg<'v>(
             // panicked, as it does for one that fails; the executors catch the rest.
             match catch_unwind(AssertUnwindSafe(|| op.call(&items))) {
                 Ok(result) => result.map_err(|e| failed(op.name(), e)),
-                Err(payload) => Err(nested_panic(op.name(), &*payload)),
+                Err(payload) => Err(nested_panic(op.name(), payload)),
             }
         }
     }

@@ -324,8 +324,7 @@ fn loom_fail_then_reuse_on_real_workers() {
             let mut ctx = RunCtx::new(plan, state, 2, None, Vec::new());
             ctx.add_jobs(1);
             let roots = plan.roots().len() as u32;
-            shared.injector.push(Job::new(&ctx, Work::Roots(0, roots)));
-            shared.sleep.notify(1);
+            shared.push_injector(Job::new(&ctx, Work::Roots(0, roots)));
             ctx.wait();
             let error = ctx.take_error();
             if std::ptr::eq(plan, bad) {

@@ -260,13 +260,37 @@ pub trait Executor {
     }
 }
 
-/// Extracts a message from a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+/// A caught panic's payload.
+pub(crate) type PanicPayload = Box<dyn std::any::Any + Send>;
+
+/// Extracts a message from a panic payload, then disposes of the payload safely: a payload
+/// whose own `Drop` panics must not unwind out of the executor (or abort it).
+pub(crate) fn panic_message(payload: PanicPayload) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "panic with a non-string payload".to_owned()
+    };
+    dispose(payload);
+    message
+}
+
+/// Drops a panic payload under `catch_unwind`; the payload of a panic in that drop is
+/// dropped the same way, a few times, and then leaked rather than dropped unguarded.
+fn dispose(mut payload: PanicPayload) {
+    for _ in 0..8 {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
     }
+    std::mem::forget(payload);
+}
+
+/// Runs `f`, returning a panic as its message (the payload disposed of safely).
+#[inline]
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(panic_message)
 }

@@ -6,12 +6,11 @@ use super::run_state::RunState;
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::worker::{Shared, WorkerLocal, help_until, waiting_on_current_run};
-use super::{Executor, RunOptions, RunOutput, RunStats, panic_message};
+use super::{Executor, RunOptions, RunOutput, RunStats, catch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crossbeam_deque::{Injector, Worker};
 use std::cell::Cell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -203,6 +202,19 @@ impl PoolBuilder {
             sleep: Sleep::new(parkers.iter().map(|p| p.unparker().clone()).collect()),
             shutdown: AtomicBool::new(false),
         });
+        if let Some(wanted) = &self.cores {
+            let known: Vec<usize> = core_affinity::get_core_ids()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            if let Some(bad) = wanted.iter().find(|c| !known.contains(c)) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("core {bad} is not one of this machine's cores {known:?}"),
+                ));
+            }
+        }
         let cores = if self.pin {
             claim_cores(n, self.cores.as_deref())
         } else {
@@ -253,6 +265,10 @@ impl PoolBuilder {
 /// that task's run (A's task computes on B, whose task computes on A). A's workers might all
 /// be waiting, so that is an [`InvalidArgument`](ErrorKind::InvalidArgument) error instead of
 /// a possible deadlock.
+///
+/// The pool sees only the thread that submits: a task that waits for a run submitted by a
+/// thread it spawned (or for anything else that needs this pool's workers) can still
+/// deadlock a pool whose workers are all waiting. Submit from the task itself.
 ///
 /// ```
 /// use blockwork::{Arg, Executor, GraphBuilder, Op, Pool, Value};
@@ -337,9 +353,8 @@ impl Executor for Pool {
         let _quiet = (!self.print_panics).then(QuietPanics::new);
         let observer = options.observer.as_deref();
         if let Some(o) = observer {
-            catch_unwind(AssertUnwindSafe(|| o.run_started(plan))).map_err(|p| {
-                callback_error(plan, "observer run_started", None, panic_message(&*p))
-            })?;
+            catch(|| o.run_started(plan))
+                .map_err(|m| callback_error(plan, "observer run_started", None, m))?;
         }
         let mut state = self.take_state();
         state.reset(plan);
@@ -348,9 +363,7 @@ impl Executor for Pool {
             ctx.add_jobs(1);
             let roots = plan.roots().len() as u32;
             self.shared
-                .injector
-                .push(Job::new(&ctx, Work::Roots(0, roots)));
-            self.shared.sleep.notify(1);
+                .push_injector(Job::new(&ctx, Work::Roots(0, roots)));
             // Every job of the run ends before the wait returns; only then may `ctx` move.
             // On a worker of this pool (a task computing a graph on its own pool), help.
             if !help_until(&self.shared, || ctx.is_done()) {
@@ -386,14 +399,9 @@ impl Executor for Pool {
             }
         }
         if let Some(o) = observer {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.run_finished(plan, &stats))) {
+            if let Err(m) = catch(|| o.run_finished(plan, &stats)) {
                 if result.is_ok() {
-                    result = Err(callback_error(
-                        plan,
-                        "observer run_finished",
-                        None,
-                        panic_message(&*p),
-                    ));
+                    result = Err(callback_error(plan, "observer run_finished", None, m));
                 }
             }
         }

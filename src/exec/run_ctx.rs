@@ -5,11 +5,11 @@
 //! context. Workers touch it through `&RunCtx` only while their job is counted, and end the
 //! job through [`RunCtx::end_job`], which takes a raw pointer.
 
+use super::Observer;
 use super::latch::Latch;
 use super::run_state::RunState;
 use super::sync::{AtomicBool, Mutex, Ordering};
 use super::tally::RunTally;
-use super::{Observer, panic_message};
 use crate::error::Error;
 use crate::plan::{Plan, TaskId};
 
@@ -93,21 +93,11 @@ impl<'a> RunCtx<'a> {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// Fails the run with a panic caught outside a task's op: `what` panicked, while
-    /// handling `task` if known.
+    /// Fails the run with a panic caught outside a task's op: `what` panicked (with
+    /// `message`), while handling `task` if known.
     #[cold]
-    pub(crate) fn fail_callback(
-        &self,
-        what: &'static str,
-        task: Option<TaskId>,
-        payload: &(dyn std::any::Any + Send),
-    ) {
-        self.fail(callback_error(
-            self.plan,
-            what,
-            task,
-            panic_message(payload),
-        ));
+    pub(crate) fn fail_callback(&self, what: &'static str, task: Option<TaskId>, message: String) {
+        self.fail(callback_error(self.plan, what, task, message));
     }
 
     pub(crate) fn take_error(&self) -> Option<Error> {

@@ -27,7 +27,6 @@ use super::slot::Slot;
 use super::sync::{AtomicU32, Ordering};
 use crate::plan::{Countdown, Plan, TaskId};
 use crate::value::Value;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 const NONE: u32 = u32::MAX;
 
@@ -41,8 +40,10 @@ const NONE: u32 = u32::MAX;
 pub(crate) struct Deferred {
     ready: (u32, u32),
     users: (u32, u32),
-    /// The task whose value is being freed, and which step (`NBYTES` or `DROP`) runs.
+    /// The task whose value is being dropped, and what runs (`DROP`).
     freeing: (u32, &'static str),
+    /// The first panic caught in a freed value's `nbytes`: (its task, `NBYTES`, message).
+    panic: Option<(TaskId, &'static str, String)>,
 }
 
 impl Default for Deferred {
@@ -51,6 +52,7 @@ impl Default for Deferred {
             ready: (NONE, 0),
             users: (NONE, 0),
             freeing: (NONE, ""),
+            panic: None,
         }
     }
 }
@@ -61,8 +63,13 @@ impl Deferred {
         self.ready.1 == 0 && self.users.1 == 0
     }
 
-    /// The task whose value was being freed and the step that was running (`nbytes` or
-    /// `Drop`), if any.
+    /// A panic caught in a freed value's `nbytes`, to be reported by the job.
+    #[inline]
+    pub(crate) fn take_panic(&mut self) -> Option<(TaskId, &'static str, String)> {
+        self.panic.take()
+    }
+
+    /// The task whose value was being dropped and what was running, if any.
     pub(crate) fn freeing(&self) -> Option<(TaskId, &'static str)> {
         let (t, what) = self.freeing;
         (t != NONE).then(|| (TaskId::from_raw(t), what))
@@ -75,15 +82,24 @@ impl Deferred {
     /// As [`Slot::take`]: every other access to the slot happened-before, none is concurrent.
     #[inline]
     unsafe fn free(&mut self, cell: &Cell, d: u32, freed: &mut Freed) {
-        self.freeing = (d, NBYTES);
         // SAFETY: forwarded from the caller.
         if let Some(v) = unsafe { cell.slot.take() } {
             freed.values += 1;
-            freed.bytes += v.nbytes() as u64;
-            self.freeing.1 = DROP;
+            // `nbytes` runs with `v` borrowed, so a panic there does not drop `v` while
+            // unwinding (its `Drop` might panic too, which would abort).
+            match super::catch(|| v.nbytes()) {
+                Ok(n) => freed.bytes += n as u64,
+                Err(m) => {
+                    if self.panic.is_none() {
+                        self.panic = Some((TaskId::from_raw(d), NBYTES, m));
+                    }
+                }
+            }
+            // A panic in `Drop` unwinds to the job's guard, which finds `d` named here.
+            self.freeing = (d, DROP);
             drop(v);
+            self.freeing = (NONE, "");
         }
-        self.freeing = (NONE, "");
     }
 }
 
@@ -318,24 +334,22 @@ pub(crate) struct FreePanic {
 /// Counts and drops `v`, the value of `t`, catching a panic in either step; the first panic
 /// is kept in `first`.
 fn free_caught(t: TaskId, v: Value, freed: &mut Freed, first: &mut Option<FreePanic>) {
-    let mut note = |what, p: Box<dyn std::any::Any + Send>| {
+    let mut note = |what, message| {
         if first.is_none() {
             *first = Some(FreePanic {
                 task: t,
                 what,
-                message: super::panic_message(&*p),
+                message,
             });
         }
     };
-    match catch_unwind(AssertUnwindSafe(|| v.nbytes())) {
-        Ok(n) => {
-            freed.values += 1;
-            freed.bytes += n as u64;
-        }
-        Err(p) => note(NBYTES, p),
+    freed.values += 1;
+    match super::catch(|| v.nbytes()) {
+        Ok(n) => freed.bytes += n as u64,
+        Err(m) => note(NBYTES, m),
     }
-    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
-        note(DROP, p);
+    if let Err(m) = super::catch(move || drop(v)) {
+        note(DROP, m);
     }
 }
 

@@ -4,7 +4,7 @@ use super::eval::{Failure, RunTask};
 use super::pool::QuietPanics;
 use super::run_ctx::callback_error;
 use super::run_state::{DROP, NBYTES};
-use super::{Executor, Observer, RunOptions, RunOutput, RunStats, panic_message};
+use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch, panic_message};
 use crate::error::Result;
 use crate::plan::{Plan, TaskId};
 use crate::value::Value;
@@ -55,8 +55,7 @@ impl Executor for Sequential {
         let observer = options.observer.as_deref();
         let hook = |what: &'static str, t: Option<TaskId>, f: &dyn Fn(&dyn Observer)| match observer
         {
-            Some(o) => catch_unwind(AssertUnwindSafe(|| f(o)))
-                .map_err(|p| callback_error(plan, what, t, panic_message(&*p))),
+            Some(o) => catch(|| f(o)).map_err(|m| callback_error(plan, what, t, m)),
             None => Ok(()),
         };
         hook("observer run_started", None, &|o| o.run_started(plan))?;
@@ -78,7 +77,7 @@ impl Executor for Sequential {
                     Step::Value(t, what) => (what, Some(t)),
                     Step::Idle => ("the executor", None),
                 };
-                Err(callback_error(plan, what, t, panic_message(&*p)))
+                Err(callback_error(plan, what, t, panic_message(p)))
             }
         };
         let values: Vec<Value> = match result {
@@ -99,10 +98,10 @@ impl Executor for Sequential {
         // run's values are still in their slots.
         for (i, slot) in slots.iter_mut().enumerate() {
             let Some(v) = slot.take() else { continue };
-            if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+            if let Err(m) = catch(move || drop(v)) {
                 if result.is_ok() {
                     let t = Some(TaskId::from_raw(i as u32));
-                    result = Err(callback_error(plan, DROP, t, panic_message(&*p)));
+                    result = Err(callback_error(plan, DROP, t, m));
                 }
             }
         }
@@ -143,7 +142,10 @@ fn run_tasks(
                 .expect("dependencies run before their users")
         };
         let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, &mut scratch)));
-        scratch.clear();
+        // Arguments left by a panicking op; their drops may panic too.
+        while let Some(v) = scratch.pop() {
+            catch(move || drop(v)).map_err(|m| callback_error(plan, DROP, Some(t), m))?;
+        }
         if let Some(hook) = hook {
             hook("observer task_finished", Some(t), &|o| {
                 o.task_finished(plan, t, 0)
@@ -156,20 +158,29 @@ fn run_tasks(
         };
         stats.tasks_run += 1;
         live_values += 1;
-        *step = Step::Value(t, NBYTES);
-        live_bytes += value.nbytes() as u64;
-        *step = Step::Idle;
+        // The value goes to its slot first: `nbytes` then runs with it borrowed, so that a
+        // panic there does not drop it while unwinding (its `Drop` might panic too).
+        let slot = &mut slots[t.index()];
+        let value = &*slot.insert(value);
+        let nbytes =
+            catch(|| value.nbytes()).map_err(|m| callback_error(plan, NBYTES, Some(t), m))?;
+        live_bytes += nbytes as u64;
         stats.peak_live_values = stats.peak_live_values.max(live_values);
         stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
-        slots[t.index()] = Some(value);
         for &d in plan.deps(t) {
             let left = &mut users_left[d.index()];
             *left -= 1;
             if *left == 0 {
                 let v = slots[d.index()].take().expect("freed once");
                 live_values -= 1;
-                *step = Step::Value(d, NBYTES);
-                live_bytes -= v.nbytes() as u64;
+                match catch(|| v.nbytes()) {
+                    Ok(n) => live_bytes -= n as u64,
+                    Err(m) => {
+                        let e = callback_error(plan, NBYTES, Some(d), m);
+                        catch(move || drop(v)).ok();
+                        return Err(e);
+                    }
+                }
                 *step = Step::Value(d, DROP);
                 drop(v);
                 *step = Step::Idle;

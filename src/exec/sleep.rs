@@ -45,12 +45,17 @@ impl Sleep {
     /// Called after making `n` jobs available: wakes up to `n` sleepers.
     #[inline]
     pub(crate) fn notify(&self, n: usize) {
-        #[cfg(loom)]
-        self.handoff.fetch_add(1, Ordering::Release);
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Relaxed) > 0 {
             self.wake(n);
         }
+    }
+
+    /// Called right before a job is pushed (see `handoff`); a no-op outside loom.
+    #[inline]
+    pub(crate) fn will_push(&self) {
+        #[cfg(loom)]
+        self.handoff.fetch_add(1, Ordering::Release);
     }
 
     /// Called by a worker that took a job (see `handoff`); a no-op outside loom.

@@ -21,10 +21,11 @@
 use super::eval::{Failure, RunTask};
 use super::job::{Job, Work};
 use super::run_ctx::RunCtx;
-use super::run_state::{Deferred, NBYTES};
+use super::run_state::{DROP, Deferred, NBYTES};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker, spin_hint};
 use super::tally::LiveTally;
+use super::{PanicPayload, catch, panic_message};
 use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -124,6 +125,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Pushes `job` onto `deque` (a worker's own) and wakes a sleeper to steal it.
+    #[inline]
+    pub(crate) fn push_local(&self, deque: &Worker<Job>, job: Job) {
+        self.sleep.will_push();
+        deque.push(job);
+        self.sleep.notify(1);
+    }
+
+    /// Pushes `job` onto the injector and wakes a sleeper to take it.
+    pub(crate) fn push_injector(&self, job: Job) {
+        self.sleep.will_push();
+        self.injector.push(job);
+        self.sleep.notify(1);
+    }
+
     /// Whether any queue holds a job (used by sleepers after registering).
     fn has_work(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
@@ -264,7 +280,6 @@ impl WorkerLocal {
                     scratch,
                     defer: Deferred::default(),
                     tally: run.tally.load(self.index),
-                    step: Step::Idle,
                 };
                 let outer = CURRENT_RUN.with(|c| c.replace(run_ptr.cast()));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| jc.run(job.work))) {
@@ -280,15 +295,6 @@ impl WorkerLocal {
     }
 }
 
-/// What a job is doing outside a task's op, to name a panic.
-#[derive(Clone, Copy)]
-enum Step {
-    /// Nothing in particular: scheduling, or running an op (whose panics are caught apart).
-    Idle,
-    /// Asking the value of this task for its size.
-    Nbytes(TaskId),
-}
-
 /// One job of one run on one worker. It borrows the run and the worker's queue and owns the
 /// job's held-back countdowns, which are applied before the job ends while the run goes on,
 /// or discarded when it failed (the caller then clears every slot). They never reach another
@@ -301,7 +307,6 @@ struct JobCtx<'j, 'r> {
     scratch: &'j mut Vec<Value>,
     defer: Deferred,
     tally: LiveTally,
-    step: Step,
 }
 
 impl JobCtx<'_, '_> {
@@ -342,8 +347,7 @@ impl JobCtx<'_, '_> {
     #[inline]
     fn push(&self, work: Work) {
         self.run.add_jobs(1);
-        self.deque.push(Job::new(self.run, work));
-        self.shared.sleep.notify(1);
+        self.shared.push_local(self.deque, Job::new(self.run, work));
     }
 
     /// Runs `t`, then whatever it makes ready through the continuation slot, until a task
@@ -363,6 +367,9 @@ impl JobCtx<'_, '_> {
                 continue_or_push(self.run, self.deque, self.shared, &mut cont, u)
             });
             self.tally.freed(&self.run.tally, freed);
+            if let Some((d, what, m)) = self.defer.take_panic() {
+                self.run.fail_callback(what, Some(d), m);
+            }
             match cont {
                 Some(u) => next = Some(u),
                 None => return,
@@ -378,8 +385,8 @@ impl JobCtx<'_, '_> {
         state.prefetch(plan, t);
         if let Some(o) = run.observer {
             let w = self.worker;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.task_started(plan, t, w))) {
-                run.fail_callback("observer task_started", Some(t), &*p);
+            if let Err(m) = catch(|| o.task_started(plan, t, w)) {
+                run.fail_callback("observer task_started", Some(t), m);
                 return None;
             }
         }
@@ -390,8 +397,12 @@ impl JobCtx<'_, '_> {
         let result = catch_unwind(AssertUnwindSafe(|| plan.run_task(t, &read, scratch)));
         if let Some(o) = run.observer {
             let w = self.worker;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| o.task_finished(plan, t, w))) {
-                run.fail_callback("observer task_finished", Some(t), &*p);
+            if let Err(m) = catch(|| o.task_finished(plan, t, w)) {
+                run.fail_callback("observer task_finished", Some(t), m);
+                if let Ok(Ok(v)) = result {
+                    self.drop_value(t, v);
+                }
+                self.clear_scratch();
                 return None;
             }
         }
@@ -400,9 +411,16 @@ impl JobCtx<'_, '_> {
             Ok(Err(f)) => return self.failed(t, f),
             Err(p) => return self.failed(t, Failure::from_panic(plan, t, p)),
         };
-        self.step = Step::Nbytes(t);
-        let nbytes = value.nbytes();
-        self.step = Step::Idle;
+        // `nbytes` runs with the value borrowed: a panic there must not drop the value while
+        // unwinding (its `Drop` might panic too, which would abort).
+        let nbytes = match catch(|| value.nbytes()) {
+            Ok(n) => n,
+            Err(m) => {
+                run.fail_callback(NBYTES, Some(t), m);
+                self.drop_value(t, value);
+                return None;
+            }
+        };
         let mut cont = None;
         let (deque, shared) = (self.deque, self.shared);
         // SAFETY: `t` ran once, after becoming ready, and has finished reading its inputs.
@@ -412,6 +430,9 @@ impl JobCtx<'_, '_> {
             })
         };
         self.tally.finished(&run.tally, nbytes, freed);
+        if let Some((d, what, m)) = self.defer.take_panic() {
+            run.fail_callback(what, Some(d), m);
+        }
         cont
     }
 
@@ -422,12 +443,21 @@ impl JobCtx<'_, '_> {
         None
     }
 
+    /// Drops `v`, the value of `t`, which never reached its slot; a panic in its `Drop`
+    /// fails the run.
+    #[cold]
+    fn drop_value(&self, t: TaskId, v: Value) {
+        if let Err(m) = catch(move || drop(v)) {
+            self.run.fail_callback(DROP, Some(t), m);
+        }
+    }
+
     /// Empties the argument scratch, whose values' drops may panic too.
     fn clear_scratch(&mut self) {
         let scratch = &mut *self.scratch;
         while let Some(v) = scratch.pop() {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
-                self.run.fail_callback("drop of a value", None, &*p);
+            if let Err(m) = catch(move || drop(v)) {
+                self.run.fail_callback(DROP, None, m);
             }
         }
     }
@@ -435,15 +465,12 @@ impl JobCtx<'_, '_> {
     /// A panic escaped the job's own code (not a task's op): fail the run, naming what
     /// panicked.
     #[cold]
-    fn caught(&mut self, payload: Box<dyn std::any::Any + Send>) {
-        let (what, task) = match (self.defer.freeing(), self.step) {
-            (Some((t, what)), _) => (what, Some(t)),
-            (None, Step::Nbytes(t)) => (NBYTES, Some(t)),
-            (None, Step::Idle) => ("the executor", None),
+    fn caught(&mut self, payload: PanicPayload) {
+        let (what, task) = match self.defer.freeing() {
+            Some((t, what)) => (what, Some(t)),
+            None => ("the executor", None),
         };
-        self.run.fail_callback(what, task, &*payload);
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-        self.step = Step::Idle;
+        self.run.fail_callback(what, task, panic_message(payload));
         self.clear_scratch();
     }
 }
@@ -455,20 +482,21 @@ impl Drop for JobCtx<'_, '_> {
             // so that the rule holds whatever path ends a job.
             let (run, deque, shared) = (self.run, self.deque, self.shared);
             let defer = &mut self.defer;
-            let flushed = catch_unwind(AssertUnwindSafe(|| {
+            let flushed = catch(|| {
                 run.state.flush(defer, &mut |u| {
                     run.add_jobs(1);
-                    deque.push(Job::new(run, Work::Task(u.raw())));
-                    shared.sleep.notify(1);
+                    shared.push_local(deque, Job::new(run, Work::Task(u.raw())));
                 })
-            }));
+            });
             match flushed {
                 Ok(freed) => self.tally.freed(&run.tally, freed),
-                Err(p) => run.fail_callback("drop of a value", None, &*p),
+                Err(m) => run.fail_callback(DROP, None, m),
             }
         }
-        // Whatever is left belongs to a failed run: dropped here, unapplied.
+        // Whatever is left belongs to a failed run: dropped here, unapplied. So is anything
+        // left in the scratch (the worker keeps it for its next job).
         self.defer = Deferred::default();
+        self.clear_scratch();
         self.run.tally.store(self.worker, &self.tally);
     }
 }
@@ -486,7 +514,6 @@ fn continue_or_push(
         *cont = Some(u);
     } else {
         run.add_jobs(1);
-        deque.push(Job::new(run, Work::Task(u.raw())));
-        shared.sleep.notify(1);
+        shared.push_local(deque, Job::new(run, Work::Task(u.raw())));
     }
 }

@@ -4,7 +4,7 @@ mod bench;
 mod bench_data;
 mod commands;
 
-use blockwork::spec::{Spec, SpecError};
+use blockwork::spec::{Registry, Spec, SpecError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +96,13 @@ struct RunArgs {
     /// Print run statistics on standard error.
     #[arg(long)]
     stats: bool,
+    /// Most bytes one value may take: builtins that would make a larger value, and printing
+    /// or comparing one, fail with TooLarge (default 1 GiB).
+    #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_VALUE_BYTES)]
+    max_value_bytes: usize,
+    /// Largest spec file accepted (default 256 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_SPEC_BYTES)]
+    max_spec_bytes: u64,
 }
 
 #[derive(Args)]
@@ -150,13 +157,24 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Reads a spec file, or standard input for `-`.
+/// Reads a spec file of builtin ops, or standard input for `-`, of at most the default size.
 fn load(path: &std::path::Path) -> Result<Spec, Failure> {
+    load_with(
+        path,
+        Registry::builtins(),
+        blockwork::spec::DEFAULT_MAX_SPEC_BYTES,
+    )
+}
+
+/// Reads a spec file, or standard input for `-`, of at most `max_bytes` bytes.
+fn load_with(path: &std::path::Path, reg: &Registry, max_bytes: u64) -> Result<Spec, Failure> {
     if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-            .map_err(|e| Failure::BadInput(format!("cannot read standard input: {e}")))?;
-        return Ok(Spec::from_slice(&bytes)?);
+        return Ok(Spec::read_from(
+            std::io::stdin().lock(),
+            "standard input",
+            reg,
+            max_bytes,
+        )?);
     }
-    Ok(Spec::read_file(path)?)
+    Ok(Spec::read_file_with(path, reg, max_bytes)?)
 }

@@ -13,6 +13,7 @@ use crate::array::{
 };
 use crate::error::{Error, ErrorKind, TaskError};
 use crate::exec::Sequential;
+use super::limits::Limits;
 use crate::graph::Op;
 use crate::value::{Payload, Value};
 use std::any::Any;
@@ -73,9 +74,17 @@ fn ctx() -> &'static ArrayContext {
 
 type Body = Arc<dyn Fn(&str, &[Value]) -> Result<Value, TaskError> + Send + Sync>;
 
-/// Adds the array ops to `reg`.
-pub(super) fn register(reg: &mut Registry) {
+/// Adds the array ops to `reg`; `array.from_list` enforces `limits`.
+pub(super) fn register(reg: &mut Registry, limits: Limits) {
     for (name, arity, doc, body) in table() {
+        let body: Body = if name == "array.from_list" {
+            Arc::new(move |op: &str, a: &[Value]| {
+                limits.check_value("the nested list", &a[0])?;
+                from_list(op, a)
+            })
+        } else {
+            body
+        };
         let op = Op::new(name, move |args: &[Value]| {
             if !arity.accepts(args.len()) {
                 return Err(fail(
@@ -545,11 +554,21 @@ pub(crate) fn to_value(data: &BlockData) -> Value {
     }
 }
 
+/// Most dimensions of an array made from a nested list.
+const MAX_FROM_LIST_NDIM: usize = 64;
+
 /// The shape of a nested list, and its leaves in row-major order.
 fn flatten<'a>(op: &str, v: &'a Value) -> Result<(Vec<usize>, Vec<&'a Value>), TaskError> {
     let mut shape = Vec::new();
     let mut probe = v;
     while let Some(items) = probe.as_list() {
+        if shape.len() == MAX_FROM_LIST_NDIM {
+            return Err(fail(
+                op,
+                ErrorKind::Shape,
+                format!("a nested list deeper than {MAX_FROM_LIST_NDIM} levels"),
+            ));
+        }
         shape.push(items.len());
         match items.first() {
             Some(first) => probe = first,

@@ -1,6 +1,7 @@
 //! The op registry: the ops a spec file may name, with their arities.
 
 use super::builtins;
+use super::limits::Limits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
 use indexmap::IndexMap;
@@ -83,6 +84,7 @@ pub struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     ops: IndexMap<String, Entry>,
+    limits: Limits,
 }
 
 impl Registry {
@@ -91,10 +93,36 @@ impl Registry {
         Registry::default()
     }
 
+    /// An empty registry that records `limits` (see [`Registry::limits`]).
+    pub(super) fn with_limits(limits: Limits) -> Registry {
+        Registry {
+            ops: IndexMap::new(),
+            limits,
+        }
+    }
+
     /// The shared registry of builtin ops (built once, on first use).
     pub fn builtins() -> &'static Registry {
         static BUILTINS: OnceLock<Registry> = OnceLock::new();
-        BUILTINS.get_or_init(builtins::registry)
+        BUILTINS.get_or_init(|| builtins::registry(Limits::default()))
+    }
+
+    /// A registry of the builtin ops that enforce `limits` instead of the defaults. Its ops
+    /// are new ops (a graph built with them writes to JSON only through this registry).
+    ///
+    /// ```
+    /// use blockwork::spec::{Limits, Registry};
+    /// let reg = Registry::builtins_with_limits(Limits { max_value_bytes: 1 << 20 });
+    /// assert_eq!(reg.limits().max_value_bytes, 1 << 20);
+    /// assert_eq!(reg.len(), Registry::builtins().len());
+    /// ```
+    pub fn builtins_with_limits(limits: Limits) -> Registry {
+        builtins::registry(limits)
+    }
+
+    /// The limits its builtin ops enforce (the defaults for a registry made empty).
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// A copy of the builtin registry to extend; its ops are the same ops as the shared one's.

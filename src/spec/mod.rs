@@ -91,7 +91,7 @@ impl Spec {
 
     /// Reads a spec whose ops come from `registry`.
     pub fn from_slice_with(bytes: &[u8], registry: &Registry) -> Result<Spec, SpecError> {
-        let json: Json = serde_json::from_slice(bytes).map_err(|e| {
+        let json: Json = json::parse(bytes).map_err(|e| {
             SpecError::new(
                 SpecErrorKind::Syntax,
                 Path::ROOT,
@@ -248,7 +248,7 @@ pub fn parse_key(text: &str) -> Result<Key, SpecError> {
     if !(text.starts_with('[') || text.starts_with('"')) {
         return Ok(Key::from(text));
     }
-    let json: Json = serde_json::from_str(text).map_err(|e| {
+    let json: Json = json::parse(text.as_bytes()).map_err(|e| {
         SpecError::new(
             SpecErrorKind::BadKey,
             Path::ROOT,

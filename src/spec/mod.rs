@@ -37,7 +37,7 @@ mod write;
 
 pub use array_ops::{ArrayValue, MAX_BLOCK_ELEMENTS, MAX_BLOCKS, MAX_LIST_ELEMENTS};
 pub use error::{SpecError, SpecErrorKind};
-pub use fuzz::fuzz_spec_json;
+pub use fuzz::{FUZZ_BUDGET_BYTES, fuzz_spec_budget, fuzz_spec_json};
 pub use limits::{DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_VALUE_BYTES, Limits};
 pub use registry::{Arity, Entry, Registry};
 

@@ -54,12 +54,12 @@ pub trait Payload: Any + Send + Sync {
 }
 
 /// A payload wrapper with a fixed size estimate, made by [`Value::opaque`].
-struct Sized<T> {
+struct FixedSizePayload<T> {
     value: T,
     nbytes: usize,
 }
 
-impl<T: Any + Send + Sync> Payload for Sized<T> {
+impl<T: Any + Send + Sync> Payload for FixedSizePayload<T> {
     fn nbytes(&self) -> usize {
         self.nbytes
     }
@@ -81,7 +81,7 @@ impl Value {
     /// assert_eq!(v.nbytes(), 10);
     /// ```
     pub fn opaque<T: Any + Send + Sync>(value: T, nbytes: usize) -> Value {
-        Value::Opaque(Arc::new(Sized { value, nbytes }))
+        Value::Opaque(Arc::new(FixedSizePayload { value, nbytes }))
     }
 
     /// Wraps a payload that reports its own size.
@@ -466,7 +466,7 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
 /// assert_eq!(i64::from_value(&Value::Int(3)).unwrap(), 3);
 /// assert!(i64::from_value(&Value::from("no")).is_err());
 /// ```
-pub trait FromValue: std::marker::Sized {
+pub trait FromValue: Sized {
     /// Converts, or reports a type error naming what was expected.
     fn from_value(v: &Value) -> Result<Self, TaskError>;
 }

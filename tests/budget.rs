@@ -167,3 +167,28 @@ fn spec_size_is_capped() {
         assert_eq!(err.kind(), SpecErrorKind::TooLarge);
     }
 }
+
+#[test]
+fn messages_do_not_print_huge_shared_lists() {
+    // `fail` and `sleep` show their argument in the error; a tower of 59 doublings of one
+    // list is tiny in memory and 2^59 elements written out.
+    for op in ["fail", "sleep"] {
+        let text = doubling_then(
+            "list",
+            "0",
+            59,
+            2,
+            Some(&format!(r#"{{"key": "r", "op": "{op}", "args": [{{"ref": "x59"}}]}}"#)),
+        );
+        let err = run_with(Registry::builtins(), &text, "r").unwrap_err();
+        assert!(err.to_string().contains("too large to show"), "{err}");
+    }
+    // Small values are shown as they are.
+    let err = run_with(
+        Registry::builtins(),
+        r#"{"nodes": [{"key": "r", "op": "fail", "args": [[1, 2]]}]}"#,
+        "r",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("[1, 2]"), "{err}");
+}

@@ -610,7 +610,7 @@ fn nanos(v: &Value) -> Result<(i64, Duration), TaskError> {
         Some(ns) if ns >= 0 => Ok((ns, Duration::from_nanos(ns as u64))),
         _ => Err(TaskError::with_kind(
             ErrorKind::InvalidArgument,
-            format!("expected a non-negative int of nanoseconds, got {v:?}"),
+            format!("expected a non-negative int of nanoseconds, got {}", shown(v)),
         )),
     }
 }
@@ -627,10 +627,21 @@ fn sleep(args: &[Value]) -> Result<Value, TaskError> {
     std::thread::sleep(d);
     Ok(Value::Int(ns))
 }
+/// A value for a message: its debug text when short, else its type and length (a list shared
+/// many times over could take forever to print).
+fn shown(v: &Value) -> String {
+    const SHOWN_BYTES: usize = 4096;
+    match v {
+        Value::List(l) if v.deep_size(SHOWN_BYTES).is_none() => {
+            format!("<a list of {} elements, too large to show>", l.len())
+        }
+        _ => format!("{v:?}"),
+    }
+}
 fn message(args: &[Value], default: &str) -> String {
     match args.first() {
         Some(Value::Str(s)) => s.to_string(),
-        Some(v) => format!("{v:?}"),
+        Some(v) => shown(v),
         None => default.to_owned(),
     }
 }

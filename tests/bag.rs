@@ -585,7 +585,10 @@ fn integer_sums_that_overflow_are_errors() {
         let expected = items.iter().try_fold(0i64, |a, &x| a.checked_add(x));
         for parts in [1, 2, 3] {
             let b = Bag::from_vec(items.clone(), parts.min(items.len())).unwrap();
-            for got in [b.sum().compute(&Sequential::new()), b.sum().compute(&pool())] {
+            for got in [
+                b.sum().compute(&Sequential::new()),
+                b.sum().compute(&pool()),
+            ] {
                 match expected {
                     Some(v) => assert_eq!(got.unwrap(), v, "{items:?}"),
                     None => {

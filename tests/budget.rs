@@ -19,7 +19,9 @@ fn doubling_then(op: &str, base: &str, levels: usize, width: usize, last: Option
     let mut nodes = vec![format!(r#"{{"key": "x0", "literal": {base}}}"#)];
     for i in 1..=levels {
         let args = vec![format!(r#"{{"ref": "x{}"}}"#, i - 1); width].join(",");
-        nodes.push(format!(r#"{{"key": "x{i}", "op": "{op}", "args": [{args}]}}"#));
+        nodes.push(format!(
+            r#"{{"key": "x{i}", "op": "{op}", "args": [{args}]}}"#
+        ));
     }
     nodes.extend(last.map(str::to_owned));
     format!(r#"{{"nodes": [{}]}}"#, nodes.join(","))
@@ -51,7 +53,11 @@ fn list_stops_at_the_budget() {
     let reg = Registry::builtins_with_limits(Limits {
         max_value_bytes: 24 * 3,
     });
-    let ok = run_with(&reg, r#"{"nodes": [{"key": "a", "op": "list", "args": [1, 2, 3]}]}"#, "a");
+    let ok = run_with(
+        &reg,
+        r#"{"nodes": [{"key": "a", "op": "list", "args": [1, 2, 3]}]}"#,
+        "a",
+    );
     assert_eq!(ok.unwrap(), Value::list([1i64, 2, 3]));
     let err = run_with(
         &reg,
@@ -75,7 +81,9 @@ fn eq_compares_lists_as_their_elements() {
     ];
     for (a, b, expected) in cases {
         for (op, want) in [("eq", expected), ("ne", !expected)] {
-            let text = format!(r#"{{"nodes": [{{"key": "r", "op": "{op}", "args": [{{"op": "identity", "args": [{a}]}}, {b}]}}]}}"#);
+            let text = format!(
+                r#"{{"nodes": [{{"key": "r", "op": "{op}", "args": [{{"op": "identity", "args": [{a}]}}, {b}]}}]}}"#
+            );
             let got = run_with(Registry::builtins(), &text, "r").unwrap();
             assert_eq!(got, Value::Bool(want), "{op}({a}, {b})");
         }
@@ -89,7 +97,11 @@ fn eq_compares_lists_as_their_elements() {
         {"key": "nested", "op": "eq", "args": [[{"ref": "l"}], [{"ref": "l"}]]}
     ]}"#;
     for key in ["scalar", "lists", "nested"] {
-        assert_eq!(run_with(Registry::builtins(), text, key).unwrap(), Value::Bool(false), "{key}");
+        assert_eq!(
+            run_with(Registry::builtins(), text, key).unwrap(),
+            Value::Bool(false),
+            "{key}"
+        );
     }
 }
 
@@ -126,7 +138,10 @@ fn eq_past_the_budget_is_too_large() {
     );
     let err = run_with(&reg, &text, "r").unwrap_err();
     assert_eq!(err.task_cause(), Some(ErrorKind::TooLarge));
-    assert_eq!(run_with(Registry::builtins(), &text, "r").unwrap(), Value::Bool(true));
+    assert_eq!(
+        run_with(Registry::builtins(), &text, "r").unwrap(),
+        Value::Bool(true)
+    );
 }
 
 #[test]
@@ -151,7 +166,12 @@ fn from_list_of_a_list_shared_1000_to_the_4_ways_is_too_large() {
         Some(r#"{"key": "arr", "op": "array.from_list", "args": [{"ref": "x200"}]}"#),
     );
     let spec = Spec::from_slice_with(deep.as_bytes(), &reg).unwrap();
-    let err = Pool::builder().threads(2).build().unwrap().get(spec.graph(), "arr").unwrap_err();
+    let err = Pool::builder()
+        .threads(2)
+        .build()
+        .unwrap()
+        .get(spec.graph(), "arr")
+        .unwrap_err();
     assert_eq!(err.task_cause(), Some(ErrorKind::Shape), "{err}");
 }
 
@@ -178,7 +198,9 @@ fn messages_do_not_print_huge_shared_lists() {
             "0",
             59,
             2,
-            Some(&format!(r#"{{"key": "r", "op": "{op}", "args": [{{"ref": "x59"}}]}}"#)),
+            Some(&format!(
+                r#"{{"key": "r", "op": "{op}", "args": [{{"ref": "x59"}}]}}"#
+            )),
         );
         let err = run_with(Registry::builtins(), &text, "r").unwrap_err();
         assert!(err.to_string().contains("too large to show"), "{err}");

@@ -515,7 +515,12 @@ fn run_prints_deeply_nested_lists_as_json() {
         let mut args = vec!["run", "-"];
         args.extend_from_slice(extra);
         let out = run_stdin(&args, list_chain(n).as_bytes());
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Reference: the nested list written by a loop.
         let expected = format!("{{\n  \"l{n}\": {}0{}\n}}\n", "[".repeat(n), "]".repeat(n));
         assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
@@ -526,7 +531,12 @@ fn run_prints_deeply_nested_lists_as_json() {
 fn run_builds_and_drops_lists_nested_100k_deep() {
     let n = 100_000;
     let out = run_stdin(&["run", "-", "--threads", "2"], list_chain(n).as_bytes());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.matches('[').count(), n);
     assert_eq!(text.matches(']').count(), n);
@@ -575,8 +585,14 @@ fn run_refuses_values_over_the_budget() {
         ));
     }
     for target in ["l40", "s40"] {
-        let spec = format!(r#"{{"nodes": [{}], "outputs": ["{target}"]}}"#, nodes.join(","));
-        let out = run_stdin(&["run", "-", "--max-value-bytes", "1000000"], spec.as_bytes());
+        let spec = format!(
+            r#"{{"nodes": [{}], "outputs": ["{target}"]}}"#,
+            nodes.join(",")
+        );
+        let out = run_stdin(
+            &["run", "-", "--max-value-bytes", "1000000"],
+            spec.as_bytes(),
+        );
         assert_eq!(out.status.code(), Some(2), "{target}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("TooLarge"), "{err}");
@@ -588,11 +604,17 @@ fn run_refuses_values_over_the_budget() {
         {"key": "c", "op": "list", "args": [{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"}]},
         {"key": "d", "op": "list", "args": [{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"}]}
     ], "outputs": ["d"]}"#;
-    let out = run_stdin(&["run", "-", "--max-value-bytes", "100000"], spec.as_bytes());
+    let out = run_stdin(
+        &["run", "-", "--max-value-bytes", "100000"],
+        spec.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TooLarge"));
     // The same within a larger budget prints all 10^4 leaves.
-    let out = run_stdin(&["run", "-", "--max-value-bytes", "1000000"], spec.as_bytes());
+    let out = run_stdin(
+        &["run", "-", "--max-value-bytes", "1000000"],
+        spec.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(0));
     let got: J = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got["d"].to_string().matches('0').count(), 10_000);

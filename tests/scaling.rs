@@ -37,7 +37,7 @@ fn assert_linear<T>(
 ) {
     let n = *n;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    f(&small_input); // warm up
+    f(small_input); // warm up
     let ratio = |g: &dyn Fn(&T)| {
         let small = best_of_3(small_input, g);
         let large = best_of_3(large_input, g);
@@ -126,22 +126,49 @@ fn alias_chains_resolve_to_their_target() {
 
 #[test]
 fn optimizations_on_alias_chains_are_linear() {
-    let chains = sizes(10_000, |n| (alias_chain(n), [Key::from(format!("a{}", n - 1))]));
-    assert_linear("cull", &chains, |(g, _)| hash_keys(g), |(g, last)| {
-        assert_eq!(cull(g, last).unwrap().len(), g.len());
+    let chains = sizes(10_000, |n| {
+        (alias_chain(n), [Key::from(format!("a{}", n - 1))])
     });
-    assert_linear("dealias", &chains, |(g, _)| hash_keys(g), |(g, last)| {
-        dealias(g, last);
-    });
-    assert_linear("inline", &chains, |(g, _)| hash_keys(g), |(g, last)| {
-        inline(g, last, true);
-    });
-    assert_linear("fuse", &chains, |(g, _)| hash_keys(g), |(g, last)| {
-        fuse(g, last);
-    });
-    assert_linear("info", &chains, |(g, _)| hash_keys(g), |(g, _)| {
-        GraphInfo::of(g).unwrap();
-    });
+    assert_linear(
+        "cull",
+        &chains,
+        |(g, _)| hash_keys(g),
+        |(g, last)| {
+            assert_eq!(cull(g, last).unwrap().len(), g.len());
+        },
+    );
+    assert_linear(
+        "dealias",
+        &chains,
+        |(g, _)| hash_keys(g),
+        |(g, last)| {
+            dealias(g, last);
+        },
+    );
+    assert_linear(
+        "inline",
+        &chains,
+        |(g, _)| hash_keys(g),
+        |(g, last)| {
+            inline(g, last, true);
+        },
+    );
+    assert_linear(
+        "fuse",
+        &chains,
+        |(g, _)| hash_keys(g),
+        |(g, last)| {
+            fuse(g, last);
+        },
+    );
+    assert_linear(
+        "info",
+        &chains,
+        |(g, _)| hash_keys(g),
+        |(g, _)| {
+            GraphInfo::of(g).unwrap();
+        },
+    );
     let texts = sizes(10_000, |n| {
         Spec::new(alias_chain(n), Vec::<Key>::new())
             .to_json()

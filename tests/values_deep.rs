@@ -83,7 +83,10 @@ fn lists_compare_by_value_as_their_elements_do() {
     let nan = Value::Float(f64::NAN);
     // Scalars: the reference the lists must agree with.
     assert_eq!(nan.eq_by_value(&nan, 10), Some(false));
-    assert_eq!(Value::Int(1).eq_by_value(&Value::Float(1.0), 10), Some(true));
+    assert_eq!(
+        Value::Int(1).eq_by_value(&Value::Float(1.0), 10),
+        Some(true)
+    );
     let l_nan = Value::list([nan.clone()]);
     assert_eq!(l_nan.eq_by_value(&l_nan.clone(), 10), Some(false));
     assert_eq!(
@@ -91,7 +94,8 @@ fn lists_compare_by_value_as_their_elements_do() {
         Some(true)
     );
     assert_eq!(
-        Value::list([Value::list([1i64, 2])]).eq_by_value(&Value::list([Value::list([1.0, 2.5])]), 10),
+        Value::list([Value::list([1i64, 2])])
+            .eq_by_value(&Value::list([Value::list([1.0, 2.5])]), 10),
         Some(false)
     );
     // Structural equality (for comparing results) keeps NaN == NaN and int != float.

@@ -55,7 +55,9 @@ macro_rules! summable_int {
         }
     )*};
 }
-summable_int!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+summable_int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 macro_rules! summable_float {
     ($($t:ty),*) => {$(

@@ -6,6 +6,7 @@
 //! task and returns the elements as nested lists. The blocks therefore never become nodes of
 //! the spec's graph, and one `array.compute` uses one thread.
 
+use super::limits::Limits;
 use super::registry::{Arity, Registry};
 use crate::array::{
     Array, ArrayContext, BinOp, BlockData, ChunkSpec, DType, Operand, ReduceOp, Reduction, Scalar,
@@ -13,7 +14,6 @@ use crate::array::{
 };
 use crate::error::{Error, ErrorKind, TaskError};
 use crate::exec::Sequential;
-use super::limits::Limits;
 use crate::graph::Op;
 use crate::value::{Payload, Value};
 use std::any::Any;

@@ -95,7 +95,12 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
     ("le", Arity::exactly(2), "a <= b", Plain(le)),
     ("gt", Arity::exactly(2), "a > b", Plain(gt)),
     ("ge", Arity::exactly(2), "a >= b", Plain(ge)),
-    ("not", Arity::exactly(1), "logical not of a bool", Plain(not)),
+    (
+        "not",
+        Arity::exactly(1),
+        "logical not of a bool",
+        Plain(not),
+    ),
     (
         "and",
         Arity::at_least(0),
@@ -132,7 +137,12 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
         "length of a list, or characters in a string",
         Plain(len),
     ),
-    ("list", Arity::at_least(0), "a list of the arguments", Limited(list)),
+    (
+        "list",
+        Arity::at_least(0),
+        "a list of the arguments",
+        Limited(list),
+    ),
     (
         "concat",
         Arity::at_least(0),
@@ -610,7 +620,10 @@ fn nanos(v: &Value) -> Result<(i64, Duration), TaskError> {
         Some(ns) if ns >= 0 => Ok((ns, Duration::from_nanos(ns as u64))),
         _ => Err(TaskError::with_kind(
             ErrorKind::InvalidArgument,
-            format!("expected a non-negative int of nanoseconds, got {}", shown(v)),
+            format!(
+                "expected a non-negative int of nanoseconds, got {}",
+                shown(v)
+            ),
         )),
     }
 }

@@ -269,9 +269,18 @@ mod tests {
         assert_eq!(a[4], Json::Float(2.0));
         assert_eq!(a[5], Json::Str("123456789012345678901234".into()));
         assert_eq!(a[6], Json::Int(0));
-        assert_eq!(fields[1], ("b\"1".into(), Json::BigInt("99999999999999999999999".into())));
+        assert_eq!(
+            fields[1],
+            (
+                "b\"1".into(),
+                Json::BigInt("99999999999999999999999".into())
+            )
+        );
         // Files without such literals parse as before, and bad JSON stays a syntax error.
-        assert_eq!(parse(b"[1, 2]").unwrap(), Json::Array(vec![Json::Int(1), Json::Int(2)]));
+        assert_eq!(
+            parse(b"[1, 2]").unwrap(),
+            Json::Array(vec![Json::Int(1), Json::Int(2)])
+        );
         assert!(parse(b"[012345678901234567890123]").is_err());
     }
 

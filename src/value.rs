@@ -309,8 +309,11 @@ fn compare_lists(
     while let Some(top) = stack.last_mut() {
         let (xa, xb) = (top.0, top.1);
         let (Some(x), Some(y)) = (xa.get(top.2), xb.get(top.2)) else {
-            equal_pairs.insert((list_addr(xa), list_addr(xb)));
             stack.pop();
+            if !stack.is_empty() {
+                // Only nested pairs can be reached again.
+                equal_pairs.insert((list_addr(xa), list_addr(xb)));
+            }
             continue;
         };
         top.2 += 1;

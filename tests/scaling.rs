@@ -1,8 +1,8 @@
 //! Graph algorithms scale linearly: on alias chains and wide fan-ins, ten times the size must
-//! cost less than thirty times the time (or, where caches make even a hash-set pass grow
-//! faster, less than three times its growth). Both sizes are measured in the same test (best
-//! of three, one test at a time), so the ratio does not depend on the machine's speed; each
-//! case runs in well under a second.
+//! cost less than thirty times the time, or, where caches make even a linear pass grow faster,
+//! less than four times that pass's growth (three attempts). Both sizes are measured in the same test (best of
+//! several runs, one test at a time), so the ratio does not depend on the machine's speed;
+//! each case runs in well under a second.
 
 use blockwork::diagnostics::{GraphInfo, to_dot};
 use blockwork::graph::optimize::{cull, dealias, fuse, inline};
@@ -13,45 +13,52 @@ use std::time::{Duration, Instant};
 /// The scaling tests run one at a time, so that they do not disturb each other's timings.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The fastest of three runs of `f` on `input`.
-fn best_of_3<T>(input: &T, f: &dyn Fn(&T)) -> Duration {
-    (0..3)
+/// The fastest of `runs` runs of `f` on `input`.
+fn best_of<T>(runs: usize, input: &T, f: &dyn Fn(&T)) -> Duration {
+    (0..runs)
         .map(|_| {
             let t = Instant::now();
             f(input);
             t.elapsed()
         })
         .min()
-        .expect("three runs")
+        .expect("at least one run")
 }
 
-/// Asserts that `f` on the input of size `10 n` costs less than 30 times `f` on the one of size
-/// `n`, or, where the machine's caches make even a linear pass grow faster than tenfold,
-/// less than 3 times as much more as `linear` (a hash-set pass over the same graph) grows.
-/// A quadratic step grows a hundredfold and fails either way.
+/// Asserts that `f` on the input ten times as large costs less than 30 times as much, or,
+/// where the larger input falls out of the caches and even a linear pass grows faster than
+/// tenfold, less than 4 times as much more as `linear` grows (a pass that clones every key of
+/// the graph into a hash set and a vector, the memory traffic of a linear graph algorithm).
+/// A quadratic step costs a hundred times as much and fails either way.
 fn assert_linear<T>(
-    what: &str,
     (n, small_input, large_input): &(usize, T, T),
+    what: &str,
     linear: impl Fn(&T),
     f: impl Fn(&T),
 ) {
-    let n = *n;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    f(small_input); // warm up
     let ratio = |g: &dyn Fn(&T)| {
-        let small = best_of_3(small_input, g);
-        let large = best_of_3(large_input, g);
+        g(small_input); // warm up
+        let small = best_of(5, small_input, &g);
+        let large = best_of(3, large_input, &g);
         // A floor keeps a tiny `small` (timer noise) from failing a linear algorithm.
         let r = large.as_secs_f64() / small.as_secs_f64().max(1e-4);
         (r, small, large)
     };
-    let (r, small, large) = ratio(&f);
-    let (base, ..) = ratio(&linear);
-    assert!(
-        r < 30.0 || r < 3.0 * base,
-        "{what}: {n} took {small:?}, {} took {large:?} (x{r:.1}; a linear pass: x{base:.1})",
-        10 * n
-    );
+    // A loaded machine can slow one measurement; a quadratic step fails every attempt.
+    let mut report = String::new();
+    for _ in 0..3 {
+        let (r, small, large) = ratio(&f);
+        let (base, ..) = ratio(&linear);
+        if r < 30.0 || r < 4.0 * base {
+            return;
+        }
+        report += &format!(
+            "\n{what}: {n} took {small:?}, {} took {large:?} (x{r:.1}; a linear pass: x{base:.1})",
+            10 * n
+        );
+    }
+    panic!("grows faster than linearly:{report}");
 }
 
 /// The inputs of sizes `n` and `10 n`.
@@ -59,10 +66,22 @@ fn sizes<T>(n: usize, setup: impl Fn(usize) -> T) -> (usize, T, T) {
     (n, setup(n), setup(10 * n))
 }
 
-/// A linear pass over a graph: its keys into a hash set.
-fn hash_keys(g: &Graph) {
-    let set: std::collections::HashSet<&Key> = g.keys().collect();
-    assert_eq!(set.len(), g.len());
+/// A linear pass over a graph: each key cloned into a hash set and a vector.
+fn clone_keys(g: &Graph) {
+    let mut set = rustc_hash::FxHashSet::default();
+    let mut out = Vec::new();
+    for k in g.keys() {
+        if set.insert(k.clone()) {
+            out.push(k.clone());
+        }
+    }
+    assert_eq!(out.len(), g.len());
+}
+
+/// A linear pass over a text: its bytes parsed as JSON into `serde_json`'s tree.
+fn parse_json(t: &String) {
+    let v: serde_json::Value = serde_json::from_str(t).unwrap();
+    assert!(v.is_object());
 }
 
 /// `x` then `n` aliases, `a{i}` of `a{i-1}` (`a0` of `x`).
@@ -98,8 +117,8 @@ fn fan_in(n: usize) -> Graph {
 #[test]
 fn validating_and_planning_alias_chains_is_linear() {
     let chains = sizes(10_000, alias_chain);
-    assert_linear("validate", &chains, hash_keys, |g| g.validate().unwrap());
-    assert_linear("plan every alias", &chains, hash_keys, |g| {
+    assert_linear(&chains, "validate", clone_keys, |g| g.validate().unwrap());
+    assert_linear(&chains, "plan every alias", clone_keys, |g| {
         let keys: Vec<Key> = g.keys().cloned().collect();
         let plan = Plan::new(g, &keys).unwrap();
         assert_eq!(plan.len(), 1);
@@ -130,41 +149,41 @@ fn optimizations_on_alias_chains_are_linear() {
         (alias_chain(n), [Key::from(format!("a{}", n - 1))])
     });
     assert_linear(
-        "cull",
         &chains,
-        |(g, _)| hash_keys(g),
+        "cull",
+        |(g, _)| clone_keys(g),
         |(g, last)| {
             assert_eq!(cull(g, last).unwrap().len(), g.len());
         },
     );
     assert_linear(
-        "dealias",
         &chains,
-        |(g, _)| hash_keys(g),
+        "dealias",
+        |(g, _)| clone_keys(g),
         |(g, last)| {
             dealias(g, last);
         },
     );
     assert_linear(
-        "inline",
         &chains,
-        |(g, _)| hash_keys(g),
+        "inline",
+        |(g, _)| clone_keys(g),
         |(g, last)| {
             inline(g, last, true);
         },
     );
     assert_linear(
-        "fuse",
         &chains,
-        |(g, _)| hash_keys(g),
+        "fuse",
+        |(g, _)| clone_keys(g),
         |(g, last)| {
             fuse(g, last);
         },
     );
     assert_linear(
-        "info",
         &chains,
-        |(g, _)| hash_keys(g),
+        "info",
+        |(g, _)| clone_keys(g),
         |(g, _)| {
             GraphInfo::of(g).unwrap();
         },
@@ -174,8 +193,7 @@ fn optimizations_on_alias_chains_are_linear() {
             .to_json()
             .unwrap()
     });
-    let scan = |t: &String| assert!(t.bytes().filter(|&b| b == b'{').count() > 0);
-    assert_linear("read spec", &texts, scan, |t| {
+    assert_linear(&texts, "read spec", parse_json, |t| {
         Spec::from_json(t).unwrap();
     });
 }
@@ -183,22 +201,28 @@ fn optimizations_on_alias_chains_are_linear() {
 #[test]
 fn fan_ins_are_linear() {
     let fans = sizes(10_000, fan_in);
-    assert_linear("dependencies", &fans, hash_keys, |g| {
+    assert_linear(&fans, "dependencies", clone_keys, |g| {
         let node = g.get(&Key::from("sink")).unwrap();
         assert_eq!(node.dependencies().len(), g.len() - 1);
     });
-    assert_linear("dependents", &fans, hash_keys, |g| {
+    assert_linear(&fans, "dependents", clone_keys, |g| {
         let d = g.dependents();
         assert_eq!(d[&Key::from("x0")], [Key::from("sink")]);
     });
-    assert_linear("dot", &fans, hash_keys, |g| {
+    assert_linear(&fans, "dot", clone_keys, |g| {
         let dot = to_dot(g, &[]);
         assert_eq!(dot.matches(" -> ").count(), g.len() - 1);
     });
-    assert_linear("info", &fans, hash_keys, |g| {
+    assert_linear(&fans, "info", clone_keys, |g| {
         GraphInfo::of(g).unwrap();
     });
-    assert_linear("validate", &fans, hash_keys, |g| g.validate().unwrap());
+    assert_linear(&fans, "validate", clone_keys, |g| g.validate().unwrap());
+    let texts = sizes(10_000, |n| {
+        Spec::new(fan_in(n), ["sink"]).to_json().unwrap()
+    });
+    assert_linear(&texts, "read spec", parse_json, |t| {
+        Spec::from_json(t).unwrap();
+    });
 }
 
 #[test]

@@ -45,7 +45,7 @@
 //! # Integer overflow
 //!
 //! Bags check integer arithmetic as the graph builtins do: [`Bag::sum`] of integers that
-//! overflows fails with [`ErrorKind::Overflow`](crate::ErrorKind::Overflow) instead of
+//! overflows fails with [`ErrorKind::Overflow`] instead of
 //! wrapping (element types it sums are the [`Summable`] ones). Arrays differ: their
 //! element-wise integer arithmetic wraps, as NumPy's does. Closures given to `map`, `fold`
 //! and the like run as written (Rust's own rules: wrapping in release builds unless they use

@@ -79,7 +79,7 @@ fn clone_keys(g: &Graph) {
 }
 
 /// A linear pass over a text: its bytes parsed as JSON into `serde_json`'s tree.
-fn parse_json(t: &String) {
+fn parse_json(t: &str) {
     let v: serde_json::Value = serde_json::from_str(t).unwrap();
     assert!(v.is_object());
 }
@@ -193,9 +193,14 @@ fn optimizations_on_alias_chains_are_linear() {
             .to_json()
             .unwrap()
     });
-    assert_linear(&texts, "read spec", parse_json, |t| {
-        Spec::from_json(t).unwrap();
-    });
+    assert_linear(
+        &texts,
+        "read spec",
+        |t| parse_json(t),
+        |t| {
+            Spec::from_json(t).unwrap();
+        },
+    );
 }
 
 #[test]
@@ -220,9 +225,14 @@ fn fan_ins_are_linear() {
     let texts = sizes(10_000, |n| {
         Spec::new(fan_in(n), ["sink"]).to_json().unwrap()
     });
-    assert_linear(&texts, "read spec", parse_json, |t| {
-        Spec::from_json(t).unwrap();
-    });
+    assert_linear(
+        &texts,
+        "read spec",
+        |t| parse_json(t),
+        |t| {
+            Spec::from_json(t).unwrap();
+        },
+    );
 }
 
 #[test]

@@ -54,12 +54,12 @@ pub trait Payload: Any + Send + Sync {
 }
 
 /// A payload wrapper with a fixed size estimate, made by [`Value::opaque`].
-struct Sized<T> {
+struct FixedSizePayload<T> {
     value: T,
     nbytes: usize,
 }
 
-impl<T: Any + Send + Sync> Payload for Sized<T> {
+impl<T: Any + Send + Sync> Payload for FixedSizePayload<T> {
     fn nbytes(&self) -> usize {
         self.nbytes
     }
@@ -81,7 +81,7 @@ impl Value {
     /// assert_eq!(v.nbytes(), 10);
     /// ```
     pub fn opaque<T: Any + Send + Sync>(value: T, nbytes: usize) -> Value {
-        Value::Opaque(Arc::new(Sized { value, nbytes }))
+        Value::Opaque(Arc::new(FixedSizePayload { value, nbytes }))
     }
 
     /// Wraps a payload that reports its own size.
@@ -183,33 +183,249 @@ fn list_nbytes(l: &[Value]) -> usize {
     slots + payloads
 }
 
+/// Debug text (`[1, "a", 2.5]`), written with an explicit stack so that lists nested
+/// millions deep print without overflowing the thread's stack. A list shared many times is
+/// printed each time it is reached: callers that print values from untrusted input bound the
+/// size first with [`Value::deep_size`].
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Unit => f.write_str("()"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => write!(f, "{x:?}"),
-            Value::Str(s) => write!(f, "{s:?}"),
-            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Opaque(p) => write!(f, "<{} ({} bytes)>", p.type_name(), p.nbytes()),
+        let Value::List(l) = self else {
+            return scalar_debug(self, f);
+        };
+        f.write_str("[")?;
+        // Each open list: the elements not yet written, and whether one was written.
+        let mut stack: Vec<(std::slice::Iter<'_, Value>, bool)> = vec![(l.iter(), false)];
+        while let Some((items, started)) = stack.last_mut() {
+            let Some(v) = items.next() else {
+                stack.pop();
+                f.write_str("]")?;
+                continue;
+            };
+            if std::mem::replace(started, true) {
+                f.write_str(", ")?;
+            }
+            match v {
+                Value::List(inner) => {
+                    f.write_str("[")?;
+                    stack.push((inner.iter(), false));
+                }
+                scalar => scalar_debug(scalar, f)?,
+            }
         }
+        Ok(())
+    }
+}
+
+fn scalar_debug(v: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match v {
+        Value::Unit => f.write_str("()"),
+        Value::Bool(b) => write!(f, "{b}"),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Float(x) => write!(f, "{x:?}"),
+        Value::Str(s) => write!(f, "{s:?}"),
+        Value::List(l) => write!(f, "<list of {}>", l.len()),
+        Value::Opaque(p) => write!(f, "<{} ({} bytes)>", p.type_name(), p.nbytes()),
     }
 }
 
 /// Structural equality; opaque payloads compare by identity. Floats compare as IEEE values
-/// except that NaN equals NaN, so results can be compared between executors.
+/// except that NaN equals NaN, and an int never equals a float, so that results can be
+/// compared exactly between executors (the spec builtin `eq` compares numbers by value
+/// instead, see [`Value::eq_by_value`]).
+///
+/// The comparison uses an explicit stack (lists nested millions deep compare without
+/// overflowing the thread's stack) and compares each pair of shared sublists once, so
+/// lists that share their parts compare in time linear in their distinct parts.
+///
+/// ```
+/// use blockwork::Value;
+/// assert_eq!(Value::list([f64::NAN]), Value::list([f64::NAN]));
+/// assert_ne!(Value::list([1i64]), Value::list([1.0]));
+/// ```
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Unit, Value::Unit) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
+        compare_lists(self, other, true, usize::MAX, |a, b| match (a, b) {
             (Value::Float(a), Value::Float(b)) => a == b || (a.is_nan() && b.is_nan()),
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::List(a), Value::List(b)) => a == b,
-            (Value::Opaque(a), Value::Opaque(b)) => Arc::ptr_eq(a, b),
-            _ => false,
+            _ => scalar_identical(a, b),
+        })
+        .unwrap_or(false)
+    }
+}
+
+/// Scalars of the same variant and contents (floats by IEEE `==`), opaque payloads by identity.
+fn scalar_identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Unit, Value::Unit) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Int(a), Value::Int(b)) => a == b,
+        (Value::Float(a), Value::Float(b)) => a == b,
+        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::Opaque(a), Value::Opaque(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// Numbers by value (`1 == 1.0`, NaN unequal to everything), other scalars as
+/// [`scalar_identical`].
+fn scalar_by_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            a.as_float() == b.as_float()
+        }
+        _ => scalar_identical(a, b),
+    }
+}
+
+/// The address of a list's elements, to recognise shared sublists.
+fn list_addr(l: &Arc<[Value]>) -> usize {
+    Arc::as_ptr(l).cast::<Value>() as usize
+}
+
+/// Compares two values element by element with `scalar` for everything but lists, without
+/// recursion. `same_is_equal`: a list shared by both sides is equal to itself without looking
+/// (true unless `scalar` can say a value differs from itself, as IEEE NaN does). Pairs of
+/// sublists already found equal are not compared again. `Err(())` once more than `max_steps`
+/// elements were compared.
+fn compare_lists(
+    a: &Value,
+    b: &Value,
+    same_is_equal: bool,
+    max_steps: usize,
+    scalar: impl Fn(&Value, &Value) -> bool,
+) -> Result<bool, ()> {
+    let (Value::List(la), Value::List(lb)) = (a, b) else {
+        return Ok(!matches!(a, Value::List(_)) && !matches!(b, Value::List(_)) && scalar(a, b));
+    };
+    if la.len() != lb.len() {
+        return Ok(false);
+    }
+    if same_is_equal && Arc::ptr_eq(la, lb) {
+        return Ok(true);
+    }
+    let mut equal_pairs: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
+    let mut stack = vec![(la, lb, 0usize)];
+    let mut steps = 0usize;
+    while let Some(top) = stack.last_mut() {
+        let (xa, xb) = (top.0, top.1);
+        let (Some(x), Some(y)) = (xa.get(top.2), xb.get(top.2)) else {
+            stack.pop();
+            if !stack.is_empty() {
+                // Only nested pairs can be reached again.
+                equal_pairs.insert((list_addr(xa), list_addr(xb)));
+            }
+            continue;
+        };
+        top.2 += 1;
+        steps += 1;
+        if steps > max_steps {
+            return Err(());
+        }
+        match (x, y) {
+            (Value::List(ya), Value::List(yb)) => {
+                if ya.len() != yb.len() {
+                    return Ok(false);
+                }
+                let skip = (same_is_equal && Arc::ptr_eq(ya, yb))
+                    || ya.is_empty()
+                    || equal_pairs.contains(&(list_addr(ya), list_addr(yb)));
+                if !skip {
+                    stack.push((ya, yb, 0));
+                }
+            }
+            (Value::List(_), _) | (_, Value::List(_)) => return Ok(false),
+            _ if !scalar(x, y) => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(true)
+}
+
+impl Value {
+    /// Equality as the spec builtin `eq` defines it: numbers compare by value (`1 == 1.0`), NaN
+    /// equals nothing (not even itself, also inside lists), lists compare element by element,
+    /// strings, bools and unit by contents, opaque payloads by identity. `None` when more than
+    /// `max_elements` element pairs would have to be compared (each shared sublist counts each
+    /// time it is reached, except that a pair of sublists found equal once is not compared
+    /// again).
+    ///
+    /// ```
+    /// use blockwork::Value;
+    /// let nan = Value::list([f64::NAN]);
+    /// assert_eq!(nan.eq_by_value(&nan, 100), Some(false));
+    /// assert_eq!(Value::list([1i64]).eq_by_value(&Value::list([1.0]), 100), Some(true));
+    /// ```
+    pub fn eq_by_value(&self, other: &Value, max_elements: usize) -> Option<bool> {
+        compare_lists(self, other, false, max_elements, scalar_by_value).ok()
+    }
+
+    /// The bytes this value would take written out in full: each element slot
+    /// (`size_of::<Value>()`) and each string's bytes, counting a shared sublist each time it
+    /// is reached. `None` as soon as the count passes `limit`, so the walk takes at most about
+    /// `limit / size_of::<Value>()` steps however much the value shares.
+    ///
+    /// ```
+    /// use blockwork::Value;
+    /// let x = Value::list([1i64, 2]);
+    /// let twice = Value::list([x.clone(), x]);
+    /// assert_eq!(twice.deep_size(1 << 20), Some(24 * 2 + 24 * 4 + 24));
+    /// assert_eq!(twice.deep_size(100), None);
+    /// ```
+    pub fn deep_size(&self, limit: usize) -> Option<usize> {
+        const SLOT: usize = std::mem::size_of::<Value>();
+        let mut total = SLOT;
+        let mut stack: Vec<&[Value]> = Vec::new();
+        let visit = |v: &Value, total: &mut usize| -> Option<()> {
+            match v {
+                Value::Str(s) => *total = total.checked_add(s.len())?,
+                Value::List(l) => *total = total.checked_add(SLOT.checked_mul(l.len())?)?,
+                _ => {}
+            }
+            (*total <= limit).then_some(())
+        };
+        visit(self, &mut total)?;
+        if let Value::List(l) = self {
+            stack.push(l);
+        }
+        while let Some(items) = stack.pop() {
+            for v in items {
+                visit(v, &mut total)?;
+                if let Value::List(l) = v
+                    && !l.is_empty()
+                {
+                    stack.push(l);
+                }
+            }
+        }
+        Some(total)
+    }
+}
+
+/// Dropping a list drops its nested lists with an explicit stack, so that a list nested
+/// millions deep is freed without overflowing the thread's stack.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let Value::List(l) = self else { return };
+        // Only a list this value holds alone is freed here; other holders keep the rest.
+        let Some(items) = Arc::get_mut(l) else { return };
+        let mut stack: Vec<Value> = Vec::new();
+        take_nested(items, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            if let Value::List(l) = &mut v
+                && let Some(items) = Arc::get_mut(l)
+            {
+                take_nested(items, &mut stack);
+            }
+            // `v` now holds no nested list of its own, so dropping it does not recurse.
+        }
+    }
+}
+
+/// Moves the nested lists out of `items` onto `stack`, leaving unit in their place.
+fn take_nested(items: &mut [Value], stack: &mut Vec<Value>) {
+    for v in items {
+        if matches!(v, Value::List(l) if !l.is_empty()) {
+            stack.push(std::mem::take(v));
         }
     }
 }
@@ -253,7 +469,7 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
 /// assert_eq!(i64::from_value(&Value::Int(3)).unwrap(), 3);
 /// assert!(i64::from_value(&Value::from("no")).is_err());
 /// ```
-pub trait FromValue: std::marker::Sized {
+pub trait FromValue: Sized {
     /// Converts, or reports a type error naming what was expected.
     fn from_value(v: &Value) -> Result<Self, TaskError>;
 }

@@ -214,6 +214,24 @@ const SPEC_CASES: &[(&str, &str, S, &str)] = &[
         "$.nodes[0].literal",
     ),
     (
+        "integer beyond u64",
+        r#"{"nodes": [{"key": "a", "literal": [1, 100000000000000000000]}]}"#,
+        S::BadValue,
+        "$.nodes[0].literal[1]",
+    ),
+    (
+        "integer below i64",
+        r#"{"nodes": [{"key": "a", "op": "add", "args": [1, -9223372036854775809]}]}"#,
+        S::BadValue,
+        "$.nodes[0].args[1]",
+    ),
+    (
+        "huge integer in a nested task",
+        r#"{"nodes": [{"key": "a", "op": "add", "args": [{"op": "inc", "args": [123456789012345678901234567890]}]}]}"#,
+        S::BadValue,
+        "$.nodes[0].args[0].args[0]",
+    ),
+    (
         "unknown special float",
         r#"{"nodes": [{"key": "a", "literal": {"float": "nope"}}]}"#,
         S::BadValue,

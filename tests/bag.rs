@@ -570,3 +570,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn integer_sums_that_overflow_are_errors() {
+    // Reference: i64's checked addition over the same elements.
+    let cases: Vec<Vec<i64>> = vec![
+        vec![i64::MAX, 1],
+        vec![i64::MIN, -1],
+        vec![i64::MAX / 2, i64::MAX / 2, 2, 5, -3],
+        vec![i64::MAX, -1, 1],
+        vec![1, 2, 3],
+    ];
+    for items in cases {
+        let expected = items.iter().try_fold(0i64, |a, &x| a.checked_add(x));
+        for parts in [1, 2, 3] {
+            let b = Bag::from_vec(items.clone(), parts.min(items.len())).unwrap();
+            for got in [
+                b.sum().compute(&Sequential::new()),
+                b.sum().compute(&pool()),
+            ] {
+                match expected {
+                    Some(v) => assert_eq!(got.unwrap(), v, "{items:?}"),
+                    None => {
+                        assert_eq!(
+                            got.unwrap_err().task_cause(),
+                            Some(ErrorKind::Overflow),
+                            "{items:?} in {parts} partitions"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Overflow in the merge of partition sums, each within range.
+    let b = Bag::from_vec(vec![u8::MAX, u8::MAX], 2).unwrap();
+    let err = b.sum().compute(&Sequential::new()).unwrap_err();
+    assert_eq!(err.task_cause(), Some(ErrorKind::Overflow));
+    // Floats add as floats.
+    let f = Bag::from_vec(vec![f64::MAX, f64::MAX], 2).unwrap();
+    assert_eq!(f.sum().compute(&Sequential::new()).unwrap(), f64::INFINITY);
+}

@@ -248,3 +248,59 @@ fn corpus_is_deterministic_and_zipfian() {
         ErrorKind::InvalidArgument
     );
 }
+
+#[test]
+fn a_failing_partition_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Partition 1 fails at its third element, after two lines were written.
+    let b = Bag::from_vec((0..9i64).collect(), 3).unwrap().try_map(|x| {
+        if x == 5 {
+            Err(blockwork::TaskError::new("element 5 is bad"))
+        } else {
+            Ok(x)
+        }
+    });
+    let pattern = dir.path().join("out-*.txt");
+    // An older file at the failing partition's path stays as it was.
+    let older = dir.path().join("out-1.txt");
+    std::fs::write(&older, "older\n").unwrap();
+    for exec in [&Sequential::new() as &dyn blockwork::Executor, &pool()] {
+        let err = b.to_textfiles(pattern.to_str().unwrap(), exec).unwrap_err();
+        assert!(err.to_string().contains("out-1.txt"), "{err}");
+        assert_eq!(std::fs::read_to_string(&older).unwrap(), "older\n");
+        // Nothing but complete parts: no temporary files left behind.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        for n in &names {
+            assert!(n.starts_with("out-") && n.ends_with(".txt"), "{names:?}");
+        }
+        // Partitions that succeeded are whole.
+        if let Ok(text) = std::fs::read_to_string(dir.path().join("out-0.txt")) {
+            assert_eq!(text, "0\n1\n2\n");
+        }
+    }
+}
+
+#[test]
+fn files_that_report_size_zero_are_read_to_the_end() {
+    let path = Path::new("/proc/self/status");
+    if !path.exists() {
+        return; // no procfs here
+    }
+    assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+    let b = TextFiles::paths([path]).lines().unwrap();
+    let lines = b.compute(&Sequential::new()).unwrap();
+    // Reference: the file as std reads it (the fields are stable within one process).
+    let expected = std_lines(&std::fs::read_to_string(path).unwrap());
+    assert_eq!(lines.len(), expected.len());
+    assert!(!lines.is_empty());
+    assert!(lines.iter().any(|l| l.starts_with("Name:")), "{lines:?}");
+    // An empty regular file is still empty.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.txt", "");
+    let b = TextFiles::paths([empty]).lines().unwrap();
+    assert!(b.compute(&Sequential::new()).unwrap().is_empty());
+}

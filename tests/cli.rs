@@ -1,8 +1,8 @@
 //! The `blockwork` binary on the example specs: run, info, dot, bench and ops, checked against
 //! the library and against independent counts.
 
-use blockwork::spec::{Spec, value_to_json};
-use blockwork::{Executor, Plan, Sequential};
+use blockwork::spec::{Spec, key_text, parse_key, value_to_json};
+use blockwork::{Executor, Key, Plan, Sequential};
 use serde_json::Value as J;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -40,7 +40,7 @@ fn expected_run(path: &str, keys: Option<Vec<blockwork::Key>>) -> J {
         .unwrap();
     let mut m = serde_json::Map::new();
     for (k, v) in keys.iter().zip(&out.values) {
-        m.insert(k.to_string(), value_to_json(v).unwrap());
+        m.insert(key_text(k), value_to_json(v).unwrap());
     }
     J::Object(m)
 }
@@ -83,7 +83,7 @@ fn run_gets_requested_keys_in_order() {
     ]);
     let expected = expected_run(&path, Some(vec![("y", 1).into(), "x".into()]));
     assert_eq!(serde_json::from_str::<J>(&out).unwrap(), expected);
-    let y1 = out.find("('y', 1)").unwrap();
+    let y1 = out.find(r#""[\"y\",1]""#).unwrap();
     assert!(y1 < out.find("\"x\"").unwrap(), "request order kept: {out}");
 }
 
@@ -488,7 +488,13 @@ fn bench_array_workloads() {
 
 #[test]
 fn bench_array_rejects_bad_sides() {
-    for (w, n) in [("array_e", "200"), ("array_a", "0")] {
+    for (w, n) in [
+        ("array_e", "200"),
+        ("array_a", "0"),
+        ("array_a", "1e12"),
+        ("independent", "5e9"),
+        ("chain", "1e12"),
+    ] {
         let out = blockwork(&["bench", "--workload", w, "--n", n, "--json"]);
         assert_eq!(out.status.code(), Some(2), "{w} n={n}");
     }
@@ -528,4 +534,158 @@ fn bench_wordcount() {
     let e = empty.path().to_str().unwrap();
     let out = blockwork(&["bench", "--workload", "wordcount", "--data", e, "--json"]);
     assert_eq!(out.status.code(), Some(2), "no corpus");
+}
+
+/// Runs the binary with `stdin` as the spec on standard input.
+fn run_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blockwork"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The binary may stop reading early (a size cap): a broken pipe is expected then.
+    let _ = std::io::Write::write_all(&mut input, stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// A spec of `n` chained `list` tasks: `l{n}` is `[[...[0]...]]`, nested `n` deep.
+fn list_chain(n: usize) -> String {
+    let mut nodes = vec![r#"{"key": "l0", "literal": 0}"#.to_owned()];
+    for i in 1..=n {
+        nodes.push(format!(
+            r#"{{"key": "l{i}", "op": "list", "args": [{{"ref": "l{}"}}]}}"#,
+            i - 1
+        ));
+    }
+    format!(r#"{{"nodes": [{}], "outputs": ["l{n}"]}}"#, nodes.join(","))
+}
+
+#[test]
+fn run_prints_deeply_nested_lists_as_json() {
+    for extra in [&[][..], &["--sequential"][..]] {
+        let n = 300;
+        let mut args = vec!["run", "-"];
+        args.extend_from_slice(extra);
+        let out = run_stdin(&args, list_chain(n).as_bytes());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Reference: the nested list written by a loop.
+        let expected = format!("{{\n  \"l{n}\": {}0{}\n}}\n", "[".repeat(n), "]".repeat(n));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    }
+}
+
+#[test]
+fn run_builds_and_drops_lists_nested_100k_deep() {
+    let n = 100_000;
+    let out = run_stdin(&["run", "-", "--threads", "2"], list_chain(n).as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches('[').count(), n);
+    assert_eq!(text.matches(']').count(), n);
+}
+
+#[test]
+fn string_keys_that_look_like_tuples_print_apart_from_tuples() {
+    let spec = r#"{"nodes": [
+        {"key": "('x', 0)", "literal": "a string key"},
+        {"key": ["x", 0], "literal": "a tuple key"},
+        {"key": "[\"x\",0]", "literal": "a string key like JSON"},
+        {"key": "plain", "literal": 1}
+    ]}"#;
+    let out = run_stdin(&["run", "-"], spec.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let got: serde_json::Map<String, J> = serde_json::from_str(&text).unwrap();
+    assert_eq!(got.len(), 4, "four distinct keys: {text}");
+    // Each printed key is the text `--get` takes for it.
+    for (k, v) in &got {
+        let key = parse_key(k).unwrap();
+        let expected = match v.as_str() {
+            Some("a string key") => Key::from("('x', 0)"),
+            Some("a tuple key") => Key::from(("x", 0)),
+            Some("a string key like JSON") => Key::from("[\"x\",0]"),
+            _ => Key::from("plain"),
+        };
+        assert_eq!(key, expected, "{text}");
+    }
+}
+
+#[test]
+fn run_refuses_values_over_the_budget() {
+    // 40 doublings of a list and of a string: far past any memory without the budget.
+    let mut nodes = vec![
+        r#"{"key": "l0", "literal": [1, 2, 3, 4]}"#.to_owned(),
+        r#"{"key": "s0", "literal": "abcd"}"#.to_owned(),
+    ];
+    for i in 1..=40 {
+        let p = i - 1;
+        nodes.push(format!(
+            r#"{{"key": "l{i}", "op": "concat", "args": [{{"ref": "l{p}"}}, {{"ref": "l{p}"}}]}}"#
+        ));
+        nodes.push(format!(
+            r#"{{"key": "s{i}", "op": "str_concat", "args": [{{"ref": "s{p}"}}, {{"ref": "s{p}"}}]}}"#
+        ));
+    }
+    for target in ["l40", "s40"] {
+        let spec = format!(
+            r#"{{"nodes": [{}], "outputs": ["{target}"]}}"#,
+            nodes.join(",")
+        );
+        let out = run_stdin(
+            &["run", "-", "--max-value-bytes", "1000000"],
+            spec.as_bytes(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("TooLarge"), "{err}");
+    }
+    // Printing a list shared 1000^4 ways: tiny in memory, huge written out.
+    let spec = r#"{"nodes": [
+        {"key": "a", "op": "list", "args": [0,0,0,0,0,0,0,0,0,0]},
+        {"key": "b", "op": "list", "args": [{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"},{"ref": "a"}]},
+        {"key": "c", "op": "list", "args": [{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"},{"ref": "b"}]},
+        {"key": "d", "op": "list", "args": [{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"},{"ref": "c"}]}
+    ], "outputs": ["d"]}"#;
+    let out = run_stdin(
+        &["run", "-", "--max-value-bytes", "100000"],
+        spec.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TooLarge"));
+    // The same within a larger budget prints all 10^4 leaves.
+    let out = run_stdin(
+        &["run", "-", "--max-value-bytes", "1000000"],
+        spec.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let got: J = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["d"].to_string().matches('0').count(), 10_000);
+}
+
+#[test]
+fn run_caps_the_spec_size() {
+    if std::path::Path::new("/dev/zero").exists() {
+        let out = blockwork(&["run", "/dev/zero", "--max-spec-bytes", "100000"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("larger than"));
+    }
+    let spec = br#"{"nodes": [{"key": "x", "literal": 1}]}"#;
+    let out = run_stdin(&["run", "-", "--max-spec-bytes", "10"], spec);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_stdin(&["run", "-", "--max-spec-bytes", "100"], spec);
+    assert_eq!(out.status.code(), Some(0));
 }

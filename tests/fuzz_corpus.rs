@@ -65,3 +65,21 @@ fn array_index_regressions() {
         blockwork::array::fuzz_array_index(&bytes);
     }
 }
+
+#[test]
+fn spec_budget_corpus() {
+    let corpus = inputs("fuzz/corpus/spec_budget");
+    assert!(corpus.len() >= 5, "the seed corpus is committed");
+    for (path, bytes) in corpus {
+        eprintln!("{}", path.display());
+        blockwork::spec::fuzz_spec_budget(&bytes);
+    }
+}
+
+#[test]
+fn spec_budget_regressions() {
+    for (path, bytes) in inputs("fuzz/regressions/spec_budget") {
+        eprintln!("{}", path.display());
+        blockwork::spec::fuzz_spec_budget(&bytes);
+    }
+}

@@ -41,6 +41,15 @@
 //! levels that combine at most `split_every` results each ([`DEFAULT_SPLIT_EVERY`], set per
 //! bag with [`Bag::with_split_every`]). Reductions to one value give an [`Item`]; those to a
 //! collection (`frequencies`, `topk`, `distinct`, `foldby`) give a one-partition bag.
+//!
+//! # Integer overflow
+//!
+//! Bags check integer arithmetic as the graph builtins do: [`Bag::sum`] of integers that
+//! overflows fails with [`ErrorKind::Overflow`] instead of
+//! wrapping (element types it sums are the [`Summable`] ones). Arrays differ: their
+//! element-wise integer arithmetic wraps, as NumPy's does. Closures given to `map`, `fold`
+//! and the like run as written (Rust's own rules: wrapping in release builds unless they use
+//! checked arithmetic).
 
 #[cfg(feature = "workloads")]
 pub mod corpus;
@@ -53,7 +62,7 @@ mod transform;
 
 pub use counter::{CountKey, Counter};
 pub use pluck::{At, Pluck};
-pub use reduce::Numeric;
+pub use reduce::{Numeric, Summable};
 pub use text::{DEFAULT_BLOCKSIZE, TextFiles};
 
 use crate::error::{Error, ErrorKind, Result, TaskError};

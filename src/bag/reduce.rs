@@ -34,6 +34,50 @@ macro_rules! numeric {
 }
 numeric!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 
+/// Numbers a bag can sum ([`Bag::sum`]): integers add with overflow checked (an overflow is
+/// an [`Overflow`](ErrorKind::Overflow) error, as in the graph builtins), floats add as IEEE
+/// floats.
+pub trait Summable: Element {
+    /// The sum of nothing.
+    const ZERO: Self;
+    /// `self + other`, or `None` where an integer sum overflows.
+    fn checked_sum(self, other: Self) -> Option<Self>;
+}
+
+macro_rules! summable_int {
+    ($($t:ty),*) => {$(
+        impl Summable for $t {
+            const ZERO: Self = 0;
+            #[inline]
+            fn checked_sum(self, other: Self) -> Option<Self> {
+                self.checked_add(other)
+            }
+        }
+    )*};
+}
+summable_int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
+macro_rules! summable_float {
+    ($($t:ty),*) => {$(
+        impl Summable for $t {
+            const ZERO: Self = 0.0;
+            #[inline]
+            fn checked_sum(self, other: Self) -> Option<Self> {
+                Some(self + other)
+            }
+        }
+    )*};
+}
+summable_float!(f32, f64);
+
+/// The error of an integer sum that overflowed.
+#[cold]
+fn sum_overflow() -> TaskError {
+    TaskError::with_kind(ErrorKind::Overflow, "integer overflow in sum")
+}
+
 /// Count, mean and sum of squared deviations, merged with Chan's formula: stable where a
 /// plain sum of squares loses everything to cancellation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -293,15 +337,32 @@ impl<T: Element> Bag<T> {
         })
     }
 
-    /// The sum of the elements (zero for an empty bag).
+    /// The sum of the elements (zero for an empty bag). Integer sums are checked: one that
+    /// overflows is an [`Overflow`](ErrorKind::Overflow) error rather than a wrapped value.
+    ///
+    /// ```
+    /// use blockwork::bag::Bag;
+    /// use blockwork::{ErrorKind, Sequential};
+    /// let big = Bag::from_vec(vec![i64::MAX, 1], 2)?;
+    /// let err = big.sum().compute(&Sequential::new()).unwrap_err();
+    /// assert_eq!(err.task_cause(), Some(ErrorKind::Overflow));
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
     pub fn sum(&self) -> Item<T>
     where
-        T: std::iter::Sum<T> + std::ops::Add<Output = T>,
+        T: Summable,
     {
         let leaf = |s: &StreamFn<T>, a: &[Value], _: usize| {
-            fold_stream(s, a, std::iter::empty().sum(), |acc: T, x| acc + x)
+            fold_stream(s, a, Some(T::ZERO), |acc: Option<T>, x| {
+                acc.and_then(|acc| acc.checked_sum(x))
+            })?
+            .ok_or_else(sum_overflow)
         };
-        let merge = |ps: &[&T]| Ok(ps.iter().map(|&x| x.clone()).sum());
+        let merge = |ps: &[&T]| {
+            ps.iter()
+                .try_fold(T::ZERO, |acc, &x| acc.checked_sum(x.clone()))
+                .ok_or_else(sum_overflow)
+        };
         self.tree_item("sum", 0, Arc::new(leaf), Arc::new(merge), |x: &T| {
             Ok(x.clone())
         })

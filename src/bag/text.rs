@@ -5,7 +5,8 @@
 //! the partition of range `[start, end)` holds the lines that *start* inside it: its reader
 //! seeks to `start - 1`, skips through the first newline, and stops at the first line
 //! starting at or past `end`. Lines are streamed through a [`READ_BUFFER`]-byte buffer,
-//! never read whole, and reach the bag without their `\n` (or `\r\n`).
+//! never read whole, and reach the bag without their `\n` (or `\r\n`). A file whose size
+//! is reported as 0 (procfs files, pipes) is one partition read to its end.
 
 use super::{Bag, Element, Sink, StreamFn, hash_of, list_arg, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -99,6 +100,9 @@ impl TextFiles {
             let blocks = len.div_ceil(self.blocksize).max(1);
             for b in 0..blocks {
                 let (start, end) = (len * b / blocks, len * (b + 1) / blocks);
+                // A size of 0 may be no size at all (procfs, pipes): read such a file to its
+                // end, in one partition.
+                let end = if len == 0 { i64::MAX as u64 } else { end };
                 args.push(vec![
                     Arg::lit(path),
                     Arg::lit(start as i64),
@@ -130,7 +134,10 @@ impl<T: Element + Display> Bag<T> {
     ///
     /// `path` names the files: a `*` in it is replaced by the partition number (`out/*.txt`
     /// gives `out/0.txt`, `out/1.txt`, ...); without one it is a directory that receives
-    /// `0.part`, `1.part`, ... (as dask). Missing directories are created.
+    /// `0.part`, `1.part`, ... (as dask). Missing directories are created. Each file is
+    /// written under a temporary name in its directory and renamed when complete, so a
+    /// partition that fails leaves no file (and an older file at its path unchanged); the
+    /// error names the path.
     pub fn to_textfiles<E: Executor + ?Sized>(&self, path: &str, exec: &E) -> Result<Vec<PathBuf>> {
         let n = self.npartitions();
         let paths: Vec<PathBuf> = if path.contains('*') {
@@ -192,13 +199,28 @@ impl<T: Element + Display> Bag<T> {
     }
 }
 
-/// Streams one partition into a file, one element per line.
+/// Streams one partition into a file, one element per line. The lines go to a temporary
+/// file in the same directory, renamed to `path` once all are written: a failure (of an
+/// element or of the disk) removes it and leaves no partial file at `path`, and its error
+/// names `path`.
 fn write_part<T: Display>(
     stream: &StreamFn<T>,
     args: &[Value],
     path: &Path,
 ) -> std::result::Result<Value, TaskError> {
-    let file = File::create(path).map_err(|e| task_io(path, e))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new();
+    temp.prefix(".blockwork-part-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // As `File::create` would make it (the umask applies), not owner-only.
+        temp.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let file = temp.tempfile_in(dir).map_err(|e| task_io(path, e))?;
     let mut w = BufWriter::with_capacity(READ_BUFFER, file);
     let mut failed = None;
     stream(args, &mut |x| match writeln!(w, "{x}") {
@@ -207,11 +229,18 @@ fn write_part<T: Display>(
             failed = Some(e);
             false
         }
+    })
+    .map_err(|e| {
+        TaskError::with_kind(
+            e.kind(),
+            format!("writing {}: {}", path.display(), e.message()),
+        )
     })?;
     if let Some(e) = failed {
         return Err(task_io(path, e));
     }
-    w.flush().map_err(|e| task_io(path, e))?;
+    let file = w.into_inner().map_err(|e| task_io(path, e.into_error()))?;
+    file.persist(path).map_err(|e| task_io(path, e.error))?;
     Ok(Value::Unit)
 }
 

@@ -27,8 +27,10 @@ pub(crate) struct BenchArgs {
     /// array_g or wordcount (default: the shapes and latency10).
     #[arg(long)]
     workload: Option<String>,
-    /// Tasks per shape (default 100000), the side of the square arrays (default: the full
-    /// size of perf/BENCHMARKS.md), ignored by wordcount; accepts 100000, 1e5 or 100_000.
+    /// Tasks per shape (default 100000, at most 1e8), the side of the square arrays (default:
+    /// the full size of perf/BENCHMARKS.md, at most 200000), ignored by wordcount; accepts
+    /// 100000, 1e5 or 100_000. A larger value is bad input (exit 2), refused before anything is
+    /// built.
     #[arg(long, value_parser = parse_n)]
     n: Option<usize>,
     /// Worker threads (default: the available parallelism).
@@ -50,6 +52,26 @@ pub(crate) struct BenchArgs {
     /// The word count's corpus: the directory holding its part-*.txt files.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+}
+
+/// Most tasks `--n` may ask of a scheduler shape.
+const MAX_SHAPE_TASKS: usize = 100_000_000;
+/// Largest array side `--n` may ask of an array workload.
+const MAX_ARRAY_SIDE: usize = 200_000;
+
+/// `n` for workload `w` within the caps, or bad input.
+fn check_size(w: &str, n: usize) -> Result<(), Failure> {
+    let (cap, what) = match w {
+        "wordcount" | "latency10" => return Ok(()),
+        _ if is_data_workload(w) => (MAX_ARRAY_SIDE, "an array side"),
+        _ => (MAX_SHAPE_TASKS, "a task count"),
+    };
+    if n > cap {
+        return Err(Failure::BadInput(format!(
+            "--n {n} is over the largest {what} {w} runs ({cap})"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_n(text: &str) -> Result<usize, String> {
@@ -107,6 +129,11 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             return Err(Failure::BadInput(
                 "wordcount needs --data DIR (the corpus' part-*.txt files)".into(),
             ));
+        }
+    }
+    if let Some(n) = a.n {
+        for w in &workloads {
+            check_size(w, n)?;
         }
     }
     let (exec, threads) = executor(&a)?;

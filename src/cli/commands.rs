@@ -1,8 +1,8 @@
 //! `run`, `dot`, `info` and `ops`.
 
-use super::{DotArgs, Failure, InfoArgs, Outcome, RunArgs, load, quietly};
+use super::{DotArgs, Failure, InfoArgs, Outcome, RunArgs, load, load_with, quietly};
 use blockwork::diagnostics::{GraphInfo, Observers, Profile, Progress, to_dot};
-use blockwork::spec::{Registry, parse_key, value_to_json};
+use blockwork::spec::{Limits, Registry, key_text, parse_key, value_json_text};
 use blockwork::{
     Error, ErrorKind, Executor, Key, Observer, Plan, Pool, RunOptions, RunOutput, Sequential, Value,
 };
@@ -14,7 +14,12 @@ use std::sync::Arc;
 
 /// An error from planning or running: bad input for missing keys and the like, a failure
 /// for everything that happened while running.
+/// A task that stopped at the value budget ([`Limits`]) is bad input too: the spec asked for
+/// more than the run allows.
 fn run_error(e: Error) -> Failure {
+    if e.task_cause() == Some(ErrorKind::TooLarge) {
+        return Failure::BadInput(format!("{e} [TooLarge]"));
+    }
     match e.kind() {
         ErrorKind::MissingKey
         | ErrorKind::Cycle
@@ -29,7 +34,12 @@ fn write_failed(what: &Path, e: std::io::Error) -> Failure {
 }
 
 pub(super) fn run(a: RunArgs) -> Outcome {
-    let spec = load(&a.spec)?;
+    let limits = Limits {
+        max_value_bytes: a.max_value_bytes,
+    };
+    // This run's own array context: its buffer pool lives as long as the run.
+    let registry = Registry::with_arrays_and_limits(blockwork::array::ArrayContext::new(), limits);
+    let spec = load_with(&a.spec, &registry, a.max_spec_bytes)?;
     let keys: Vec<Key> = if a.get.is_empty() {
         spec.targets()
     } else {
@@ -72,8 +82,7 @@ pub(super) fn run(a: RunArgs) -> Outcome {
     if a.stats {
         print_stats(&out);
     }
-    print_values(&keys, &out.values)
-        .map_err(|e| Failure::Failed(format!("cannot write the results: {e}")))
+    print_values(&keys, &out.values, limits.max_value_bytes)
 }
 
 fn print_stats(out: &RunOutput) {
@@ -84,24 +93,31 @@ fn print_stats(out: &RunOutput) {
     );
 }
 
-/// Prints `{"key": value, ...}`, one key per line, each key once, in request order.
-fn print_values(keys: &[Key], values: &[Value]) -> std::io::Result<()> {
+/// Prints `{"key": value, ...}`, one key per line, each key once, in request order. Keys are
+/// written as `--get` takes them ([`key_text`]); each value must fit `max_bytes` written out.
+fn print_values(keys: &[Key], values: &[Value], max_bytes: usize) -> Outcome {
     let mut seen = std::collections::HashSet::new();
-    let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
-    w.write_all(b"{")?;
-    let mut first = true;
+    let mut lines = Vec::new();
     for (k, v) in keys.iter().zip(values) {
         if !seen.insert(k) {
             continue;
         }
-        let v = value_to_json(v).unwrap_or_else(|_| json!(format!("{v:?}")));
-        let sep = if first { "\n  " } else { ",\n  " };
-        write!(w, "{sep}{}: {v}", json!(k.to_string()))?;
-        first = false;
+        let text = value_json_text(v, max_bytes)
+            .map_err(|e| Failure::BadInput(format!("the value of {k}: {e} [{:?}]", e.kind())))?;
+        lines.push((json!(key_text(k)).to_string(), text));
     }
-    w.write_all(if first { b"}\n" } else { b"\n}\n" })?;
-    w.flush()
+    let written = (|| {
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::new(stdout.lock());
+        w.write_all(b"{")?;
+        for (i, (k, v)) in lines.iter().enumerate() {
+            let sep = if i == 0 { "\n  " } else { ",\n  " };
+            write!(w, "{sep}{k}: {v}")?;
+        }
+        w.write_all(if lines.is_empty() { b"}\n" } else { b"\n}\n" })?;
+        w.flush()
+    })();
+    written.map_err(|e| Failure::Failed(format!("cannot write the results: {e}")))
 }
 
 pub(super) fn dot(a: DotArgs) -> Outcome {

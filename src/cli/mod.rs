@@ -5,7 +5,7 @@ mod bench_data;
 mod commands;
 
 use blockwork::array::ArrayContext;
-use blockwork::spec::{Registry, Spec, SpecError, SpecErrorKind};
+use blockwork::spec::{Registry, Spec, SpecError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,6 +97,13 @@ struct RunArgs {
     /// Print run statistics on standard error.
     #[arg(long)]
     stats: bool,
+    /// Most bytes one value may take: builtins that would make a larger value, and printing
+    /// or comparing one, fail with TooLarge (default 1 GiB).
+    #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_VALUE_BYTES)]
+    max_value_bytes: usize,
+    /// Largest spec file accepted (default 256 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_SPEC_BYTES)]
+    max_spec_bytes: u64,
 }
 
 #[derive(Args)]
@@ -151,20 +158,22 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Reads a spec file, or standard input for `-`, with the builtin ops; its `array.*` ops
-/// make their arrays in a context of this run's own.
+/// Reads a spec file of builtin ops, or standard input for `-`, of at most the default size;
+/// its `array.*` ops make their arrays in a context of this run's own.
 fn load(path: &std::path::Path) -> Result<Spec, Failure> {
-    let bytes = if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-            .map_err(|e| Failure::BadInput(format!("cannot read standard input: {e}")))?;
-        bytes
-    } else {
-        std::fs::read(path).map_err(|e| {
-            let msg = format!("cannot read {}: {e}", path.display());
-            SpecError::new(SpecErrorKind::Io, "$", msg)
-        })?
-    };
     let registry = Registry::with_arrays(ArrayContext::new());
-    Ok(Spec::from_slice_with(&bytes, &registry)?)
+    load_with(path, &registry, blockwork::spec::DEFAULT_MAX_SPEC_BYTES)
+}
+
+/// Reads a spec file, or standard input for `-`, of at most `max_bytes` bytes.
+fn load_with(path: &std::path::Path, reg: &Registry, max_bytes: u64) -> Result<Spec, Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(Spec::read_from(
+            std::io::stdin().lock(),
+            "standard input",
+            reg,
+            max_bytes,
+        )?);
+    }
+    Ok(Spec::read_file_with(path, reg, max_bytes)?)
 }

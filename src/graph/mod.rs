@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::value::Value;
 use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 use std::sync::Arc;
 
 /// Limit on the nesting of lists and nested tasks inside one argument, so that evaluation
@@ -107,10 +107,25 @@ impl Node {
     }
 
     /// The distinct keys this node depends on directly, in first-use order.
+    ///
+    /// Linear in the number of references: a few are de-duplicated by scanning, more through
+    /// a hash set.
     pub fn dependencies(&self) -> Vec<Key> {
+        /// References beyond which a hash set is cheaper than scanning.
+        const SCAN: usize = 16;
         let mut out: Vec<Key> = Vec::new();
+        let mut seen: FxHashSet<Key> = FxHashSet::default();
         self.for_each_ref(|k| {
-            if !out.contains(k) {
+            if out.len() < SCAN {
+                if !out.contains(k) {
+                    out.push(k.clone());
+                }
+                return;
+            }
+            if seen.is_empty() {
+                seen.extend(out.iter().cloned());
+            }
+            if seen.insert(k.clone()) {
                 out.push(k.clone());
             }
         });

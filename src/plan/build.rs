@@ -44,6 +44,9 @@ struct Builder<'g> {
     plan: Plan,
     /// Scratch for de-duplicating one task's dependencies.
     dep_scratch: Vec<u32>,
+    /// Alias node -> the non-alias node it resolves to (UNSEEN until resolved once), so that
+    /// each alias chain is followed once however many keys go through it.
+    alias_target: Vec<u32>,
     /// Op identity -> index in `plan.op_table`.
     op_index: FxHashMap<usize, u32>,
     /// The last op looked up (identity, index): consecutive tasks usually share their op.
@@ -79,6 +82,7 @@ impl<'g> Builder<'g> {
                 output_keys: Vec::new(),
             },
             dep_scratch: Vec::new(),
+            alias_target: Vec::new(),
             op_index: FxHashMap::default(),
             last_op: (0, 0),
         };
@@ -106,27 +110,42 @@ impl<'g> Builder<'g> {
         Ok(self.plan)
     }
 
-    /// Resolves a key to a non-alias graph index, following aliases.
-    fn lookup(&self, key: &Key, referrer: Option<u32>) -> Result<u32> {
-        let missing = |key: &Key, referrer: Option<u32>| Error::MissingKey {
+    /// Resolves a key to a non-alias graph index, following aliases; each alias is followed
+    /// once per plan (resolved chains are remembered).
+    fn lookup(&mut self, key: &Key, referrer: Option<u32>) -> Result<u32> {
+        let missing = |b: &Self, key: &Key, referrer: Option<u32>| Error::MissingKey {
             key: key.clone(),
-            referrer: referrer.map(|r| self.key_of(r).clone()),
+            referrer: referrer.map(|r| b.key_of(r).clone()),
         };
         let mut idx = self
             .map
             .get_index_of(key)
-            .ok_or_else(|| missing(key, referrer))?;
-        let mut steps = 0usize;
+            .ok_or_else(|| missing(self, key, referrer))?;
+        if !matches!(self.map.get_index(idx), Some((_, Node::Alias(_)))) {
+            return Ok(idx as u32);
+        }
+        if self.alias_target.is_empty() {
+            self.alias_target = vec![UNSEEN; self.map.len()];
+        }
+        let mut chain: Vec<usize> = Vec::new();
         while let Some((_, Node::Alias(target))) = self.map.get_index(idx) {
-            steps += 1;
-            if steps > self.map.len() {
+            let known = self.alias_target[idx];
+            if known != UNSEEN {
+                idx = known as usize;
+                break;
+            }
+            chain.push(idx);
+            if chain.len() > self.map.len() {
                 return Err(self.alias_cycle(idx));
             }
             let from = idx as u32;
             idx = self
                 .map
                 .get_index_of(target)
-                .ok_or_else(|| missing(target, Some(from)))?;
+                .ok_or_else(|| missing(self, target, Some(from)))?;
+        }
+        for a in chain {
+            self.alias_target[a] = idx as u32;
         }
         Ok(idx as u32)
     }

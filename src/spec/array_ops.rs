@@ -6,6 +6,7 @@
 //! task and returns the elements as nested lists. The blocks therefore never become nodes of
 //! the spec's graph, and one `array.compute` uses one thread.
 
+use super::limits::Limits;
 use super::registry::{Arity, Registry};
 use crate::array::{
     Array, ArrayContext, BinOp, BlockData, ChunkSpec, DType, Operand, ReduceOp, Reduction, Scalar,
@@ -67,10 +68,19 @@ impl Payload for ArrayValue {
 
 type Body = Arc<dyn Fn(&ArrayContext, &str, &[Value]) -> Result<Value, TaskError> + Send + Sync>;
 
-/// Adds the array ops to `reg`; the arrays they make live in `ctx` (its buffer pool).
-pub(super) fn register(reg: &mut Registry, ctx: &ArrayContext) {
+/// Adds the array ops to `reg`; the arrays they make live in `ctx` (its buffer pool), and
+/// `array.from_list` enforces `limits`.
+pub(super) fn register(reg: &mut Registry, ctx: &ArrayContext, limits: Limits) {
     for (name, arity, doc, body) in table() {
         let ctx = ctx.clone();
+        let body: Body = if name == "array.from_list" {
+            Arc::new(move |ctx: &ArrayContext, op: &str, a: &[Value]| {
+                limits.check_value("the nested list", &a[0])?;
+                from_list(ctx, op, a)
+            })
+        } else {
+            body
+        };
         let op = Op::new(name, move |args: &[Value]| {
             if !arity.accepts(args.len()) {
                 return Err(fail(
@@ -546,11 +556,21 @@ pub(crate) fn to_value(data: &BlockData) -> Value {
     }
 }
 
+/// Most dimensions of an array made from a nested list.
+const MAX_FROM_LIST_NDIM: usize = 64;
+
 /// The shape of a nested list, and its leaves in row-major order.
 fn flatten<'a>(op: &str, v: &'a Value) -> Result<(Vec<usize>, Vec<&'a Value>), TaskError> {
     let mut shape = Vec::new();
     let mut probe = v;
     while let Some(items) = probe.as_list() {
+        if shape.len() == MAX_FROM_LIST_NDIM {
+            return Err(fail(
+                op,
+                ErrorKind::Shape,
+                format!("a nested list deeper than {MAX_FROM_LIST_NDIM} levels"),
+            ));
+        }
         shape.push(items.len());
         match items.first() {
             Some(first) => probe = first,

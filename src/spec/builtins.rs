@@ -2,6 +2,7 @@
 //! tests. Every one checks its argument types and overflow and returns a [`TaskError`]
 //! rather than panicking (except `panic`, whose purpose is to panic).
 
+use super::limits::Limits;
 use super::registry::{Arity, Registry};
 use crate::array::ArrayContext;
 use crate::error::{ErrorKind, TaskError};
@@ -10,7 +11,13 @@ use crate::value::Value;
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
-type Body = fn(&[Value]) -> Result<Value, TaskError>;
+/// An op body: plain, or one that needs the registry's [`Limits`].
+#[derive(Clone, Copy)]
+enum Body {
+    Plain(fn(&[Value]) -> Result<Value, TaskError>),
+    Limited(fn(&[Value], &Limits) -> Result<Value, TaskError>),
+}
+use Body::{Limited, Plain};
 
 /// Every builtin: name, arity, one-line description, body.
 const BUILTINS: &[(&str, Arity, &str, Body)] = &[
@@ -18,174 +25,184 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
         "identity",
         Arity::exactly(1),
         "its argument, unchanged",
-        identity,
+        Plain(identity),
     ),
     (
         "add",
         Arity::at_least(0),
         "sum of numbers (int if all are ints, checked)",
-        add,
+        Plain(add),
     ),
-    ("sub", Arity::exactly(2), "a - b", sub),
+    ("sub", Arity::exactly(2), "a - b", Plain(sub)),
     (
         "mul",
         Arity::at_least(0),
         "product of numbers (int if all are ints, checked)",
-        mul,
+        Plain(mul),
     ),
     (
         "div",
         Arity::exactly(2),
         "a / b as a float; b = 0 is an error",
-        div,
+        Plain(div),
     ),
     (
         "floordiv",
         Arity::exactly(2),
         "floor(a / b), int for ints; b = 0 is an error",
-        floordiv,
+        Plain(floordiv),
     ),
     (
         "mod",
         Arity::exactly(2),
         "a mod b with the sign of b (Python's %)",
-        modulo,
+        Plain(modulo),
     ),
     (
         "pow",
         Arity::exactly(2),
         "a ** b; int for ints with b >= 0",
-        pow,
+        Plain(pow),
     ),
-    ("neg", Arity::exactly(1), "-a", neg),
-    ("abs", Arity::exactly(1), "|a|", abs),
-    ("inc", Arity::exactly(1), "a + 1", inc),
-    ("dec", Arity::exactly(1), "a - 1", dec),
+    ("neg", Arity::exactly(1), "-a", Plain(neg)),
+    ("abs", Arity::exactly(1), "|a|", Plain(abs)),
+    ("inc", Arity::exactly(1), "a + 1", Plain(inc)),
+    ("dec", Arity::exactly(1), "a - 1", Plain(dec)),
     (
         "int",
         Arity::exactly(1),
         "to int: floats truncate, strings parse, bools 0/1",
-        to_int,
+        Plain(to_int),
     ),
     (
         "float",
         Arity::exactly(1),
         "to float: ints convert, strings parse",
-        to_float,
+        Plain(to_float),
     ),
     (
         "eq",
         Arity::exactly(2),
         "a == b (numbers compare by value, NaN unequal)",
-        eq,
+        Limited(eq),
     ),
-    ("ne", Arity::exactly(2), "a != b", ne),
+    ("ne", Arity::exactly(2), "a != b", Limited(ne)),
     (
         "lt",
         Arity::exactly(2),
         "a < b (numbers, strings or bools)",
-        lt,
+        Plain(lt),
     ),
-    ("le", Arity::exactly(2), "a <= b", le),
-    ("gt", Arity::exactly(2), "a > b", gt),
-    ("ge", Arity::exactly(2), "a >= b", ge),
-    ("not", Arity::exactly(1), "logical not of a bool", not),
+    ("le", Arity::exactly(2), "a <= b", Plain(le)),
+    ("gt", Arity::exactly(2), "a > b", Plain(gt)),
+    ("ge", Arity::exactly(2), "a >= b", Plain(ge)),
+    (
+        "not",
+        Arity::exactly(1),
+        "logical not of a bool",
+        Plain(not),
+    ),
     (
         "and",
         Arity::at_least(0),
         "logical and of bools (true for none)",
-        and,
+        Plain(and),
     ),
     (
         "or",
         Arity::at_least(0),
         "logical or of bools (false for none)",
-        or,
+        Plain(or),
     ),
     (
         "sum",
         Arity::exactly(1),
         "sum of a list of numbers (0 for an empty list)",
-        sum,
+        Plain(sum),
     ),
     (
         "min",
         Arity::exactly(1),
         "smallest of a non-empty list of numbers or strings",
-        min,
+        Plain(min),
     ),
     (
         "max",
         Arity::exactly(1),
         "largest of a non-empty list of numbers or strings",
-        max,
+        Plain(max),
     ),
     (
         "len",
         Arity::exactly(1),
         "length of a list, or characters in a string",
-        len,
+        Plain(len),
     ),
-    ("list", Arity::at_least(0), "a list of the arguments", list),
+    (
+        "list",
+        Arity::at_least(0),
+        "a list of the arguments",
+        Limited(list),
+    ),
     (
         "concat",
         Arity::at_least(0),
         "the lists given, concatenated",
-        concat,
+        Limited(concat),
     ),
     (
         "getitem",
         Arity::exactly(2),
         "element i of a list (negative i counts from the end)",
-        getitem,
+        Plain(getitem),
     ),
     (
         "str_concat",
         Arity::at_least(0),
         "the strings given, concatenated",
-        str_concat,
+        Limited(str_concat),
     ),
     (
         "inc_u32",
         Arity::exactly(1),
         "a + 1 modulo 2^32 (the benchmark shapes' op)",
-        inc_u32,
+        Plain(inc_u32),
     ),
     (
         "add_u32",
         Arity::at_least(0),
         "sum modulo 2^32 (the benchmark shapes' op)",
-        add_u32,
+        Plain(add_u32),
     ),
     (
         "spin",
         Arity::at_least(1),
         "busy-waits ns nanoseconds; returns ns (later args: deps)",
-        spin,
+        Plain(spin),
     ),
     (
         "sleep",
         Arity::at_least(1),
         "sleeps ns nanoseconds; returns ns (later args: deps)",
-        sleep,
+        Plain(sleep),
     ),
     (
         "fail",
         Arity::between(0, 1),
         "fails with the message given",
-        fail,
+        Plain(fail),
     ),
     (
         "panic",
         Arity::between(0, 1),
         "panics with the message given",
-        panic,
+        Plain(panic),
     ),
 ];
 
 /// A registry of all builtins.
-pub(super) fn registry(arrays: &ArrayContext) -> Registry {
-    let mut reg = Registry::new();
+pub(super) fn registry(arrays: &ArrayContext, limits: Limits) -> Registry {
+    let mut reg = Registry::with_limits(limits);
     for &(name, arity, doc, body) in BUILTINS {
         // Spec files are checked against the arity when read; graphs built in code are
         // checked here, so that a wrong count is an error rather than an index panic.
@@ -196,12 +213,15 @@ pub(super) fn registry(arrays: &ArrayContext) -> Registry {
                     format!("{name} takes {arity} arguments, got {}", args.len()),
                 ));
             }
-            body(args)
+            match body {
+                Plain(f) => f(args),
+                Limited(f) => f(args, &limits),
+            }
         });
         reg.register(op, arity, doc)
             .expect("builtin names are distinct");
     }
-    super::array_ops::register(&mut reg, arrays);
+    super::array_ops::register(&mut reg, arrays, limits);
     reg
 }
 
@@ -437,18 +457,23 @@ fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, TaskError> {
         )),
     }
 }
-fn equal(a: &Value, b: &Value) -> bool {
-    match (Num::of(a), Num::of(b)) {
-        (Ok(Num::I(x)), Ok(Num::I(y))) => x == y,
-        (Ok(x), Ok(y)) => x.f() == y.f(),
-        _ => a == b,
-    }
+/// `eq` as [`Value::eq_by_value`] defines it, within the comparison budget.
+fn equal(a: &Value, b: &Value, limits: &Limits) -> Result<bool, TaskError> {
+    a.eq_by_value(b, limits.max_elements()).ok_or_else(|| {
+        TaskError::with_kind(
+            ErrorKind::TooLarge,
+            format!(
+                "comparing more than {} elements is over the value budget",
+                limits.max_elements()
+            ),
+        )
+    })
 }
-fn eq(args: &[Value]) -> Result<Value, TaskError> {
-    Ok(Value::Bool(equal(&args[0], &args[1])))
+fn eq(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    Ok(Value::Bool(equal(&args[0], &args[1], limits)?))
 }
-fn ne(args: &[Value]) -> Result<Value, TaskError> {
-    Ok(Value::Bool(!equal(&args[0], &args[1])))
+fn ne(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    Ok(Value::Bool(!equal(&args[0], &args[1], limits)?))
 }
 fn ordered(args: &[Value], accept: fn(Ordering) -> bool) -> Result<Value, TaskError> {
     Ok(Value::Bool(
@@ -524,11 +549,21 @@ fn len(args: &[Value]) -> Result<Value, TaskError> {
     };
     Ok(Value::Int(n as i64))
 }
-fn list(args: &[Value]) -> Result<Value, TaskError> {
+/// Bytes of a list of `n` element slots.
+fn slots(n: usize) -> usize {
+    n.saturating_mul(std::mem::size_of::<Value>())
+}
+fn list(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    limits.check("the list", slots(args.len()))?;
     Ok(Value::List(args.into()))
 }
-fn concat(args: &[Value]) -> Result<Value, TaskError> {
-    let mut out = Vec::new();
+fn concat(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    let mut n = 0usize;
+    for v in args {
+        n = n.saturating_add(the_list(v)?.len());
+    }
+    limits.check("the concatenated list", slots(n))?;
+    let mut out = Vec::with_capacity(n);
     for v in args {
         out.extend_from_slice(the_list(v)?);
     }
@@ -554,8 +589,13 @@ fn getitem(args: &[Value]) -> Result<Value, TaskError> {
             )
         })
 }
-fn str_concat(args: &[Value]) -> Result<Value, TaskError> {
-    let mut out = String::new();
+fn str_concat(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    let mut n = 0usize;
+    for v in args {
+        n = n.saturating_add(v.as_str().ok_or_else(|| type_error("a string", v))?.len());
+    }
+    limits.check("the concatenated string", n)?;
+    let mut out = String::with_capacity(n);
     for v in args {
         out.push_str(v.as_str().ok_or_else(|| type_error("a string", v))?);
     }
@@ -581,7 +621,10 @@ fn nanos(v: &Value) -> Result<(i64, Duration), TaskError> {
         Some(ns) if ns >= 0 => Ok((ns, Duration::from_nanos(ns as u64))),
         _ => Err(TaskError::with_kind(
             ErrorKind::InvalidArgument,
-            format!("expected a non-negative int of nanoseconds, got {v:?}"),
+            format!(
+                "expected a non-negative int of nanoseconds, got {}",
+                shown(v)
+            ),
         )),
     }
 }
@@ -598,10 +641,21 @@ fn sleep(args: &[Value]) -> Result<Value, TaskError> {
     std::thread::sleep(d);
     Ok(Value::Int(ns))
 }
+/// A value for a message: its debug text when short, else its type and length (a list shared
+/// many times over could take forever to print).
+fn shown(v: &Value) -> String {
+    const SHOWN_BYTES: usize = 4096;
+    match v {
+        Value::List(l) if v.deep_size(SHOWN_BYTES).is_none() => {
+            format!("<a list of {} elements, too large to show>", l.len())
+        }
+        _ => format!("{v:?}"),
+    }
+}
 fn message(args: &[Value], default: &str) -> String {
     match args.first() {
         Some(Value::Str(s)) => s.to_string(),
-        Some(v) => format!("{v:?}"),
+        Some(v) => shown(v),
         None => default.to_owned(),
     }
 }

@@ -1,6 +1,7 @@
-//! The in-crate body of the `spec_json` fuzz target, also run by `cargo test` on the corpus.
+//! The in-crate bodies of the `spec_json` and `spec_budget` fuzz targets, also run by
+//! `cargo test` on their corpora.
 
-use super::{ArrayValue, Spec, SpecError};
+use super::{ArrayValue, Limits, Registry, Spec, SpecError, value_json_text};
 use crate::exec::{Executor, Pool, Sequential};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::plan::Plan;
@@ -65,6 +66,82 @@ pub fn fuzz_spec_json(data: &[u8]) {
         }
         (a, b) => panic!("executors disagree: sequential {a:?}, pool {b:?}"),
     }
+}
+
+/// The value budget the `spec_budget` target reads specs with: 1 MiB.
+pub const FUZZ_BUDGET_BYTES: usize = 1 << 20;
+/// The array ops the `spec_budget` target runs (other array ops have their own limits, on
+/// arrays rather than on values, and are left to `spec_json`).
+const BUDGET_ARRAY_OPS: &[&str] = &["array.from_list", "array.shape", "array.sum"];
+
+/// Checks one input as a spec file read with a small value budget
+/// ([`FUZZ_BUDGET_BYTES`]) and run without any other guard: every builtin that grows, compares
+/// or converts values must stay within the budget by itself.
+///
+/// 1. reading returns a spec or a [`SpecError`];
+/// 2. a spec of at most 512 nodes, using no op that sleeps, spins or panics and no array op
+///    but `array.from_list`, `array.shape` and `array.sum`, runs on [`Sequential`] to values
+///    or to a task error (typed, never a panic);
+/// 3. each value it produces prints as JSON ([`value_json_text`]) within the budget, or
+///    is refused with [`TooLarge`](ErrorKind::TooLarge); printed text is at most 8 times the
+///    budget (escapes included).
+///
+/// Memory stays bounded because nothing is built past the budget: the fuzzer runs with a
+/// 512 MiB RSS limit to catch one that is.
+///
+/// ```
+/// blockwork::spec::fuzz_spec_budget(br#"{"nodes": {"a": [1, 2], "b": {"op": "concat", "args": [{"ref": "a"}, {"ref": "a"}]}}}"#);
+/// blockwork::spec::fuzz_spec_budget(b"not json");
+/// ```
+pub fn fuzz_spec_budget(data: &[u8]) {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    let reg = REGISTRY.get_or_init(|| {
+        Registry::builtins_with_limits(Limits {
+            max_value_bytes: FUZZ_BUDGET_BYTES,
+        })
+    });
+    let spec = match Spec::from_slice_with(data, reg) {
+        Ok(spec) => spec,
+        Err(e) => {
+            check_error(&e);
+            return;
+        }
+    };
+    if spec.graph().len() > FUZZ_MAX_NODES || !budget_ops_only(spec.graph()) {
+        return;
+    }
+    let Ok(plan) = Plan::new(spec.graph(), &spec.targets()) else {
+        return; // typed planning errors (nesting) are `spec_json`'s concern
+    };
+    match Sequential::new().run(&plan) {
+        Ok(out) => {
+            for v in &out.values {
+                match value_json_text(v, FUZZ_BUDGET_BYTES) {
+                    Ok(text) => assert!(
+                        text.len() <= 8 * FUZZ_BUDGET_BYTES,
+                        "{} bytes of JSON printed within the budget",
+                        text.len()
+                    ),
+                    Err(e) => assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}"),
+                }
+            }
+        }
+        Err(e) => assert_eq!(e.kind(), ErrorKind::TaskFailed, "{e}"),
+    }
+}
+
+fn budget_ops_only(g: &Graph) -> bool {
+    let mut ok = true;
+    for (_, node) in g.iter() {
+        if let Node::Task(t) = node {
+            for_each_task(t, &mut |t| {
+                let name = t.op.name();
+                ok &= !FUZZ_SKIPPED_OPS.contains(&name)
+                    && (!name.starts_with("array.") || BUDGET_ARRAY_OPS.contains(&name));
+            });
+        }
+    }
+    ok
 }
 
 /// Equal values, where two arrays are equal when their names are (names hash the recipe,

@@ -31,6 +31,7 @@ mod error;
 #[cfg(feature = "testing")]
 mod fuzz;
 mod json;
+mod limits;
 mod read;
 mod registry;
 mod write;
@@ -38,7 +39,8 @@ mod write;
 pub use array_ops::{ArrayValue, MAX_BLOCK_ELEMENTS, MAX_BLOCKS, MAX_LIST_ELEMENTS};
 pub use error::{SpecError, SpecErrorKind};
 #[cfg(feature = "testing")]
-pub use fuzz::fuzz_spec_json;
+pub use fuzz::{FUZZ_BUDGET_BYTES, fuzz_spec_budget, fuzz_spec_json};
+pub use limits::{DEFAULT_MAX_SPEC_BYTES, DEFAULT_MAX_VALUE_BYTES, Limits};
 pub use registry::{Arity, Entry, Registry};
 
 use crate::graph::{Graph, Op};
@@ -91,7 +93,7 @@ impl Spec {
 
     /// Reads a spec whose ops come from `registry`.
     pub fn from_slice_with(bytes: &[u8], registry: &Registry) -> Result<Spec, SpecError> {
-        let json: Json = serde_json::from_slice(bytes).map_err(|e| {
+        let json: Json = json::parse(bytes).map_err(|e| {
             SpecError::new(
                 SpecErrorKind::Syntax,
                 Path::ROOT,
@@ -101,17 +103,68 @@ impl Spec {
         read::read(&json, registry)
     }
 
-    /// Reads a spec file naming builtin ops.
+    /// Reads a spec file naming builtin ops. A file over [`DEFAULT_MAX_SPEC_BYTES`] is a
+    /// [`TooLarge`](SpecErrorKind::TooLarge) error; [`Spec::read_file_with`] sets another cap.
     pub fn read_file(path: impl AsRef<std::path::Path>) -> Result<Spec, SpecError> {
+        Spec::read_file_with(path, Registry::builtins(), DEFAULT_MAX_SPEC_BYTES)
+    }
+
+    /// Reads a spec file whose ops come from `registry`, refusing a file of more than
+    /// `max_bytes` bytes (also one that never ends, such as `/dev/zero`) with a
+    /// [`TooLarge`](SpecErrorKind::TooLarge) error before reading past the cap.
+    pub fn read_file_with(
+        path: impl AsRef<std::path::Path>,
+        registry: &Registry,
+        max_bytes: u64,
+    ) -> Result<Spec, SpecError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             SpecError::new(
                 SpecErrorKind::Io,
                 Path::ROOT,
                 format!("cannot read {}: {e}", path.display()),
             )
-        })?;
-        Spec::from_slice(&bytes)
+        };
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        Spec::read_from(file, &path.display().to_string(), registry, max_bytes)
+    }
+
+    /// Reads a spec from `reader` (`name` says what it is, for messages), refusing more than
+    /// `max_bytes` bytes with a [`TooLarge`](SpecErrorKind::TooLarge) error.
+    ///
+    /// ```
+    /// use blockwork::spec::{Registry, Spec, SpecErrorKind};
+    /// let text = br#"{"nodes": [{"key": "x", "literal": 1}]}"#;
+    /// assert!(Spec::read_from(&text[..], "text", Registry::builtins(), 100).is_ok());
+    /// let err = Spec::read_from(&text[..], "text", Registry::builtins(), 10).unwrap_err();
+    /// assert_eq!(err.kind(), SpecErrorKind::TooLarge);
+    /// ```
+    pub fn read_from(
+        reader: impl std::io::Read,
+        name: &str,
+        registry: &Registry,
+        max_bytes: u64,
+    ) -> Result<Spec, SpecError> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        reader
+            .take(max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                SpecError::new(
+                    SpecErrorKind::Io,
+                    Path::ROOT,
+                    format!("cannot read {name}: {e}"),
+                )
+            })?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(SpecError::new(
+                SpecErrorKind::TooLarge,
+                Path::ROOT,
+                format!("{name} is larger than the spec size cap of {max_bytes} bytes"),
+            ));
+        }
+        Spec::from_slice_with(&bytes, registry)
     }
 
     /// The spec as JSON, for a graph of builtin ops.
@@ -197,7 +250,7 @@ pub fn parse_key(text: &str) -> Result<Key, SpecError> {
     if !(text.starts_with('[') || text.starts_with('"')) {
         return Ok(Key::from(text));
     }
-    let json: Json = serde_json::from_str(text).map_err(|e| {
+    let json: Json = json::parse(text.as_bytes()).map_err(|e| {
         SpecError::new(
             SpecErrorKind::BadKey,
             Path::ROOT,
@@ -205,6 +258,54 @@ pub fn parse_key(text: &str) -> Result<Key, SpecError> {
         )
     })?;
     read::key(&json, &Path::ROOT)
+}
+
+/// A key as the text that [`parse_key`] reads back as the same key: a string key as itself,
+/// unless it starts with `[` or `"`, in which case as a JSON string; a tuple key as a JSON
+/// array. `blockwork run` names its outputs this way, so that a string key that looks like a
+/// tuple (`"('x', 0)"`) and the tuple key `('x', 0)` never print alike.
+///
+/// ```
+/// use blockwork::spec::{key_text, parse_key};
+/// use blockwork::Key;
+/// let tuple = Key::from(("x", 0));
+/// assert_eq!(key_text(&tuple), r#"["x",0]"#);
+/// assert_eq!(key_text(&Key::from("total")), "total");
+/// assert_eq!(key_text(&Key::from(r#"["x",0]"#)), r#""[\"x\",0]""#);
+/// for k in [tuple, Key::from("('x', 0)"), Key::from(r#"["x",0]"#), Key::from("\"q")] {
+///     assert_eq!(parse_key(&key_text(&k)).unwrap(), k);
+/// }
+/// ```
+pub fn key_text(key: &Key) -> String {
+    match key {
+        Key::Name(n) if !(n.starts_with('[') || n.starts_with('"')) => n.to_string(),
+        _ => write::key_json(key).to_string(),
+    }
+}
+
+/// A value as JSON text, in the form of [`value_to_json`] but at any nesting depth (written
+/// with an explicit stack), and only if it fits `max_bytes` as [`Value::deep_size`] measures
+/// it (a shared sublist counts each time it is written). Opaque values are written as a
+/// string of their debug text (`"<type (n bytes)>"`). A value over the budget is a
+/// [`TooLarge`](crate::ErrorKind::TooLarge) error, before anything is written.
+///
+/// ```
+/// use blockwork::spec::value_json_text;
+/// use blockwork::{ErrorKind, Value};
+/// let v = Value::list([Value::Int(1), Value::Float(f64::INFINITY), Value::list([Value::from("a")])]);
+/// assert_eq!(value_json_text(&v, 1 << 20).unwrap(), r#"[1,{"float":"inf"},["a"]]"#);
+/// assert_eq!(value_json_text(&v, 10).unwrap_err().kind(), ErrorKind::TooLarge);
+/// ```
+pub fn value_json_text(v: &Value, max_bytes: usize) -> crate::Result<String> {
+    if v.deep_size(max_bytes).is_none() {
+        return Err(crate::Error::new(
+            crate::ErrorKind::TooLarge,
+            format!("a value over the budget of {max_bytes} bytes cannot be printed"),
+        ));
+    }
+    let mut out = String::new();
+    write::value_text(v, &mut out);
+    Ok(out)
 }
 
 /// Keys that no node of `graph` refers to, in graph order: what a graph is for.

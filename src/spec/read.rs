@@ -489,7 +489,7 @@ pub(super) fn value(json: &Json, path: &Path) -> Result<Value, SpecError> {
 fn special_float(json: &Json, path: &Path) -> Result<Value, SpecError> {
     let f = match json {
         Json::Int(i) => *i as f64,
-        Json::BigInt(u) => *u as f64,
+        Json::BigInt(digits) => digits.parse().unwrap_or(f64::NAN),
         Json::Float(f) => *f,
         Json::Str(s) => match s.to_ascii_lowercase().as_str() {
             "nan" => f64::NAN,

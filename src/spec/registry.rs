@@ -1,6 +1,7 @@
 //! The op registry: the ops a spec file may name, with their arities.
 
 use super::builtins;
+use super::limits::Limits;
 use crate::array::ArrayContext;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
@@ -84,12 +85,21 @@ pub struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     ops: IndexMap<String, Entry>,
+    limits: Limits,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// An empty registry that records `limits` (see [`Registry::limits`]).
+    pub(super) fn with_limits(limits: Limits) -> Registry {
+        Registry {
+            ops: IndexMap::new(),
+            limits,
+        }
     }
 
     /// The shared registry of builtin ops (built once, on first use).
@@ -99,7 +109,9 @@ impl Registry {
     /// files with a registry of your own context ([`Registry::with_arrays`]).
     pub fn builtins() -> &'static Registry {
         static BUILTINS: OnceLock<Registry> = OnceLock::new();
-        BUILTINS.get_or_init(|| builtins::registry(&ArrayContext::with_pool_limit(0)))
+        BUILTINS.get_or_init(|| {
+            builtins::registry(&ArrayContext::with_pool_limit(0), Limits::default())
+        })
     }
 
     /// The builtin ops, with `array.*` ops that make their arrays in `arrays` (and recycle
@@ -121,7 +133,30 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_arrays(arrays: ArrayContext) -> Registry {
-        builtins::registry(&arrays)
+        builtins::registry(&arrays, Limits::default())
+    }
+
+    /// A registry of the builtin ops that enforce `limits` instead of the defaults. Its ops
+    /// are new ops (a graph built with them writes to JSON only through this registry).
+    ///
+    /// ```
+    /// use blockwork::spec::{Limits, Registry};
+    /// let reg = Registry::builtins_with_limits(Limits { max_value_bytes: 1 << 20 });
+    /// assert_eq!(reg.limits().max_value_bytes, 1 << 20);
+    /// assert_eq!(reg.len(), Registry::builtins().len());
+    /// ```
+    pub fn builtins_with_limits(limits: Limits) -> Registry {
+        builtins::registry(&ArrayContext::with_pool_limit(0), limits)
+    }
+
+    /// The builtin ops enforcing `limits`, with `array.*` ops making arrays in `arrays`.
+    pub fn with_arrays_and_limits(arrays: ArrayContext, limits: Limits) -> Registry {
+        builtins::registry(&arrays, limits)
+    }
+
+    /// The limits its builtin ops enforce (the defaults for a registry made empty).
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// A copy of the builtin registry to extend; its ops are the same ops as the shared one's.

@@ -152,6 +152,41 @@ pub(super) fn key_json(k: &Key) -> J {
     }
 }
 
+/// Appends `v` as JSON text to `out`, with an explicit stack (any depth); opaque values as a
+/// string of their debug text.
+pub(super) fn value_text(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    let scalar = |v: &Value, out: &mut String| {
+        let j = match v {
+            Value::Opaque(_) => J::from(format!("{v:?}")),
+            other => value_at(other, &Path::ROOT, 1).unwrap_or(J::Null),
+        };
+        let _ = write!(out, "{j}");
+    };
+    let Value::List(l) = v else {
+        return scalar(v, out);
+    };
+    out.push('[');
+    let mut stack: Vec<(std::slice::Iter<'_, Value>, bool)> = vec![(l.iter(), false)];
+    while let Some((items, started)) = stack.last_mut() {
+        let Some(item) = items.next() else {
+            stack.pop();
+            out.push(']');
+            continue;
+        };
+        if std::mem::replace(started, true) {
+            out.push(',');
+        }
+        match item {
+            Value::List(inner) => {
+                out.push('[');
+                stack.push((inner.iter(), false));
+            }
+            other => scalar(other, out),
+        }
+    }
+}
+
 /// A value as JSON (see [`value_to_json`](super::value_to_json)), `depth` recursion steps
 /// into its node.
 pub(super) fn value_at(v: &Value, path: &Path, depth: usize) -> Result<J, SpecError> {

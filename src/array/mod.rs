@@ -24,7 +24,10 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 //!
-//! Names are deterministic: the same expression on the same inputs gives the same keys.
+//! Names are deterministic: the same expression on the same inputs gives the same keys. User
+//! functions are the exception: each [`Array::map_blocks`] or [`Array::map_overlap`] call
+//! gets keys of its own, unless the caller passes a token that names the function
+//! ([`Array::map_blocks_with_token`]).
 
 pub mod bench;
 mod blockwise;
@@ -335,7 +338,10 @@ impl Array {
     }
 
     /// The whole graph that computes this array's blocks.
-    pub fn graph(&self) -> Graph {
+    ///
+    /// Errors: two layers that define one key differently (see [`Graph::merge`]) are a
+    /// [`DuplicateKey`](ErrorKind::DuplicateKey) error.
+    pub fn graph(&self) -> Result<Graph> {
         collect_graph(&[self.layer()])
     }
 
@@ -355,7 +361,7 @@ impl Array {
     /// Computes every block and assembles them into one block of the array's type.
     pub fn compute_data(&self, exec: &impl Executor) -> Result<BlockData> {
         let keys = self.keys();
-        let plan = Plan::new(&self.graph(), &keys)?;
+        let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
         let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
             ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
@@ -385,7 +391,7 @@ impl Array {
     /// later computations start from the stored blocks.
     pub fn persist(&self, exec: &impl Executor) -> Result<Array> {
         let keys = self.keys();
-        let plan = Plan::new(&self.graph(), &keys)?;
+        let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
         let mut graph = Graph::with_capacity(keys.len());
         for (k, v) in keys.into_iter().zip(out.values) {
@@ -405,8 +411,9 @@ impl Array {
     }
 }
 
-/// Merges the graphs of `roots` and every layer they depend on (each once, by name).
-pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Graph {
+/// Merges the graphs of `roots` and every layer they depend on (each once, by name: a
+/// layer's name is a token of its computation, so two layers of one name are the same).
+pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Result<Graph> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack: Vec<Arc<Layer>> = roots.to_vec();
     let mut order = Vec::new();
@@ -418,9 +425,9 @@ pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Graph {
     }
     let mut g = Graph::with_capacity(order.iter().map(|l| l.graph.len()).sum());
     for l in order.iter().rev() {
-        g.merge(&l.graph);
+        g.merge(&l.graph)?;
     }
-    g
+    Ok(g)
 }
 
 /// A block index as a literal task argument.

@@ -230,8 +230,8 @@ impl Array {
             );
             keys.push(k);
         }
-        let mut full = super::collect_graph(&[src.layer()]);
-        full.merge(&graph);
+        let mut full = super::collect_graph(&[src.layer()])?;
+        full.merge(&graph)?;
         exec.run(&Plan::new(&full, &keys)?)?;
         Ok(())
     }

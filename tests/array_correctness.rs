@@ -113,3 +113,101 @@ fn merge_of_conflicting_definitions_is_an_error() {
         assert_eq!(g, before, "a failed merge changes nothing");
     }
 }
+
+#[test]
+fn npy_truncated_after_opening_is_a_typed_error() {
+    let c = ctx();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npy");
+    let a = data(&[40, 30], 4);
+    ndarray_npy::write_npy(&path, &a).unwrap();
+    let x = c.from_npy(&path, [7, 30]).unwrap();
+    let y = c.from_npy(&path, [7, 11]).unwrap();
+    // Shrink the file under the graph: the blocks past the end cannot be read.
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(200).unwrap();
+    for arr in [&x, &y] {
+        let err = arr.compute::<f64>(&Sequential::new()).unwrap_err();
+        assert_eq!(err.task_cause(), Some(ErrorKind::Io), "{err}");
+        assert!(err.to_string().contains("a.npy"), "{err}");
+    }
+    // A file whose size does not match its header is refused when opened.
+    assert_eq!(c.from_npy(&path, 7).unwrap_err().kind(), ErrorKind::Io);
+}
+
+#[test]
+fn npy_read_matches_ndarray_npy_for_every_layout() {
+    let c = ctx();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npy");
+    for (shape, chunks) in common::layouts() {
+        let a = data(&shape, 5);
+        ndarray_npy::write_npy(&path, &a).unwrap();
+        let got = c
+            .from_npy(&path, chunks)
+            .unwrap()
+            .compute::<f64>(&Sequential::new());
+        assert_eq!(got.unwrap(), a, "{shape:?}");
+    }
+}
+
+#[test]
+fn to_npy_overwriting_its_own_input_reads_the_old_data() {
+    let c = ctx();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npy");
+    let a = data(&[9, 5], 6);
+    ndarray_npy::write_npy(&path, &a).unwrap();
+    let pool = blockwork::Pool::new(2).unwrap();
+    c.from_npy(&path, [2, 3])
+        .unwrap()
+        .add(1.0)
+        .unwrap()
+        .to_npy(&path, &pool)
+        .unwrap();
+    let back: ndarray::ArrayD<f64> = ndarray_npy::read_npy(&path).unwrap();
+    assert_eq!(back, a.mapv(|v| v + 1.0));
+    // Nothing else is left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn failed_to_npy_leaves_no_file_and_keeps_an_old_target() {
+    let c = ctx();
+    let dir = tempfile::tempdir().unwrap();
+    let x = c.ones(&[8], 2, DType::F64).unwrap();
+    let failing = x
+        .map_blocks("fail-on-2", DType::F64, |b, idx| {
+            if idx[0] == 2 {
+                Err("block 2 fails".into())
+            } else {
+                Ok(b.clone())
+            }
+        })
+        .unwrap();
+    let fresh = dir.path().join("new.npy");
+    assert_eq!(
+        failing
+            .to_npy(&fresh, &Sequential::new())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TaskFailed
+    );
+    assert!(!fresh.exists());
+    let old = dir.path().join("old.npy");
+    let before = data(&[3], 1);
+    ndarray_npy::write_npy(&old, &before).unwrap();
+    let bytes = std::fs::read(&old).unwrap();
+    assert!(failing.to_npy(&old, &Sequential::new()).is_err());
+    assert_eq!(std::fs::read(&old).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary left"
+    );
+    // I/O errors name the path.
+    let nowhere = dir.path().join("no-such-dir").join("x.npy");
+    let err = x.to_npy(&nowhere, &Sequential::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("no-such-dir"), "{err}");
+}

@@ -211,3 +211,199 @@ fn failed_to_npy_leaves_no_file_and_keeps_an_old_target() {
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("no-such-dir"), "{err}");
 }
+
+#[test]
+fn explicit_chunks_may_hold_zero_length_blocks() {
+    use blockwork::array::Chunks;
+    let c = Chunks::new(&[5, 4], vec![vec![0, 2, 0, 3, 0], vec![4, 0]]).unwrap();
+    assert_eq!(c.numblocks(), vec![5, 2]);
+    assert_eq!(c.offsets(0), &[0, 0, 2, 2, 5, 5]);
+    let a = data(&[5, 4], 7);
+    let x = ctx()
+        .from_ndarray(&a, vec![vec![0, 2, 0, 3, 0], vec![4, 0]])
+        .unwrap();
+    let s = Sequential::new();
+    assert_eq!(x.compute::<f64>(&s).unwrap(), a);
+    let got = x.sum(Some(0)).unwrap().compute::<f64>(&s).unwrap();
+    common::close(&got, &a.sum_axis(ndarray::Axis(0)), 1e-12);
+    let got = x
+        .mul(2.0)
+        .unwrap()
+        .rechunk(2)
+        .unwrap()
+        .compute::<f64>(&s)
+        .unwrap();
+    assert_eq!(got, a.mapv(|v| v * 2.0));
+}
+
+#[test]
+fn grids_too_large_to_hold_are_typed_errors() {
+    let c = ctx();
+    let kind = |r: blockwork::Result<blockwork::array::Array>| r.map(drop).unwrap_err().kind();
+    assert_eq!(
+        kind(c.zeros(&[1_000_000_000_000], 1, DType::F64)),
+        ErrorKind::TooLarge
+    );
+    assert_eq!(
+        kind(c.zeros(&[0, 1e18 as usize], 1, DType::F64)),
+        ErrorKind::TooLarge
+    );
+    assert_eq!(
+        kind(c.zeros(&[1 << 20, 1 << 20], 1 << 7, DType::F64)),
+        ErrorKind::TooLarge
+    );
+    let explicit = vec![vec![0usize; 1 << 13], vec![0usize; 1 << 12]];
+    assert_eq!(
+        blockwork::array::Chunks::new(&[0, 0], explicit)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TooLarge
+    );
+    // A broadcast of two fine grids multiplies their block counts.
+    let col = c.zeros(&[1 << 13, 1], 1, DType::F64).unwrap();
+    let row = c.zeros(&[1, 1 << 12], 1, DType::F64).unwrap();
+    assert_eq!(kind(col.add(&row)), ErrorKind::TooLarge);
+    // The limit leaves room for a million blocks.
+    assert_eq!(
+        c.zeros(&[1 << 40], 1 << 20, DType::F64)
+            .unwrap()
+            .chunks()
+            .nblocks(),
+        1 << 20
+    );
+}
+
+#[test]
+fn map_overlap_depth_beyond_the_axis() {
+    let c = ctx();
+    let a = data(&[7, 3], 8);
+    let x = c.from_ndarray(&a, [3, 2]).unwrap();
+    let id = |b: &BlockData, _: &[usize]| Ok(b.clone());
+    let y = x
+        .map_overlap("id", &[usize::MAX, usize::MAX], Boundary::None, id)
+        .unwrap();
+    assert_eq!(y.compute::<f64>(&Sequential::new()).unwrap(), a);
+    for b in [
+        Boundary::Constant(0.0),
+        Boundary::Periodic,
+        Boundary::Reflect,
+    ] {
+        let err = x.map_overlap("id", &[usize::MAX, 1], b, id).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{b:?}");
+    }
+}
+
+#[test]
+fn shapes_whose_size_overflows_are_typed_errors() {
+    let c = ctx();
+    let s = Sequential::new();
+    let ones = |shape: &[usize], chunks: Vec<usize>| c.ones(shape, chunks, DType::F64).unwrap();
+    let small = ones(&[4, 6], vec![2, 3]);
+    let err = small.broadcast_to(&[1 << 62, 4, 6]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overflow);
+    let tall = ones(&[1 << 59, 1], vec![1 << 59, 1]);
+    let wide = ones(&[1, 32], vec![1, 32]);
+    assert_eq!(tall.add(&wide).unwrap_err().kind(), ErrorKind::Overflow);
+    // Joining two halves of the address space.
+    let half = ones(&[1 << 59], vec![1 << 59]);
+    let err = blockwork::array::Array::concatenate(&[half.clone(), half.clone()], 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overflow);
+    let err = blockwork::array::Array::stack(&[half.clone(), half.clone()], 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overflow);
+    // An outer product of two large vectors.
+    let v = ones(&[1 << 31], vec![1 << 31]);
+    assert_eq!(
+        v.tensordot(&v, &[], &[]).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        v.reshape(&[1 << 62]).unwrap_err().kind(),
+        ErrorKind::Overflow
+    );
+    // Sizes that fit still compute: a broadcast that stays small.
+    let fine = small.broadcast_to(&[3, 4, 6]).unwrap().sum(None).unwrap();
+    assert_eq!(fine.compute_scalar(&s).unwrap().as_f64(), 72.0);
+    // Empty arrays with huge axes have a valid (empty) result.
+    let empty = ones(&[0, 1 << 62], vec![1, 1 << 62]);
+    assert_eq!(
+        empty
+            .sum(None)
+            .unwrap()
+            .compute_scalar(&s)
+            .unwrap()
+            .as_f64(),
+        0.0
+    );
+}
+
+#[test]
+fn any_of_nothing_is_false_and_all_of_nothing_is_true() {
+    let c = ctx();
+    let s = Sequential::new();
+    for dtype in [DType::Bool, DType::I64, DType::F64] {
+        let e = c.zeros(&[0], 1, dtype).unwrap();
+        let any = e.any(None).unwrap().compute::<bool>(&s).unwrap();
+        let all = e.all(None).unwrap().compute::<bool>(&s).unwrap();
+        assert_eq!((any[[]], all[[]]), (false, true), "{dtype:?}");
+    }
+    let e = c.ones(&[3, 0], 2, DType::F64).unwrap();
+    let any = e.any(Some(1)).unwrap().compute::<bool>(&s).unwrap();
+    assert_eq!(any.as_slice().unwrap(), &[false; 3]);
+    let all = e.all(Some(1)).unwrap().compute::<bool>(&s).unwrap();
+    assert_eq!(all.as_slice().unwrap(), &[true; 3]);
+    // Non-empty selections against a naive loop.
+    let a = common::idata(&[5, 4], 3).mapv(|v| v.rem_euclid(3) == 0);
+    let x = c.from_ndarray(&a, [2, 3]).unwrap();
+    for axis in 0..2 {
+        let got = x
+            .any(Some(axis as isize))
+            .unwrap()
+            .compute::<bool>(&s)
+            .unwrap();
+        let want = a.map_axis(ndarray::Axis(axis), |l| l.iter().any(|&v| v));
+        assert_eq!(got, want);
+        let got = x
+            .all(Some(axis as isize))
+            .unwrap()
+            .compute::<bool>(&s)
+            .unwrap();
+        let want = a.map_axis(ndarray::Axis(axis), |l| l.iter().all(|&v| v));
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn array_integer_arithmetic_wraps() {
+    let c = ctx();
+    let s = Sequential::new();
+    let a = ndarray::arr1(&[i64::MAX, i64::MIN, 3]).into_dyn();
+    let x = c.from_ndarray(&a, 2).unwrap();
+    let got = x.add(1i64).unwrap().compute::<i64>(&s).unwrap();
+    assert_eq!(got, a.mapv(|v| v.wrapping_add(1)));
+    assert_eq!(got[[0]], i64::MIN);
+    let got = x.sub(1i64).unwrap().compute::<i64>(&s).unwrap();
+    assert_eq!(got, a.mapv(|v| v.wrapping_sub(1)));
+    let got = x.mul(&x).unwrap().compute::<i64>(&s).unwrap();
+    assert_eq!(got, a.mapv(|v| v.wrapping_mul(v)));
+    let got = x.neg().unwrap().compute::<i64>(&s).unwrap();
+    assert_eq!(got, a.mapv(i64::wrapping_neg));
+    let sum = x.sum(None).unwrap().compute_scalar(&s).unwrap();
+    assert_eq!(
+        sum,
+        blockwork::array::Scalar::I64(a.iter().fold(0i64, |s, &v| s.wrapping_add(v)))
+    );
+    let cs = x.cumsum(0).unwrap().compute::<i64>(&s).unwrap();
+    let mut acc = 0i64;
+    let want: Vec<i64> = a
+        .iter()
+        .map(|&v| {
+            acc = acc.wrapping_add(v);
+            acc
+        })
+        .collect();
+    assert_eq!(cs.as_slice().unwrap(), want.as_slice());
+    let b = ndarray::arr1(&[i32::MAX, 1]).into_dyn();
+    let y = c.from_ndarray(&b, 1).unwrap();
+    let got = y.add(&y).unwrap().compute::<i32>(&s).unwrap();
+    assert_eq!(got, b.mapv(|v| v.wrapping_add(v)));
+}

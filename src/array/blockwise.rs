@@ -162,8 +162,9 @@ impl Array {
     /// [`map_overlap_with_token`](Self::map_overlap_with_token) for shared keys).
     ///
     /// Errors: a depth list of the wrong length is a [`Shape`](ErrorKind::Shape) error;
-    /// a halo deeper than its axis is [`InvalidArgument`](ErrorKind::InvalidArgument)
-    /// (with [`Boundary::None`] such a halo is cut at the edge, as any halo is).
+    /// a halo deeper than its axis is [`InvalidArgument`](ErrorKind::InvalidArgument),
+    /// except with [`Boundary::None`], where halos stop at the array's edge anyway; an
+    /// extended block too large to allocate is [`Overflow`](ErrorKind::Overflow).
     ///
     /// ```
     /// use blockwork::array::{ArrayContext, BlockData, Boundary, DType};
@@ -243,14 +244,26 @@ impl Array {
                 format!("{} depths for {n} axes", depth.len()),
             ));
         }
-        if matches!(boundary, Boundary::Periodic | Boundary::Reflect)
-            && (0..n).any(|k| depth[k] > self.shape()[k])
-        {
+        if boundary != Boundary::None && (0..n).any(|k| depth[k] > self.shape()[k]) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "halo deeper than its axis",
             ));
         }
+        // Without a boundary a halo stops at the array's edge: a deeper one is the same.
+        let depth: Vec<usize> = (0..n).map(|k| depth[k].min(self.shape()[k])).collect();
+        let depth = depth.as_slice();
+        // The largest extended block must be a size that can be allocated.
+        let ext: Vec<usize> = (0..n)
+            .map(|k| {
+                let widest = self.chunks().axis(k).iter().copied().max().unwrap_or(0);
+                depth[k]
+                    .checked_mul(2)
+                    .and_then(|d| d.checked_add(widest))
+                    .ok_or_else(|| Error::new(ErrorKind::Overflow, "halo size overflows"))
+            })
+            .collect::<Result<_>>()?;
+        super::grid::checked_size(&ext, self.dtype().itemsize())?;
         let src = self.materialize();
         let plans: Vec<Vec<AxisHalo>> = (0..n)
             .map(|k| {

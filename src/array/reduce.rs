@@ -249,7 +249,7 @@ impl Array {
             (layer, nb) = combine_level(layer, &nb, &spec, how.split_every, &name);
             level += 1;
         }
-        Ok(finalize_layer(self, layer, &spec, how.keepdims, &base))
+        finalize_layer(self, layer, &spec, how.keepdims, &base)
     }
 
     /// Checks a reduction's arguments against this array and describes it.
@@ -280,7 +280,7 @@ impl Array {
         let count: usize = (0..n)
             .filter(|&k| red[k])
             .map(|k| self.shape()[k])
-            .product();
+            .fold(1usize, usize::saturating_mul);
         let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
         if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op {
             return Err(Error::new(
@@ -468,7 +468,7 @@ fn finalize_layer(
     spec: &Arc<Spec>,
     keepdims: bool,
     name: &str,
-) -> Array {
+) -> Result<Array> {
     let n = src.ndim();
     let out_axes: Vec<Vec<usize>> = (0..n)
         .filter(|&k| keepdims || !spec.red[k])
@@ -480,7 +480,7 @@ fn finalize_layer(
             }
         })
         .collect();
-    let chunks = Chunks::from_axes(out_axes);
+    let chunks = Chunks::from_axes(out_axes)?;
     let out_dtype = spec.op.out_dtype(spec.in_dtype);
     let name: Arc<str> = name.into();
     let (sk, ctx) = (spec.clone(), src.context().clone());
@@ -523,7 +523,7 @@ fn finalize_layer(
         graph,
         deps: vec![prev],
     };
-    Array::from_layer(src.context(), layer, chunks, out_dtype)
+    Ok(Array::from_layer(src.context(), layer, chunks, out_dtype))
 }
 
 /// The values of a partial, as a block of `dtype` and `shape`.
@@ -551,6 +551,11 @@ fn finalize(
                 .collect(),
         ),
         (ReduceOp::ArgMin | ReduceOp::ArgMax, [_, idx]) => idx.clone(),
+        // `any` is the max and `all` the min of 0/1 values; over nothing they hold the
+        // identities (i64::MIN and i64::MAX): "positive" gives false and true, as in NumPy.
+        (ReduceOp::Any | ReduceOp::All, [AccVec::I(v)]) => {
+            AccVec::I(v.iter().map(|&x| i64::from(x > 0)).collect())
+        }
         (_, [v]) => v.clone(),
         _ => return Err(TaskError::new("internal: partial fields")),
     };

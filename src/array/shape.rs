@@ -29,8 +29,15 @@ fn overlaps(src: &[usize], dst: &[usize], j: usize) -> Vec<Piece> {
         let (b, off) = locate(src, lo);
         return vec![(b, off, 0, 0)];
     }
+    // Start at the block holding `lo` and stop at the first block starting at `hi` or
+    // beyond: the work is the number of overlapping blocks, not of all blocks.
+    let nb = src.len() - 1;
+    let first = src[..nb].partition_point(|&o| o <= lo).saturating_sub(1);
     let mut out = Vec::new();
-    for b in 0..src.len() - 1 {
+    for b in first..nb {
+        if src[b] >= hi {
+            break;
+        }
         let (s, e) = (src[b].max(lo), src[b + 1].min(hi));
         if s < e {
             out.push((b, s - src[b], s - lo, e - s));
@@ -87,7 +94,7 @@ impl Array {
         }
         let mut axes: Vec<Vec<usize>> = src.chunks().axes().to_vec();
         axes[axis] = runs.iter().map(|r| r.1.len()).collect();
-        let chunks = Chunks::from_axes(axes);
+        let chunks = Chunks::from_axes(axes)?;
         let name = token("take", (src.name(), axis, positions));
         let runs = Arc::new(runs);
         let (r2, ctx) = (runs.clone(), self.context().clone());
@@ -133,8 +140,8 @@ impl Array {
             return Ok(self.clone());
         }
         let n = self.ndim();
-        let src_offs: Vec<Vec<usize>> = (0..n).map(|k| self.chunks().offsets(k)).collect();
-        let dst_offs: Vec<Vec<usize>> = (0..n).map(|k| new.offsets(k)).collect();
+        let src_offs: Vec<&[usize]> = (0..n).map(|k| self.chunks().offsets(k)).collect();
+        let dst_offs: Vec<&[usize]> = (0..n).map(|k| new.offsets(k)).collect();
         let per_axis: AxisPieces = (0..n)
             .map(|k| {
                 (0..new.axis(k).len())
@@ -319,7 +326,7 @@ impl Array {
             .collect::<Result<_>>()?;
         let names: Vec<&Arc<str>> = srcs.iter().map(Array::name).collect();
         let name = token("concatenate", (names, k));
-        let chunks = Chunks::from_axes(axes);
+        let chunks = Chunks::from_axes(axes)?;
         let mut graph = Graph::with_capacity(chunks.nblocks());
         let owner: Vec<(usize, usize)> = srcs
             .iter()

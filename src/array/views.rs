@@ -199,7 +199,7 @@ impl Array {
             perm.iter()
                 .map(|&p| self.chunks().axis(p).to_vec())
                 .collect(),
-        );
+        )?;
         Ok(self.view_as(view, chunks, "transpose"))
     }
 
@@ -365,7 +365,7 @@ impl Array {
             k += 1;
         }
         let view = View { axes, fixed };
-        let out = self.view_as(view, Chunks::from_axes(chunks), "getitem");
+        let out = self.view_as(view, Chunks::from_axes(chunks)?, "getitem");
         match list {
             Some((axis, pos)) => out.take(axis, &pos),
             None => Ok(out),

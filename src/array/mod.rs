@@ -24,6 +24,13 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 //!
+//! Integer arithmetic wraps, as NumPy's does for arrays: `i64::MAX + 1` is `i64::MIN`, in
+//! debug and release builds alike, for elementwise operations, sums, products and cumulative
+//! sums (`i32` operands wrap at `i32`'s range; sums and products accumulate in `i64`). Sizes
+//! never wrap: a shape whose element count or size in bytes overflows is an
+//! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
+//! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
+//!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`] or [`Array::map_overlap`] call
 //! gets keys of its own, unless the caller passes a token that names the function
@@ -37,6 +44,8 @@ mod elementwise;
 mod expr;
 #[cfg(feature = "testing")]
 mod fuzz;
+#[cfg(feature = "testing")]
+mod fuzz_shapes;
 pub mod grid;
 mod kernels;
 mod linalg;
@@ -53,6 +62,8 @@ pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
 pub use expr::{BinOp, UnOp};
 #[cfg(feature = "testing")]
 pub use fuzz::fuzz_array_index;
+#[cfg(feature = "testing")]
+pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};

@@ -238,11 +238,15 @@ impl Array {
     /// a contiguous range of the flat order.
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
         let total = self.len();
-        let known: usize = shape
-            .iter()
-            .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+        let dims = || shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize);
+        // The product of the given lengths, which may overflow only when none is 0.
+        let known: usize = if dims().any(|d| d == 0) {
+            0
+        } else {
+            dims()
+                .try_fold(1usize, |a, d| a.checked_mul(d))
+                .ok_or_else(|| Error::new(ErrorKind::Overflow, "element count overflows"))?
+        };
         let infer = shape.iter().filter(|&&d| d == -1).count();
         if infer > 1 || shape.iter().any(|&d| d < -1) {
             return Err(Error::new(ErrorKind::Shape, format!("bad shape {shape:?}")));

@@ -407,3 +407,22 @@ fn array_integer_arithmetic_wraps() {
     let got = y.add(&y).unwrap().compute::<i32>(&s).unwrap();
     assert_eq!(got, b.mapv(|v| v.wrapping_add(v)));
 }
+
+#[test]
+fn fromfunction_of_one_name_keep_their_own_keys() {
+    use blockwork::array::Scalar;
+    let c = ctx();
+    let f = c
+        .fromfunction("f", &[5], 2, DType::I64, |i| Scalar::I64(i[0] as i64))
+        .unwrap();
+    let g = c
+        .fromfunction("f", &[5], 2, DType::I64, |i| Scalar::I64(10 * i[0] as i64))
+        .unwrap();
+    assert_ne!(f.name(), g.name());
+    let got = f
+        .sub(&g)
+        .unwrap()
+        .compute::<i64>(&Sequential::new())
+        .unwrap();
+    assert_eq!(got.as_slice().unwrap(), &[0, -9, -18, -27, -36]);
+}

@@ -49,3 +49,29 @@ fn array_shapes_short_inputs() {
         }
     }
 }
+
+/// A fixed pseudo-random sweep of inputs, biased towards the bytes that pick huge lengths.
+#[test]
+fn array_shapes_pseudo_random_inputs() {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 14) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                let r = next();
+                if r % 4 == 0 {
+                    240 + (r >> 8) as u8 % 9
+                } else {
+                    (r >> 8) as u8
+                }
+            })
+            .collect();
+        blockwork::array::fuzz_array_shapes(&bytes);
+    }
+}

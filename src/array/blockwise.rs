@@ -3,7 +3,7 @@
 
 use super::dtype::{BlockData, DType, Element, Scalar, with_block};
 use super::grid::{BlockIndices, locate};
-use super::{Array, Layer, block_index, blocks_of, index_value, token};
+use super::{Array, Layer, block_index, blocks_of, index_value, token, unique};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
@@ -31,13 +31,6 @@ enum FnToken<'a> {
     Unique(u64),
     /// The caller's token: the caller promises one function per token.
     Given(&'a str),
-}
-
-/// A number never returned before in this process.
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cold]

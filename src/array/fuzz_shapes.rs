@@ -180,6 +180,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
             let vals = xa
                 .as_ref()
                 .zip(want.as_ref())
+                .filter(|(_, s)| checked_size(s, 8).is_ok_and(|n| n <= SMALL))
                 .and_then(|(a, s)| a.broadcast(IxDyn(s)).map(|v| v.to_owned()));
             check("broadcast_to", x.broadcast_to(&to), allowed, want, vals);
         }
@@ -331,7 +332,11 @@ pub fn fuzz_array_shapes(data: &[u8]) {
             };
             let mut s = x.shape().to_vec();
             s.remove(k);
-            let vals = xa.as_ref().map(|a| a.sum_axis(Axis(k)));
+            // Summing an empty axis away can leave many zeros: compare small results only.
+            let vals = xa
+                .as_ref()
+                .filter(|_| checked_size(&s, 8).is_ok_and(|n| n <= SMALL))
+                .map(|a| a.sum_axis(Axis(k)));
             check("sum", got, size_errors(&s), Some(s), vals);
         }
         _ => {

@@ -32,8 +32,8 @@
 //! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
 //!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
-//! functions are the exception: each [`Array::map_blocks`] or [`Array::map_overlap`] call
-//! gets keys of its own, unless the caller passes a token that names the function
+//! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
+//! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
 //! ([`Array::map_blocks_with_token`]).
 
 pub mod bench;
@@ -163,6 +163,14 @@ impl std::fmt::Debug for Array {
             .field("dtype", &self.dtype())
             .finish()
     }
+}
+
+/// A number never returned before in this process: mixed into the names of arrays made by
+/// user functions, which cannot be told apart by hashing.
+pub(crate) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A deterministic name: `prefix-` and a hash of `parts`.

@@ -12,7 +12,7 @@ use super::elementwise::MAX_FUSED_NODES;
 use super::expr::Fused;
 use super::grid::{BlockIndices, Chunks, c_strides, norm_axis};
 use super::kernels::eval::Kernel;
-use super::kernels::ops::{self, Opnd, Out, Val};
+use super::kernels::ops::{self, Out, TileOperand, Val};
 use super::kernels::reduce::{AccVec, Kind, Partial, Scratch};
 use super::{Array, Layer, block_index, blocks_of, index_value, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -373,9 +373,9 @@ fn partial_block(
     }
     let mut k = Kernel::new(f, inputs, idx, &bshape, &extra)?;
     let (acc_s, ix_s) = (k.extra(0), k.extra(1));
-    let acc_rs = k.geo.run_stride(acc_s);
+    let acc_rs = k.space.run_stride(acc_s);
     let ix_rs = if arg {
-        k.geo.run_stride(ix_s) as i64
+        k.space.run_stride(ix_s) as i64
     } else {
         0
     };
@@ -560,8 +560,8 @@ fn finalize(
         _ => return Err(TaskError::new("internal: partial fields")),
     };
     let (val, mut out) = match &vals {
-        AccVec::F(v) => (Val::F64(Opnd::Slice(v)), alloc(dtype, v.len())),
-        AccVec::I(v) => (Val::I64(Opnd::Slice(v)), alloc(dtype, v.len())),
+        AccVec::F(v) => (Val::F64(TileOperand::Slice(v)), alloc(dtype, v.len())),
+        AccVec::I(v) => (Val::I64(TileOperand::Slice(v)), alloc(dtype, v.len())),
     };
     ops::cast(val, out_of(&mut out))?;
     Ok(reshape(out, shape))

@@ -270,6 +270,11 @@ impl Array {
         if out == self.shape() {
             return Ok(self.clone());
         }
+        if total == 0 {
+            // Nothing to move: an empty array of the new shape, one block per axis.
+            let whole: Vec<usize> = out.iter().map(|&d| d.max(1)).collect();
+            return self.context().zeros(&out, whole, self.dtype());
+        }
         let target = self
             .chunks()
             .indices()

@@ -365,7 +365,7 @@ fn axis_halo(a: &Array, k: usize, b: usize, d: usize, boundary: Boundary) -> Axi
     let mut blocks: Vec<usize> = global
         .iter()
         .flatten()
-        .map(|&p| locate(&offs, p).0)
+        .map(|&p| locate(offs, p).0)
         .collect();
     blocks.sort_unstable();
     blocks.dedup();
@@ -376,7 +376,7 @@ fn axis_halo(a: &Array, k: usize, b: usize, d: usize, boundary: Boundary) -> Axi
         .iter()
         .map(|g| {
             g.map(|p| {
-                let (blk, off) = locate(&offs, p);
+                let (blk, off) = locate(offs, p);
                 (blocks.binary_search(&blk).expect("listed"), off)
             })
         })

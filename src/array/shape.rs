@@ -83,7 +83,7 @@ impl Array {
         let offs = src.chunks().offsets(axis);
         let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
         for &p in positions {
-            let (b, off) = locate(&offs, p);
+            let (b, off) = locate(offs, p);
             match runs.last_mut() {
                 Some((rb, v)) if *rb == b => v.push(off),
                 _ => runs.push((b, vec![off])),
@@ -145,7 +145,7 @@ impl Array {
         let per_axis: AxisPieces = (0..n)
             .map(|k| {
                 (0..new.axis(k).len())
-                    .map(|j| overlaps(&src_offs[k], &dst_offs[k], j))
+                    .map(|j| overlaps(src_offs[k], dst_offs[k], j))
                     .collect()
             })
             .collect();

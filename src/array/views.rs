@@ -336,7 +336,7 @@ impl Array {
                             "index {p} out of bounds for axis {k} of length {len}"
                         )));
                     }
-                    let (b, off) = super::grid::locate(&self.chunks().offsets(k), q as usize);
+                    let (b, off) = super::grid::locate(self.chunks().offsets(k), q as usize);
                     fixed.push((k, b, off));
                 }
                 Idx::Slice { start, stop, step } => {

@@ -61,9 +61,10 @@ const STEPS: &[(&str, Step)] = &[
 ];
 
 fn best_of(k: usize, step: Step, n: usize) -> Duration {
-    let c = ctx();
     (0..k)
         .map(|_| {
+            // A fresh context each time: no run starts with buffers another left pooled.
+            let c = ctx();
             let t = Instant::now();
             step(&c, n);
             t.elapsed()

@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let y = x.mul(0.5)?.add(&r)?.sqrt()?;
     println!(
         "fused graph: {} nodes for {} blocks",
-        y.graph().len(),
+        y.graph()?.len(),
         y.chunks().nblocks()
     );
     let row = y

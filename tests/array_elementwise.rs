@@ -331,7 +331,7 @@ fn fusion_makes_one_task_per_block_and_names_are_deterministic() {
             .name()
     );
     // 4 literal blocks of x, 4 of y, 4 fused tasks: no intermediate arrays.
-    assert_eq!(z.graph().len(), 12);
+    assert_eq!(z.graph().unwrap().len(), 12);
     let pool = Pool::new(2).unwrap();
     let got = z.compute::<f64>(&pool).unwrap();
     close(&got, &((&a + 1.0) * 2.0 - &b), 0.0);
@@ -529,7 +529,7 @@ fn long_chains_materialise_and_stay_correct() {
         .unwrap()
         .mean(None)
         .unwrap();
-    let g = big.graph();
+    let g = big.graph().unwrap();
     assert!(g.len() > 10_000);
     assert!(
         t.elapsed().as_secs_f64() < 5.0,

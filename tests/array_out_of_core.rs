@@ -15,7 +15,7 @@ fn peak_rss() -> Option<u64> {
 fn mean_with_stats(n: usize, chunk: usize, threads: usize) -> (f64, u64) {
     let ctx = ArrayContext::new();
     let m = ctx.random(&[n, n], chunk, 4).unwrap().mean(None).unwrap();
-    let plan = Plan::new(&m.graph(), &m.keys()).unwrap();
+    let plan = Plan::new(&m.graph().unwrap(), &m.keys()).unwrap();
     let out = Pool::new(threads).unwrap().run(&plan).unwrap();
     let v = out.values[0]
         .downcast_ref::<blockwork::array::Block>()

@@ -177,7 +177,7 @@ fn progress_bar_with_a_short_delay_draws_and_stops() {
     b.task("slow", &spin, [blockwork::Arg::lit(300_000_000i64)])
         .unwrap();
     let mut g = g;
-    g.merge(&b.build());
+    g.merge(&b.build()).unwrap();
     let mut keys = out;
     keys.push("slow".into());
     let plan = Plan::new(&g, &keys).unwrap();

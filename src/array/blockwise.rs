@@ -3,7 +3,7 @@
 
 use super::dtype::{BlockData, DType, Element, Scalar, with_block};
 use super::grid::{BlockIndices, locate};
-use super::{Array, Layer, block_index, blocks_of, index_value, token};
+use super::{Array, Layer, block_index, blocks_of, index_value, token, unique};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
@@ -24,6 +24,15 @@ pub enum Boundary {
     Reflect,
 }
 
+/// What tells one user function from another in its output's keys.
+#[derive(Clone, Copy, Hash)]
+enum FnToken<'a> {
+    /// A number no other call got: keys of their own.
+    Unique(u64),
+    /// The caller's token: the caller promises one function per token.
+    Given(&'a str),
+}
+
 #[cold]
 fn shape_err(want: &[usize], got: &[usize]) -> TaskError {
     TaskError::with_kind(
@@ -33,9 +42,13 @@ fn shape_err(want: &[usize], got: &[usize]) -> TaskError {
 }
 
 impl Array {
-    /// Applies `f(block, index)` to every block. `name` identifies the function in the keys;
-    /// `dtype` is the type it returns, and each result must have its input block's shape
-    /// (a task error otherwise).
+    /// Applies `f(block, index)` to every block. `name` labels the function in the keys and
+    /// in errors; `dtype` is the type it returns, and each result must have its input block's
+    /// shape (a task error otherwise).
+    ///
+    /// Every call gets keys of its own, so two different closures under one name never share
+    /// keys. To let equal computations share keys (and be computed once when both appear in
+    /// one graph), use [`map_blocks_with_token`](Self::map_blocks_with_token).
     ///
     /// ```
     /// use blockwork::array::{ArrayContext, BlockData, DType};
@@ -58,8 +71,54 @@ impl Array {
         + Sync
         + 'static,
     ) -> Result<Array> {
+        self.map_blocks_named(name, FnToken::Unique(unique()), dtype, f)
+    }
+
+    /// [`map_blocks`](Self::map_blocks) with a caller-supplied token: the output's keys are
+    /// a hash of `name`, `token`, the input and `dtype`, so the same call made twice gives
+    /// the same keys. Passing one token promises that the function is the same: two
+    /// different functions given the same name and token on the same input are taken to be
+    /// one (whichever a graph holds first is computed).
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, BlockData, DType};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.ones(&[4], 2, DType::F64)?;
+    /// let double = |b: &BlockData, _: &[usize]| match b {
+    ///     BlockData::F64(a) => Ok(BlockData::F64(a * 2.0)),
+    ///     _ => Err("expected f64".into()),
+    /// };
+    /// let a = x.map_blocks_with_token("double", "v1", DType::F64, double)?;
+    /// let b = x.map_blocks_with_token("double", "v1", DType::F64, double)?;
+    /// assert_eq!(a.name(), b.name());
+    /// assert_eq!(a.add(&b)?.sum(None)?.compute_scalar(&blockwork::Sequential::new())?.as_f64(), 16.0);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn map_blocks_with_token(
+        &self,
+        name: &str,
+        token: &str,
+        dtype: DType,
+        f: impl Fn(&BlockData, &[usize]) -> std::result::Result<BlockData, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Array> {
+        self.map_blocks_named(name, FnToken::Given(token), dtype, f)
+    }
+
+    fn map_blocks_named(
+        &self,
+        name: &str,
+        fn_token: FnToken<'_>,
+        dtype: DType,
+        f: impl Fn(&BlockData, &[usize]) -> std::result::Result<BlockData, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Array> {
         let src = self.materialize();
-        let out = token(name, (src.name(), dtype));
+        let out = token(name, (src.name(), dtype, fn_token));
         let (ctx, chunks) = (self.context().clone(), self.chunks().clone());
         let op = Op::new(name, move |args: &[Value]| {
             let idx = block_index(&args[0])?;
@@ -92,13 +151,78 @@ impl Array {
     /// Applies `f` to each block extended by `depth[k]` elements on both sides of axis `k`
     /// (taken from the neighbouring blocks, or from `boundary` at the array's edges), then
     /// trims the halo from the result. `f` must return a block of the extended shape.
+    /// `name` labels the function; every call gets keys of its own (see
+    /// [`map_overlap_with_token`](Self::map_overlap_with_token) for shared keys).
     ///
     /// Errors: a depth list of the wrong length is a [`Shape`](ErrorKind::Shape) error;
-    /// a periodic or reflecting halo deeper than its axis is
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument).
+    /// a halo deeper than its axis is [`InvalidArgument`](ErrorKind::InvalidArgument),
+    /// except with [`Boundary::None`], where halos stop at the array's edge anyway; an
+    /// extended block too large to allocate is [`Overflow`](ErrorKind::Overflow).
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, BlockData, Boundary, DType};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.arange(0.0, 6.0, 1.0, 2)?;
+    /// // Each element becomes the sum of itself and its neighbours (zeros beyond the ends).
+    /// let y = x.map_overlap("sum3", &[1], Boundary::Constant(0.0), |b, _| match b {
+    ///     BlockData::F64(a) => {
+    ///         let n = a.len();
+    ///         Ok(BlockData::F64(ndarray::ArrayD::from_shape_fn(a.raw_dim(), |i| {
+    ///             let j = i[0];
+    ///             (j.saturating_sub(1)..(j + 2).min(n)).map(|k| a[[k]]).sum()
+    ///         })))
+    ///     }
+    ///     _ => Err("expected f64".into()),
+    /// })?;
+    /// let got = y.compute::<f64>(&blockwork::Sequential::new())?;
+    /// assert_eq!(got.as_slice().unwrap(), &[1.0, 3.0, 6.0, 9.0, 12.0, 9.0]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
     pub fn map_overlap(
         &self,
         name: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        f: impl Fn(&BlockData, &[usize]) -> std::result::Result<BlockData, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Array> {
+        self.map_overlap_named(name, FnToken::Unique(unique()), depth, boundary, f)
+    }
+
+    /// [`map_overlap`](Self::map_overlap) with a caller-supplied token: the same name,
+    /// token, input, depth and boundary give the same keys. One token promises one function,
+    /// as in [`map_blocks_with_token`](Self::map_blocks_with_token).
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, BlockData, Boundary, DType};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.ones(&[4], 2, DType::F64)?;
+    /// let id = |b: &BlockData, _: &[usize]| Ok(b.clone());
+    /// let a = x.map_overlap_with_token("id", "v1", &[1], Boundary::Reflect, id)?;
+    /// let b = x.map_overlap_with_token("id", "v1", &[1], Boundary::Reflect, id)?;
+    /// assert_eq!(a.name(), b.name());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn map_overlap_with_token(
+        &self,
+        name: &str,
+        token: &str,
+        depth: &[usize],
+        boundary: Boundary,
+        f: impl Fn(&BlockData, &[usize]) -> std::result::Result<BlockData, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Array> {
+        self.map_overlap_named(name, FnToken::Given(token), depth, boundary, f)
+    }
+
+    fn map_overlap_named(
+        &self,
+        name: &str,
+        fn_token: FnToken<'_>,
         depth: &[usize],
         boundary: Boundary,
         f: impl Fn(&BlockData, &[usize]) -> std::result::Result<BlockData, TaskError>
@@ -113,14 +237,26 @@ impl Array {
                 format!("{} depths for {n} axes", depth.len()),
             ));
         }
-        if matches!(boundary, Boundary::Periodic | Boundary::Reflect)
-            && (0..n).any(|k| depth[k] > self.shape()[k])
-        {
+        if boundary != Boundary::None && (0..n).any(|k| depth[k] > self.shape()[k]) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "halo deeper than its axis",
             ));
         }
+        // Without a boundary a halo stops at the array's edge: a deeper one is the same.
+        let depth: Vec<usize> = (0..n).map(|k| depth[k].min(self.shape()[k])).collect();
+        let depth = depth.as_slice();
+        // The largest extended block must be a size that can be allocated.
+        let ext: Vec<usize> = (0..n)
+            .map(|k| {
+                let widest = self.chunks().axis(k).iter().copied().max().unwrap_or(0);
+                depth[k]
+                    .checked_mul(2)
+                    .and_then(|d| d.checked_add(widest))
+                    .ok_or_else(|| Error::new(ErrorKind::Overflow, "halo size overflows"))
+            })
+            .collect::<Result<_>>()?;
+        super::grid::checked_size(&ext, self.dtype().itemsize())?;
         let src = self.materialize();
         let plans: Vec<Vec<AxisHalo>> = (0..n)
             .map(|k| {
@@ -130,7 +266,7 @@ impl Array {
             })
             .collect();
         let plans = Arc::new(plans);
-        let out = token(name, (src.name(), depth, format!("{boundary:?}")));
+        let out = token(name, (src.name(), depth, format!("{boundary:?}"), fn_token));
         let (ctx, chunks, p2) = (self.context().clone(), self.chunks().clone(), plans.clone());
         let plans = &plans[..];
         let fill = match boundary {
@@ -229,7 +365,7 @@ fn axis_halo(a: &Array, k: usize, b: usize, d: usize, boundary: Boundary) -> Axi
     let mut blocks: Vec<usize> = global
         .iter()
         .flatten()
-        .map(|&p| locate(&offs, p).0)
+        .map(|&p| locate(offs, p).0)
         .collect();
     blocks.sort_unstable();
     blocks.dedup();
@@ -240,7 +376,7 @@ fn axis_halo(a: &Array, k: usize, b: usize, d: usize, boundary: Boundary) -> Axi
         .iter()
         .map(|g| {
             g.map(|p| {
-                let (blk, off) = locate(&offs, p);
+                let (blk, off) = locate(offs, p);
                 (blocks.binary_search(&blk).expect("listed"), off)
             })
         })

@@ -234,8 +234,18 @@ impl ArrayContext {
         self.generator(&[num], chunks, DType::F64, kind, "linspace")
     }
 
-    /// An array whose element at index `i` is `f(i)` cast to `dtype`. `name` identifies the
-    /// function in the keys (two different functions must not share a name).
+    /// An array whose element at index `i` is `f(i)` cast to `dtype`. `name` labels the
+    /// function in the keys; every call gets keys of its own, so two different functions
+    /// under one name never share keys.
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, DType, Scalar};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.fromfunction("f", &[3], 2, DType::I64, |i| Scalar::I64(i[0] as i64 * 10))?;
+    /// let got = x.compute::<i64>(&blockwork::Sequential::new())?;
+    /// assert_eq!(got.as_slice().unwrap(), &[0, 10, 20]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
     pub fn fromfunction(
         &self,
         name: &str,
@@ -245,7 +255,7 @@ impl ArrayContext {
         f: impl Fn(&[usize]) -> Scalar + Send + Sync + 'static,
     ) -> Result<Array> {
         let kind = GenKind::Func {
-            token: name.into(),
+            token: format!("{name}#{}", super::unique()).into(),
             f: Arc::new(f),
         };
         self.generator(shape, chunks, dtype, kind, "fromfunction")

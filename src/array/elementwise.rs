@@ -151,7 +151,7 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
             .zip(&shape)
             .map(|(c, &d)| c.unwrap_or_else(|| vec![d]))
             .collect(),
-    );
+    )?;
     let tdt = arrays.iter().map(|a| a.dtype()).reduce(DType::promote);
     let mut exprs = Vec::new();
     let mut leaves: Vec<Leaf> = Vec::new();
@@ -417,7 +417,7 @@ impl Array {
                     }
                 })
                 .collect(),
-        );
+        )?;
         let f = self.fused().view(&align_view(self, &chunks));
         Ok(Array::from_fused(self.context(), f, chunks, "broadcast_to"))
     }

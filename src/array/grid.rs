@@ -23,7 +23,8 @@ pub enum ChunkSpec {
     Same(usize),
     /// One block length per axis.
     PerAxis(Vec<usize>),
-    /// Explicit block lengths per axis; each list sums to the axis length.
+    /// Explicit block lengths per axis; each list sums to the axis length. Blocks of length
+    /// 0 are allowed (as in dask), also on non-empty axes.
     Explicit(Vec<Vec<usize>>),
 }
 
@@ -58,12 +59,19 @@ impl From<&Chunks> for ChunkSpec {
     }
 }
 
+/// The most blocks one grid may have (about 16.8 million); a grid with more is a
+/// [`TooLarge`](ErrorKind::TooLarge) error, raised before anything of its size is allocated.
+pub const MAX_BLOCKS: usize = 1 << 24;
+
 /// A validated chunk grid: for each axis, the lengths of its blocks, in order.
 ///
 /// An axis of length 0 has one block of length 0; a 0-d array has no axes and one block.
+/// Block offsets are computed once, so [`offset`](Chunks::offset) is O(1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Chunks {
     axes: Vec<Vec<usize>>,
+    /// Per axis, the cumulative offsets (`len + 1` entries, the last the axis length).
+    offs: Vec<Vec<usize>>,
 }
 
 #[cold]
@@ -89,11 +97,13 @@ pub fn checked_size(shape: &[usize], itemsize: usize) -> Result<usize> {
     }
 }
 
-/// Row-major (C order) strides of `shape`, in elements.
+/// Row-major (C order) strides of `shape`, in elements. Empty axes count as length 1; a
+/// stride past `usize::MAX` (possible only when another axis is empty, so that no element
+/// is ever addressed with it) saturates.
 pub fn c_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for k in (0..shape.len().saturating_sub(1)).rev() {
-        s[k] = s[k + 1] * shape[k + 1].max(1);
+        s[k] = s[k + 1].saturating_mul(shape[k + 1].max(1));
     }
     s
 }
@@ -133,10 +143,10 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// Splits `len` into blocks of `size` (the last may be shorter); `[0]` for an empty axis.
-fn uniform(len: usize, size: usize, axis: usize) -> Result<Vec<usize>> {
+/// How many blocks of `size` cover `len` (one for an empty axis).
+fn uniform_count(len: usize, size: usize, axis: usize) -> Result<usize> {
     if len == 0 {
-        return Ok(vec![0]);
+        return Ok(1);
     }
     if size == 0 {
         return Err(Error::new(
@@ -144,28 +154,59 @@ fn uniform(len: usize, size: usize, axis: usize) -> Result<Vec<usize>> {
             format!("chunk size 0 on axis {axis} of length {len}"),
         ));
     }
+    Ok(len.div_ceil(size))
+}
+
+/// Splits `len` into blocks of `size` (the last may be shorter); `[0]` for an empty axis.
+/// The count was checked by [`uniform_count`].
+fn uniform(len: usize, size: usize) -> Vec<usize> {
+    if len == 0 {
+        return vec![0];
+    }
     let mut v = vec![size; len / size];
     if len % size != 0 {
         v.push(len % size);
     }
-    Ok(v)
+    v
+}
+
+/// Checks that a grid of `counts` blocks per axis has at most [`MAX_BLOCKS`] blocks.
+fn check_block_count(counts: impl IntoIterator<Item = usize>) -> Result<()> {
+    let total = counts
+        .into_iter()
+        .try_fold(1usize, |acc, c| acc.checked_mul(c))
+        .filter(|&n| n <= MAX_BLOCKS);
+    match total {
+        Some(_) => Ok(()),
+        None => Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("chunk grid of more than {MAX_BLOCKS} blocks"),
+        )),
+    }
 }
 
 impl Chunks {
     /// Validates `spec` against `shape`.
     ///
     /// Errors: a spec with another number of axes, or explicit lengths that do not sum to
-    /// the axis length, is a [`Shape`](ErrorKind::Shape) error; a block length of 0 on a
-    /// non-empty axis is [`InvalidArgument`](ErrorKind::InvalidArgument); a shape whose size
-    /// overflows is [`Overflow`](ErrorKind::Overflow).
+    /// the axis length, is a [`Shape`](ErrorKind::Shape) error; a uniform chunk size of 0
+    /// ([`ChunkSpec::Same`] or [`ChunkSpec::PerAxis`]) on a non-empty axis is
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument), while explicit lists may hold
+    /// zero-length blocks (as in dask); a shape whose size overflows is
+    /// [`Overflow`](ErrorKind::Overflow); a grid of more than [`MAX_BLOCKS`] blocks is
+    /// [`TooLarge`](ErrorKind::TooLarge).
+    ///
+    /// ```
+    /// use blockwork::array::Chunks;
+    /// let c = Chunks::new(&[4], vec![vec![0, 4, 0]])?;
+    /// assert_eq!(c.numblocks(), vec![3]);
+    /// assert_eq!(c.offset(0, 2), 4);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
     pub fn new(shape: &[usize], spec: impl Into<ChunkSpec>) -> Result<Chunks> {
         checked_size(shape, 8)?;
-        let axes = match spec.into() {
-            ChunkSpec::Same(n) => shape
-                .iter()
-                .enumerate()
-                .map(|(k, &d)| uniform(d, n, k))
-                .collect::<Result<_>>()?,
+        let sizes: Vec<usize> = match spec.into() {
+            ChunkSpec::Same(n) => vec![n; shape.len()],
             ChunkSpec::PerAxis(v) => {
                 if v.len() != shape.len() {
                     return Err(shape_err(format!(
@@ -173,18 +214,27 @@ impl Chunks {
                         shape.len()
                     )));
                 }
-                shape
-                    .iter()
-                    .zip(&v)
-                    .enumerate()
-                    .map(|(k, (&d, &n))| uniform(d, n, k))
-                    .collect::<Result<_>>()?
+                v
             }
             ChunkSpec::Explicit(v) => return Chunks::explicit(shape, v),
         };
-        Ok(Chunks { axes })
+        let counts = shape
+            .iter()
+            .zip(&sizes)
+            .enumerate()
+            .map(|(k, (&d, &n))| uniform_count(d, n, k))
+            .collect::<Result<Vec<_>>>()?;
+        check_block_count(counts)?;
+        let axes = shape
+            .iter()
+            .zip(&sizes)
+            .map(|(&d, &n)| uniform(d, n))
+            .collect();
+        Chunks::with_offsets(axes)
     }
 
+    /// Explicit lengths: each axis's list must sum to its length; zero-length blocks are
+    /// accepted anywhere, as dask does.
     fn explicit(shape: &[usize], v: Vec<Vec<usize>>) -> Result<Chunks> {
         if v.len() != shape.len() {
             return Err(shape_err(format!(
@@ -203,7 +253,27 @@ impl Chunks {
                 )));
             }
         }
-        Ok(Chunks { axes: v })
+        check_block_count(v.iter().map(Vec::len))?;
+        Chunks::with_offsets(v)
+    }
+
+    /// The grid with its offsets; an axis whose lengths overflow when summed is an
+    /// [`Overflow`](ErrorKind::Overflow) error.
+    fn with_offsets(axes: Vec<Vec<usize>>) -> Result<Chunks> {
+        let offs = axes
+            .iter()
+            .map(|lens| {
+                let mut o = Vec::with_capacity(lens.len() + 1);
+                let mut acc = 0usize;
+                o.push(0);
+                for &l in lens {
+                    acc = acc.checked_add(l).ok_or_else(|| overflow("axis length"))?;
+                    o.push(acc);
+                }
+                Ok(o)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Chunks { axes, offs })
     }
 
     /// Number of axes.
@@ -233,7 +303,7 @@ impl Chunks {
 
     /// The shape these chunks cover.
     pub fn shape(&self) -> Vec<usize> {
-        self.axes.iter().map(|a| a.iter().sum()).collect()
+        self.offs.iter().map(|o| o[o.len() - 1]).collect()
     }
 
     /// The shape of block `idx`.
@@ -241,14 +311,14 @@ impl Chunks {
         self.axes.iter().zip(idx).map(|(a, &i)| a[i]).collect()
     }
 
-    /// Offset of block `i` along `axis`.
+    /// Offset of block `i` along `axis` (O(1): offsets are computed once).
     pub fn offset(&self, axis: usize, i: usize) -> usize {
-        self.axes[axis][..i].iter().sum()
+        self.offs[axis][i]
     }
 
     /// Block offsets along `axis`: `len + 1` entries, the last one the axis length.
-    pub fn offsets(&self, axis: usize) -> Vec<usize> {
-        offsets(&self.axes[axis])
+    pub fn offsets(&self, axis: usize) -> &[usize] {
+        &self.offs[axis]
     }
 
     /// Every block index, row-major.
@@ -256,9 +326,14 @@ impl Chunks {
         BlockIndices::new(self.numblocks())
     }
 
-    /// A grid from already-validated per-axis lengths.
-    pub(crate) fn from_axes(axes: Vec<Vec<usize>>) -> Chunks {
-        Chunks { axes }
+    /// A grid from per-axis lengths derived from valid grids (each list non-empty): checks
+    /// the element count ([`Overflow`](ErrorKind::Overflow)) and the block count
+    /// ([`TooLarge`](ErrorKind::TooLarge)), as [`Chunks::new`] does.
+    pub(crate) fn from_axes(axes: Vec<Vec<usize>>) -> Result<Chunks> {
+        check_block_count(axes.iter().map(Vec::len))?;
+        let c = Chunks::with_offsets(axes)?;
+        checked_size(&c.shape(), 8)?;
+        Ok(c)
     }
 }
 

@@ -197,7 +197,7 @@ impl Array {
         }
         let a = self.astype(dt)?.rechunk(a_axes)?.materialize();
         let b = other.astype(dt)?.rechunk(b_axes)?.materialize();
-        Ok(contract(&a, &b, &ca, &cb, dt))
+        contract(&a, &b, &ca, &cb, dt)
     }
 
     /// Matrix product (NumPy's `matmul`): 1-D and 2-D operands directly; with more axes,
@@ -298,7 +298,7 @@ fn product_op(
 }
 
 /// The contraction graph: one task per output block over all matching block pairs.
-fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Array {
+fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Result<Array> {
     let fa: Vec<usize> = (0..a.ndim()).filter(|k| !ca.contains(k)).collect();
     let fb: Vec<usize> = (0..b.ndim()).filter(|k| !cb.contains(k)).collect();
     let la = MatLayout {
@@ -314,7 +314,7 @@ fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Arra
         .map(|&k| a.chunks().axis(k).to_vec())
         .chain(fb.iter().map(|&k| b.chunks().axis(k).to_vec()))
         .collect();
-    let chunks = Chunks::from_axes(out_axes);
+    let chunks = Chunks::from_axes(out_axes)?;
     let name = token("tensordot", (a.name(), b.name(), ca, cb));
     let op = product_op(a.context().clone(), chunks.clone(), Arc::new((la, lb)), dt);
     let cnb: Vec<usize> = ca.iter().map(|&k| a.chunks().axis(k).len()).collect();
@@ -349,5 +349,5 @@ fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Arra
         graph,
         deps: vec![a.layer(), b.layer()],
     };
-    Array::from_layer(a.context(), layer, chunks, dt)
+    Ok(Array::from_layer(a.context(), layer, chunks, dt))
 }

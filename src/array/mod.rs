@@ -24,7 +24,17 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 //!
-//! Names are deterministic: the same expression on the same inputs gives the same keys.
+//! Integer arithmetic wraps, as NumPy's does for arrays: `i64::MAX + 1` is `i64::MIN`, in
+//! debug and release builds alike, for elementwise operations, sums, products and cumulative
+//! sums (`i32` operands wrap at `i32`'s range; sums and products accumulate in `i64`). Sizes
+//! never wrap: a shape whose element count or size in bytes overflows is an
+//! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
+//! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
+//!
+//! Names are deterministic: the same expression on the same inputs gives the same keys. User
+//! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
+//! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
+//! ([`Array::map_blocks_with_token`]).
 
 #[cfg(feature = "workloads")]
 pub mod bench;
@@ -35,6 +45,8 @@ mod elementwise;
 mod expr;
 #[cfg(feature = "testing")]
 mod fuzz;
+#[cfg(feature = "testing")]
+mod fuzz_shapes;
 pub mod grid;
 mod kernels;
 mod linalg;
@@ -51,6 +63,8 @@ pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
 pub use expr::{BinOp, UnOp};
 #[cfg(feature = "testing")]
 pub use fuzz::fuzz_array_index;
+#[cfg(feature = "testing")]
+pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
@@ -150,6 +164,14 @@ impl std::fmt::Debug for Array {
             .field("dtype", &self.dtype())
             .finish()
     }
+}
+
+/// A number never returned before in this process: mixed into the names of arrays made by
+/// user functions, which cannot be told apart by hashing.
+pub(crate) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A deterministic name: `prefix-` and a hash of `parts`.
@@ -336,7 +358,10 @@ impl Array {
     }
 
     /// The whole graph that computes this array's blocks.
-    pub fn graph(&self) -> Graph {
+    ///
+    /// Errors: two layers that define one key differently (see [`Graph::merge`]) are a
+    /// [`DuplicateKey`](ErrorKind::DuplicateKey) error.
+    pub fn graph(&self) -> Result<Graph> {
         collect_graph(&[self.layer()])
     }
 
@@ -356,7 +381,7 @@ impl Array {
     /// Computes every block and assembles them into one block of the array's type.
     pub fn compute_data(&self, exec: &impl Executor) -> Result<BlockData> {
         let keys = self.keys();
-        let plan = Plan::new(&self.graph(), &keys)?;
+        let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
         let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
             ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
@@ -386,7 +411,7 @@ impl Array {
     /// later computations start from the stored blocks.
     pub fn persist(&self, exec: &impl Executor) -> Result<Array> {
         let keys = self.keys();
-        let plan = Plan::new(&self.graph(), &keys)?;
+        let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
         let mut graph = Graph::with_capacity(keys.len());
         for (k, v) in keys.into_iter().zip(out.values) {
@@ -406,8 +431,9 @@ impl Array {
     }
 }
 
-/// Merges the graphs of `roots` and every layer they depend on (each once, by name).
-pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Graph {
+/// Merges the graphs of `roots` and every layer they depend on (each once, by name: a
+/// layer's name is a token of its computation, so two layers of one name are the same).
+pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Result<Graph> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut stack: Vec<Arc<Layer>> = roots.to_vec();
     let mut order = Vec::new();
@@ -419,9 +445,9 @@ pub(crate) fn collect_graph(roots: &[Arc<Layer>]) -> Graph {
     }
     let mut g = Graph::with_capacity(order.iter().map(|l| l.graph.len()).sum());
     for l in order.iter().rev() {
-        g.merge(&l.graph);
+        g.merge(&l.graph)?;
     }
-    g
+    Ok(g)
 }
 
 /// A block index as a literal task argument.

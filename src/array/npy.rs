@@ -1,9 +1,14 @@
-//! `.npy` files: read memory-mapped, block by block; written block by block at each
+//! `.npy` files: read block by block with positioned reads; written block by block at each
 //! block's own offsets, so neither direction holds the whole array in memory.
 //!
-//! ndarray-npy parses and checks the header (type, order, shape); the data of a C-order
-//! `.npy` file is the file's last `len × itemsize` bytes, which the block tasks read from a
-//! shared memory map or write with positioned writes.
+//! The header is a Python literal (parsed by `py_literal`, as ndarray-npy does); the data of
+//! a C-order `.npy` file follows it, `len × itemsize` bytes, which the block tasks read and
+//! write with positioned I/O. A file that no longer holds those bytes when a block is read
+//! (truncated meanwhile) is an [`Io`](ErrorKind::Io) error of that block's task.
+//!
+//! Writes go to a temporary file in the target's directory, renamed over the target only
+//! after every block was written: a failed write leaves no file (and an existing target
+//! untouched), and writing over a file the graph still reads is safe.
 
 use super::dtype::{DType, Element, with_block};
 use super::grid::{ChunkSpec, Chunks, c_strides};
@@ -14,9 +19,7 @@ use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
 use crate::plan::Plan;
 use crate::value::Value;
-use memmap2::Mmap;
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
-use ndarray_npy::ViewNpyExt;
+use ndarray::{ArrayD, IxDyn};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -85,18 +88,32 @@ fn runs(shape: &[usize], block_off: &[usize], block_shape: &[usize]) -> Vec<(usi
 
 impl ArrayContext {
     /// An array backed by a `.npy` file (C order, little-endian `f64`, `f32`, `i64`, `i32`
-    /// or `bool`), memory-mapped; each block task copies its own block out of the map.
+    /// or `bool`); each block task reads its own block from the file with positioned reads.
     ///
-    /// The file must not change while arrays made from it are in use.
+    /// Errors: a file that cannot be opened is an [`Io`](ErrorKind::Io) error; a header
+    /// that is not a C-order `.npy` header of one of those types is a
+    /// [`Type`](ErrorKind::Type) error; a file whose size does not match its header is
+    /// [`Io`](ErrorKind::Io). A file that shrinks after this call makes the tasks reading
+    /// the missing bytes fail with an [`Io`](ErrorKind::Io) cause.
     pub fn from_npy(&self, path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(io)?;
-        // SAFETY: the map is read-only and lives as long as the tasks holding it; as the
-        // docs say, the file must not be modified meanwhile (the usual memory-map contract).
-        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(io)?);
-        let (dtype, shape) = npy_header(&map)?;
+        let named = |e: &dyn std::fmt::Display| io(format!("{}: {e}", path.display()));
+        let file = File::open(path).map_err(|e| named(&e))?;
+        let meta = file.metadata().map_err(|e| named(&e))?;
+        let header = NpyHeader::read(&file).map_err(|e| match e.kind() {
+            ErrorKind::Io => named(&e),
+            _ => e,
+        })?;
+        let (dtype, shape) = (header.dtype, header.shape);
+        let nbytes = super::grid::checked_size(&shape, dtype.itemsize())? * dtype.itemsize();
+        if (header.len as u64).checked_add(nbytes as u64) != Some(meta.len()) {
+            return Err(named(&format!(
+                "file of {} bytes, its header says {} + {nbytes}",
+                meta.len(),
+                header.len
+            )));
+        }
         let chunks = Chunks::new(&shape, chunks)?;
-        let meta = std::fs::metadata(path).map_err(io)?;
         let stamp = meta
             .modified()
             .ok()
@@ -106,14 +123,17 @@ impl ArrayContext {
             "from-npy",
             (path, meta.len(), stamp, dtype, &shape, &chunks),
         );
-        let data_at = map.len() - shape.iter().product::<usize>() * dtype.itemsize();
+        let data_at = header.len as u64;
         let (ctx, ch, sh) = (self.clone(), chunks.clone(), shape.clone());
+        let file = Arc::new(file);
+        let shown: Arc<str> = path.display().to_string().into();
         let op = Op::new("read-npy", move |args: &[Value]| {
             let idx = super::block_index(&args[0])?;
             let bshape = ch.block_shape(&idx);
             let off: Vec<usize> = (0..idx.len()).map(|k| ch.offset(k, idx[k])).collect();
             let mut out = ctx.alloc(dtype, &bshape);
-            with_block!(&mut out, a => read_block(&map[data_at..], &sh, &off, &bshape, a)?);
+            with_block!(&mut out, a => read_block(&file, data_at, &sh, &off, &bshape, a))
+                .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
             Ok(ctx.block(out))
         });
         let mut graph = Graph::with_capacity(chunks.nblocks());
@@ -136,84 +156,193 @@ impl ArrayContext {
     }
 }
 
+/// Reads block `bshape` at `off` of an array of `shape` whose data starts at byte `data_at`
+/// of `file`: one positioned read per contiguous run.
 fn read_block<T: LeBytes>(
-    data: &[u8],
+    file: &File,
+    data_at: u64,
     shape: &[usize],
     off: &[usize],
     bshape: &[usize],
     out: &mut ArrayD<T>,
-) -> std::result::Result<(), TaskError> {
+) -> std::io::Result<()> {
     let w = std::mem::size_of::<T>().max(1);
     let dst = out
         .as_slice_mut()
-        .ok_or_else(|| TaskError::new("internal: output layout"))?;
-    for (file, at, len) in runs(shape, off, bshape) {
-        let bytes = data.get(file * w..(file + len) * w).ok_or_else(|| {
-            TaskError::with_kind(ErrorKind::Io, "npy file shorter than its header says")
-        })?;
-        for (d, b) in dst[at..at + len].iter_mut().zip(bytes.chunks_exact(w)) {
+        .ok_or_else(|| std::io::Error::other("internal: output layout"))?;
+    let mut buf = Vec::new();
+    for (at_file, at, len) in runs(shape, off, bshape) {
+        buf.resize(len * w, 0);
+        let pos = data_at + (at_file * w) as u64;
+        file.read_exact_at(&mut buf, pos)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => std::io::Error::new(
+                    e.kind(),
+                    "file shorter than its header says (changed after it was opened?)",
+                ),
+                _ => e,
+            })?;
+        for (d, b) in dst[at..at + len].iter_mut().zip(buf.chunks_exact(w)) {
             *d = T::read(b);
         }
     }
     Ok(())
 }
 
-/// The element type and shape of an `.npy` buffer, checked by ndarray-npy.
-fn npy_header(buf: &[u8]) -> Result<(DType, Vec<usize>)> {
-    fn try_view<'a, T: 'a>(buf: &'a [u8]) -> Option<Vec<usize>>
-    where
-        ArrayViewD<'a, T>: ViewNpyExt<'a>,
-    {
-        ArrayViewD::<T>::view_npy(buf)
-            .ok()
-            .filter(|v| v.is_standard_layout())
-            .map(|v| v.shape().to_vec())
-    }
-    let found = [
-        (DType::F64, try_view::<f64>(buf)),
-        (DType::F32, try_view::<f32>(buf)),
-        (DType::I64, try_view::<i64>(buf)),
-        (DType::I32, try_view::<i32>(buf)),
-        (DType::Bool, try_view::<bool>(buf)),
-    ];
-    found
-        .into_iter()
-        .find_map(|(d, s)| s.map(|s| (d, s)))
-        .ok_or_else(|| {
+/// What a `.npy` header says: element type, shape and the header's length in bytes.
+struct NpyHeader {
+    dtype: DType,
+    shape: Vec<usize>,
+    len: usize,
+}
+
+/// Headers longer than this are not read (NumPy writes a few hundred bytes).
+const MAX_HEADER: usize = 1 << 20;
+
+impl NpyHeader {
+    /// Reads and checks the header at the start of `file`.
+    fn read(file: &File) -> Result<NpyHeader> {
+        let not_npy = |why: &str| {
             Error::new(
                 ErrorKind::Type,
-                "not a C-order little-endian .npy file of f64, f32, i64, i32 or bool",
+                format!(
+                    "not a C-order little-endian .npy file of f64, f32, i64, i32 or bool: {why}"
+                ),
             )
-        })
+        };
+        let mut pre = [0u8; 12];
+        let got = read_prefix(file, &mut pre)?;
+        if got < 10 || &pre[..6] != b"\x93NUMPY" {
+            return Err(not_npy("no .npy magic string"));
+        }
+        let (hlen, start) = match pre[6] {
+            1 => (u16::from_le_bytes([pre[8], pre[9]]) as usize, 10),
+            2 | 3 if got == 12 => (
+                u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize,
+                12,
+            ),
+            v => return Err(not_npy(&format!("version {v}"))),
+        };
+        if hlen > MAX_HEADER {
+            return Err(not_npy("header too long"));
+        }
+        let mut text = vec![0u8; hlen];
+        file.read_exact_at(&mut text, start as u64)
+            .map_err(|e| not_npy(&e.to_string()))?;
+        let text = std::str::from_utf8(&text).map_err(|_| not_npy("header is not text"))?;
+        let dict: py_literal::Value = text
+            .trim_end()
+            .parse()
+            .map_err(|_| not_npy("header is not a Python literal"))?;
+        let dict = dict
+            .as_dict()
+            .ok_or_else(|| not_npy("header is not a dict"))?;
+        let (mut dtype, mut fortran, mut shape) = (None, None, None);
+        for (k, v) in dict {
+            match k.as_string().map(String::as_str) {
+                Some("descr") => {
+                    dtype = match v.as_string().map(String::as_str) {
+                        Some("<f8") => Some(DType::F64),
+                        Some("<f4") => Some(DType::F32),
+                        Some("<i8") => Some(DType::I64),
+                        Some("<i4") => Some(DType::I32),
+                        Some("|b1") => Some(DType::Bool),
+                        _ => return Err(not_npy(&format!("element type {v}"))),
+                    }
+                }
+                Some("fortran_order") => fortran = v.as_boolean(),
+                Some("shape") => {
+                    shape = v.as_tuple().and_then(|t| {
+                        t.iter()
+                            .map(|d| d.as_integer()?.to_string().parse::<usize>().ok())
+                            .collect::<Option<Vec<usize>>>()
+                    })
+                }
+                _ => return Err(not_npy(&format!("unknown header key {k}"))),
+            }
+        }
+        match (dtype, fortran, shape) {
+            (Some(dtype), Some(false), Some(shape)) => Ok(NpyHeader {
+                dtype,
+                shape,
+                len: start + hlen,
+            }),
+            (_, Some(true), _) => Err(not_npy("Fortran order")),
+            _ => Err(not_npy("header lacks descr, fortran_order or shape")),
+        }
+    }
+}
+
+/// Reads up to `buf.len()` bytes from the start of `file`; returns how many it got.
+fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(got)
 }
 
 impl Array {
     /// Writes the array to a `.npy` file block by block: each block task writes its own
-    /// rows at their offsets in the file and frees its block, so memory stays bounded by
-    /// the blocks in flight.
+    /// rows at their offsets and frees its block, so memory stays bounded by the blocks in
+    /// flight.
+    ///
+    /// The blocks go to a temporary file in `path`'s directory, which is renamed to `path`
+    /// once every block is written. A failed run removes the temporary file and leaves
+    /// `path` as it was (absent, or its old contents), and `path` may be a file that this
+    /// array is read from. I/O errors name the path.
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, DType};
+    /// use blockwork::Sequential;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("x.npy");
+    /// let ctx = ArrayContext::new();
+    /// ctx.ones(&[4], 2, DType::F64)?.to_npy(&path, &Sequential::new())?;
+    /// // Overwriting a file with a function of itself reads the old contents.
+    /// ctx.from_npy(&path, 3)?.add(1.0)?.to_npy(&path, &Sequential::new())?;
+    /// let back = ctx.from_npy(&path, 4)?.compute::<f64>(&Sequential::new())?;
+    /// assert_eq!(back.as_slice().unwrap(), &[2.0; 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_npy(&self, path: impl AsRef<Path>, exec: &impl Executor) -> Result<()> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path.as_ref())
-            .map_err(io)?;
+        let path = path.as_ref();
+        let named = |e: &dyn std::fmt::Display| io(format!("{}: {e}", path.display()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".blockwork-").suffix(".npy.part");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The usual mode of a new file; the process umask applies.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder.tempfile_in(dir).map_err(|e| named(&e))?;
         let shape = self.shape().to_vec();
-        with_zeroed(&file, self.dtype(), &shape)?;
-        let data_at =
-            file.metadata().map_err(io)?.len() as usize - self.len() * self.dtype().itemsize();
-        let file = Arc::new(file);
+        with_zeroed(tmp.as_file(), self.dtype(), &shape).map_err(|e| named(&e))?;
+        let nbytes =
+            super::grid::checked_size(&shape, self.dtype().itemsize())? * self.dtype().itemsize();
+        let data_at = tmp.as_file().metadata().map_err(|e| named(&e))?.len() as usize - nbytes;
+        let file = Arc::new(tmp.as_file().try_clone().map_err(|e| named(&e))?);
         let chunks = self.chunks().clone();
+        let shown: Arc<str> = path.display().to_string().into();
         let op = Op::new("write-npy", move |args: &[Value]| {
             let idx = super::block_index(&args[0])?;
             let b = block_of(&args[1])?;
             let off: Vec<usize> = (0..idx.len()).map(|k| chunks.offset(k, idx[k])).collect();
-            with_block!(b, a => write_block(&file, data_at, &shape, &off, a))?;
+            with_block!(b, a => write_block(&file, data_at, &shape, &off, a))
+                .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
             Ok(Value::Unit)
         });
         let src = self.materialize();
-        let name = token("to-npy", (src.name(), path.as_ref()));
+        let name = token("to-npy", (src.name(), path));
         let mut graph = Graph::with_capacity(self.chunks().nblocks());
         let mut keys = Vec::new();
         for idx in self.chunks().indices() {
@@ -230,14 +359,18 @@ impl Array {
             );
             keys.push(k);
         }
-        let mut full = super::collect_graph(&[src.layer()]);
-        full.merge(&graph);
+        let mut full = super::collect_graph(&[src.layer()])?;
+        full.merge(&graph)?;
+        // On any error `tmp` is dropped here, which removes the temporary file.
         exec.run(&Plan::new(&full, &keys)?)?;
+        drop(full);
+        tmp.as_file().sync_all().map_err(|e| named(&e))?;
+        tmp.persist(path).map_err(|e| named(&e.error))?;
         Ok(())
     }
 }
 
-fn with_zeroed(file: &File, dtype: DType, shape: &[usize]) -> Result<()> {
+fn with_zeroed(file: &File, dtype: DType, shape: &[usize]) -> Result<(), String> {
     let s = IxDyn(shape);
     match dtype {
         DType::Bool => ndarray_npy::write_zeroed_npy::<bool, _>(file, s),
@@ -246,7 +379,7 @@ fn with_zeroed(file: &File, dtype: DType, shape: &[usize]) -> Result<()> {
         DType::F32 => ndarray_npy::write_zeroed_npy::<f32, _>(file, s),
         DType::F64 => ndarray_npy::write_zeroed_npy::<f64, _>(file, s),
     }
-    .map_err(io)
+    .map_err(|e| e.to_string())
 }
 
 fn write_block<T: LeBytes>(
@@ -255,17 +388,16 @@ fn write_block<T: LeBytes>(
     shape: &[usize],
     off: &[usize],
     a: &ArrayD<T>,
-) -> std::result::Result<(), TaskError> {
+) -> std::io::Result<()> {
     let w = std::mem::size_of::<T>().max(1);
     let src = a
         .as_slice()
-        .ok_or_else(|| TaskError::new("internal: block layout"))?;
+        .ok_or_else(|| std::io::Error::other("internal: block layout"))?;
     let mut buf = Vec::new();
     for (f, at, len) in runs(shape, off, a.shape()) {
         buf.clear();
         src[at..at + len].iter().for_each(|&x| x.write(&mut buf));
-        file.write_all_at(&buf, (data_at + f * w) as u64)
-            .map_err(|e| TaskError::with_kind(ErrorKind::Io, e.to_string()))?;
+        file.write_all_at(&buf, (data_at + f * w) as u64)?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use super::elementwise::MAX_FUSED_NODES;
 use super::expr::Fused;
 use super::grid::{BlockIndices, Chunks, c_strides, norm_axis};
 use super::kernels::eval::Kernel;
-use super::kernels::ops::{self, Opnd, Out, Val};
+use super::kernels::ops::{self, Out, TileOperand, Val};
 use super::kernels::reduce::{AccVec, Kind, Partial, Scratch};
 use super::{Array, Layer, block_index, blocks_of, index_value, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -249,7 +249,7 @@ impl Array {
             (layer, nb) = combine_level(layer, &nb, &spec, how.split_every, &name);
             level += 1;
         }
-        Ok(finalize_layer(self, layer, &spec, how.keepdims, &base))
+        finalize_layer(self, layer, &spec, how.keepdims, &base)
     }
 
     /// Checks a reduction's arguments against this array and describes it.
@@ -280,7 +280,7 @@ impl Array {
         let count: usize = (0..n)
             .filter(|&k| red[k])
             .map(|k| self.shape()[k])
-            .product();
+            .fold(1usize, usize::saturating_mul);
         let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
         if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op {
             return Err(Error::new(
@@ -373,9 +373,9 @@ fn partial_block(
     }
     let mut k = Kernel::new(f, inputs, idx, &bshape, &extra)?;
     let (acc_s, ix_s) = (k.extra(0), k.extra(1));
-    let acc_rs = k.geo.run_stride(acc_s);
+    let acc_rs = k.space.run_stride(acc_s);
     let ix_rs = if arg {
-        k.geo.run_stride(ix_s) as i64
+        k.space.run_stride(ix_s) as i64
     } else {
         0
     };
@@ -468,7 +468,7 @@ fn finalize_layer(
     spec: &Arc<Spec>,
     keepdims: bool,
     name: &str,
-) -> Array {
+) -> Result<Array> {
     let n = src.ndim();
     let out_axes: Vec<Vec<usize>> = (0..n)
         .filter(|&k| keepdims || !spec.red[k])
@@ -480,7 +480,7 @@ fn finalize_layer(
             }
         })
         .collect();
-    let chunks = Chunks::from_axes(out_axes);
+    let chunks = Chunks::from_axes(out_axes)?;
     let out_dtype = spec.op.out_dtype(spec.in_dtype);
     let name: Arc<str> = name.into();
     let (sk, ctx) = (spec.clone(), src.context().clone());
@@ -523,7 +523,7 @@ fn finalize_layer(
         graph,
         deps: vec![prev],
     };
-    Array::from_layer(src.context(), layer, chunks, out_dtype)
+    Ok(Array::from_layer(src.context(), layer, chunks, out_dtype))
 }
 
 /// The values of a partial, as a block of `dtype` and `shape`.
@@ -551,12 +551,17 @@ fn finalize(
                 .collect(),
         ),
         (ReduceOp::ArgMin | ReduceOp::ArgMax, [_, idx]) => idx.clone(),
+        // `any` is the max and `all` the min of 0/1 values; over nothing they hold the
+        // identities (i64::MIN and i64::MAX): "positive" gives false and true, as in NumPy.
+        (ReduceOp::Any | ReduceOp::All, [AccVec::I(v)]) => {
+            AccVec::I(v.iter().map(|&x| i64::from(x > 0)).collect())
+        }
         (_, [v]) => v.clone(),
         _ => return Err(TaskError::new("internal: partial fields")),
     };
     let (val, mut out) = match &vals {
-        AccVec::F(v) => (Val::F64(Opnd::Slice(v)), alloc(dtype, v.len())),
-        AccVec::I(v) => (Val::I64(Opnd::Slice(v)), alloc(dtype, v.len())),
+        AccVec::F(v) => (Val::F64(TileOperand::Slice(v)), alloc(dtype, v.len())),
+        AccVec::I(v) => (Val::I64(TileOperand::Slice(v)), alloc(dtype, v.len())),
     };
     ops::cast(val, out_of(&mut out))?;
     Ok(reshape(out, shape))

@@ -29,8 +29,15 @@ fn overlaps(src: &[usize], dst: &[usize], j: usize) -> Vec<Piece> {
         let (b, off) = locate(src, lo);
         return vec![(b, off, 0, 0)];
     }
+    // Start at the block holding `lo` and stop at the first block starting at `hi` or
+    // beyond: the work is the number of overlapping blocks, not of all blocks.
+    let nb = src.len() - 1;
+    let first = src[..nb].partition_point(|&o| o <= lo).saturating_sub(1);
     let mut out = Vec::new();
-    for b in 0..src.len() - 1 {
+    for b in first..nb {
+        if src[b] >= hi {
+            break;
+        }
         let (s, e) = (src[b].max(lo), src[b + 1].min(hi));
         if s < e {
             out.push((b, s - src[b], s - lo, e - s));
@@ -76,7 +83,7 @@ impl Array {
         let offs = src.chunks().offsets(axis);
         let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
         for &p in positions {
-            let (b, off) = locate(&offs, p);
+            let (b, off) = locate(offs, p);
             match runs.last_mut() {
                 Some((rb, v)) if *rb == b => v.push(off),
                 _ => runs.push((b, vec![off])),
@@ -87,7 +94,7 @@ impl Array {
         }
         let mut axes: Vec<Vec<usize>> = src.chunks().axes().to_vec();
         axes[axis] = runs.iter().map(|r| r.1.len()).collect();
-        let chunks = Chunks::from_axes(axes);
+        let chunks = Chunks::from_axes(axes)?;
         let name = token("take", (src.name(), axis, positions));
         let runs = Arc::new(runs);
         let (r2, ctx) = (runs.clone(), self.context().clone());
@@ -133,12 +140,12 @@ impl Array {
             return Ok(self.clone());
         }
         let n = self.ndim();
-        let src_offs: Vec<Vec<usize>> = (0..n).map(|k| self.chunks().offsets(k)).collect();
-        let dst_offs: Vec<Vec<usize>> = (0..n).map(|k| new.offsets(k)).collect();
+        let src_offs: Vec<&[usize]> = (0..n).map(|k| self.chunks().offsets(k)).collect();
+        let dst_offs: Vec<&[usize]> = (0..n).map(|k| new.offsets(k)).collect();
         let per_axis: AxisPieces = (0..n)
             .map(|k| {
                 (0..new.axis(k).len())
-                    .map(|j| overlaps(&src_offs[k], &dst_offs[k], j))
+                    .map(|j| overlaps(src_offs[k], dst_offs[k], j))
                     .collect()
             })
             .collect();
@@ -231,11 +238,15 @@ impl Array {
     /// a contiguous range of the flat order.
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
         let total = self.len();
-        let known: usize = shape
-            .iter()
-            .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+        let dims = || shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize);
+        // The product of the given lengths, which may overflow only when none is 0.
+        let known: usize = if dims().any(|d| d == 0) {
+            0
+        } else {
+            dims()
+                .try_fold(1usize, |a, d| a.checked_mul(d))
+                .ok_or_else(|| Error::new(ErrorKind::Overflow, "element count overflows"))?
+        };
         let infer = shape.iter().filter(|&&d| d == -1).count();
         if infer > 1 || shape.iter().any(|&d| d < -1) {
             return Err(Error::new(ErrorKind::Shape, format!("bad shape {shape:?}")));
@@ -258,6 +269,11 @@ impl Array {
         }
         if out == self.shape() {
             return Ok(self.clone());
+        }
+        if total == 0 {
+            // Nothing to move: an empty array of the new shape, one block per axis.
+            let whole: Vec<usize> = out.iter().map(|&d| d.max(1)).collect();
+            return self.context().zeros(&out, whole, self.dtype());
         }
         let target = self
             .chunks()
@@ -319,7 +335,7 @@ impl Array {
             .collect::<Result<_>>()?;
         let names: Vec<&Arc<str>> = srcs.iter().map(Array::name).collect();
         let name = token("concatenate", (names, k));
-        let chunks = Chunks::from_axes(axes);
+        let chunks = Chunks::from_axes(axes)?;
         let mut graph = Graph::with_capacity(chunks.nblocks());
         let owner: Vec<(usize, usize)> = srcs
             .iter()

@@ -199,7 +199,7 @@ impl Array {
             perm.iter()
                 .map(|&p| self.chunks().axis(p).to_vec())
                 .collect(),
-        );
+        )?;
         Ok(self.view_as(view, chunks, "transpose"))
     }
 
@@ -336,7 +336,7 @@ impl Array {
                             "index {p} out of bounds for axis {k} of length {len}"
                         )));
                     }
-                    let (b, off) = super::grid::locate(&self.chunks().offsets(k), q as usize);
+                    let (b, off) = super::grid::locate(self.chunks().offsets(k), q as usize);
                     fixed.push((k, b, off));
                 }
                 Idx::Slice { start, stop, step } => {
@@ -365,7 +365,7 @@ impl Array {
             k += 1;
         }
         let view = View { axes, fixed };
-        let out = self.view_as(view, Chunks::from_axes(chunks), "getitem");
+        let out = self.view_as(view, Chunks::from_axes(chunks)?, "getitem");
         match list {
             Some((axis, pos)) => out.take(axis, &pos),
             None => Ok(out),

@@ -242,7 +242,7 @@ impl<T: Element> Bag<T> {
     pub fn product<U: Element>(&self, other: &Bag<U>) -> Bag<(T, U)> {
         let right = other.materialized();
         let mut graph = self.base_graph().clone();
-        graph.merge(&right.graph());
+        graph.merge_same_named(&right.graph());
         let mut args = Vec::with_capacity(self.npartitions() * right.npartitions());
         for i in 0..self.npartitions() {
             for j in 0..right.npartitions() {
@@ -285,7 +285,7 @@ impl<T: Element> Bag<T> {
         let name = token("join", &[self.name(), other.name()], &tok);
         let index_key = Key::tuple(&format!("{name}-index"), [0]);
         let mut graph = self.base_graph().clone();
-        graph.merge(other.base_graph());
+        graph.merge_same_named(other.base_graph());
         let ostream = other.stream().clone();
         let build = Op::new(
             format!("{}-join-index", other.label),

@@ -205,8 +205,61 @@ impl Graph {
         self.nodes.keys()
     }
 
-    /// Adds every node of `other`, replacing nodes with the same key.
-    pub fn merge(&mut self, other: &Graph) {
+    /// Adds every node of `other`.
+    ///
+    /// A key that both graphs define must be defined identically in both (the same literal,
+    /// the same alias, or a task with the same [`Op`] and the same arguments); otherwise the
+    /// merge is a [`DuplicateKey`](crate::ErrorKind::DuplicateKey) error and `self` is left
+    /// as it was. Merging a graph into itself, or merging one graph twice, is cheap: maps
+    /// that are the same allocation are not compared.
+    ///
+    /// ```
+    /// use blockwork::{ErrorKind, Graph, Node, Value};
+    /// let mut a = Graph::new();
+    /// a.insert("x", Node::Literal(Value::Int(1)));
+    /// let same = a.clone();
+    /// a.merge(&same)?;
+    /// let mut b = Graph::new();
+    /// b.insert("x", Node::Literal(Value::Int(2)));
+    /// assert_eq!(a.merge(&b).unwrap_err().kind(), ErrorKind::DuplicateKey);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn merge(&mut self, other: &Graph) -> Result<()> {
+        if Arc::ptr_eq(&self.nodes, &other.nodes) || other.is_empty() {
+            return Ok(());
+        }
+        if self.is_empty() {
+            self.nodes = other.nodes.clone();
+            return Ok(());
+        }
+        // Check first, so that a failed merge changes nothing.
+        for (k, n) in other.iter() {
+            if let Some(mine) = self.nodes.get(k)
+                && mine != n
+            {
+                return Err(Error::new(
+                    crate::ErrorKind::DuplicateKey,
+                    format!("key {k} is defined differently in the two merged graphs"),
+                ));
+            }
+        }
+        let map = Arc::make_mut(&mut self.nodes);
+        map.reserve(other.len());
+        for (k, n) in other.iter() {
+            if !map.contains_key(k) {
+                map.insert(k.clone(), n.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds every node of `other`, replacing nodes with the same key, without comparing
+    /// them: for graphs whose keys name their computation (a key built from a token of the
+    /// function and its inputs), where one key cannot mean two things.
+    pub(crate) fn merge_same_named(&mut self, other: &Graph) {
+        if Arc::ptr_eq(&self.nodes, &other.nodes) {
+            return;
+        }
         if self.is_empty() {
             self.nodes = other.nodes.clone();
             return;

@@ -11,9 +11,9 @@
 //! writes into its own `TILE`-sized scratch, which stays in L1, and the root writes
 //! straight into the output block: no intermediate array is ever allocated.
 
-use super::ops::{self, Opnd, Out, Val};
+use super::ops::{self, Out, TileOperand, Val};
 use super::random;
-use super::walk::{Geo, Transposer};
+use super::walk::{RunSpace, Transposer};
 use crate::array::dtype::{BlockData, DType, Element, Scalar, with_block};
 use crate::array::expr::{Expr, ExprKind, Fused, Gen, GenKind, LeafSrc};
 use crate::array::grid::c_strides;
@@ -54,27 +54,27 @@ impl Buf {
     }
     pub(crate) fn val_at(&self, at: usize, n: usize) -> Val<'_> {
         match self {
-            Buf::Bool(v) => Val::Bool(Opnd::Slice(&v[at..at + n])),
-            Buf::I32(v) => Val::I32(Opnd::Slice(&v[at..at + n])),
-            Buf::I64(v) => Val::I64(Opnd::Slice(&v[at..at + n])),
-            Buf::F32(v) => Val::F32(Opnd::Slice(&v[at..at + n])),
-            Buf::F64(v) => Val::F64(Opnd::Slice(&v[at..at + n])),
+            Buf::Bool(v) => Val::Bool(TileOperand::Slice(&v[at..at + n])),
+            Buf::I32(v) => Val::I32(TileOperand::Slice(&v[at..at + n])),
+            Buf::I64(v) => Val::I64(TileOperand::Slice(&v[at..at + n])),
+            Buf::F32(v) => Val::F32(TileOperand::Slice(&v[at..at + n])),
+            Buf::F64(v) => Val::F64(TileOperand::Slice(&v[at..at + n])),
         }
     }
     fn val(&self, n: usize) -> Val<'_> {
         match self {
-            Buf::Bool(v) => Val::Bool(Opnd::Slice(&v[..n])),
-            Buf::I32(v) => Val::I32(Opnd::Slice(&v[..n])),
-            Buf::I64(v) => Val::I64(Opnd::Slice(&v[..n])),
-            Buf::F32(v) => Val::F32(Opnd::Slice(&v[..n])),
-            Buf::F64(v) => Val::F64(Opnd::Slice(&v[..n])),
+            Buf::Bool(v) => Val::Bool(TileOperand::Slice(&v[..n])),
+            Buf::I32(v) => Val::I32(TileOperand::Slice(&v[..n])),
+            Buf::I64(v) => Val::I64(TileOperand::Slice(&v[..n])),
+            Buf::F32(v) => Val::F32(TileOperand::Slice(&v[..n])),
+            Buf::F64(v) => Val::F64(TileOperand::Slice(&v[..n])),
         }
     }
 }
 
 /// Per-type glue between slices and the tagged tile types.
 pub(crate) trait Lane: Element {
-    fn val(o: Opnd<'_, Self>) -> Val<'_>;
+    fn val(o: TileOperand<'_, Self>) -> Val<'_>;
     fn out(s: &mut [Self]) -> Out<'_>;
     fn buf(b: &mut Buf) -> Option<&mut Vec<Self>>;
 }
@@ -83,7 +83,7 @@ macro_rules! lane {
     ($($t:ty => $v:ident),*) => {$(
         impl Lane for $t {
             #[inline]
-            fn val(o: Opnd<'_, Self>) -> Val<'_> {
+            fn val(o: TileOperand<'_, Self>) -> Val<'_> {
                 Val::$v(o)
             }
             #[inline]
@@ -104,11 +104,11 @@ lane!(bool => Bool, i32 => I32, i64 => I64, f32 => F32, f64 => F64);
 
 pub(crate) fn scalar_val(s: Scalar) -> Val<'static> {
     match s {
-        Scalar::Bool(x) => Val::Bool(Opnd::Scalar(x)),
-        Scalar::I32(x) => Val::I32(Opnd::Scalar(x)),
-        Scalar::I64(x) => Val::I64(Opnd::Scalar(x)),
-        Scalar::F32(x) => Val::F32(Opnd::Scalar(x)),
-        Scalar::F64(x) => Val::F64(Opnd::Scalar(x)),
+        Scalar::Bool(x) => Val::Bool(TileOperand::Scalar(x)),
+        Scalar::I32(x) => Val::I32(TileOperand::Scalar(x)),
+        Scalar::I64(x) => Val::I64(TileOperand::Scalar(x)),
+        Scalar::F32(x) => Val::F32(TileOperand::Scalar(x)),
+        Scalar::F64(x) => Val::F64(TileOperand::Scalar(x)),
     }
 }
 
@@ -127,26 +127,28 @@ pub(crate) enum LeafIn<'a> {
 }
 
 /// One node of the tree being evaluated, with its scratch tile.
-struct ENode<'e> {
+struct EvalNode<'e> {
     expr: &'e Expr,
     buf: Buf,
-    kids: Vec<ENode<'e>>,
+    kids: Vec<EvalNode<'e>>,
 }
 
-impl<'e> ENode<'e> {
-    fn build(expr: &'e Expr) -> ENode<'e> {
+impl<'e> EvalNode<'e> {
+    fn build(expr: &'e Expr) -> EvalNode<'e> {
         let kids = match &expr.kind {
             ExprKind::Leaf(_) | ExprKind::Scalar(_) => vec![],
-            ExprKind::Unary(_, a) | ExprKind::Cast(a) => vec![ENode::build(a)],
-            ExprKind::Binary(_, a, b) => vec![ENode::build(a), ENode::build(b)],
-            ExprKind::Where(c, a, b) => vec![ENode::build(c), ENode::build(a), ENode::build(b)],
+            ExprKind::Unary(_, a) | ExprKind::Cast(a) => vec![EvalNode::build(a)],
+            ExprKind::Binary(_, a, b) => vec![EvalNode::build(a), EvalNode::build(b)],
+            ExprKind::Where(c, a, b) => {
+                vec![EvalNode::build(c), EvalNode::build(a), EvalNode::build(b)]
+            }
         };
         let n = if matches!(expr.kind, ExprKind::Scalar(_)) {
             0
         } else {
             TILE
         };
-        ENode {
+        EvalNode {
             expr,
             buf: Buf::new(expr.dtype, n),
             kids,
@@ -155,15 +157,15 @@ impl<'e> ENode<'e> {
 }
 
 /// Current position of each leaf: `(offset, stride)` for this tile.
-pub(crate) type Cur = [(isize, isize)];
+pub(crate) type LeafCursor = [(isize, isize)];
 
 fn eval<'s>(
-    node: &'s mut ENode<'_>,
+    node: &'s mut EvalNode<'_>,
     leaves: &'s [LeafIn<'s>],
-    cur: &Cur,
+    cur: &LeafCursor,
     n: usize,
 ) -> Result<Val<'s>, TaskError> {
-    let ENode { expr, buf, kids } = node;
+    let EvalNode { expr, buf, kids } = node;
     match &expr.kind {
         ExprKind::Scalar(s) => Ok(scalar_val(*s)),
         ExprKind::Leaf(i) => {
@@ -194,9 +196,9 @@ fn eval<'s>(
 
 /// A one-element tile as a repeated value.
 fn first(v: Val<'_>) -> Val<'_> {
-    fn f<T: Copy>(o: Opnd<'_, T>) -> Opnd<'_, T> {
+    fn f<T: Copy>(o: TileOperand<'_, T>) -> TileOperand<'_, T> {
         match o {
-            Opnd::Slice(s) => Opnd::Scalar(s[0]),
+            TileOperand::Slice(s) => TileOperand::Scalar(s[0]),
             x => x,
         }
     }
@@ -219,10 +221,10 @@ fn leaf_slice<'s, T: Lane>(
 ) -> Result<Val<'s>, TaskError> {
     let o = off as usize;
     if stride == 1 {
-        return Ok(T::val(Opnd::Slice(&s[o..o + n])));
+        return Ok(T::val(TileOperand::Slice(&s[o..o + n])));
     }
     if stride == 0 || n == 1 {
-        return Ok(T::val(Opnd::Scalar(s[o])));
+        return Ok(T::val(TileOperand::Scalar(s[o])));
     }
     let b = T::buf(buf).ok_or_else(|| internal("leaf scratch type"))?;
     if stride > 0 {
@@ -237,7 +239,7 @@ fn leaf_slice<'s, T: Lane>(
             *d = s[(off + j as isize * stride) as usize];
         }
     }
-    Ok(T::val(Opnd::Slice(&b[..n])))
+    Ok(T::val(TileOperand::Slice(&b[..n])))
 }
 
 /// Fills `buf[..n]` with a generator's values at `off + j * stride`.
@@ -319,9 +321,9 @@ fn with_buf_set(buf: &mut Buf, j: usize, s: Scalar) {
 /// Evaluates an inner node (or a leaf or scalar at the root) into `out`.
 fn compute(
     expr: &Expr,
-    kids: &mut [ENode<'_>],
+    kids: &mut [EvalNode<'_>],
     leaves: &[LeafIn<'_>],
-    cur: &Cur,
+    cur: &LeafCursor,
     n: usize,
     out: Out<'_>,
 ) -> Result<(), TaskError> {
@@ -354,9 +356,9 @@ fn compute(
 
 /// One output block's kernel: the tree, its leaves' data and the run geometry.
 pub(crate) struct Kernel<'a> {
-    root: ENode<'a>,
+    root: EvalNode<'a>,
     leaves: Vec<LeafIn<'a>>,
-    pub(crate) geo: Geo,
+    pub(crate) space: RunSpace,
 }
 
 impl<'a> Kernel<'a> {
@@ -417,9 +419,9 @@ impl<'a> Kernel<'a> {
         ));
         streams.extend(extra.iter().cloned());
         Ok(Kernel {
-            root: ENode::build(&fused.expr),
+            root: EvalNode::build(&fused.expr),
             leaves,
-            geo: Geo::new(out_shape, &streams),
+            space: RunSpace::new(out_shape, &streams),
         })
     }
 
@@ -433,17 +435,17 @@ impl<'a> Kernel<'a> {
 
     fn write_slice<T: Lane>(&mut self, dst: &mut [T]) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let mut tr = Transposer::new(&self.leaves, &self.geo);
-        let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
-        let mut one = |ls: &[LeafIn<'_>], cur: &Cur, pos: usize, n: usize| {
+        let mut tr = Transposer::new(&self.leaves, &self.space);
+        let (root, leaves, space) = (&mut self.root, &self.leaves, &self.space);
+        let mut one = |ls: &[LeafIn<'_>], cur: &LeafCursor, pos: usize, n: usize| {
             let out = T::out(&mut dst[pos..pos + n]);
             match root.expr.kind {
                 ExprKind::Leaf(_) | ExprKind::Scalar(_) => ops::copy(eval(root, ls, cur, n)?, out),
                 _ => compute(root.expr, &mut root.kids, ls, cur, n, out),
             }
         };
-        geo.each_tile(nl, |step| {
-            tr.step(step, leaves, geo, &mut |ls, cur, offs, n| {
+        space.each_tile(nl, |step| {
+            tr.step(step, leaves, space, &mut |ls, cur, offs, n| {
                 one(ls, cur, offs[nl] as usize, n)
             })
         })
@@ -457,10 +459,10 @@ impl<'a> Kernel<'a> {
         mut sink: impl FnMut(&[isize], usize, Val<'_>) -> Result<(), TaskError>,
     ) -> Result<(), TaskError> {
         let nl = self.leaves.len();
-        let mut tr = Transposer::new(&self.leaves, &self.geo);
-        let (root, leaves, geo) = (&mut self.root, &self.leaves, &self.geo);
-        geo.each_tile(nl, |step| {
-            tr.step(step, leaves, geo, &mut |ls, cur, offs, n| {
+        let mut tr = Transposer::new(&self.leaves, &self.space);
+        let (root, leaves, space) = (&mut self.root, &self.leaves, &self.space);
+        space.each_tile(nl, |step| {
+            tr.step(step, leaves, space, &mut |ls, cur, offs, n| {
                 let v = eval(root, ls, cur, n)?;
                 sink(offs, n, v)
             })

@@ -1,6 +1,6 @@
 //! Elementwise operations on tiles: the typed loops every fused kernel is made of.
 //!
-//! A tile operand is an [`Opnd`]: a slice of up to `TILE` values, or one value standing for
+//! A tile operand is an [`TileOperand`]: a slice of up to `TILE` values, or one value standing for
 //! all of them (a scalar, or an input broadcast along the tile). [`Val`] and [`Out`] tag the
 //! element type. Each loop is a plain `for` over slices, which the compiler vectorises.
 
@@ -9,7 +9,7 @@ use crate::error::{ErrorKind, TaskError};
 
 /// One tile operand: a run of values or a single value repeated.
 #[derive(Clone, Copy)]
-pub(crate) enum Opnd<'a, T> {
+pub(crate) enum TileOperand<'a, T> {
     Slice(&'a [T]),
     Scalar(T),
 }
@@ -17,11 +17,11 @@ pub(crate) enum Opnd<'a, T> {
 /// A typed tile operand.
 #[derive(Clone, Copy)]
 pub(crate) enum Val<'a> {
-    Bool(Opnd<'a, bool>),
-    I32(Opnd<'a, i32>),
-    I64(Opnd<'a, i64>),
-    F32(Opnd<'a, f32>),
-    F64(Opnd<'a, f64>),
+    Bool(TileOperand<'a, bool>),
+    I32(TileOperand<'a, i32>),
+    I64(TileOperand<'a, i64>),
+    F32(TileOperand<'a, f32>),
+    F64(TileOperand<'a, f64>),
 }
 
 /// A typed tile destination.
@@ -42,49 +42,49 @@ pub(crate) fn mismatch(what: &str) -> TaskError {
 }
 
 #[inline(always)]
-pub(crate) fn map1<T: Copy, U: Copy>(a: Opnd<'_, T>, out: &mut [U], f: impl Fn(T) -> U) {
+pub(crate) fn map1<T: Copy, U: Copy>(a: TileOperand<'_, T>, out: &mut [U], f: impl Fn(T) -> U) {
     match a {
-        Opnd::Slice(a) => {
+        TileOperand::Slice(a) => {
             for (o, &x) in out.iter_mut().zip(a) {
                 *o = f(x);
             }
         }
-        Opnd::Scalar(x) => out.fill(f(x)),
+        TileOperand::Scalar(x) => out.fill(f(x)),
     }
 }
 
 #[inline(always)]
 pub(crate) fn map2<T: Copy, U: Copy>(
-    a: Opnd<'_, T>,
-    b: Opnd<'_, T>,
+    a: TileOperand<'_, T>,
+    b: TileOperand<'_, T>,
     out: &mut [U],
     f: impl Fn(T, T) -> U,
 ) {
     match (a, b) {
-        (Opnd::Slice(a), Opnd::Slice(b)) => {
+        (TileOperand::Slice(a), TileOperand::Slice(b)) => {
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 *o = f(x, y);
             }
         }
-        (Opnd::Slice(a), Opnd::Scalar(y)) => {
+        (TileOperand::Slice(a), TileOperand::Scalar(y)) => {
             for (o, &x) in out.iter_mut().zip(a) {
                 *o = f(x, y);
             }
         }
-        (Opnd::Scalar(x), Opnd::Slice(b)) => {
+        (TileOperand::Scalar(x), TileOperand::Slice(b)) => {
             for (o, &y) in out.iter_mut().zip(b) {
                 *o = f(x, y);
             }
         }
-        (Opnd::Scalar(x), Opnd::Scalar(y)) => out.fill(f(x, y)),
+        (TileOperand::Scalar(x), TileOperand::Scalar(y)) => out.fill(f(x, y)),
     }
 }
 
 #[inline(always)]
-fn pick<T: Copy>(a: Opnd<'_, T>, i: usize) -> T {
+fn pick<T: Copy>(a: TileOperand<'_, T>, i: usize) -> T {
     match a {
-        Opnd::Slice(s) => s[i],
-        Opnd::Scalar(x) => x,
+        TileOperand::Slice(s) => s[i],
+        TileOperand::Scalar(x) => x,
     }
 }
 
@@ -315,7 +315,7 @@ pub(crate) fn select(c: Val<'_>, a: Val<'_>, b: Val<'_>, out: Out<'_>) -> Result
             match (a, b, out) {
                 $((Val::$v(a), Val::$v(b), Out::$v(o)) => {
                     match (c, a, b) {
-                        (Opnd::Slice(c), Opnd::Slice(a), Opnd::Slice(b)) => {
+                        (TileOperand::Slice(c), TileOperand::Slice(a), TileOperand::Slice(b)) => {
                             for (((o, &c), &x), &y) in o.iter_mut().zip(c).zip(a).zip(b) {
                                 *o = if c { x } else { y };
                             }
@@ -399,8 +399,8 @@ pub(crate) fn copy(a: Val<'_>, out: Out<'_>) -> Result<(), TaskError> {
         ($($v:ident),*) => {
             match (a, out) {
                 $((Val::$v(a), Out::$v(o)) => match a {
-                    Opnd::Slice(s) => o.copy_from_slice(s),
-                    Opnd::Scalar(x) => o.fill(x),
+                    TileOperand::Slice(s) => o.copy_from_slice(s),
+                    TileOperand::Scalar(x) => o.fill(x),
                 },)*
                 _ => return Err(mismatch("copy")),
             }

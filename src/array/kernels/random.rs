@@ -42,8 +42,9 @@ pub(crate) fn unit(b: u64) -> f64 {
 pub(crate) fn uniform_into(key: u64, base: u64, delta: u64, lo: f64, scale: f64, out: &mut [f64]) {
     if delta == 1 {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512dq") {
-            // SAFETY: the CPU has AVX-512F and AVX-512DQ, checked just above.
+        if avx512_usable() {
+            // SAFETY: the CPU has AVX-512F, AVX-512DQ and AVX-512VL, checked just above:
+            // every feature `uniform_avx512` is compiled for.
             unsafe { uniform_avx512(key, base, lo, scale, out) };
             return;
         }
@@ -54,6 +55,25 @@ pub(crate) fn uniform_into(key: u64, base: u64, delta: u64, lo: f64, scale: f64,
             *o = lo + scale * unit(bits(key, i));
         }
     }
+}
+
+/// Whether the CPU has every feature [`uniform_avx512`] is compiled for.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx512_usable() -> bool {
+    all_avx512_features(
+        std::arch::is_x86_feature_detected!("avx512f"),
+        std::arch::is_x86_feature_detected!("avx512dq"),
+        std::arch::is_x86_feature_detected!("avx512vl"),
+    )
+}
+
+/// The AVX-512 path needs F, DQ and VL together (the `target_feature` list of
+/// [`uniform_avx512`]); any one missing rules it out.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn all_avx512_features(f: bool, dq: bool, vl: bool) -> bool {
+    f && dq && vl
 }
 
 /// The contiguous case, written so the loop has no cross-iteration dependency.
@@ -134,5 +154,28 @@ mod tests {
         let mut strided = vec![0.0; 10];
         uniform_into(key(7, 0), 5, 3, 0.0, 1.0, &mut strided);
         assert!(strided.iter().enumerate().all(|(j, &x)| x == v[5 + 3 * j]));
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod avx512_tests {
+    use super::*;
+
+    #[test]
+    fn avx512_path_needs_every_feature_it_is_compiled_for() {
+        for mask in 0..8u8 {
+            let (f, dq, vl) = (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0);
+            assert_eq!(all_avx512_features(f, dq, vl), mask == 7, "{f} {dq} {vl}");
+        }
+        let want = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        assert_eq!(avx512_usable(), want);
+        // Both paths give the same numbers.
+        let mut fast = vec![0.0; 37];
+        uniform_into(7, 11, 1, -1.0, 2.0, &mut fast);
+        let mut slow = vec![0.0; 37];
+        uniform_contiguous(7, 11, -1.0, 2.0, &mut slow);
+        assert_eq!(fast, slow);
     }
 }

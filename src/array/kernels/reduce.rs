@@ -7,7 +7,7 @@
 //! use several independent lanes so the loops vectorise; variance keeps `(n, mean, M2)` and
 //! merges with Chan et al.'s pairwise update, which is numerically stable.
 
-use crate::array::kernels::ops::{Opnd, Val};
+use crate::array::kernels::ops::{TileOperand, Val};
 use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
 use std::any::Any;
@@ -429,10 +429,10 @@ pub(crate) struct Scratch {
 }
 
 /// The tile as a slice (a repeated value is expanded into `scratch`).
-fn expand<'a, T: Copy>(o: Opnd<'a, T>, n: usize, scratch: &'a mut Vec<T>) -> &'a [T] {
+fn expand<'a, T: Copy>(o: TileOperand<'a, T>, n: usize, scratch: &'a mut Vec<T>) -> &'a [T] {
     match o {
-        Opnd::Slice(s) => s,
-        Opnd::Scalar(x) => {
+        TileOperand::Slice(s) => s,
+        TileOperand::Scalar(x) => {
             scratch.clear();
             scratch.resize(n, x);
             scratch

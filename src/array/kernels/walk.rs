@@ -1,12 +1,12 @@
 //! Walking a block: merging axes, ordering tiles (row-major, or cache-blocked when a leaf
 //! is read transposed), prefetching and transposing tiles of transposed leaves.
 
-use super::eval::{Buf, Cur, LeafIn, TILE, internal};
+use super::eval::{Buf, LeafCursor, LeafIn, TILE, internal};
 use crate::array::dtype::{BlockData, with_block};
 use crate::error::TaskError;
 
 /// The run space of one block: merged axes, and for each stream a base and strides.
-pub(crate) struct Geo {
+pub(crate) struct RunSpace {
     /// Merged shape; the last axis is the run axis. Never empty.
     pub(crate) shape: Vec<usize>,
     /// Per stream: offset of the block's first element.
@@ -15,9 +15,9 @@ pub(crate) struct Geo {
     pub(crate) strides: Vec<Vec<isize>>,
 }
 
-impl Geo {
+impl RunSpace {
     /// Merges the axes of `shape` given per-stream `(base, strides per axis)`.
-    pub(crate) fn new(shape: &[usize], streams: &[(isize, Vec<isize>)]) -> Geo {
+    pub(crate) fn new(shape: &[usize], streams: &[(isize, Vec<isize>)]) -> RunSpace {
         let mut dims: Vec<(usize, Vec<isize>)> = Vec::new();
         for (o, &len) in shape.iter().enumerate() {
             if len == 1 {
@@ -46,7 +46,7 @@ impl Geo {
         let strides = (0..streams.len())
             .map(|s| dims.iter().map(|d| d.1[s]).collect())
             .collect();
-        Geo {
+        RunSpace {
             shape,
             base: streams.iter().map(|s| s.0).collect(),
             strides,
@@ -170,7 +170,7 @@ impl Geo {
     }
 }
 
-/// One step of a block walk (see [`Geo::each_tile`]); `offs` are every stream's offsets at
+/// One step of a block walk (see [`RunSpace::each_tile`]); `offs` are every stream's offsets at
 /// the first element, `n` the tile length.
 pub(crate) enum Step<'a> {
     /// One tile.
@@ -197,11 +197,11 @@ pub(crate) const BLOCK_COLS: usize = 512;
 /// Asks for the cache lines of the block leaves' next tile (rows from `offs` on, with the
 /// geometry's row and run strides), so that the transposed order's gathers find them in
 /// cache instead of waiting for memory one line at a time.
-fn prefetch(leaves: &[LeafIn<'_>], geo: &Geo, offs: &[isize], n: usize) {
-    let m = geo.shape.len();
+fn prefetch(leaves: &[LeafIn<'_>], space: &RunSpace, offs: &[isize], n: usize) {
+    let m = space.shape.len();
     for (s, leaf) in leaves.iter().enumerate() {
         let LeafIn::Block(d) = leaf else { continue };
-        let (row, run) = (geo.strides[s][m - 2], geo.strides[s][m - 1]);
+        let (row, run) = (space.strides[s][m - 2], space.strides[s][m - 1]);
         with_block!(d, a => {
             let Some(sl) = a.as_slice() else { continue };
             let size = std::mem::size_of_val(&sl[..sl.len().min(1)]).max(1);
@@ -238,7 +238,7 @@ fn prefetch_line<T>(x: &T) {
 /// Per-tile evaluation callback: the leaves to read, their positions, every stream's
 /// offsets, the tile length.
 pub(crate) type TileFn<'f, 'a> =
-    dyn FnMut(&[LeafIn<'_>], &Cur, &[isize], usize) -> Result<(), TaskError> + 'f;
+    dyn FnMut(&[LeafIn<'_>], &LeafCursor, &[isize], usize) -> Result<(), TaskError> + 'f;
 
 /// Scratch tiles for the leaves read transposed: each row group of such a leaf is copied
 /// into a row-major `BLOCK_ROWS × BLOCK_COLS` tile (one pass over its cache lines, eight
@@ -250,16 +250,16 @@ pub(crate) struct Transposer {
 }
 
 impl Transposer {
-    pub(crate) fn new(leaves: &[LeafIn<'_>], geo: &Geo) -> Transposer {
-        let m = geo.shape.len();
+    pub(crate) fn new(leaves: &[LeafIn<'_>], space: &RunSpace) -> Transposer {
+        let m = space.shape.len();
         let bufs = leaves
             .iter()
             .enumerate()
             .map(|(s, l)| match l {
                 LeafIn::Block(d)
                     if m >= 2
-                        && geo.strides[s][m - 1].abs() > 1
-                        && geo.strides[s][m - 2].abs() == 1 =>
+                        && space.strides[s][m - 1].abs() > 1
+                        && space.strides[s][m - 2].abs() == 1 =>
                 {
                     Some(Buf::new(d.dtype(), BLOCK_ROWS * BLOCK_COLS))
                 }
@@ -269,7 +269,7 @@ impl Transposer {
         Transposer {
             bufs,
             cur: vec![(0, 0); leaves.len()],
-            row: vec![0; geo.strides.len()],
+            row: vec![0; space.strides.len()],
         }
     }
 
@@ -278,14 +278,14 @@ impl Transposer {
         &mut self,
         step: Step<'_>,
         leaves: &[LeafIn<'_>],
-        geo: &Geo,
+        space: &RunSpace,
         f: &mut TileFn<'_, '_>,
     ) -> Result<(), TaskError> {
         let nl = leaves.len();
-        let rs = |s: usize| geo.run_stride(s);
+        let rs = |s: usize| space.run_stride(s);
         match step {
             Step::Ahead { offs, n } => {
-                prefetch(leaves, geo, offs, n);
+                prefetch(leaves, space, offs, n);
                 Ok(())
             }
             Step::Tile { offs, n } => {

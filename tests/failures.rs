@@ -8,7 +8,7 @@
 use blockwork::testing::{Tracked, Tracker, canonical};
 use blockwork::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 
 const RERUNS: usize = if cfg!(miri) { 5 } else { 1000 };
 const CALLERS: usize = 4;

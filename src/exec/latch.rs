@@ -71,7 +71,12 @@ impl Latch {
         let caller = unsafe { (*this).caller.clone() };
         // SAFETY: as above; after this store `this` is never used again.
         unsafe { (*this).done.store(true, Ordering::Release) };
+        // Under loom the caller spins (see `wait`): loom's thread-park tokens interfere with
+        // the condition variables the workers' parkers use (loom issue 422).
+        #[cfg(not(loom))]
         caller.unpark();
+        #[cfg(loom)]
+        drop(caller);
     }
 
     /// Whether the latch is set.
@@ -85,6 +90,7 @@ impl Latch {
         let mut yields = 0;
         while !self.done.load(Ordering::Acquire) {
             if cfg!(loom) || !backoff.is_completed() {
+                // Under loom always: a yield lets the model run the workers.
                 spin_hint(&backoff);
             } else if yields < WAIT_YIELDS {
                 // Yielding keeps a small run's round trip in microseconds without taking

@@ -38,8 +38,7 @@ fn forbidden(module: &str) -> Vec<&'static str> {
 
 /// Known violations, to be removed: (file, module it names). Nothing else is allowed, and an
 /// entry here whose import has gone is reported so that it can be deleted.
-const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[
-];
+const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

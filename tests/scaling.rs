@@ -117,7 +117,9 @@ fn fan_in(n: usize) -> Graph {
 #[test]
 fn validating_and_planning_alias_chains_is_linear() {
     let chains = sizes(10_000, alias_chain);
-    assert_linear(&chains, "validate", clone_keys, |g| Plan::validate(g).unwrap());
+    assert_linear(&chains, "validate", clone_keys, |g| {
+        Plan::validate(g).unwrap()
+    });
     assert_linear(&chains, "plan every alias", clone_keys, |g| {
         let keys: Vec<Key> = g.keys().cloned().collect();
         let plan = Plan::new(g, &keys).unwrap();
@@ -221,7 +223,9 @@ fn fan_ins_are_linear() {
     assert_linear(&fans, "info", clone_keys, |g| {
         GraphInfo::of(g).unwrap();
     });
-    assert_linear(&fans, "validate", clone_keys, |g| Plan::validate(g).unwrap());
+    assert_linear(&fans, "validate", clone_keys, |g| {
+        Plan::validate(g).unwrap()
+    });
     let texts = sizes(10_000, |n| {
         Spec::new(fan_in(n), ["sink"]).to_json().unwrap()
     });

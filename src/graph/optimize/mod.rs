@@ -46,8 +46,8 @@ mod subst;
 
 use super::{Arg, Graph, Node, Op};
 use crate::error::{Error, Result};
-use crate::key::Key;
 use crate::graph::MAX_NESTING;
+use crate::key::Key;
 use subst::{MISSING, Refs, Rewrite};
 
 /// The most tasks [`fuse`] merges into one task.

@@ -21,9 +21,9 @@
 //! is rewritten in linear time and space; an expansion used several times is copied into each
 //! use, as dask's `subs` does. Nothing recurses over more than one node's own arguments.
 
+use crate::graph::MAX_NESTING;
 use crate::graph::{Arg, Graph, Node, NodeMap, Task};
 use crate::key::Key;
-use crate::graph::MAX_NESTING;
 
 /// `Refs::targets` entry of a reference to a key that is not in the graph.
 pub(super) const MISSING: usize = usize::MAX;

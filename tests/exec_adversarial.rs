@@ -947,7 +947,7 @@ fn mixed_failure_storm_from_many_callers() {
                     .map(|i| Arg::key(("m", i))),
             )
             .unwrap();
-            if let Some(_) = special {
+            if special.is_some() {
                 b.task("s2", &sum, [Arg::key("s"), Arg::key(("m", 20))])
                     .unwrap();
                 Arc::new(Plan::new(&b.build(), &["s2".into(), "s".into()]).unwrap())
@@ -977,7 +977,7 @@ fn mixed_failure_storm_from_many_callers() {
                                 0..=3 => {
                                     let (p, k) = &bad[(round / 10 + c) % bad.len()];
                                     let e = pool.run(p).unwrap_err();
-                                    if p.len() > 0 && *k != ErrorKind::TaskFailed {
+                                    if !p.is_empty() && *k != ErrorKind::TaskFailed {
                                         assert_eq!(e.kind(), *k, "{e}");
                                     }
                                 }

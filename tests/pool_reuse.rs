@@ -443,3 +443,46 @@ fn nested_runs_across_pools_work_and_cycles_are_refused() {
         }
     });
 }
+
+/// A task panic that a pool catches and returns as the run's error is not also printed by
+/// the panic hook; with `print_panics(true)` it is. Checked in a child process (this test
+/// binary, re-run with `BW_QUIET_CHILD` set), whose standard error is read.
+#[test]
+fn caught_panics_are_not_printed_unless_asked() {
+    if let Ok(mode) = std::env::var("BW_QUIET_CHILD") {
+        let pool = Pool::builder()
+            .threads(2)
+            .pin(false)
+            .print_panics(mode == "print")
+            .build()
+            .unwrap();
+        let boom = Op::new("boom", |_: &[Value]| -> Result<Value, TaskError> {
+            panic!("boom-in-a-task")
+        });
+        let mut b = GraphBuilder::new();
+        b.task("x", &boom, []).unwrap();
+        let g = b.build();
+        let e = pool.get(&g, "x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+        let e = Sequential::new().get(&g, "x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+        return;
+    }
+    let run = |mode: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "caught_panics_are_not_printed_unless_asked",
+                "--nocapture",
+            ])
+            .env("BW_QUIET_CHILD", mode)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr)
+            .matches("boom-in-a-task")
+            .count()
+    };
+    assert_eq!(run("quiet"), 0, "a caught panic was printed");
+    assert!(run("print") >= 1, "print_panics(true) printed nothing");
+}

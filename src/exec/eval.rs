@@ -3,7 +3,7 @@
 
 use crate::error::{Error, TaskError};
 use crate::graph::Op;
-use crate::plan::{PArg, Plan, TaskId};
+use crate::plan::{EncodedArg, Plan, TaskId};
 use crate::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -105,12 +105,12 @@ fn run_task<'v>(
     let Some(op) = plan.op(t) else {
         // A literal node: its one argument is the value.
         return Ok(match args[0] {
-            PArg::Lit(i) => plan.lit(i).clone(),
+            EncodedArg::Lit(i) => plan.lit(i).clone(),
             _ => unreachable!("literal nodes hold one literal argument"),
         });
     };
     // Fastest path: one reference, passed straight from its slot without a copy.
-    if let [PArg::Dep(d)] = args {
+    if let [EncodedArg::Dep(d)] = args {
         return op
             .call(std::slice::from_ref(read(*d)))
             .map_err(|e| failed(op.name(), e));
@@ -118,9 +118,9 @@ fn run_task<'v>(
     // Fast path: flat arguments (references and literals), the common case.
     for a in args {
         match *a {
-            PArg::Dep(d) => scratch.push(read(d).clone()),
-            PArg::Lit(i) => scratch.push(plan.lit(i).clone()),
-            PArg::List(_) | PArg::Nested(..) => {
+            EncodedArg::Dep(d) => scratch.push(read(d).clone()),
+            EncodedArg::Lit(i) => scratch.push(plan.lit(i).clone()),
+            EncodedArg::List(_) | EncodedArg::Nested(..) => {
                 scratch.clear();
                 return run_task_nested(plan, op, args, read, scratch);
             }
@@ -137,7 +137,7 @@ fn run_task<'v>(
 fn run_task_nested<'v>(
     plan: &Plan,
     op: &Op,
-    args: &[PArg],
+    args: &[EncodedArg],
     read: &impl Fn(u32) -> &'v Value,
     scratch: &mut Vec<Value>,
 ) -> Result<Value, Failure> {
@@ -161,23 +161,23 @@ fn run_task_nested<'v>(
 /// the plan was built.
 fn eval_arg<'v>(
     plan: &Plan,
-    args: &[PArg],
+    args: &[EncodedArg],
     pos: &mut usize,
     read: &impl Fn(u32) -> &'v Value,
 ) -> Result<Value, Failure> {
     let a = args[*pos];
     *pos += 1;
     match a {
-        PArg::Dep(d) => Ok(read(d).clone()),
-        PArg::Lit(i) => Ok(plan.lit(i).clone()),
-        PArg::List(n) => {
+        EncodedArg::Dep(d) => Ok(read(d).clone()),
+        EncodedArg::Lit(i) => Ok(plan.lit(i).clone()),
+        EncodedArg::List(n) => {
             let mut items = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 items.push(eval_arg(plan, args, pos, read)?);
             }
             Ok(Value::List(items.into()))
         }
-        PArg::Nested(op, n) => {
+        EncodedArg::Nested(op, n) => {
             let mut items = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 items.push(eval_arg(plan, args, pos, read)?);

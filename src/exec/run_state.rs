@@ -81,7 +81,7 @@ impl Deferred {
     /// # Safety
     /// As [`Slot::take`]: every other access to the slot happened-before, none is concurrent.
     #[inline]
-    unsafe fn free(&mut self, cell: &Cell, d: u32, freed: &mut Freed) {
+    unsafe fn free(&mut self, cell: &TaskCell, d: u32, freed: &mut Freed) {
         // SAFETY: forwarded from the caller.
         if let Some(v) = unsafe { cell.slot.take() } {
             freed.values += 1;
@@ -135,7 +135,7 @@ impl Freed {
 /// counting it down) costs one cache miss, not three: 32 bytes, two to a cache line.
 #[repr(C)]
 #[derive(Default)]
-struct Cell {
+struct TaskCell {
     slot: Slot,
     deps_left: AtomicU32,
     users_left: AtomicU32,
@@ -144,7 +144,7 @@ struct Cell {
 /// The per-run countdowns and slots. Shared by all workers through `&`.
 #[derive(Default)]
 pub(crate) struct RunState {
-    cells: Vec<Cell>,
+    cells: Vec<TaskCell>,
 }
 
 impl RunState {
@@ -153,7 +153,7 @@ impl RunState {
     pub(crate) fn reset(&mut self, plan: &Plan) {
         let n = plan.len();
         self.cells.truncate(n);
-        self.cells.resize_with(n, Cell::default);
+        self.cells.resize_with(n, TaskCell::default);
         let counts = plan.n_deps().iter().zip(plan.n_users());
         for (c, (&d, &u)) in self.cells.iter().zip(counts) {
             c.deps_left.store(d, Ordering::Relaxed);

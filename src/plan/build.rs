@@ -1,6 +1,6 @@
 //! Interning: graph -> plan.
 
-use super::{Countdown, LITERAL, MAX_NESTING, PArg, Plan, TaskId};
+use super::{Countdown, EncodedArg, LITERAL, MAX_NESTING, Plan, TaskId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
 use crate::graph::{Arg, Graph, Node, NodeMap};
@@ -274,7 +274,7 @@ impl<'g> Builder<'g> {
         match node {
             Node::Literal(v) => {
                 plan.ops.push(LITERAL);
-                plan.args.push(PArg::Lit(plan.lits.len() as u32));
+                plan.args.push(EncodedArg::Lit(plan.lits.len() as u32));
                 plan.lits.push(v.clone());
             }
             Node::Task(t) => {
@@ -368,22 +368,22 @@ fn emit_arg(
 ) {
     match arg {
         Arg::Ref(_) => {
-            plan.args.push(PArg::Dep(tid[refs[*cursor] as usize]));
+            plan.args.push(EncodedArg::Dep(tid[refs[*cursor] as usize]));
             *cursor += 1;
         }
         Arg::Lit(v) => {
-            plan.args.push(PArg::Lit(plan.lits.len() as u32));
+            plan.args.push(EncodedArg::Lit(plan.lits.len() as u32));
             plan.lits.push(v.clone());
         }
         Arg::List(items) => {
-            plan.args.push(PArg::List(items.len() as u32));
+            plan.args.push(EncodedArg::List(items.len() as u32));
             for a in items {
                 emit_arg(plan, op_index, a, refs, cursor, tid);
             }
         }
         Arg::Task(t) => {
             let op = intern_op(plan, op_index, &mut (0, 0), &t.op);
-            plan.args.push(PArg::Nested(op, t.args.len() as u32));
+            plan.args.push(EncodedArg::Nested(op, t.args.len() as u32));
             for a in &t.args {
                 emit_arg(plan, op_index, a, refs, cursor, tid);
             }

@@ -53,7 +53,7 @@ impl fmt::Debug for TaskId {
 
 /// One element of the flat, prefix-encoded argument store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PArg {
+pub(crate) enum EncodedArg {
     /// The result of a task.
     Dep(u32),
     /// `lits[i]`.
@@ -124,8 +124,8 @@ pub struct Plan {
     /// Always `len() + 1` long, starts at 0, non-decreasing; last == `args.len()`.
     arg_offsets: Vec<u32>,
     /// Argument trees of all tasks, concatenated.
-    args: Vec<PArg>,
-    /// Literal values referenced by [`PArg::Lit`].
+    args: Vec<EncodedArg>,
+    /// Literal values referenced by [`EncodedArg::Lit`].
     lits: Vec<Value>,
     /// Always `len() + 1` long; last == `deps.len()`.
     dep_offsets: Vec<u32>,
@@ -271,20 +271,20 @@ impl Plan {
         (&self.users[r.clone()], &self.user_modes[r])
     }
 
-    /// Literal `i` of the argument store ([`PArg::Lit`]).
+    /// Literal `i` of the argument store ([`EncodedArg::Lit`]).
     #[inline]
     pub(crate) fn lit(&self, i: u32) -> &Value {
         &self.lits[i as usize]
     }
 
-    /// Op `i` of the op table ([`PArg::Nested`]).
+    /// Op `i` of the op table ([`EncodedArg::Nested`]).
     #[inline]
     pub(crate) fn table_op(&self, i: u32) -> &Op {
         &self.op_table[i as usize]
     }
 
     #[inline]
-    pub(crate) fn args(&self, t: TaskId) -> &[PArg] {
+    pub(crate) fn args(&self, t: TaskId) -> &[EncodedArg] {
         let i = t.index();
         &self.args[self.arg_offsets[i] as usize..self.arg_offsets[i + 1] as usize]
     }

@@ -177,13 +177,13 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
     (
         "spin",
         Arity::at_least(1),
-        "busy-waits ns nanoseconds; returns ns (later args: deps)",
+        "busy-waits ns nanoseconds (at most 60e9); returns ns (later args: deps)",
         Plain(spin),
     ),
     (
         "sleep",
         Arity::at_least(1),
-        "sleeps ns nanoseconds; returns ns (later args: deps)",
+        "sleeps ns nanoseconds (at most 60e9); returns ns (later args: deps)",
         Plain(sleep),
     ),
     (
@@ -380,6 +380,9 @@ fn modulo(args: &[Value]) -> Result<Value, TaskError> {
 }
 fn pow(args: &[Value]) -> Result<Value, TaskError> {
     match two(args)? {
+        // 0, 1 and -1 stay in range whatever the exponent.
+        (Num::I(a @ (0 | 1)), Num::I(b)) if b > 0 => Ok(Value::Int(a)),
+        (Num::I(-1), Num::I(b)) if b >= 0 => Ok(Value::Int(if b % 2 == 0 { 1 } else { -1 })),
         (Num::I(a), Num::I(b)) if b >= 0 => {
             let e = u32::try_from(b).map_err(|_| overflow())?;
             a.checked_pow(e).map(Value::Int).ok_or_else(overflow)
@@ -616,13 +619,17 @@ fn add_u32(args: &[Value]) -> Result<Value, TaskError> {
     }
     Ok(Value::Int((acc & 0xFFFF_FFFF) as i64))
 }
+/// The longest `sleep` or `spin` (one minute): a longer wait in a spec file is a mistake or
+/// an attack, and a run must not hang.
+const MAX_WAIT_NANOS: i64 = 60_000_000_000;
+
 fn nanos(v: &Value) -> Result<(i64, Duration), TaskError> {
     match v.as_int() {
-        Some(ns) if ns >= 0 => Ok((ns, Duration::from_nanos(ns as u64))),
+        Some(ns) if (0..=MAX_WAIT_NANOS).contains(&ns) => Ok((ns, Duration::from_nanos(ns as u64))),
         _ => Err(TaskError::with_kind(
             ErrorKind::InvalidArgument,
             format!(
-                "expected a non-negative int of nanoseconds, got {}",
+                "expected an int of nanoseconds from 0 to {MAX_WAIT_NANOS} (one minute), got {}",
                 shown(v)
             ),
         )),

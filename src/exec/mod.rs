@@ -289,6 +289,17 @@ fn dispose(mut payload: PanicPayload) {
     std::mem::forget(payload);
 }
 
+/// `v.nbytes()`, with a panic returned as its message. Only payloads (and lists, which may
+/// hold them) run code of the user's, so scalars and strings skip the guard: this is on the
+/// path of every task.
+#[inline]
+pub(crate) fn nbytes_caught(v: &Value) -> Result<usize, String> {
+    match v {
+        Value::Opaque(_) | Value::List(_) => catch(|| v.nbytes()),
+        _ => Ok(v.nbytes()),
+    }
+}
+
 /// Runs `f`, returning a panic as its message (the payload disposed of safely).
 #[inline]
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {

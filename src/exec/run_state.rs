@@ -66,6 +66,7 @@ impl Deferred {
     /// A panic caught in a freed value's `nbytes`, to be reported by the job.
     #[inline]
     pub(crate) fn take_panic(&mut self) -> Option<(TaskId, &'static str, String)> {
+        self.panic.as_ref()?;
         self.panic.take()
     }
 
@@ -87,7 +88,7 @@ impl Deferred {
             freed.values += 1;
             // `nbytes` runs with `v` borrowed, so a panic there does not drop `v` while
             // unwinding (its `Drop` might panic too, which would abort).
-            match super::catch(|| v.nbytes()) {
+            match super::nbytes_caught(&v) {
                 Ok(n) => freed.bytes += n as u64,
                 Err(m) => {
                     if self.panic.is_none() {

@@ -4,7 +4,9 @@ use super::eval::{Failure, RunTask};
 use super::pool::QuietPanics;
 use super::run_ctx::callback_error;
 use super::run_state::{DROP, NBYTES};
-use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch, panic_message};
+use super::{
+    Executor, Observer, RunOptions, RunOutput, RunStats, catch, nbytes_caught, panic_message,
+};
 use crate::error::Result;
 use crate::plan::{Plan, TaskId};
 use crate::value::Value;
@@ -162,8 +164,7 @@ fn run_tasks(
         // panic there does not drop it while unwinding (its `Drop` might panic too).
         let slot = &mut slots[t.index()];
         let value = &*slot.insert(value);
-        let nbytes =
-            catch(|| value.nbytes()).map_err(|m| callback_error(plan, NBYTES, Some(t), m))?;
+        let nbytes = nbytes_caught(value).map_err(|m| callback_error(plan, NBYTES, Some(t), m))?;
         live_bytes += nbytes as u64;
         stats.peak_live_values = stats.peak_live_values.max(live_values);
         stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
@@ -173,7 +174,7 @@ fn run_tasks(
             if *left == 0 {
                 let v = slots[d.index()].take().expect("freed once");
                 live_values -= 1;
-                match catch(|| v.nbytes()) {
+                match nbytes_caught(&v) {
                     Ok(n) => live_bytes -= n as u64,
                     Err(m) => {
                         let e = callback_error(plan, NBYTES, Some(d), m);

@@ -25,7 +25,7 @@ use super::run_state::{DROP, Deferred, NBYTES};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker, spin_hint};
 use super::tally::LiveTally;
-use super::{PanicPayload, catch, panic_message};
+use super::{PanicPayload, catch, nbytes_caught, panic_message};
 use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -413,7 +413,7 @@ impl JobCtx<'_, '_> {
         };
         // `nbytes` runs with the value borrowed: a panic there must not drop the value while
         // unwinding (its `Drop` might panic too, which would abort).
-        let nbytes = match catch(|| value.nbytes()) {
+        let nbytes = match nbytes_caught(&value) {
             Ok(n) => n,
             Err(m) => {
                 run.fail_callback(NBYTES, Some(t), m);

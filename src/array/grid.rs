@@ -63,6 +63,22 @@ impl From<&Chunks> for ChunkSpec {
 /// [`TooLarge`](ErrorKind::TooLarge) error, raised before anything of its size is allocated.
 pub const MAX_BLOCKS: usize = 1 << 24;
 
+/// The most axes an array may have (NumPy 2's limit); more is a
+/// [`TooLarge`](ErrorKind::TooLarge) error. Shape code walks axes recursively and per pair of
+/// axes in places, so the number of axes must stay small.
+pub const MAX_NDIM: usize = 64;
+
+/// Checks that `ndim` axes are at most [`MAX_NDIM`].
+fn check_ndim(ndim: usize) -> Result<()> {
+    if ndim > MAX_NDIM {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("an array of {ndim} dimensions: at most {MAX_NDIM} are supported"),
+        ));
+    }
+    Ok(())
+}
+
 /// A validated chunk grid: for each axis, the lengths of its blocks, in order.
 ///
 /// An axis of length 0 has one block of length 0; a 0-d array has no axes and one block.
@@ -193,8 +209,8 @@ impl Chunks {
     /// ([`ChunkSpec::Same`] or [`ChunkSpec::PerAxis`]) on a non-empty axis is
     /// [`InvalidArgument`](ErrorKind::InvalidArgument), while explicit lists may hold
     /// zero-length blocks (as in dask); a shape whose size overflows is
-    /// [`Overflow`](ErrorKind::Overflow); a grid of more than [`MAX_BLOCKS`] blocks is
-    /// [`TooLarge`](ErrorKind::TooLarge).
+    /// [`Overflow`](ErrorKind::Overflow); a grid of more than [`MAX_BLOCKS`] blocks, or of
+    /// more than [`MAX_NDIM`] axes, is [`TooLarge`](ErrorKind::TooLarge).
     ///
     /// ```
     /// use blockwork::array::Chunks;
@@ -204,6 +220,7 @@ impl Chunks {
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn new(shape: &[usize], spec: impl Into<ChunkSpec>) -> Result<Chunks> {
+        check_ndim(shape.len())?;
         checked_size(shape, 8)?;
         let sizes: Vec<usize> = match spec.into() {
             ChunkSpec::Same(n) => vec![n; shape.len()],
@@ -260,6 +277,7 @@ impl Chunks {
     /// The grid with its offsets; an axis whose lengths overflow when summed is an
     /// [`Overflow`](ErrorKind::Overflow) error.
     fn with_offsets(axes: Vec<Vec<usize>>) -> Result<Chunks> {
+        check_ndim(axes.len())?;
         let offs = axes
             .iter()
             .map(|lens| {

@@ -49,6 +49,7 @@ pub mod bench_shapes;
 pub mod diagnostics;
 pub mod error;
 pub mod exec;
+pub(crate) mod files;
 pub mod graph;
 pub mod key;
 pub mod plan;

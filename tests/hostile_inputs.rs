@@ -456,14 +456,12 @@ fn scratch_dir(tag: &str) -> std::path::PathBuf {
     d
 }
 
-/// `to_npy` writes a temporary and renames it over the path whatever the path is: a FIFO (or
-/// a device: run as root, `to_npy("/dev/null")` returned `Ok` and left `/dev/null` a regular
-/// file) is replaced by a regular file, and a symlink is replaced instead of written through
-/// (the file it points to keeps its old contents, unlike `numpy.save`). Expected: a typed
-/// error for a path that exists and is not a regular file, and writing through symlinks.
+/// `to_npy` wrote a temporary and renamed it over the path whatever the path was: a FIFO (or
+/// a device: as root, `to_npy("/dev/null")` left `/dev/null` a regular file) was replaced by a
+/// regular file, and a symlink was replaced instead of written through. Now a path that exists
+/// and is not a regular file is a typed error, and symlinks are written through.
 #[test]
-#[ignore = "open: reproduces a finding not fixed yet"]
-fn to_npy_replaces_fifos() {
+fn to_npy_refuses_fifos() {
     use blockwork::array::{ArrayContext, DType};
     let d = scratch_dir("npy-special");
     let c = ArrayContext::new();
@@ -494,8 +492,7 @@ fn to_npy_replaces_fifos() {
 /// `to_npy` onto a symlink replaces the link by a regular file; the file it pointed to keeps
 /// its old contents (`numpy.save` writes through the link).
 #[test]
-#[ignore = "open: reproduces a finding not fixed yet"]
-fn to_npy_replaces_symlinks() {
+fn to_npy_writes_through_symlinks() {
     use blockwork::array::{ArrayContext, DType};
     let d = scratch_dir("npy-link");
     let c = ArrayContext::new();
@@ -524,8 +521,7 @@ fn to_npy_replaces_symlinks() {
 
 /// The same for `to_textfiles_at`: a FIFO at the output path is replaced by a regular file.
 #[test]
-#[ignore = "open: reproduces a finding not fixed yet"]
-fn to_textfiles_replaces_fifos() {
+fn to_textfiles_refuses_fifos() {
     let d = scratch_dir("text-special");
     let fifo = d.join("part.txt");
     if !Command::new("mkfifo")
@@ -556,8 +552,7 @@ fn to_textfiles_replaces_fifos() {
 /// overwritten by `to_npy` or `to_textfiles_at` comes back `0644`, readable by everyone.
 /// Expected: the replaced file's permissions kept (as an in-place write would).
 #[test]
-#[ignore = "open: reproduces a finding not fixed yet"]
-fn atomic_writes_widen_permissions() {
+fn atomic_writes_keep_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let d = scratch_dir("perm");
     let a = blockwork::array::ArrayContext::new()

@@ -295,7 +295,9 @@ impl Array {
     /// The blocks go to a temporary file in `path`'s directory, which is renamed to `path`
     /// once every block is written. A failed run removes the temporary file and leaves
     /// `path` as it was (absent, or its old contents), and `path` may be a file that this
-    /// array is read from. I/O errors name the path.
+    /// array is read from. A symlink is written through; a replaced file keeps its
+    /// permissions; a path that exists but is not a regular file (a FIFO, a device, a
+    /// directory) is an [`Io`](ErrorKind::Io) error. I/O errors name the path.
     ///
     /// ```
     /// use blockwork::array::{ArrayContext, DType};
@@ -313,10 +315,8 @@ impl Array {
     pub fn to_npy(&self, path: impl AsRef<Path>, exec: &impl Executor) -> Result<()> {
         let path = path.as_ref();
         let named = |e: &dyn std::fmt::Display| io(format!("{}: {e}", path.display()));
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let target = crate::files::write_target(path).map_err(|e| named(&e))?;
+        let dir = target.dir.as_path();
         let mut builder = tempfile::Builder::new();
         builder.prefix(".blockwork-").suffix(".npy.part");
         {
@@ -364,8 +364,11 @@ impl Array {
         // On any error `tmp` is dropped here, which removes the temporary file.
         exec.run(&Plan::new(&full, &keys)?)?;
         drop(full);
+        if let Some(p) = target.permissions {
+            tmp.as_file().set_permissions(p).map_err(|e| named(&e))?;
+        }
         tmp.as_file().sync_all().map_err(|e| named(&e))?;
-        tmp.persist(path).map_err(|e| named(&e.error))?;
+        tmp.persist(&target.path).map_err(|e| named(&e.error))?;
         Ok(())
     }
 }

@@ -137,7 +137,8 @@ impl<T: Element + Display> Bag<T> {
     /// `0.part`, `1.part`, ... (as dask). Missing directories are created. Each file is
     /// written under a temporary name in its directory and renamed when complete, so a
     /// partition that fails leaves no file (and an older file at its path unchanged); the
-    /// error names the path.
+    /// error names the path. As with `Array::to_npy`, symlinks are written through, a
+    /// replaced file keeps its permissions, and a path that is not a regular file is refused.
     pub fn to_textfiles<E: Executor + ?Sized>(&self, path: &str, exec: &E) -> Result<Vec<PathBuf>> {
         let n = self.npartitions();
         let paths: Vec<PathBuf> = if path.contains('*') {
@@ -208,10 +209,8 @@ fn write_part<T: Display>(
     args: &[Value],
     path: &Path,
 ) -> std::result::Result<Value, TaskError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let target = crate::files::write_target(path).map_err(|e| task_io(path, e))?;
+    let dir = target.dir.as_path();
     let mut temp = tempfile::Builder::new();
     temp.prefix(".blockwork-part-").suffix(".tmp");
     #[cfg(unix)]
@@ -240,7 +239,13 @@ fn write_part<T: Display>(
         return Err(task_io(path, e));
     }
     let file = w.into_inner().map_err(|e| task_io(path, e.into_error()))?;
-    file.persist(path).map_err(|e| task_io(path, e.error))?;
+    if let Some(p) = target.permissions {
+        file.as_file()
+            .set_permissions(p)
+            .map_err(|e| task_io(path, e))?;
+    }
+    file.persist(&target.path)
+        .map_err(|e| task_io(path, e.error))?;
     Ok(Value::Unit)
 }
 

@@ -1,0 +1,74 @@
+//! Writing files so that a failed write never looks complete: output goes to a temporary file
+//! beside the target and is renamed over it only on success. This module decides what the
+//! target is: a symlink is written through (its final target is replaced, as `numpy.save` and
+//! shells do), a path that exists but is not a regular file (a FIFO, a device, a directory) is
+//! refused, and a replaced file keeps its permissions.
+
+use std::fs::Permissions;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where to write `path` and with which permissions.
+pub(crate) struct WriteTarget {
+    /// The file to replace: `path`, or the final target of the symlink `path` is.
+    pub(crate) path: PathBuf,
+    /// The directory the temporary goes to (the target's own, so the rename is atomic).
+    pub(crate) dir: PathBuf,
+    /// The permissions of the file being replaced, to give the new one; `None` for a new file.
+    pub(crate) permissions: Option<Permissions>,
+}
+
+/// Resolves `path` for an atomic write. Errors (`InvalidInput`) when it exists and is not a
+/// regular file, or is a symlink whose final target is not one.
+pub(crate) fn write_target(path: &Path) -> io::Result<WriteTarget> {
+    let mut target = path.to_path_buf();
+    // Follow symlinks, even dangling ones (the write then creates their target), a bounded
+    // number of times as the kernel does.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&target)?;
+                target = match target.parent() {
+                    Some(parent) => parent.join(link),
+                    None => link,
+                };
+            }
+            Ok(m) if m.is_file() => {
+                return Ok(WriteTarget {
+                    dir: parent_dir(&target),
+                    path: target,
+                    permissions: Some(m.permissions()),
+                });
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} exists and is not a regular file: not replaced",
+                        target.display()
+                    ),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(WriteTarget {
+                    dir: parent_dir(&target),
+                    path: target,
+                    permissions: None,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: too many levels of symbolic links", path.display()),
+    ))
+}
+
+/// The directory of `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -1,42 +1,6 @@
-//! Replays the `array_shapes` fuzz corpus and its regression inputs through the checks the
-//! fuzz target runs (`fuzz/README.md` says how to run the fuzzer itself).
-
-use std::path::PathBuf;
-
-fn inputs(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(PathBuf, Vec<u8>)> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-#[test]
-fn array_shapes_corpus() {
-    let corpus = inputs("fuzz/corpus/array_shapes");
-    assert!(corpus.len() >= 10, "the seed corpus is committed");
-    for (path, bytes) in corpus {
-        eprintln!("{}", path.display());
-        blockwork::array::fuzz_array_shapes(&bytes);
-    }
-}
-
-#[test]
-fn array_shapes_regressions() {
-    for (path, bytes) in inputs("fuzz/regressions/array_shapes") {
-        eprintln!("{}", path.display());
-        blockwork::array::fuzz_array_shapes(&bytes);
-    }
-}
+//! Sweeps of inputs through the checks of the `array_shapes` fuzz target (its corpus and
+//! regression inputs are replayed by `tests/fuzz_corpus.rs`; `fuzz/README.md` says how to run
+//! the fuzzer itself).
 
 /// Every input of up to three bytes, and a sweep of longer ones, through the checks.
 #[test]

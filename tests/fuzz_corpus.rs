@@ -83,3 +83,21 @@ fn spec_budget_regressions() {
         blockwork::spec::fuzz_spec_budget(&bytes);
     }
 }
+
+#[test]
+fn array_shapes_corpus() {
+    let corpus = inputs("fuzz/corpus/array_shapes");
+    assert!(corpus.len() >= 10, "the seed corpus is committed");
+    for (path, bytes) in corpus {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_shapes(&bytes);
+    }
+}
+
+#[test]
+fn array_shapes_regressions() {
+    for (path, bytes) in inputs("fuzz/regressions/array_shapes") {
+        eprintln!("{}", path.display());
+        blockwork::array::fuzz_array_shapes(&bytes);
+    }
+}

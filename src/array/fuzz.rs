@@ -5,18 +5,19 @@ use crate::error::ErrorKind;
 use crate::exec::Sequential;
 use ndarray::{ArrayD, IxDyn};
 
-/// Reads small numbers from the fuzz input; zeros once it runs out.
-struct Bytes<'a>(&'a [u8]);
+/// Reads small numbers from the fuzz input; zeros once it runs out. Shared by the array fuzz
+/// targets, each adding its own readers.
+pub(super) struct Bytes<'a>(pub(super) &'a [u8]);
 
 impl Bytes<'_> {
-    fn byte(&mut self) -> u8 {
+    pub(super) fn byte(&mut self) -> u8 {
         let Some((&b, rest)) = self.0.split_first() else {
             return 0;
         };
         self.0 = rest;
         b
     }
-    fn below(&mut self, n: u8) -> u8 {
+    pub(super) fn below(&mut self, n: u8) -> u8 {
         self.byte() % n
     }
     /// A position or bound: mostly small (in and out of range), sometimes extreme.

@@ -1,6 +1,7 @@
 //! The in-crate body of the `array_shapes` fuzz target, also run by `cargo test` on its
 //! corpus: shape-producing operations on arrays with arbitrary, possibly huge, dimensions.
 
+use super::fuzz::Bytes;
 use super::grid::{MAX_BLOCKS, broadcast_shapes, checked_size};
 use super::{Array, ArrayContext, DType};
 use crate::error::{ErrorKind, Result};
@@ -14,20 +15,7 @@ const SMALL: usize = 1 << 10;
 /// only slow to build).
 const MANY_BLOCKS: usize = 1 << 12;
 
-/// Reads numbers from the fuzz input; zeros once it runs out.
-struct Bytes<'a>(&'a [u8]);
-
 impl Bytes<'_> {
-    fn byte(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else {
-            return 0;
-        };
-        self.0 = rest;
-        b
-    }
-    fn below(&mut self, n: u8) -> u8 {
-        self.byte() % n
-    }
     /// An axis length: mostly small, sometimes huge or at the edge of `usize`.
     fn dim(&mut self) -> usize {
         match self.byte() {

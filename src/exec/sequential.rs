@@ -45,8 +45,8 @@ impl Sequential {
 #[derive(Clone, Copy)]
 enum Step {
     Idle,
-    /// `nbytes` or `Drop` of this task's value.
-    Value(TaskId, &'static str),
+    /// Dropping this task's value (its `nbytes` runs under its own guard).
+    Dropping(TaskId),
 }
 
 impl Executor for Sequential {
@@ -76,7 +76,7 @@ impl Executor for Sequential {
             Ok(Err(e)) => Err(e),
             Err(p) => {
                 let (what, t) = match step {
-                    Step::Value(t, what) => (what, Some(t)),
+                    Step::Dropping(t) => (DROP, Some(t)),
                     Step::Idle => ("the executor", None),
                 };
                 Err(callback_error(plan, what, t, panic_message(p)))
@@ -182,7 +182,7 @@ fn run_tasks(
                         return Err(e);
                     }
                 }
-                *step = Step::Value(d, DROP);
+                *step = Step::Dropping(d);
                 drop(v);
                 *step = Step::Idle;
             }

@@ -33,6 +33,7 @@ fn shapes(c: &mut Criterion) {
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(3))
                 .throughput(Throughput::Elements(tasks));
+            g.bench_function("build", |b| b.iter(|| shape(name, n).expect("known shape")));
             g.bench_function("intern", |b| b.iter(|| Plan::new(&graph, &outs).unwrap()));
             g.bench_function("exec_pool2", |b| b.iter(|| pool.run(&plan).unwrap()));
             g.bench_function("exec_seq", |b| b.iter(|| seq.run(&plan).unwrap()));
@@ -102,9 +103,42 @@ fn rayon_baselines(c: &mut Criterion) {
     }
 }
 
+/// A random DAG of 1e5 tasks that pass real values (tracked payloads, lists, nested tasks):
+/// building, planning, and running it on `Sequential` and on pools of 1 and 2 threads.
+fn values_dag(c: &mut Criterion) {
+    use blockwork::testing::{DagConfig, TestDag};
+    let n = 100_000;
+    let cfg = DagConfig {
+        min_nodes: n,
+        max_nodes: n,
+        max_outputs: 8,
+        ..DagConfig::default()
+    };
+    let dag = TestDag::from_seed(7, &cfg);
+    let plan = dag.plan().expect("a generated DAG plans");
+    let seq = Sequential::new();
+    let want = seq.run(&plan).unwrap().values;
+    let mut g = c.benchmark_group(format!("values_dag/{n}"));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(plan.len() as u64));
+    g.bench_function("build", |b| b.iter(|| TestDag::from_seed(7, &cfg)));
+    g.bench_function("intern", |b| b.iter(|| dag.plan().unwrap()));
+    g.bench_function("exec_seq", |b| b.iter(|| seq.run(&plan).unwrap()));
+    for threads in [1, 2] {
+        let pool = Pool::new(threads).expect("pool");
+        assert_eq!(pool.run(&plan).unwrap().values, want);
+        g.bench_function(format!("exec_pool{threads}"), |b| {
+            b.iter(|| pool.run(&plan).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default();
-    targets = shapes, latency, rayon_baselines
+    targets = shapes, latency, rayon_baselines, values_dag
 }
 criterion_main!(benches);

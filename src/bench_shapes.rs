@@ -282,7 +282,6 @@ pub fn random_dag(n: usize) -> Shape {
     let mut rng = SplitMix64(RANDOM_DAG_SEED);
     let mut b = GraphBuilder::with_capacity(n + n / 4);
     let r: Arc<str> = "r".into();
-    let mut keys: Vec<Key> = Vec::with_capacity(n);
     let mut used = vec![false; n];
     let mut deps = Vec::with_capacity(4);
     for i in 0..n {
@@ -297,15 +296,14 @@ pub fn random_dag(n: usize) -> Shape {
         args.push(Arg::lit(1));
         for &d in &deps {
             used[d] = true;
-            args.push(Arg::Ref(keys[d].clone()));
+            args.push(Arg::Ref(Key::block(&r, &[d])));
         }
-        let key = Key::block(&r, &[i]);
-        b.task(key.clone(), &ops.add, args).expect("fresh key");
-        keys.push(key);
+        b.task(Key::block(&r, &[i]), &ops.add, args)
+            .expect("fresh key");
     }
     let sinks: Vec<Key> = (0..n)
         .filter(|&i| !used[i])
-        .map(|i| keys[i].clone())
+        .map(|i| Key::block(&r, &[i]))
         .collect();
     if sinks.is_empty() {
         return (b.build(), Vec::new());

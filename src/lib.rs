@@ -64,7 +64,7 @@ pub use exec::{
     Sequential,
 };
 pub use graph::{Arg, Graph, GraphBuilder, Node, Op, Task};
-pub use key::{Atom, Key};
+pub use key::{Atom, Atoms, Key};
 /// The ndarray crate this one is built with, for [`array`](mod@array)'s conversions
 /// (`from_ndarray`, `compute`) without a second copy of ndarray in the build.
 pub use ndarray;

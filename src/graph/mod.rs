@@ -5,7 +5,16 @@
 //! [`GraphBuilder`] (which rejects duplicate keys) or [`Graph::insert`] (which replaces, like a
 //! dict), rewrite them with the pure functions of [`optimize`], and hand them to an
 //! executor. A `Graph` clones in O(1) (its map is shared and copied on write).
+//!
+//! Each key gets a dense id, its insertion position, when it is inserted, and a key is found
+//! without hashing its tuple: a block key `("x", i, j)` through its name and a dense grid of
+//! ids (other keys through a hash of the whole key). [`GraphBuilder::build`] resolves every
+//! reference to the id of its key once, so planning a graph, however often, looks no key up
+//! (a graph changed through [`Graph::insert`] resolves its references again on its next
+//! plan). Build keys of one collection from one shared name ([`Key::block`]) and they are
+//! found without hashing the name either.
 
+mod map;
 mod op;
 pub mod optimize;
 
@@ -133,7 +142,7 @@ impl Node {
     }
 }
 
-pub(crate) type NodeMap = IndexMap<Key, Node, FxBuildHasher>;
+pub(crate) use map::{KIND_ALIAS, KIND_NESTED, MISSING, NodeMap, Resolved};
 
 /// A task graph: keys mapped to nodes, in insertion order.
 ///
@@ -161,7 +170,7 @@ impl Graph {
     /// An empty graph with room for `n` nodes.
     pub fn with_capacity(n: usize) -> Graph {
         Graph {
-            nodes: Arc::new(NodeMap::with_capacity_and_hasher(n, FxBuildHasher)),
+            nodes: Arc::new(NodeMap::with_capacity(n)),
         }
     }
 
@@ -338,20 +347,21 @@ impl GraphBuilder {
     /// An empty builder with room for `n` nodes.
     pub fn with_capacity(n: usize) -> GraphBuilder {
         GraphBuilder {
-            nodes: NodeMap::with_capacity_and_hasher(n, FxBuildHasher),
+            nodes: NodeMap::with_capacity(n),
         }
     }
 
     /// Adds a node; a key already present is a [`DuplicateKey`](crate::ErrorKind::DuplicateKey) error.
     pub fn node(&mut self, key: impl Into<Key>, node: Node) -> Result<&mut Self> {
-        match self.nodes.entry(key.into()) {
-            indexmap::map::Entry::Occupied(e) => Err(Error::DuplicateKey {
-                key: e.key().clone(),
-            }),
-            indexmap::map::Entry::Vacant(e) => {
-                e.insert(node);
-                Ok(self)
+        match self.nodes.insert_new(key.into(), node) {
+            Ok(_) => Ok(self),
+            Err((key, _)) if self.nodes.get_index_of(&key).is_some() => {
+                Err(Error::DuplicateKey { key })
             }
+            Err(_) => Err(Error::new(
+                crate::ErrorKind::TooLarge,
+                "a graph holds at most u32::MAX - 1 keys",
+            )),
         }
     }
 
@@ -385,8 +395,10 @@ impl GraphBuilder {
         self.nodes.is_empty()
     }
 
-    /// Freezes into a graph.
+    /// Freezes into a graph, resolving every reference to the id of its key once, so that
+    /// planning the graph (as many times as it is run) looks no key up.
     pub fn build(self) -> Graph {
+        self.nodes.resolved();
         Graph {
             nodes: Arc::new(self.nodes),
         }

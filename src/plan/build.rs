@@ -3,7 +3,7 @@
 use super::{Countdown, EncodedArg, LITERAL, MAX_NESTING, Plan, TaskId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
-use crate::graph::{Arg, Graph, Node, NodeMap};
+use crate::graph::{Arg, Graph, KIND_ALIAS, KIND_NESTED, MISSING, Node, NodeMap, Resolved};
 use crate::key::Key;
 use rustc_hash::FxHashMap;
 
@@ -36,14 +36,14 @@ impl Plan {
 
 struct Builder<'g> {
     map: &'g NodeMap,
+    /// Every node's references as graph indices (resolved once per graph).
+    resolved: &'g Resolved,
     /// Graph node -> task id, or UNSEEN / ON_STACK.
     tid: Vec<u32>,
     /// Resolved references (graph indices) of the nodes on the stack, in argument order.
     refs: Vec<u32>,
     stack: Vec<Frame>,
     plan: Plan,
-    /// Scratch for de-duplicating one task's dependencies.
-    dep_scratch: Vec<u32>,
     /// Alias node -> the non-alias node it resolves to (UNSEEN until resolved once), so that
     /// each alias chain is followed once however many keys go through it.
     alias_target: Vec<u32>,
@@ -56,51 +56,56 @@ struct Builder<'g> {
 impl<'g> Builder<'g> {
     fn new(graph: &'g Graph) -> Self {
         let map = graph.map();
-        let mut b = Builder {
+        Builder {
             map,
+            resolved: map.resolved(),
             tid: vec![UNSEEN; map.len()],
             refs: Vec::new(),
             stack: Vec::new(),
             plan: Plan {
                 graph: graph.clone(),
-                node: Vec::with_capacity(map.len()),
-                ops: Vec::with_capacity(map.len()),
+                node: Vec::new(),
+                ops: Vec::new(),
                 op_table: Vec::new(),
-                arg_offsets: Vec::with_capacity(map.len() + 1),
-                args: Vec::with_capacity(map.len() * 2),
+                arg_offsets: Vec::new(),
+                args: Vec::new(),
                 lits: Vec::new(),
-                dep_offsets: Vec::with_capacity(map.len() + 1),
-                deps: Vec::with_capacity(map.len() * 2),
+                dep_offsets: Vec::new(),
+                deps: Vec::new(),
                 user_offsets: Vec::new(),
                 users: Vec::new(),
                 dep_modes: Vec::new(),
                 user_modes: Vec::new(),
-                n_deps: Vec::with_capacity(map.len()),
+                n_deps: Vec::new(),
                 n_users: Vec::new(),
                 roots: Vec::new(),
                 outputs: Vec::new(),
                 output_keys: Vec::new(),
             },
-            dep_scratch: Vec::new(),
             alias_target: Vec::new(),
             op_index: FxHashMap::default(),
             last_op: (0, 0),
-        };
-        b.plan.arg_offsets.push(0);
-        b.plan.dep_offsets.push(0);
-        b
+        }
     }
 
+    /// Plans `outputs` in three passes. The first walks the graph depth-first from the
+    /// outputs over compact arrays only (resolved references, node kinds, task ids), finding
+    /// missing keys and cycles and numbering the tasks in post-order. The other two read the
+    /// graph's nodes in graph order, which is sequential in memory however the ids fall: one
+    /// sizes every task's arguments and dependencies, the other writes them in place.
     fn build(mut self, outputs: &[Key]) -> Result<Plan> {
         let mut out_nodes = Vec::with_capacity(outputs.len());
         for key in outputs {
-            let idx = self.lookup(key, None)?;
+            let idx = self.lookup(key)?;
             out_nodes.push(idx);
             if self.tid[idx as usize] == UNSEEN {
                 self.visit(idx)?;
             }
         }
-        let n = self.plan.ops.len();
+        self.stack = Vec::new();
+        self.refs = Vec::new();
+        let n = self.plan.node.len();
+        self.lay_out(n)?;
         self.plan.outputs = out_nodes
             .iter()
             .map(|&i| TaskId(self.tid[i as usize]))
@@ -110,25 +115,168 @@ impl<'g> Builder<'g> {
         Ok(self.plan)
     }
 
-    /// Resolves a key to a non-alias graph index, following aliases; each alias is followed
-    /// once per plan (resolved chains are remembered).
-    fn lookup(&mut self, key: &Key, referrer: Option<u32>) -> Result<u32> {
-        let missing = |b: &Self, key: &Key, referrer: Option<u32>| Error::MissingKey {
-            key: key.clone(),
-            referrer: referrer.map(|r| b.key_of(r).clone()),
+    /// The distinct task ids node `node` depends on, ascending, into `out`.
+    #[inline]
+    fn deps_of(&self, node: usize, out: &mut Vec<u32>) {
+        out.clear();
+        for &r in self.resolved.of(node) {
+            let r = match self.alias_target.get(r as usize) {
+                Some(&a) if a != UNSEEN => a,
+                _ => r,
+            };
+            out.push(self.tid[r as usize]);
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+
+    /// The task id a reference to graph node `r` reads (aliases followed).
+    #[inline]
+    fn task_of(&self, r: u32) -> u32 {
+        let r = match self.alias_target.get(r as usize) {
+            Some(&a) if a != UNSEEN => a,
+            _ => r,
         };
-        let mut idx = self
+        self.tid[r as usize]
+    }
+
+    /// Passes two and three: sizes and writes every task's arguments and dependencies.
+    fn lay_out(&mut self, n: usize) -> Result<()> {
+        let map = self.map;
+        // Pass two, in graph order: argument and dependency counts by task.
+        let mut arg_len = vec![0u32; n];
+        let mut dep_len = vec![0u32; n];
+        let mut scratch = Vec::new();
+        let (mut total_args, mut total_deps) = (0u64, 0u64);
+        for (i, (_, node)) in map.iter().enumerate() {
+            let t = self.tid[i];
+            if t >= ON_STACK {
+                continue; // not needed, or an alias
+            }
+            let a = match node {
+                Node::Literal(_) => 1,
+                Node::Task(task) => task.args.iter().map(encoded_len).sum::<u64>(),
+                Node::Alias(_) => unreachable!("aliases get no task id"),
+            };
+            self.deps_of(i, &mut scratch);
+            arg_len[t as usize] = u32::try_from(a).unwrap_or(u32::MAX);
+            dep_len[t as usize] = scratch.len() as u32;
+            total_args += a;
+            total_deps += scratch.len() as u64;
+        }
+        if total_args > MAX_ITEMS as u64 || total_deps > MAX_ITEMS as u64 {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "too many arguments in one plan",
+            ));
+        }
+        let plan = &mut self.plan;
+        plan.arg_offsets = prefix_sums(&arg_len);
+        plan.dep_offsets = prefix_sums(&dep_len);
+        plan.roots = (0..n as u32)
+            .filter(|&t| dep_len[t as usize] == 0)
+            .map(TaskId)
+            .collect();
+        plan.n_deps = dep_len;
+        drop(arg_len);
+        plan.ops = vec![LITERAL; n];
+        plan.args = vec![EncodedArg::Lit(0); total_args as usize];
+        plan.deps = vec![TaskId(0); total_deps as usize];
+        // Pass three, in graph order: each task's op, arguments and dependencies, in place.
+        for (i, (_, node)) in map.iter().enumerate() {
+            let t = self.tid[i];
+            if t >= ON_STACK {
+                continue;
+            }
+            self.deps_of(i, &mut scratch);
+            let plan = &mut self.plan;
+            let d0 = plan.dep_offsets[t as usize] as usize;
+            for (slot, &d) in plan.deps[d0..d0 + scratch.len()].iter_mut().zip(&scratch) {
+                *slot = TaskId(d);
+            }
+            let mut at = plan.arg_offsets[t as usize] as usize;
+            match node {
+                Node::Literal(v) => {
+                    plan.args[at] = EncodedArg::Lit(plan.lits.len() as u32);
+                    plan.lits.push(v.clone());
+                }
+                Node::Task(task) => {
+                    plan.ops[t as usize] =
+                        intern_op(plan, &mut self.op_index, &mut self.last_op, &task.op);
+                    let refs = self.resolved.of(i);
+                    let mut cursor = 0;
+                    for a in &task.args {
+                        self.emit_arg(a, refs, &mut cursor, &mut at);
+                    }
+                }
+                Node::Alias(_) => unreachable!("aliases get no task id"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lays out one argument tree at `args[*at..]`; references come from `refs` (the node's
+    /// resolved references) in argument order.
+    fn emit_arg(&mut self, arg: &Arg, refs: &[u32], cursor: &mut usize, at: &mut usize) {
+        let encoded = match arg {
+            Arg::Ref(_) => {
+                let d = self.task_of(refs[*cursor]);
+                *cursor += 1;
+                EncodedArg::Dep(d)
+            }
+            Arg::Lit(v) => {
+                let plan = &mut self.plan;
+                plan.lits.push(v.clone());
+                EncodedArg::Lit(plan.lits.len() as u32 - 1)
+            }
+            Arg::List(items) => {
+                self.plan.args[*at] = EncodedArg::List(items.len() as u32);
+                *at += 1;
+                for a in items {
+                    self.emit_arg(a, refs, cursor, at);
+                }
+                return;
+            }
+            Arg::Task(t) => {
+                let op = intern_op(&mut self.plan, &mut self.op_index, &mut (0, 0), &t.op);
+                self.plan.args[*at] = EncodedArg::Nested(op, t.args.len() as u32);
+                *at += 1;
+                for a in &t.args {
+                    self.emit_arg(a, refs, cursor, at);
+                }
+                return;
+            }
+        };
+        self.plan.args[*at] = encoded;
+        *at += 1;
+    }
+
+    /// Resolves an output key to a non-alias graph index.
+    fn lookup(&mut self, key: &Key) -> Result<u32> {
+        let idx = self
             .map
             .get_index_of(key)
-            .ok_or_else(|| missing(self, key, referrer))?;
-        if !matches!(self.map.get_index(idx), Some((_, Node::Alias(_)))) {
-            return Ok(idx as u32);
+            .ok_or_else(|| Error::MissingKey {
+                key: key.clone(),
+                referrer: None,
+            })?;
+        self.follow(idx as u32)
+    }
+
+    /// Follows aliases from graph index `idx` to a non-alias node; each alias is followed
+    /// once per plan (resolved chains are remembered).
+    fn follow(&mut self, idx: u32) -> Result<u32> {
+        if self.resolved.kind(idx as usize) != KIND_ALIAS {
+            return Ok(idx);
         }
         if self.alias_target.is_empty() {
             self.alias_target = vec![UNSEEN; self.map.len()];
         }
+        let mut idx = idx as usize;
         let mut chain: Vec<usize> = Vec::new();
-        while let Some((_, Node::Alias(target))) = self.map.get_index(idx) {
+        while self.resolved.kind(idx) == KIND_ALIAS {
             let known = self.alias_target[idx];
             if known != UNSEEN {
                 idx = known as usize;
@@ -138,11 +286,11 @@ impl<'g> Builder<'g> {
             if chain.len() > self.map.len() {
                 return Err(self.alias_cycle(idx));
             }
-            let from = idx as u32;
-            idx = self
-                .map
-                .get_index_of(target)
-                .ok_or_else(|| missing(self, target, Some(from)))?;
+            let target = self.resolved.of(idx)[0];
+            if target == MISSING {
+                return Err(self.missing_ref(idx as u32, 0));
+            }
+            idx = target as usize;
         }
         for a in chain {
             self.alias_target[a] = idx as u32;
@@ -150,12 +298,33 @@ impl<'g> Builder<'g> {
         Ok(idx as u32)
     }
 
+    /// The error for node `node`'s `nth` reference, whose key is not in the graph.
+    #[cold]
+    fn missing_ref(&self, node: u32, nth: usize) -> Error {
+        let (referrer, n) = self.map.get_index(node as usize).expect("index in graph");
+        let mut i = 0;
+        let mut key = None;
+        n.for_each_ref(|k| {
+            if i == nth {
+                key = Some(k.clone());
+            }
+            i += 1;
+        });
+        Error::MissingKey {
+            key: key.expect("the reference exists"),
+            referrer: Some(referrer.clone()),
+        }
+    }
+
     #[cold]
     fn alias_cycle(&self, start: usize) -> Error {
         let mut path = vec![self.key_of(start as u32).clone()];
         let mut idx = start;
-        while let Some((_, Node::Alias(t))) = self.map.get_index(idx) {
-            idx = self.map.get_index_of(t).unwrap_or(start);
+        while let Some((_, Node::Alias(_))) = self.map.get_index(idx) {
+            idx = match self.resolved.of(idx)[0] {
+                MISSING => start,
+                t => t as usize,
+            };
             path.push(self.key_of(idx as u32).clone());
             if idx == start {
                 break;
@@ -196,40 +365,21 @@ impl<'g> Builder<'g> {
     fn push_frame(&mut self, node: u32) -> Result<()> {
         self.tid[node as usize] = ON_STACK;
         let start = self.refs.len();
-        let (_, n) = self.map.get_index(node as usize).expect("index in graph");
-        if let Node::Task(t) = n {
-            for a in &t.args {
-                self.collect_refs(a, node, 0)?;
-            }
-        }
-        self.stack.push(Frame {
-            node,
-            start: start as u32,
-            next: start as u32,
-        });
-        Ok(())
-    }
-
-    fn collect_refs(&mut self, arg: &Arg, node: u32, depth: usize) -> Result<()> {
-        if depth > MAX_NESTING {
-            return Err(too_deep(self.key_of(node)));
-        }
-        match arg {
-            Arg::Ref(k) => {
-                let idx = self.lookup(k, Some(node))?;
-                self.refs.push(idx);
-            }
-            Arg::Lit(_) => {}
-            Arg::List(items) => {
-                for a in items {
-                    self.collect_refs(a, node, depth + 1)?;
-                }
-            }
-            Arg::Task(t) => {
+        if self.resolved.kind(node as usize) == KIND_NESTED {
+            let (_, n) = self.map.get_index(node as usize).expect("index in graph");
+            if let Node::Task(t) = n {
                 for a in &t.args {
-                    self.collect_refs(a, node, depth + 1)?;
+                    check_depth(a, 0).map_err(|()| too_deep(self.key_of(node)))?;
                 }
             }
+        }
+        let resolved = self.resolved;
+        for (nth, &r) in resolved.of(node as usize).iter().enumerate() {
+            if r == MISSING {
+                return Err(self.missing_ref(node, nth));
+            }
+            let idx = self.follow(r)?;
+            self.refs.push(idx);
         }
         if self.refs.len() > MAX_ITEMS {
             return Err(Error::new(
@@ -237,6 +387,11 @@ impl<'g> Builder<'g> {
                 "too many references in one plan",
             ));
         }
+        self.stack.push(Frame {
+            node,
+            start: start as u32,
+            next: start as u32,
+        });
         Ok(())
     }
 
@@ -255,60 +410,17 @@ impl<'g> Builder<'g> {
         Error::Cycle { path }
     }
 
-    /// Assigns the next id to a finished frame and lays out its arguments and dependencies.
+    /// Assigns the next id to a finished frame.
     fn emit(&mut self, frame: Frame) -> Result<()> {
         let plan = &mut self.plan;
-        if plan.ops.len() >= MAX_ITEMS {
+        if plan.node.len() >= MAX_ITEMS {
             return Err(Error::new(
                 ErrorKind::TooLarge,
                 "more than u32::MAX - 2 tasks",
             ));
         }
-        let id = plan.ops.len() as u32;
-        let (_, node) = self
-            .map
-            .get_index(frame.node as usize)
-            .expect("index in graph");
-        let refs = &self.refs[frame.start as usize..];
-        let mut cursor = 0usize;
-        match node {
-            Node::Literal(v) => {
-                plan.ops.push(LITERAL);
-                plan.args.push(EncodedArg::Lit(plan.lits.len() as u32));
-                plan.lits.push(v.clone());
-            }
-            Node::Task(t) => {
-                let op = intern_op(plan, &mut self.op_index, &mut self.last_op, &t.op);
-                plan.ops.push(op);
-                for a in &t.args {
-                    emit_arg(plan, &mut self.op_index, a, refs, &mut cursor, &self.tid);
-                }
-            }
-            Node::Alias(_) => unreachable!("aliases are resolved before visiting"),
-        }
-        if plan.args.len() > MAX_ITEMS {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                "too many arguments in one plan",
-            ));
-        }
-        plan.arg_offsets.push(plan.args.len() as u32);
+        self.tid[frame.node as usize] = plan.node.len() as u32;
         plan.node.push(frame.node);
-
-        // Distinct dependencies, ascending.
-        let scratch = &mut self.dep_scratch;
-        scratch.clear();
-        scratch.extend(refs.iter().map(|&r| self.tid[r as usize]));
-        scratch.sort_unstable();
-        scratch.dedup();
-        plan.n_deps.push(scratch.len() as u32);
-        if scratch.is_empty() {
-            plan.roots.push(TaskId(id));
-        }
-        plan.deps.extend(scratch.iter().map(|&d| TaskId(d)));
-        plan.dep_offsets.push(plan.deps.len() as u32);
-
-        self.tid[frame.node as usize] = id;
         self.refs.truncate(frame.start as usize);
         Ok(())
     }
@@ -357,38 +469,25 @@ impl<'g> Builder<'g> {
     }
 }
 
-/// Lays out one argument tree; references come from `refs` in the order they were collected.
-fn emit_arg(
-    plan: &mut Plan,
-    op_index: &mut FxHashMap<usize, u32>,
-    arg: &Arg,
-    refs: &[u32],
-    cursor: &mut usize,
-    tid: &[u32],
-) {
+/// Number of [`EncodedArg`]s an argument tree takes.
+fn encoded_len(arg: &Arg) -> u64 {
     match arg {
-        Arg::Ref(_) => {
-            plan.args.push(EncodedArg::Dep(tid[refs[*cursor] as usize]));
-            *cursor += 1;
-        }
-        Arg::Lit(v) => {
-            plan.args.push(EncodedArg::Lit(plan.lits.len() as u32));
-            plan.lits.push(v.clone());
-        }
-        Arg::List(items) => {
-            plan.args.push(EncodedArg::List(items.len() as u32));
-            for a in items {
-                emit_arg(plan, op_index, a, refs, cursor, tid);
-            }
-        }
-        Arg::Task(t) => {
-            let op = intern_op(plan, op_index, &mut (0, 0), &t.op);
-            plan.args.push(EncodedArg::Nested(op, t.args.len() as u32));
-            for a in &t.args {
-                emit_arg(plan, op_index, a, refs, cursor, tid);
-            }
-        }
+        Arg::Ref(_) | Arg::Lit(_) => 1,
+        Arg::List(items) => 1 + items.iter().map(encoded_len).sum::<u64>(),
+        Arg::Task(t) => 1 + t.args.iter().map(encoded_len).sum::<u64>(),
     }
+}
+
+/// `[0, c0, c0 + c1, ...]`: offsets from counts (the caller checked the total fits).
+fn prefix_sums(counts: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(counts.len() + 1);
+    let mut sum = 0u32;
+    out.push(0);
+    for &c in counts {
+        sum += c;
+        out.push(sum);
+    }
+    out
 }
 
 /// The index of `op` in the plan's op table, adding it on first sight.
@@ -409,6 +508,18 @@ fn intern_op(
     });
     *last = (addr, i);
     i
+}
+
+/// Whether `arg` nests no deeper than [`MAX_NESTING`] (counting from `depth`).
+fn check_depth(arg: &Arg, depth: usize) -> std::result::Result<(), ()> {
+    if depth > MAX_NESTING {
+        return Err(());
+    }
+    match arg {
+        Arg::Ref(_) | Arg::Lit(_) => Ok(()),
+        Arg::List(items) => items.iter().try_for_each(|a| check_depth(a, depth + 1)),
+        Arg::Task(t) => t.args.iter().try_for_each(|a| check_depth(a, depth + 1)),
+    }
 }
 
 #[cold]

@@ -277,10 +277,11 @@ pub fn parse_key(text: &str) -> Result<Key, SpecError> {
 /// }
 /// ```
 pub fn key_text(key: &Key) -> String {
-    match key {
-        Key::Name(n) if !(n.starts_with('[') || n.starts_with('"')) => n.to_string(),
-        _ => write::key_json(key).to_string(),
+    let n = key.name();
+    if !(key.is_tuple() || n.starts_with('[') || n.starts_with('"')) {
+        return n.to_string();
     }
+    write::key_json(key).to_string()
 }
 
 /// A value as JSON text, in the form of [`value_to_json`] but at any nesting depth (written

@@ -443,7 +443,7 @@ pub(super) fn key(json: &Json, path: &Path) -> Result<Key, SpecError> {
                     }
                 });
             }
-            Ok(Key::Tuple(name.as_str().into(), atoms.into()))
+            Ok(Key::from_parts(name.as_str().into(), atoms))
         }
         other => Err(bad(format!(
             "a key is a string or [name, atoms...], got {}",

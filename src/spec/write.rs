@@ -138,18 +138,16 @@ pub(super) fn depth(j: &J) -> usize {
 
 /// A key as JSON: a string, or `[name, atoms...]`.
 pub(super) fn key_json(k: &Key) -> J {
-    match k {
-        Key::Name(n) => J::from(&**n),
-        Key::Tuple(name, atoms) => {
-            let mut out = Vec::with_capacity(atoms.len() + 1);
-            out.push(J::from(&**name));
-            out.extend(atoms.iter().map(|a| match a {
-                Atom::Int(i) => J::from(*i),
-                Atom::Str(s) => J::from(&**s),
-            }));
-            J::Array(out)
-        }
+    if !k.is_tuple() {
+        return J::from(k.name());
     }
+    let mut out = Vec::with_capacity(k.n_atoms() + 1);
+    out.push(J::from(k.name()));
+    out.extend(k.atoms().map(|a| match a {
+        Atom::Int(i) => J::from(i),
+        Atom::Str(s) => J::from(&*s),
+    }));
+    J::Array(out)
 }
 
 /// Appends `v` as JSON text to `out`, with an explicit stack (any depth); opaque values as a

@@ -18,7 +18,9 @@ use arbitrary::Unstructured;
 /// ```
 #[derive(Clone, Debug)]
 pub struct DagConfig {
-    /// Largest number of nodes (the number is drawn from `0..=max_nodes`).
+    /// Smallest number of nodes (default 0).
+    pub min_nodes: usize,
+    /// Largest number of nodes (the number is drawn from `min_nodes..=max_nodes`).
     pub max_nodes: usize,
     /// Largest number of references one node makes to earlier nodes (repeats included),
     /// and largest number of top-level arguments of a task.
@@ -39,6 +41,7 @@ pub struct DagConfig {
 impl Default for DagConfig {
     fn default() -> Self {
         DagConfig {
+            min_nodes: 0,
             max_nodes: 40,
             max_deps: 4,
             max_outputs: 4,
@@ -96,7 +99,7 @@ impl TestDag {
             keys: Vec::new(),
             failing: Vec::new(),
         };
-        let n = g.pick(0, config.max_nodes);
+        let n = g.pick(config.min_nodes.min(config.max_nodes), config.max_nodes);
         let mut b = GraphBuilder::with_capacity(n);
         for i in 0..n {
             let key = g.key(i);
@@ -239,7 +242,7 @@ impl Gen<'_, '_> {
         match self.pick(0, 2) {
             0 => Key::from(format!("n{i}")),
             1 => Key::from(("n", i)),
-            _ => Key::Tuple("m".into(), vec![Atom::from("s"), Atom::from(i)].into()),
+            _ => Key::tuple("m", [Atom::from("s"), Atom::from(i)]),
         }
     }
 

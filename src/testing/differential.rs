@@ -306,6 +306,7 @@ pub fn fuzz_dag_differential(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let pick = |u: &mut Unstructured<'_>, hi: usize| u.int_in_range(0..=hi).unwrap_or(0);
     let config = DagConfig {
+        min_nodes: 0,
         max_nodes: 16 + pick(&mut u, 240),
         max_deps: 1 + pick(&mut u, 7),
         max_outputs: 1 + pick(&mut u, 5),

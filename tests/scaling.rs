@@ -255,3 +255,73 @@ fn dependencies_keep_first_use_order_without_duplicates() {
     }
     assert_eq!(node.dependencies(), expected);
 }
+
+/// Block keys laid out to defeat the dense index of keys: sparse, reversed, an L shape,
+/// skewed, far apart, negative, string atoms and five atoms. `layout(i, n)` is the key of
+/// task `i` of `n`.
+fn key_layouts() -> Vec<(&'static str, fn(usize, usize) -> Key)> {
+    vec![
+        ("dense", |i, _| Key::tuple("x", [i as i64])),
+        ("reversed", |i, n| Key::tuple("x", [(n - i) as i64])),
+        ("sparse", |i, _| Key::tuple("x", [i as i64 * 1_000_003])),
+        ("L shape", |i, _| {
+            if i % 2 == 0 {
+                Key::tuple("x", [i as i64, 0])
+            } else {
+                Key::tuple("x", [0, i as i64])
+            }
+        }),
+        ("diagonal", |i, _| Key::tuple("x", [i as i64, i as i64])),
+        ("column first", |i, n| {
+            let s = n.isqrt().max(1);
+            Key::tuple("x", [(i % s) as i64, (i / s) as i64])
+        }),
+        ("negative", |i, _| Key::tuple("x", [-(i as i64)])),
+        ("string atoms", |i, _| {
+            Key::tuple("x", [blockwork::Atom::from("s"), blockwork::Atom::from(i)])
+        }),
+        ("five atoms", |i, _| Key::tuple("x", [i as i64, 1, 2, 3, 4])),
+        ("many names", |i, _| Key::from(format!("k{i}"))),
+    ]
+}
+
+/// A chain of `n` tasks whose keys follow `layout`.
+fn chain_with(layout: fn(usize, usize) -> Key, n: usize) -> (Graph, Key) {
+    let inc = blockwork::Op::typed("inc", |x: i64| x + 1);
+    let mut b = GraphBuilder::with_capacity(n);
+    b.literal(layout(0, n), 0i64).unwrap();
+    for i in 1..n {
+        b.task(layout(i, n), &inc, [Arg::Ref(layout(i - 1, n))])
+            .unwrap();
+    }
+    (b.build(), layout(n - 1, n))
+}
+
+#[test]
+fn building_and_planning_are_linear_for_any_key_layout() {
+    for (name, layout) in key_layouts() {
+        let inputs = sizes(5_000, |n| n);
+        assert_linear(
+            &inputs,
+            &format!("build and plan, {name} keys"),
+            |&n| {
+                let keys: Vec<Key> = (0..n).map(|i| layout(i, n)).collect();
+                let mut set = rustc_hash::FxHashSet::default();
+                set.extend(keys.iter().cloned());
+                assert_eq!(set.len(), n);
+            },
+            |&n| {
+                let (g, last) = chain_with(layout, n);
+                let plan = Plan::new(&g, &[last]).unwrap();
+                assert_eq!(plan.len(), n);
+            },
+        );
+        // And the answer: the last key of the chain counts its length.
+        let (g, last) = chain_with(layout, 1000);
+        assert_eq!(
+            blockwork::Sequential::new().get(&g, last).unwrap(),
+            Value::Int(999),
+            "{name}"
+        );
+    }
+}

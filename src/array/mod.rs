@@ -36,6 +36,7 @@
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
 //! ([`Array::map_blocks_with_token`]).
 
+mod arith;
 #[cfg(feature = "workloads")]
 pub mod bench;
 mod blockwise;
@@ -57,6 +58,7 @@ mod scan;
 mod shape;
 mod views;
 
+pub use arith::ArrayScalar;
 pub use blockwise::Boundary;
 pub use dtype::{BlockData, DType, Element, Scalar};
 pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};

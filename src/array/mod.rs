@@ -49,6 +49,7 @@ mod fuzz;
 #[cfg(feature = "testing")]
 mod fuzz_shapes;
 pub mod grid;
+mod interop;
 mod kernels;
 mod linalg;
 mod npy;

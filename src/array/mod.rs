@@ -57,8 +57,11 @@ mod pool;
 mod reduce;
 mod scan;
 mod shape;
+mod slicing;
 mod views;
 
+/// The index macro of [`Array::slice`] (also at the crate root).
+pub use crate::s;
 pub use arith::ArrayScalar;
 pub use blockwise::Boundary;
 pub use dtype::{BlockData, DType, Element, Scalar};
@@ -72,6 +75,7 @@ pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
+pub use slicing::{SliceElem, SliceRange};
 pub use views::Idx;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};

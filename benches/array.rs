@@ -2,12 +2,13 @@
 //!
 //! `cargo bench --bench array` runs them all (g is the slowest: filter it out with
 //! `cargo bench --bench array -- '^[a-f]'`). Inputs are built and persisted before timing;
-//! criterion's warm-up is the untimed first run.
+//! criterion's warm-up is the untimed first run. `cargo bench --bench array -- wrap_200mb`
+//! times wrapping a caller's 200 MB ndarray by copy and in place.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
-use blockwork::Pool;
 use blockwork::array::{Array, ArrayContext, Idx};
+use blockwork::{Pool, ndarray};
 use criterion::{Criterion, criterion_group, criterion_main};
 use mimalloc::MiMalloc;
 use std::time::Duration;
@@ -112,5 +113,38 @@ fn arrays(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, arrays);
+/// Wrapping a caller's 200 MB ndarray (5000 x 5000 `f64`, blocks of 1000 x 1000): a copy
+/// and a content hash (`from_ndarray`) against an in-place read (`from_shared`). Then the
+/// first use of each: the sum of all elements on two threads.
+fn wrap(c: &mut Criterion) {
+    let ctx = ArrayContext::new();
+    let pool = Pool::new(2).unwrap();
+    let a = ndarray::Array2::from_shape_fn((5000, 5000), |(i, j)| (i ^ j) as f64).into_shared();
+    let dyn_a = a.clone().into_dyn().into_owned();
+    let mut g = c.benchmark_group("wrap_200mb");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("from_ndarray", |b| {
+        b.iter(|| ctx.from_ndarray(&dyn_a, 1000).unwrap())
+    });
+    g.bench_function("from_shared", |b| {
+        b.iter(|| ctx.from_shared(a.clone(), 1000).unwrap())
+    });
+    g.bench_function("from_ndarray_then_sum", |b| {
+        b.iter(|| {
+            let x = ctx.from_ndarray(&dyn_a, 1000).unwrap();
+            x.sum(None).unwrap().compute_f64(&pool).unwrap()
+        })
+    });
+    g.bench_function("from_shared_then_sum", |b| {
+        b.iter(|| {
+            let x = ctx.from_shared(a.clone(), 1000).unwrap();
+            x.sum(None).unwrap().compute_f64(&pool).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, arrays, wrap);
 criterion_main!(benches);

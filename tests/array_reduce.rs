@@ -307,7 +307,14 @@ fn reduction_errors_by_kind() {
     );
     let empty = c.from_ndarray(&data(&[0, 4], 1), 2).unwrap();
     assert_eq!(e(empty.min(None)), ErrorKind::Empty);
-    assert_eq!(e(empty.mean(Some(0))), ErrorKind::Empty);
+    // Mean of nothing is NaN, as in NumPy.
+    let m = empty
+        .mean(Some(0))
+        .unwrap()
+        .compute::<f64>(&Sequential::new())
+        .unwrap();
+    assert_eq!(m.shape(), &[4]);
+    assert!(m.iter().all(|v| v.is_nan()));
     assert_eq!(
         empty
             .sum(None)

@@ -15,7 +15,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 /// The view reading a generator (one notional block of its whole shape) by `chunks`.
-fn gen_view(chunks: &Chunks) -> View {
+pub(super) fn gen_view(chunks: &Chunks) -> View {
     View {
         axes: (0..chunks.ndim())
             .map(|k| {

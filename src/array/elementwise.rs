@@ -192,6 +192,7 @@ pub(crate) fn merge_leaves(leaves: &mut Vec<Leaf>, f: Fused) -> Arc<Expr> {
                     && match (&m.src, &l.src) {
                         (LeafSrc::Array(a), LeafSrc::Array(b)) => a.name() == b.name(),
                         (LeafSrc::Gen(a), LeafSrc::Gen(b)) => Arc::ptr_eq(a, b),
+                        (LeafSrc::Shared(a), LeafSrc::Shared(b)) => Arc::ptr_eq(a, b),
                         _ => false,
                     }
             };

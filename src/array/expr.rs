@@ -9,7 +9,9 @@
 //! into its output (or into a reduction's accumulator), with no intermediate arrays.
 
 use super::Array;
-use super::dtype::{DType, Scalar};
+use super::dtype::{DType, Element, Scalar};
+use ndarray::{ArcArray, IxDyn};
+use std::any::Any;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -305,6 +307,57 @@ pub(crate) enum LeafSrc {
     Array(Array),
     /// A generator (no input blocks; one notional block covering its whole shape).
     Gen(Arc<Gen>),
+    /// A caller's `ndarray`, shared (no input blocks; one notional block covering it).
+    Shared(Arc<Shared>),
+}
+
+/// A caller's array read in place: its memory in memory order, the strides of its axes
+/// over that memory and the position of its first element.
+pub(crate) struct Shared {
+    /// Names the contents (a process-unique number, or the caller's token).
+    pub(crate) token: Arc<str>,
+    pub(crate) data: SharedData,
+    pub(crate) strides: Vec<isize>,
+    pub(crate) origin: isize,
+}
+
+/// The shared array, by element type.
+pub(crate) enum SharedData {
+    Bool(ArcArray<bool, IxDyn>),
+    I32(ArcArray<i32, IxDyn>),
+    I64(ArcArray<i64, IxDyn>),
+    F32(ArcArray<f32, IxDyn>),
+    F64(ArcArray<f64, IxDyn>),
+}
+
+impl Shared {
+    /// Wraps `a`, which must be contiguous in memory (any axis order, any signs).
+    pub(crate) fn new<T: Element>(a: ArcArray<T, IxDyn>, token: Arc<str>) -> Shared {
+        let strides = a.strides().to_vec();
+        // In memory order the first element sits past the axes walked backwards.
+        let origin = a
+            .shape()
+            .iter()
+            .zip(&strides)
+            .filter(|&(&l, &s)| s < 0 && l > 0)
+            .map(|(&l, &s)| (l as isize - 1) * -s)
+            .sum();
+        let any: Box<dyn Any> = Box::new(a);
+        let e = "T is the type of its DTYPE";
+        let data = match T::DTYPE {
+            DType::Bool => SharedData::Bool(*any.downcast().expect(e)),
+            DType::I32 => SharedData::I32(*any.downcast().expect(e)),
+            DType::I64 => SharedData::I64(*any.downcast().expect(e)),
+            DType::F32 => SharedData::F32(*any.downcast().expect(e)),
+            DType::F64 => SharedData::F64(*any.downcast().expect(e)),
+        };
+        Shared {
+            token,
+            data,
+            strides,
+            origin,
+        }
+    }
 }
 
 /// One input of a fused expression: a source seen through a view.
@@ -319,6 +372,7 @@ impl Hash for Leaf {
         match &self.src {
             LeafSrc::Array(a) => a.name().hash(h),
             LeafSrc::Gen(g) => g.hash(h),
+            LeafSrc::Shared(sh) => sh.token.hash(h),
         }
         self.view.hash(h);
     }
@@ -351,7 +405,7 @@ impl Fused {
     pub(crate) fn array_leaves(&self) -> impl Iterator<Item = (&Array, &View)> {
         self.leaves.iter().filter_map(|l| match &l.src {
             LeafSrc::Array(a) => Some((a, &l.view)),
-            LeafSrc::Gen(_) => None,
+            LeafSrc::Gen(_) | LeafSrc::Shared(_) => None,
         })
     }
 }

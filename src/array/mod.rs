@@ -36,6 +36,7 @@
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
 //! ([`Array::map_blocks_with_token`]).
 
+mod arith;
 #[cfg(feature = "workloads")]
 pub mod bench;
 mod blockwise;
@@ -48,6 +49,7 @@ mod fuzz;
 #[cfg(feature = "testing")]
 mod fuzz_shapes;
 pub mod grid;
+mod interop;
 mod kernels;
 mod linalg;
 mod npy;
@@ -55,8 +57,12 @@ mod pool;
 mod reduce;
 mod scan;
 mod shape;
+mod slicing;
 mod views;
 
+/// The index macro of [`Array::slice`] (also at the crate root).
+pub use crate::s;
+pub use arith::ArrayScalar;
 pub use blockwise::Boundary;
 pub use dtype::{BlockData, DType, Element, Scalar};
 pub use elementwise::{MAX_FUSED_NODES, Operand, binary, unary, where_};
@@ -69,6 +75,7 @@ pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
+pub use slicing::{SliceElem, SliceRange};
 pub use views::Idx;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -405,6 +412,85 @@ impl Array {
         }
         let d = self.compute_data(exec)?;
         Ok(with_block!(&d, a => a.iter().next().expect("one element").scalar()))
+    }
+
+    /// Computes the array into an `ndarray` of element type `T` and dimension `D`
+    /// ([`Ix2`](ndarray::Ix2), [`Ix0`](ndarray::Ix0), ..., or [`IxDyn`](ndarray::IxDyn)).
+    ///
+    /// Errors: `T` other than the array's type is a [`Type`](ErrorKind::Type) error, `D` of
+    /// another number of axes a [`Shape`](ErrorKind::Shape) error; both are checked before
+    /// anything runs.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// use blockwork::ndarray::{Array2, Ix1, Ix2};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.full(&[3, 4], 2, 1.5)?;
+    /// let pool = blockwork::Pool::new(2)?;
+    /// let m: Array2<f64> = x.compute_as(&pool)?;
+    /// assert_eq!(m, Array2::from_elem((3, 4), 1.5));
+    /// assert!(x.compute_as::<f64, Ix1>(&pool).is_err());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn compute_as<T: Element, D: ndarray::Dimension>(
+        &self,
+        exec: &impl Executor,
+    ) -> Result<ndarray::Array<T, D>> {
+        if D::NDIM.is_some_and(|n| n != self.ndim()) {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "array has {} axes, asked for {}",
+                    self.ndim(),
+                    D::NDIM.unwrap_or(0)
+                ),
+            ));
+        }
+        self.compute::<T>(exec)?
+            .into_dimensionality::<D>()
+            .map_err(|e| Error::new(ErrorKind::Shape, e.to_string()))
+    }
+
+    /// Computes a single-element array (a full reduction, or any array of one element) and
+    /// returns its value as `f64`, whatever the array's type (as [`Scalar::as_f64`]).
+    ///
+    /// Errors: an array of more or fewer elements is a [`Shape`](ErrorKind::Shape) error.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.arange(0.0, 10.0, 1.0, 3)?;
+    /// let pool = blockwork::Pool::new(2)?;
+    /// assert_eq!(x.mean(None)?.compute_f64(&pool)?, 4.5);
+    /// assert_eq!(x.sum(None)?.compute_f64(&pool)?, 45.0);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn compute_f64(&self, exec: &impl Executor) -> Result<f64> {
+        Ok(self.compute_scalar(exec)?.as_f64())
+    }
+
+    /// Computes a single-element array and returns its value as `T`, which must be the
+    /// array's type ([`Type`](ErrorKind::Type) error otherwise; more or fewer elements are
+    /// a [`Shape`](ErrorKind::Shape) error).
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.arange_int(0, 10, 1, 4)?;
+    /// let seq = blockwork::Sequential::new();
+    /// assert_eq!(x.sum(None)?.compute_item::<i64>(&seq)?, 45);
+    /// assert_eq!(x.gt(8)?.any(None)?.compute_item::<bool>(&seq)?, true);
+    /// assert!(x.sum(None)?.compute_item::<f64>(&seq).is_err());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn compute_item<T: Element>(&self, exec: &impl Executor) -> Result<T> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("array is {}, asked for {}", self.dtype(), T::DTYPE),
+            ));
+        }
+        Ok(T::from_scalar(self.compute_scalar(exec)?))
     }
 
     /// Computes every block and returns an array holding them (same name and keys), so that

@@ -101,10 +101,27 @@ impl ReduceOp {
 
 /// Which axes a reduction runs over, and how.
 ///
+/// The reduction methods ([`Array::sum`], [`Array::mean`], [`Array::var`], ...) take
+/// anything that converts into one: `None` (all axes), an axis (`1`, `-1`, `Some(1)`), a
+/// list of axes (`[0, 2]`, `&[0, 2][..]`, a `Vec`), or a `Reduction` built here for
+/// `keepdims` and the tree's fan-in.
+///
 /// ```
-/// use blockwork::array::Reduction;
+/// use blockwork::array::{ArrayContext, Reduction};
+/// use blockwork::Sequential;
+///
 /// let r = Reduction::axes([0, -1]).keepdims(true).split_every(4);
 /// assert!(r.keepdims);
+///
+/// let ctx = ArrayContext::new();
+/// let a = ndarray::Array::from_shape_fn((4, 3, 2), |(i, j, k)| (i + 2 * j + 3 * k) as f64).into_dyn();
+/// let x = ctx.from_ndarray(&a, 2)?;
+/// let seq = Sequential::new();
+/// assert_eq!(x.sum(1)?.compute::<f64>(&seq)?, a.sum_axis(ndarray::Axis(1)));
+/// let kept = x.mean(Reduction::axes([0, 2]).keepdims(true))?;
+/// assert_eq!(kept.shape(), &[1, 3, 1]);
+/// assert_eq!(x.sum([0, 1, 2])?.compute_f64(&seq)?, a.sum());
+/// # Ok::<(), blockwork::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reduction {
@@ -160,6 +177,42 @@ impl Reduction {
     }
 }
 
+impl From<Option<isize>> for Reduction {
+    /// One axis, or all for `None`.
+    fn from(axis: Option<isize>) -> Reduction {
+        Reduction::axis(axis)
+    }
+}
+impl From<isize> for Reduction {
+    /// One axis.
+    fn from(axis: isize) -> Reduction {
+        Reduction::axis(Some(axis))
+    }
+}
+impl<const N: usize> From<[isize; N]> for Reduction {
+    /// These axes.
+    fn from(axes: [isize; N]) -> Reduction {
+        Reduction::axes(axes)
+    }
+}
+impl From<&[isize]> for Reduction {
+    /// These axes.
+    fn from(axes: &[isize]) -> Reduction {
+        Reduction::axes(axes.iter().copied())
+    }
+}
+impl From<Vec<isize>> for Reduction {
+    /// These axes.
+    fn from(axes: Vec<isize>) -> Reduction {
+        Reduction::axes(axes)
+    }
+}
+impl From<&Reduction> for Reduction {
+    fn from(r: &Reduction) -> Reduction {
+        r.clone()
+    }
+}
+
 /// Everything a reduction's tasks need.
 struct Spec {
     op: ReduceOp,
@@ -173,15 +226,16 @@ struct Spec {
 macro_rules! shortcuts {
     ($($(#[$doc:meta])* $name:ident => $op:expr),* $(,)?) => {$(
         $(#[$doc])*
-        pub fn $name(&self, axis: Option<isize>) -> Result<Array> {
-            self.reduce($op, &Reduction::axis(axis))
+        pub fn $name(&self, how: impl Into<Reduction>) -> Result<Array> {
+            self.reduce($op, &how.into())
         }
     )*};
 }
 
 impl Array {
     shortcuts! {
-        /// Sum over one axis or all (`None`).
+        /// Sum over all axes (`None`), one (`1`, `Some(-1)`), several (`[0, 2]`), or as a
+        /// [`Reduction`] says (`keepdims`). The other reductions take the same argument.
         sum => ReduceOp::Sum,
         /// Product.
         prod => ReduceOp::Prod,
@@ -189,7 +243,7 @@ impl Array {
         min => ReduceOp::Min,
         /// Maximum.
         max => ReduceOp::Max,
-        /// Mean.
+        /// Mean; over an empty selection it is NaN, as in NumPy.
         mean => ReduceOp::Mean,
         /// Whether any element is non-zero.
         any => ReduceOp::Any,
@@ -201,7 +255,7 @@ impl Array {
         argmax => ReduceOp::ArgMax,
         /// Sum ignoring NaN.
         nansum => ReduceOp::NanSum,
-        /// Mean ignoring NaN.
+        /// Mean ignoring NaN (NaN where nothing is left).
         nanmean => ReduceOp::NanMean,
         /// Minimum ignoring NaN.
         nanmin => ReduceOp::NanMin,
@@ -209,22 +263,49 @@ impl Array {
         nanmax => ReduceOp::NanMax,
     }
 
-    /// Variance with `ddof` delta degrees of freedom.
-    pub fn var(&self, axis: Option<isize>, ddof: usize) -> Result<Array> {
-        self.reduce(ReduceOp::Var(ddof), &Reduction::axis(axis))
+    /// Variance with `ddof` delta degrees of freedom (divisor `n - ddof`), over the axes of
+    /// `how` (as [`Array::sum`]). `ddof == n` divides by zero as NumPy does (infinity, or
+    /// NaN for an empty selection).
+    ///
+    /// Errors: `ddof` over the number of reduced elements is
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument); axes as [`Array::reduce`].
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, Reduction};
+    /// use blockwork::Sequential;
+    /// let ctx = ArrayContext::new();
+    /// let a = ndarray::Array::from_shape_fn((5, 4), |(i, j)| ((i * 7 + j * 3) % 5) as f64).into_dyn();
+    /// let x = ctx.from_ndarray(&a, 2)?;
+    /// let v = x.var(Reduction::axis(Some(1)).keepdims(true), 1)?.compute::<f64>(&Sequential::new())?;
+    /// let want = a.var_axis(ndarray::Axis(1), 1.0).insert_axis(ndarray::Axis(1));
+    /// assert!(v.iter().zip(&want).all(|(p, q)| (p - q).abs() < 1e-12));
+    /// assert!(x.var(1, 5).is_err()); // ddof 5 > 4 elements per row
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn var(&self, how: impl Into<Reduction>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::Var(ddof), &how.into())
     }
 
-    /// Standard deviation with `ddof`.
-    pub fn std(&self, axis: Option<isize>, ddof: usize) -> Result<Array> {
-        self.reduce(ReduceOp::Std(ddof), &Reduction::axis(axis))
+    /// Standard deviation with `ddof`: the square root of [`Array::var`], with its errors.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.from_ndarray(&ndarray::arr1(&[1.0, 3.0]).into_dyn(), 1)?;
+    /// assert_eq!(x.std(None, 1)?.compute_f64(&blockwork::Sequential::new())?, 2f64.sqrt());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn std(&self, how: impl Into<Reduction>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::Std(ddof), &how.into())
     }
 
     /// A reduction over the axes of `how`.
     ///
     /// Errors: an axis out of range or given twice is an [`Index`](ErrorKind::Index) error;
-    /// arg reductions over several (but not all) axes, or `split_every < 2`, are
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument); min, max, arg, mean, var and std of
-    /// nothing are [`Empty`](ErrorKind::Empty).
+    /// arg reductions over several (but not all) axes, `split_every < 2`, or a `ddof` over
+    /// the number of reduced elements are [`InvalidArgument`](ErrorKind::InvalidArgument);
+    /// min, max and the arg reductions of nothing are [`Empty`](ErrorKind::Empty). Mean,
+    /// var and std of nothing are NaN, as in NumPy.
     pub fn reduce(&self, op: ReduceOp, how: &Reduction) -> Result<Array> {
         let spec = Arc::new(self.reduce_spec(op, how)?);
         let src = if self.fused_size() > MAX_FUSED_NODES {
@@ -281,8 +362,17 @@ impl Array {
             .filter(|&k| red[k])
             .map(|k| self.shape()[k])
             .fold(1usize, usize::saturating_mul);
+        if let ReduceOp::Var(d) | ReduceOp::Std(d) = op
+            && d > count
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("ddof {d} is over the {count} elements reduced"),
+            ));
+        }
         let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
-        if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op {
+        let nan_when_empty = matches!(kind, Kind::Mean | Kind::Var);
+        if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op && !nan_when_empty {
             return Err(Error::new(
                 ErrorKind::Empty,
                 format!("{} of an empty selection", op.name()),

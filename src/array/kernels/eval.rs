@@ -15,7 +15,7 @@ use super::ops::{self, Out, TileOperand, Val};
 use super::random;
 use super::walk::{RunSpace, Transposer};
 use crate::array::dtype::{BlockData, DType, Element, Scalar, with_block};
-use crate::array::expr::{Expr, ExprKind, Fused, Gen, GenKind, LeafSrc};
+use crate::array::expr::{Expr, ExprKind, Fused, Gen, GenKind, LeafSrc, SharedData};
 use crate::array::grid::c_strides;
 use crate::error::{ErrorKind, TaskError};
 
@@ -117,9 +117,70 @@ pub(crate) fn internal(msg: &str) -> TaskError {
     TaskError::with_kind(ErrorKind::Shape, format!("internal: {msg}"))
 }
 
+/// A leaf's memory: a block's elements, or a shared array's in memory order.
+#[derive(Clone, Copy)]
+pub(crate) enum Slab<'a> {
+    Bool(&'a [bool]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// Runs `$body` with `$s` bound to the typed slice inside a [`Slab`].
+macro_rules! with_slab {
+    ($slab:expr, $s:ident => $body:expr) => {
+        match $slab {
+            Slab::Bool($s) => $body,
+            Slab::I32($s) => $body,
+            Slab::I64($s) => $body,
+            Slab::F32($s) => $body,
+            Slab::F64($s) => $body,
+        }
+    };
+}
+pub(crate) use with_slab;
+
+impl<'a> Slab<'a> {
+    /// A standard-layout block's elements.
+    fn of_block(d: &'a BlockData) -> Result<Slab<'a>, TaskError> {
+        let e = || internal("non-standard block");
+        Ok(match d {
+            BlockData::Bool(a) => Slab::Bool(a.as_slice().ok_or_else(e)?),
+            BlockData::I32(a) => Slab::I32(a.as_slice().ok_or_else(e)?),
+            BlockData::I64(a) => Slab::I64(a.as_slice().ok_or_else(e)?),
+            BlockData::F32(a) => Slab::F32(a.as_slice().ok_or_else(e)?),
+            BlockData::F64(a) => Slab::F64(a.as_slice().ok_or_else(e)?),
+        })
+    }
+
+    /// A shared array's elements in memory order.
+    fn of_shared(d: &'a SharedData) -> Result<Slab<'a>, TaskError> {
+        let e = || internal("shared array not contiguous");
+        Ok(match d {
+            SharedData::Bool(a) => Slab::Bool(a.as_slice_memory_order().ok_or_else(e)?),
+            SharedData::I32(a) => Slab::I32(a.as_slice_memory_order().ok_or_else(e)?),
+            SharedData::I64(a) => Slab::I64(a.as_slice_memory_order().ok_or_else(e)?),
+            SharedData::F32(a) => Slab::F32(a.as_slice_memory_order().ok_or_else(e)?),
+            SharedData::F64(a) => Slab::F64(a.as_slice_memory_order().ok_or_else(e)?),
+        })
+    }
+
+    /// The element type.
+    pub(crate) fn dtype(self) -> DType {
+        match self {
+            Slab::Bool(_) => DType::Bool,
+            Slab::I32(_) => DType::I32,
+            Slab::I64(_) => DType::I64,
+            Slab::F32(_) => DType::F32,
+            Slab::F64(_) => DType::F64,
+        }
+    }
+}
+
 /// A leaf's data for one task.
 pub(crate) enum LeafIn<'a> {
-    Block(&'a BlockData),
+    Block(Slab<'a>),
     Gen(&'a Gen, u64, u64),
     /// A transposed leaf's current row group, transposed into a scratch tile
     /// (`BLOCK_ROWS` rows of `BLOCK_COLS`).
@@ -171,12 +232,7 @@ fn eval<'s>(
         ExprKind::Leaf(i) => {
             let (off, stride) = cur[*i];
             match &leaves[*i] {
-                LeafIn::Block(data) => {
-                    with_block!(data, a => {
-                        let s = a.as_slice().ok_or_else(|| internal("non-standard block"))?;
-                        leaf_slice(s, off, stride, n, buf)
-                    })
-                }
+                LeafIn::Block(slab) => with_slab!(*slab, s => leaf_slice(s, off, stride, n, buf)),
                 LeafIn::Tile(b) => Ok(b.val_at(off as usize, n)),
                 LeafIn::Gen(g, k1, k2) => {
                     let n = if stride == 0 { 1 } else { n };
@@ -376,11 +432,17 @@ impl<'a> Kernel<'a> {
         let mut streams = Vec::with_capacity(fused.leaves.len() + extra.len());
         let mut next_input = inputs.iter();
         for leaf in &fused.leaves {
-            let (input, src_shape) = match &leaf.src {
+            let (input, lst, mut base): (_, Vec<isize>, isize) = match &leaf.src {
                 LeafSrc::Array(_) => {
                     let d = *next_input.next().ok_or_else(|| internal("missing input"))?;
-                    (LeafIn::Block(d), d.shape().to_vec())
+                    let st = c_strides(d.shape()).iter().map(|&s| s as isize).collect();
+                    (LeafIn::Block(Slab::of_block(d)?), st, 0)
                 }
+                LeafSrc::Shared(sh) => (
+                    LeafIn::Block(Slab::of_shared(&sh.data)?),
+                    sh.strides.clone(),
+                    sh.origin,
+                ),
                 LeafSrc::Gen(g) => {
                     let (k1, k2) = match g.kind {
                         GenKind::Uniform { seed, .. } | GenKind::Integers { seed, .. } => {
@@ -391,11 +453,10 @@ impl<'a> Kernel<'a> {
                         }
                         _ => (0, 0),
                     };
-                    (LeafIn::Gen(g, k1, k2), g.shape.clone())
+                    let st = c_strides(&g.shape).iter().map(|&s| s as isize).collect();
+                    (LeafIn::Gen(g, k1, k2), st, 0)
                 }
             };
-            let lst: Vec<isize> = c_strides(&src_shape).iter().map(|&s| s as isize).collect();
-            let mut base = 0isize;
             let mut strides = vec![0isize; out_shape.len()];
             for (o, m) in leaf.view.axes.iter().enumerate() {
                 if let Some(m) = m {

@@ -1,8 +1,7 @@
 //! Walking a block: merging axes, ordering tiles (row-major, or cache-blocked when a leaf
 //! is read transposed), prefetching and transposing tiles of transposed leaves.
 
-use super::eval::{Buf, LeafCursor, LeafIn, TILE, internal};
-use crate::array::dtype::{BlockData, with_block};
+use super::eval::{Buf, LeafCursor, LeafIn, Slab, TILE, internal, with_slab};
 use crate::error::TaskError;
 
 /// The run space of one block: merged axes, and for each stream a base and strides.
@@ -200,10 +199,9 @@ pub(crate) const BLOCK_COLS: usize = 512;
 fn prefetch(leaves: &[LeafIn<'_>], space: &RunSpace, offs: &[isize], n: usize) {
     let m = space.shape.len();
     for (s, leaf) in leaves.iter().enumerate() {
-        let LeafIn::Block(d) = leaf else { continue };
+        let LeafIn::Block(slab) = leaf else { continue };
         let (row, run) = (space.strides[s][m - 2], space.strides[s][m - 1]);
-        with_block!(d, a => {
-            let Some(sl) = a.as_slice() else { continue };
+        with_slab!(*slab, sl => {
             let size = std::mem::size_of_val(&sl[..sl.len().min(1)]).max(1);
             // One prefetch per 64-byte line: step over positions that share one.
             let rstep = if row.unsigned_abs() * size < 64 { BLOCK_ROWS } else { 1 };
@@ -302,7 +300,7 @@ impl Transposer {
             } => {
                 for (s, b) in self.bufs.iter_mut().enumerate() {
                     if let (Some(b), LeafIn::Block(d)) = (b, &leaves[s]) {
-                        transpose_tile(d, b, offs[s], row_st[s], rs(s), rows, n)?;
+                        transpose_tile(*d, b, offs[s], row_st[s], rs(s), rows, n)?;
                     }
                 }
                 let group: Vec<LeafIn<'_>> = leaves
@@ -311,7 +309,7 @@ impl Transposer {
                     .map(|(l, b)| match b {
                         Some(b) => LeafIn::Tile(b),
                         None => match l {
-                            LeafIn::Block(d) => LeafIn::Block(d),
+                            LeafIn::Block(d) => LeafIn::Block(*d),
                             LeafIn::Gen(g, a, b) => LeafIn::Gen(g, *a, *b),
                             LeafIn::Tile(b) => LeafIn::Tile(b),
                         },
@@ -338,7 +336,7 @@ impl Transposer {
 
 /// `tile[r][c] = src[off + r * row + c * run]` for the group's `rows × n` elements.
 fn transpose_tile(
-    src: &BlockData,
+    src: Slab<'_>,
     tile: &mut Buf,
     off: isize,
     row: isize,
@@ -349,8 +347,7 @@ fn transpose_tile(
     macro_rules! arms {
         ($($v:ident),*) => {
             match (src, tile) {
-                $((BlockData::$v(a), Buf::$v(t)) => {
-                    let s = a.as_slice().ok_or_else(|| internal("non-standard block"))?;
+                $((Slab::$v(s), Buf::$v(t)) => {
                     for c in 0..n {
                         let base = off + c as isize * run;
                         for r in 0..rows {

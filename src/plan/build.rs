@@ -47,6 +47,9 @@ struct Builder<'g> {
     /// Alias node -> the non-alias node it resolves to (UNSEEN until resolved once), so that
     /// each alias chain is followed once however many keys go through it.
     alias_target: Vec<u32>,
+    /// Encoded length of the arguments of each task with list or nested-task arguments, by
+    /// graph index (measured while checking their depth; empty if there are none).
+    nested_len: Vec<u32>,
     /// Op identity -> index in `plan.op_table`.
     op_index: FxHashMap<usize, u32>,
     /// The last op looked up (identity, index): consecutive tasks usually share their op.
@@ -83,6 +86,7 @@ impl<'g> Builder<'g> {
                 output_keys: Vec::new(),
             },
             alias_target: Vec::new(),
+            nested_len: Vec::new(),
             op_index: FxHashMap::default(),
             last_op: (0, 0),
         }
@@ -157,7 +161,10 @@ impl<'g> Builder<'g> {
             }
             let a = match node {
                 Node::Literal(_) => 1,
-                Node::Task(task) => task.args.iter().map(encoded_len).sum::<u64>(),
+                Node::Task(_) if self.resolved.kind(i) == KIND_NESTED => {
+                    u64::from(self.nested_len[i])
+                }
+                Node::Task(task) => task.args.len() as u64,
                 Node::Alias(_) => unreachable!("aliases get no task id"),
             };
             self.deps_of(i, &mut scratch);
@@ -368,9 +375,14 @@ impl<'g> Builder<'g> {
         if self.resolved.kind(node as usize) == KIND_NESTED {
             let (_, n) = self.map.get_index(node as usize).expect("index in graph");
             if let Node::Task(t) = n {
+                let mut len = 0u64;
                 for a in &t.args {
-                    check_depth(a, 0).map_err(|()| too_deep(self.key_of(node)))?;
+                    len += encoded_len(a, 0).ok_or_else(|| too_deep(self.key_of(node)))?;
                 }
+                if self.nested_len.is_empty() {
+                    self.nested_len = vec![0; self.map.len()];
+                }
+                self.nested_len[node as usize] = u32::try_from(len).unwrap_or(u32::MAX);
             }
         }
         let resolved = self.resolved;
@@ -469,13 +481,22 @@ impl<'g> Builder<'g> {
     }
 }
 
-/// Number of [`EncodedArg`]s an argument tree takes.
-fn encoded_len(arg: &Arg) -> u64 {
-    match arg {
-        Arg::Ref(_) | Arg::Lit(_) => 1,
-        Arg::List(items) => 1 + items.iter().map(encoded_len).sum::<u64>(),
-        Arg::Task(t) => 1 + t.args.iter().map(encoded_len).sum::<u64>(),
+/// Number of [`EncodedArg`]s an argument tree at nesting `depth` takes, or `None` if it
+/// nests deeper than [`MAX_NESTING`].
+fn encoded_len(arg: &Arg, depth: usize) -> Option<u64> {
+    if depth > MAX_NESTING {
+        return None;
     }
+    let items = match arg {
+        Arg::Ref(_) | Arg::Lit(_) => return Some(1),
+        Arg::List(items) => items,
+        Arg::Task(t) => &t.args,
+    };
+    let mut len = 1u64;
+    for a in items {
+        len += encoded_len(a, depth + 1)?;
+    }
+    Some(len)
 }
 
 /// `[0, c0, c0 + c1, ...]`: offsets from counts (the caller checked the total fits).
@@ -508,18 +529,6 @@ fn intern_op(
     });
     *last = (addr, i);
     i
-}
-
-/// Whether `arg` nests no deeper than [`MAX_NESTING`] (counting from `depth`).
-fn check_depth(arg: &Arg, depth: usize) -> std::result::Result<(), ()> {
-    if depth > MAX_NESTING {
-        return Err(());
-    }
-    match arg {
-        Arg::Ref(_) | Arg::Lit(_) => Ok(()),
-        Arg::List(items) => items.iter().try_for_each(|a| check_depth(a, depth + 1)),
-        Arg::Task(t) => t.args.iter().try_for_each(|a| check_depth(a, depth + 1)),
-    }
 }
 
 #[cold]

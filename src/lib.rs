@@ -56,6 +56,7 @@ pub mod plan;
 pub mod spec;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod typed;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result, TaskError};
@@ -69,7 +70,7 @@ pub use key::{Atom, Key};
 /// (`from_ndarray`, `compute`) without a second copy of ndarray in the build.
 pub use ndarray;
 pub use plan::{Plan, TaskId};
-pub use value::{FromValue, IntoTaskResult, Payload, Value};
+pub use value::{FromValue, IntoTaskResult, Payload, TaskArg, Value};
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

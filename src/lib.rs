@@ -46,6 +46,8 @@ pub mod array;
 pub mod bag;
 #[cfg(feature = "workloads")]
 pub mod bench_shapes;
+pub mod compute;
+pub mod delayed;
 pub mod diagnostics;
 pub mod error;
 pub mod exec;
@@ -59,6 +61,8 @@ pub mod testing;
 pub mod typed;
 pub mod value;
 
+pub use compute::compute;
+pub use delayed::{Delayed, delayed};
 pub use error::{Error, ErrorKind, Result, TaskError};
 pub use exec::{
     Computed, Executor, Keys, Observer, Pool, PoolBuilder, RunOptions, RunOutput, RunStats,

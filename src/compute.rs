@@ -14,6 +14,7 @@
 //! ```
 
 use crate::array::{Array, Block, BlockData, DType, Element};
+pub(crate) use crate::bag::task_to_error as task_error;
 use crate::bag::{self, Bag, Item, Partition};
 use crate::error::{Error, Result, TaskError};
 use crate::exec::Executor;
@@ -113,9 +114,7 @@ impl<C: Collection + ?Sized> ComputeMany for &C {
     type Output = C::Output;
     fn compute_with<E: Executor + ?Sized>(&self, exec: &E) -> Result<C::Output> {
         let parts = [(self.task_graph()?, self.output_keys())];
-        let [values] = <[Vec<Value>; 1]>::try_from(run_parts(&parts, exec)?)
-            .map_err(|_| Error::new(crate::ErrorKind::MissingKey, "no output"))?;
-        self.finish(values)
+        self.finish(run_parts(&parts, exec)?.pop().unwrap_or_default())
     }
 }
 
@@ -206,12 +205,6 @@ pub(crate) fn one_value(values: &[Value]) -> Result<&Value> {
             format!("expected one output value, got {}", values.len()),
         )),
     }
-}
-
-/// A task error reported on the caller's side, keeping its class.
-#[cold]
-pub(crate) fn task_error(e: TaskError) -> Error {
-    Error::new(e.kind(), e.message())
 }
 
 /// The blocks of `array` (its [`Array::keys`] order) assembled into one block.

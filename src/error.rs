@@ -4,8 +4,12 @@
 //! [`Error::kind`], which is `Copy` and stable, rather than on message text.
 
 use crate::key::Key;
+use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+
+/// The original error behind a failure, shared so that errors stay cheap to clone.
+pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
 
 /// The class of an [`Error`], for matching without destructuring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,11 +60,10 @@ pub enum ErrorKind {
 /// let err = Sequential::new().get(&g, "nothing").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::MissingKey);
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// A reference to a key that is not in the graph.
-    #[error("missing key {key}{}", referrer.as_ref().map(|r| format!(" (referenced by {r})")).unwrap_or_default())]
     MissingKey {
         /// The key that was not found.
         key: Key,
@@ -68,19 +71,16 @@ pub enum Error {
         referrer: Option<Key>,
     },
     /// A cycle, listed from one key back to itself (`a -> b -> a`).
-    #[error("cycle detected: {}", CyclePath(path))]
     Cycle {
         /// The keys on the cycle; the first and last are the same key.
         path: Vec<Key>,
     },
     /// A builder was given the same key twice.
-    #[error("duplicate key {key}")]
     DuplicateKey {
         /// The key given twice.
         key: Key,
     },
     /// A task failed or panicked while running.
-    #[error("task {key} ({op}) {}: {message}", if *panicked { "panicked" } else { "failed" })]
     Task {
         /// The key of the task (for a nested task, the key of the node that holds it).
         key: Key,
@@ -94,10 +94,13 @@ pub enum Error {
         /// The class the operation gave its error ([`TaskError::kind`]), for example
         /// [`ErrorKind::Type`] or [`ErrorKind::Shape`]; [`ErrorKind::TaskPanicked`] for a panic.
         cause: ErrorKind,
+        /// The error the operation failed with, when its [`TaskError`] was converted from
+        /// one (an `io::Error` returned with `?`, say): what
+        /// [`source`](std::error::Error::source) of this error returns.
+        source: Option<Source>,
     },
     /// Code the executor called outside a task's op panicked (an observer callback, a value's
     /// `nbytes` or `Drop`); see [`ErrorKind::CallbackPanicked`].
-    #[error("{what} panicked{}: {message}", key.as_ref().map(|k| format!(" (task {k})")).unwrap_or_default())]
     Callback {
         /// What panicked, for example `observer task_started` or `drop of a value`.
         what: &'static str,
@@ -107,7 +110,6 @@ pub enum Error {
         message: String,
     },
     /// Any other class of error, with a message.
-    #[error("{kind:?}: {message}")]
     Other {
         /// The class.
         kind: ErrorKind,
@@ -158,6 +160,66 @@ impl Error {
     }
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::MissingKey { key, referrer } => {
+                write!(f, "missing key {key}")?;
+                match referrer {
+                    Some(r) => write!(f, " (referenced by {r})"),
+                    None => Ok(()),
+                }
+            }
+            Error::Cycle { path } => write!(f, "cycle detected: {}", CyclePath(path)),
+            Error::DuplicateKey { key } => write!(f, "duplicate key {key}"),
+            Error::Task {
+                key,
+                op,
+                message,
+                panicked,
+                ..
+            } => {
+                let how = if *panicked { "panicked" } else { "failed" };
+                write!(f, "task {key} ({op}) {how}: {message}")
+            }
+            Error::Callback { what, key, message } => {
+                write!(f, "{what} panicked")?;
+                if let Some(k) = key {
+                    write!(f, " (task {k})")?;
+                }
+                write!(f, ": {message}")
+            }
+            Error::Other { kind, message } => write!(f, "{kind:?}: {message}"),
+        }
+    }
+}
+
+/// The source of a task failure is the operation's own error, downcastable to its type:
+///
+/// ```
+/// use blockwork::{Executor, GraphBuilder, Op, Sequential, TaskError};
+/// let open = Op::typed("open", |path: String| -> Result<i64, TaskError> {
+///     std::fs::File::open(path)?;
+///     Ok(1)
+/// });
+/// let mut g = GraphBuilder::new();
+/// g.task("f", &open, [blockwork::Arg::lit("/no/such/file")])?;
+/// let err = Sequential::new().get(&g.build(), "f").unwrap_err();
+/// let io = std::error::Error::source(&err).unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Task {
+                source: Some(s), ..
+            } => Some(&**s),
+            _ => None,
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     #[cold]
     fn from(e: std::io::Error) -> Self {
@@ -182,39 +244,61 @@ impl fmt::Display for CyclePath<'_> {
 /// A `Result` with Blockwork's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What an operation returns when it fails: a class and a message.
+/// What an operation returns when it fails: a class, a message and, when it was converted
+/// from another error, that error as its source.
 ///
 /// The executor wraps it into [`Error::Task`] with the failing key and op name; the class is
 /// kept for errors that are not plain task failures (a shape error inside an array kernel is
-/// still reported as a failed task, with the shape message).
+/// still reported as a failed task, with the shape message), and the source becomes the
+/// run error's [`source`](std::error::Error::source).
+///
+/// Any error type converts into it, so `?` works in an operation on `io::Error`,
+/// `ndarray::ShapeError`, Blockwork's own [`Error`] or an error type of your own; so do
+/// strings, as messages (`Err("bad input".into())`). The class follows the error:
+/// [`ErrorKind::Io`] for `io::Error`, [`ErrorKind::Shape`] for `ShapeError`, the error's own
+/// kind for an [`Error`], [`ErrorKind::TaskFailed`] otherwise. (Because of that blanket
+/// conversion, `TaskError` itself does not implement `std::error::Error`, as with `anyhow`;
+/// [`TaskError::source`] gives the converted error.)
 ///
 /// ```
-/// use blockwork::TaskError;
+/// use blockwork::{ErrorKind, TaskError};
 /// let e = TaskError::new("division by zero");
 /// assert_eq!(e.message(), "division by zero");
+///
+/// fn read(path: &str) -> Result<String, TaskError> {
+///     Ok(std::fs::read_to_string(path)?)
+/// }
+/// let e = read("/no/such/file").unwrap_err();
+/// assert_eq!(e.kind(), ErrorKind::Io);
+/// let io = e.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 /// ```
 #[derive(Debug, Clone)]
 pub struct TaskError {
     kind: ErrorKind,
     message: String,
+    source: Option<Source>,
 }
 
 impl TaskError {
     /// A task failure with a message.
     #[cold]
     pub fn new(message: impl Into<String>) -> TaskError {
-        TaskError {
-            kind: ErrorKind::TaskFailed,
-            message: message.into(),
-        }
+        TaskError::with_kind(ErrorKind::TaskFailed, message)
     }
 
     /// A failure of a specific class (for example [`ErrorKind::Type`]).
+    ///
+    /// ```
+    /// use blockwork::{ErrorKind, TaskError};
+    /// assert_eq!(TaskError::with_kind(ErrorKind::Shape, "2 != 3").kind(), ErrorKind::Shape);
+    /// ```
     #[cold]
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> TaskError {
         TaskError {
             kind,
             message: message.into(),
+            source: None,
         }
     }
 
@@ -227,6 +311,23 @@ impl TaskError {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// The error this one was converted from, if any.
+    ///
+    /// ```
+    /// use blockwork::TaskError;
+    /// assert!(TaskError::new("plain").source().is_none());
+    /// let e = TaskError::from("12x".parse::<i64>().unwrap_err());
+    /// assert!(e.source().unwrap().is::<std::num::ParseIntError>());
+    /// ```
+    pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The shared source, for the run error that wraps this one.
+    pub(crate) fn shared_source(&self) -> Option<Source> {
+        self.source.clone()
+    }
 }
 
 impl fmt::Display for TaskError {
@@ -235,26 +336,38 @@ impl fmt::Display for TaskError {
     }
 }
 
-impl std::error::Error for TaskError {}
-
-impl From<Error> for TaskError {
+/// Any error converts into a task error that keeps it as its source; a string becomes the
+/// message of an [`ErrorKind::TaskFailed`] error with no source.
+///
+/// ```
+/// use blockwork::{ErrorKind, TaskError};
+/// let e: TaskError = "bad input".into();
+/// assert_eq!((e.kind(), e.message()), (ErrorKind::TaskFailed, "bad input"));
+/// assert!(e.source().is_none());
+/// let e = TaskError::from(blockwork::Error::new(ErrorKind::Shape, "2 != 3"));
+/// assert_eq!(e.kind(), ErrorKind::Shape);
+/// ```
+impl<E: Into<Box<dyn StdError + Send + Sync + 'static>>> From<E> for TaskError {
     #[cold]
-    fn from(e: Error) -> Self {
+    fn from(e: E) -> Self {
+        let boxed: Box<dyn StdError + Send + Sync + 'static> = e.into();
+        let message = boxed.to_string();
+        let kind = if let Some(e) = boxed.downcast_ref::<Error>() {
+            e.kind()
+        } else if boxed.is::<std::io::Error>() {
+            ErrorKind::Io
+        } else if boxed.is::<ndarray::ShapeError>() {
+            ErrorKind::Shape
+        } else {
+            ErrorKind::TaskFailed
+        };
+        // A string converts into std's private string error, whose `Debug` is the quoted
+        // message: a message of ours, not an error worth keeping as a source.
+        let plain = boxed.source().is_none() && format!("{boxed:?}") == format!("{message:?}");
         TaskError {
-            kind: e.kind(),
-            message: e.to_string(),
+            kind,
+            message,
+            source: (!plain).then(|| Arc::from(boxed)),
         }
-    }
-}
-impl From<String> for TaskError {
-    #[cold]
-    fn from(s: String) -> Self {
-        TaskError::new(s)
-    }
-}
-impl From<&str> for TaskError {
-    #[cold]
-    fn from(s: &str) -> Self {
-        TaskError::new(s)
     }
 }

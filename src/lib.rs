@@ -46,6 +46,8 @@ pub mod array;
 pub mod bag;
 #[cfg(feature = "workloads")]
 pub mod bench_shapes;
+pub mod compute;
+pub mod delayed;
 pub mod diagnostics;
 pub mod error;
 pub mod exec;
@@ -56,8 +58,11 @@ pub mod plan;
 pub mod spec;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod typed;
 pub mod value;
 
+pub use compute::compute;
+pub use delayed::{Delayed, delayed};
 pub use error::{Error, ErrorKind, Result, TaskError};
 pub use exec::{
     Computed, Executor, Keys, Observer, Pool, PoolBuilder, RunOptions, RunOutput, RunStats,
@@ -69,7 +74,7 @@ pub use key::{Atom, Atoms, Key};
 /// (`from_ndarray`, `compute`) without a second copy of ndarray in the build.
 pub use ndarray;
 pub use plan::{Plan, TaskId};
-pub use value::{FromValue, IntoTaskResult, Payload, Value};
+pub use value::{FromValue, IntoTaskResult, Payload, TaskArg, Value};
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

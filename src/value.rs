@@ -5,8 +5,8 @@
 //! ([`Value::nbytes`]) so that runs can account for live memory. Freeing a value is dropping
 //! it; payloads with pooled storage return it to their pool in their own `Drop`.
 
-use crate::error::{ErrorKind, TaskError};
-use std::any::Any;
+pub use crate::typed::{FromValue, IntoTaskResult, TaskArg};
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::Arc;
 
@@ -82,6 +82,54 @@ impl Value {
     /// ```
     pub fn opaque<T: Any + Send + Sync>(value: T, nbytes: usize) -> Value {
         Value::Opaque(Arc::new(FixedSizePayload { value, nbytes }))
+    }
+
+    /// The payload of type `T` by value, without a copy, when this value holds the only
+    /// reference to it; otherwise the value back, unchanged. `T` is the type given to
+    /// [`Value::opaque`] or [`Value::payload`].
+    ///
+    /// ```
+    /// use blockwork::Value;
+    /// let v = Value::opaque(vec![1.0f64; 4], 32);
+    /// let shared = v.clone();
+    /// let v = v.try_take::<Vec<f64>>().unwrap_err(); // `shared` still refers to it
+    /// drop(shared);
+    /// assert_eq!(v.try_take::<Vec<f64>>().unwrap(), vec![1.0; 4]);
+    /// assert!(Value::Int(1).try_take::<i64>().is_err()); // not a payload
+    /// ```
+    pub fn try_take<T: Any + Send + Sync>(self) -> Result<T, Value> {
+        let Value::Opaque(p) = &self else {
+            return Err(self);
+        };
+        let p = p.clone();
+        drop(self);
+        let concrete = Any::type_id(&*p);
+        if concrete == TypeId::of::<FixedSizePayload<T>>() {
+            return unwrap_payload::<FixedSizePayload<T>>(p).map(|f| f.value);
+        }
+        if concrete == TypeId::of::<T>() {
+            return unwrap_payload::<T>(p);
+        }
+        Err(Value::Opaque(p))
+    }
+
+    /// The payload of type `T` by value: taken without a copy when this is the only
+    /// reference to it (see [`Value::try_take`]), cloned otherwise. `None` when the value
+    /// holds no `T`.
+    ///
+    /// ```
+    /// use blockwork::Value;
+    /// let v = Value::opaque(String::from("model"), 5);
+    /// let kept = v.clone();
+    /// assert_eq!(v.take_or_clone::<String>().as_deref(), Some("model")); // cloned
+    /// assert_eq!(kept.take_or_clone::<String>().as_deref(), Some("model")); // taken
+    /// assert_eq!(Value::Int(1).take_or_clone::<String>(), None);
+    /// ```
+    pub fn take_or_clone<T: Any + Send + Sync + Clone>(self) -> Option<T> {
+        match self.try_take::<T>() {
+            Ok(t) => Some(t),
+            Err(v) => v.downcast_ref::<T>().cloned(),
+        }
     }
 
     /// Wraps a payload that reports its own size.
@@ -165,6 +213,20 @@ impl Value {
     pub fn list<V: Into<Value>>(items: impl IntoIterator<Item = V>) -> Value {
         Value::List(items.into_iter().map(Into::into).collect())
     }
+}
+
+/// Moves a payload whose concrete type is `P` out of its `Arc`, when `p` is the only
+/// reference; gives it back otherwise.
+fn unwrap_payload<P: Any + Send + Sync>(mut p: Arc<dyn Payload>) -> Result<P, Value> {
+    // Values never hold weak references, so a unique `get_mut` means `into_inner` succeeds.
+    if Arc::get_mut(&mut p).is_none() {
+        return Err(Value::Opaque(p));
+    }
+    let any: Arc<dyn Any + Send + Sync> = p;
+    any.downcast::<P>()
+        .ok()
+        .and_then(Arc::into_inner)
+        .ok_or(Value::Unit)
 }
 
 /// A list's own bytes: its element slots plus the payload of each element, without
@@ -459,115 +521,5 @@ impl From<()> for Value {
 impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(v: Vec<T>) -> Value {
         Value::list(v)
-    }
-}
-
-/// Conversion from a [`Value`] argument into a Rust type, for typed operations.
-///
-/// ```
-/// use blockwork::{FromValue, Value};
-/// assert_eq!(i64::from_value(&Value::Int(3)).unwrap(), 3);
-/// assert!(i64::from_value(&Value::from("no")).is_err());
-/// ```
-pub trait FromValue: Sized {
-    /// Converts, or reports a type error naming what was expected.
-    fn from_value(v: &Value) -> Result<Self, TaskError>;
-}
-
-#[cold]
-fn type_error(expected: &str, got: &Value) -> TaskError {
-    TaskError::with_kind(
-        ErrorKind::Type,
-        format!("expected {expected}, got {}", got.type_name()),
-    )
-}
-
-impl FromValue for Value {
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        Ok(v.clone())
-    }
-}
-impl FromValue for i64 {
-    #[inline]
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        v.as_int().ok_or_else(|| type_error("int", v))
-    }
-}
-impl FromValue for f64 {
-    #[inline]
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        v.as_float().ok_or_else(|| type_error("float", v))
-    }
-}
-impl FromValue for bool {
-    #[inline]
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        v.as_bool().ok_or_else(|| type_error("bool", v))
-    }
-}
-impl FromValue for String {
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        v.as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| type_error("str", v))
-    }
-}
-impl FromValue for Arc<str> {
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        match v {
-            Value::Str(s) => Ok(s.clone()),
-            _ => Err(type_error("str", v)),
-        }
-    }
-}
-impl<T: FromValue> FromValue for Vec<T> {
-    fn from_value(v: &Value) -> Result<Self, TaskError> {
-        v.as_list()
-            .ok_or_else(|| type_error("list", v))?
-            .iter()
-            .map(T::from_value)
-            .collect()
-    }
-}
-
-/// Conversion of an operation's return into a task result: any `Into<Value>` type, a
-/// `Result` of one, or a `Value`.
-pub trait IntoTaskResult {
-    /// Converts into the executor's result type.
-    fn into_task_result(self) -> Result<Value, TaskError>;
-}
-
-impl<T: Into<Value>, E: Into<TaskError>> IntoTaskResult for Result<T, E> {
-    #[inline]
-    fn into_task_result(self) -> Result<Value, TaskError> {
-        self.map(Into::into).map_err(Into::into)
-    }
-}
-macro_rules! into_result_plain {
-    ($($t:ty),*) => {$(
-        impl IntoTaskResult for $t {
-            #[inline]
-            fn into_task_result(self) -> Result<Value, TaskError> {
-                Ok(self.into())
-            }
-        }
-    )*};
-}
-into_result_plain!(
-    Value,
-    bool,
-    i64,
-    i32,
-    u32,
-    f64,
-    f32,
-    String,
-    &str,
-    Arc<str>,
-    ()
-);
-impl<T: Into<Value>> IntoTaskResult for Vec<T> {
-    fn into_task_result(self) -> Result<Value, TaskError> {
-        Ok(Value::list(self))
     }
 }

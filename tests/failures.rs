@@ -53,6 +53,7 @@ fn assert_task_error(e: &Error, key: &Key, op: &str, kind: ErrorKind, message: &
         message: m,
         panicked,
         cause,
+        ..
     } = e
     else {
         panic!("not a task error: {e:?}")

@@ -512,6 +512,11 @@ impl<T: 'static> Item<T> {
         &self.graph
     }
 
+    /// Turns the final task's value into the result.
+    pub(crate) fn finish_value(&self, v: &Value) -> Result<T> {
+        (self.finish)(v)
+    }
+
     /// Runs the graph and returns the value.
     pub fn compute<E: Executor + ?Sized>(&self, exec: &E) -> Result<T> {
         let plan = Plan::new(&self.graph, std::slice::from_ref(&self.key))?;

@@ -14,6 +14,7 @@ pub(crate) struct Failure {
     pub(crate) message: String,
     pub(crate) panicked: bool,
     pub(crate) cause: crate::error::ErrorKind,
+    pub(crate) source: Option<crate::error::Source>,
 }
 
 impl Failure {
@@ -26,6 +27,7 @@ impl Failure {
             message: self.message,
             panicked: self.panicked,
             cause: self.cause,
+            source: self.source,
         }
     }
 
@@ -42,6 +44,7 @@ impl Failure {
             message,
             panicked: true,
             cause: crate::error::ErrorKind::TaskPanicked,
+            source: None,
         }
     }
 }
@@ -53,6 +56,7 @@ fn nested_panic(op: &str, payload: super::PanicPayload) -> Failure {
         message: super::panic_message(payload),
         panicked: true,
         cause: crate::error::ErrorKind::TaskPanicked,
+        source: None,
     }
 }
 
@@ -63,6 +67,7 @@ fn failed(op: &str, e: TaskError) -> Failure {
         message: e.message().to_owned(),
         panicked: false,
         cause: e.kind(),
+        source: e.shared_source(),
     }
 }
 

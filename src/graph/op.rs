@@ -1,7 +1,7 @@
 //! Operations: named, shareable functions of argument values.
 
 use crate::error::TaskError;
-use crate::value::{FromValue, IntoTaskResult, Value};
+use crate::value::{IntoTaskResult, TaskArg, Value};
 use std::fmt;
 use std::sync::Arc;
 
@@ -66,9 +66,23 @@ impl Op {
 
     /// An operation from a typed closure of up to six arguments.
     ///
-    /// Arguments convert with [`FromValue`] (integers, floats, bools, strings, `Vec<T>`,
-    /// `Value` itself); the return converts with [`IntoTaskResult`] (anything
-    /// `Into<Value>`, or a `Result` of one whose error converts into [`TaskError`]).
+    /// Arguments convert with [`TaskArg`] (integers, floats, bools, strings, `Vec<T>`,
+    /// `Option<T>`, tuples, `ndarray` arrays and views of array blocks, `Arc<T>` payloads,
+    /// `Value` itself: see [`typed`](crate::typed)); the return converts with
+    /// [`IntoTaskResult`] (the same types, or a `Result` of one whose error converts into
+    /// [`TaskError`], so that `?` works on any error type). A wrong argument is an
+    /// [`ErrorKind::Type`](crate::ErrorKind::Type) error naming the expected and the actual
+    /// type.
+    ///
+    /// ```
+    /// use blockwork::{ErrorKind, Op, TaskError, Value};
+    /// let parse = Op::typed("parse", |s: String| -> Result<u32, TaskError> { Ok(s.parse()?) });
+    /// assert_eq!(parse.call(&[Value::from("42")])?, Value::Int(42));
+    /// assert_eq!(parse.call(&[Value::Int(1)]).unwrap_err().kind(), ErrorKind::Type);
+    /// assert!(parse.call(&[Value::from("x")]).unwrap_err().source().unwrap()
+    ///     .is::<std::num::ParseIntError>());
+    /// # Ok::<(), TaskError>(())
+    /// ```
     pub fn typed<Args, F: TypedFn<Args>>(name: impl Into<String>, f: F) -> Op {
         let f = Arc::new(f);
         Op::new(name, move |args: &[Value]| f.call_values(args))
@@ -109,8 +123,19 @@ impl PartialEq for Op {
 }
 
 /// A closure with typed arguments, usable with [`Op::typed`]. Implemented for `Fn(A, ..) -> R`
-/// of zero to six arguments where each argument is [`FromValue`] and `R` is
-/// [`IntoTaskResult`].
+/// of zero to six arguments where each argument is [`TaskArg`] (which every
+/// [`FromValue`](crate::FromValue) type is) and `R` is [`IntoTaskResult`].
+///
+/// ```
+/// use blockwork::{graph::TypedFn, Value};
+/// fn norm(x: f64, y: f64) -> f64 { x.hypot(y) }
+/// assert_eq!(norm.call_values(&[Value::Int(3), Value::Float(4.0)]).unwrap(), Value::Float(5.0));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a typed task function",
+    label = "not a typed task function",
+    note = "a typed task function is `Fn(A, ..) -> R + Send + Sync + 'static` with up to six `TaskArg` arguments and an `IntoTaskResult` return"
+)]
 pub trait TypedFn<Args>: Send + Sync + 'static {
     /// Converts the arguments, checks their count, calls, converts the result.
     fn call_values(&self, args: &[Value]) -> Result<Value, TaskError>;
@@ -126,19 +151,31 @@ fn arity_error(expected: usize, got: usize) -> TaskError {
 
 macro_rules! typed_fn {
     ($n:literal; $($a:ident $i:tt),*) => {
+        // Two `Fn` bounds: `Fn(A, ..)` names the argument types for inference, and the
+        // higher-ranked one takes arguments that borrow from the values for one call
+        // (`A::Item<'a>` is `A` itself except for views).
         impl<F, R, $($a),*> TypedFn<($($a,)*)> for F
         where
-            F: Fn($($a),*) -> R + Send + Sync + 'static,
+            F: Fn($($a),*) -> R
+                + for<'a> Fn($($a::Item<'a>),*) -> R
+                + Send
+                + Sync
+                + 'static,
             R: IntoTaskResult,
-            $($a: FromValue,)*
+            $($a: TaskArg,)*
         {
             #[inline]
-            #[allow(unused_variables)]
+            #[allow(unused_variables, non_snake_case)]
             fn call_values(&self, args: &[Value]) -> Result<Value, TaskError> {
+                #[inline(always)]
+                #[allow(non_snake_case)]
+                fn call<R, $($a),*>(f: &impl Fn($($a),*) -> R, $($a: $a),*) -> R {
+                    f($($a),*)
+                }
                 if args.len() != $n {
                     return Err(arity_error($n, args.len()));
                 }
-                (self)($($a::from_value(&args[$i])?),*).into_task_result()
+                call(self, $($a::from_arg(&args[$i])?),*).into_task_result()
             }
         }
     };

@@ -1,0 +1,189 @@
+//! Delayed values and multi-result `compute`: deterministic keys, shared work computed once,
+//! mixing with arrays and bags, typed errors.
+
+use blockwork::array::{ArrayContext, BlockData};
+use blockwork::bag::Bag;
+use blockwork::delayed::{Delayed, delayed, delayed_with_token};
+use blockwork::ndarray::{ArrayD, ArrayView2, IxDyn};
+use blockwork::{ErrorKind, Pool, Sequential, TaskError, compute};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn pool() -> Pool {
+    Pool::new(2).unwrap()
+}
+
+#[test]
+fn shared_dependencies_run_once_in_one_compute() {
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counter = loads.clone();
+    let load = delayed("load", move |n: usize| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        (1..=n).map(|i| i as f64).collect::<Vec<f64>>()
+    });
+    let data = load.call1(10usize);
+    let sum = delayed("sum", |xs: Vec<f64>| xs.iter().sum::<f64>()).call1(&data);
+    let max = delayed("max", |xs: Vec<f64>| {
+        xs.iter().cloned().fold(f64::MIN, f64::max)
+    })
+    .call1(&data);
+    let len = delayed("len", |xs: Vec<f64>| xs.len()).call1(&data);
+    let (s, m, l) = compute((&sum, &max, &len), &pool()).unwrap();
+    assert_eq!((s, m, l), (55.0, 10.0, 10));
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    // Separately, each computes the load again.
+    sum.compute(&pool()).unwrap();
+    max.compute(&Sequential::new()).unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+}
+
+fn square(x: i64) -> i64 {
+    x * x
+}
+
+#[test]
+fn identical_calls_share_keys_and_different_ones_do_not() {
+    let a = delayed("square", square).call1(3i64);
+    let b = delayed("square", square).call1(3i64);
+    assert_eq!(a.key(), b.key());
+    assert_ne!(a.key(), delayed("square", square).call1(4i64).key());
+    // Same name, different function: different keys.
+    let c = delayed("square", |x: i64| x + x).call1(3i64);
+    assert_ne!(a.key(), c.key());
+    // Two capturing closures never share a key, even with equal captures...
+    let k = 2i64;
+    let p = delayed("times", move |x: i64| x * k).call1(1i64);
+    let q = delayed("times", move |x: i64| x * k).call1(1i64);
+    assert_ne!(p.key(), q.key());
+    // ...unless given one token; then two calls through one `DelayedFn` agree too.
+    let t1 = delayed_with_token("times", k, move |x: i64| x * k).call1(1i64);
+    let t2 = delayed_with_token("times", k, move |x: i64| x * k).call1(1i64);
+    assert_eq!(t1.key(), t2.key());
+    let f = delayed("times", move |x: i64| x * k);
+    assert_eq!(f.call1(5i64).key(), f.call1(5i64).key());
+    // Float literals hash by value; -0.0 and 0.0 differ, as their bits do.
+    let h = delayed("h", |x: f64| x);
+    assert_eq!(h.call1(0.1).key(), h.call1(0.1).key());
+    assert_ne!(h.call1(0.0).key(), h.call1(-0.0).key());
+    // Equal keys, computed together: one result, both agree.
+    let (x, y) = compute((&a, &b), &Sequential::new()).unwrap();
+    assert_eq!((x, y), (9, 9));
+    assert_eq!(a.graph().len(), 1);
+}
+
+#[test]
+fn mixing_arrays_bags_and_delayed_values() {
+    let ctx = ArrayContext::new();
+    let data = ArrayD::from_shape_fn(IxDyn(&[5, 4]), |i| (i[0] * 4 + i[1]) as f64);
+    let x = ctx.from_ndarray(&data, [2, 3]).unwrap();
+    let total = Delayed::<f64>::from_scalar(&x.sum(None).unwrap()).unwrap();
+    let count = Delayed::<i64>::from_scalar(&x.gt(9.5).unwrap().sum(None).unwrap()).unwrap();
+    let mean = delayed("mean", |t: f64, n: usize| t / n as f64).call2(&total, 20usize);
+    let whole = Delayed::<ArrayD<f64>>::from_array(&x).unwrap();
+    let corner = delayed("corner", |a: ArrayView2<f64>| a[[4, 3]]).call1(&whole);
+    let bag = Bag::from_vec((1..=6i64).collect(), 3).unwrap();
+    let (t, c, m, arr, k, items, bsum) = {
+        let (t, c, m, arr) = compute((&total, &count, &mean, &x), &pool()).unwrap();
+        let (k, items, bsum) = compute((&corner, &bag, &bag.sum()), &pool()).unwrap();
+        (t, c, m, arr, k, items, bsum)
+    };
+    let want_total: f64 = data.iter().sum();
+    assert_eq!(t, want_total);
+    assert_eq!(c, data.iter().filter(|&&v| v > 9.5).count() as i64);
+    assert_eq!(m, want_total / 20.0);
+    assert_eq!(arr, BlockData::F64(data.clone()));
+    assert_eq!(k, data[[4, 3]]);
+    assert_eq!(items, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(bsum, 21);
+
+    // Bags from delayed partitions.
+    let parts: Vec<Delayed<Vec<i64>>> = (0..4i64)
+        .map(|i| delayed("part", |i: i64| vec![i; i as usize]).call1(i))
+        .collect();
+    let b = Delayed::to_bag(&parts);
+    assert_eq!(b.npartitions(), 4);
+    let (all, s) = compute((&b, &b.sum()), &pool()).unwrap();
+    assert_eq!(all, vec![1, 2, 2, 3, 3, 3]);
+    assert_eq!(s, 14);
+}
+
+#[test]
+fn array_and_bag_work_shared_between_results_runs_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let b = Bag::from_vec((1..=9i64).collect(), 3)
+        .unwrap()
+        .map(move |x| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            x * 2
+        });
+    let stored = b.persist(&Sequential::new()).unwrap();
+    assert_eq!(calls.swap(0, Ordering::SeqCst), 9);
+    let (items, total, n) = compute((&stored, &stored.sum(), &stored.count()), &pool()).unwrap();
+    assert_eq!((items.len(), total, n), (9, 90, 9));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn delayed_errors_are_typed() {
+    // A failing call: the task error names the key and keeps the source.
+    let read = delayed("read", |p: String| -> Result<usize, TaskError> {
+        Ok(std::fs::read(p)?.len())
+    });
+    let r = read.call1("/no/such/blockwork/input");
+    let e = r.compute(&Sequential::new()).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.task_cause()),
+        (ErrorKind::TaskFailed, Some(ErrorKind::Io))
+    );
+    assert_eq!(e.task_key(), Some(r.key()));
+    assert!(
+        std::error::Error::source(&e)
+            .unwrap()
+            .is::<std::io::Error>()
+    );
+    // A literal that does not fit fails when the call runs, as an overflow.
+    let id = delayed("id", |x: u64| x);
+    let e = id.call1(u64::MAX).compute(&Sequential::new()).unwrap_err();
+    assert_eq!(e.task_cause(), Some(ErrorKind::Overflow));
+    // A view of the wrong number of axes.
+    let ctx = ArrayContext::new();
+    let v = ctx
+        .from_ndarray(&ArrayD::<f64>::zeros(IxDyn(&[3])), 2)
+        .unwrap();
+    let whole = Delayed::<ArrayD<f64>>::from_array(&v).unwrap();
+    let e = delayed("corner", |a: ArrayView2<f64>| a[[0, 0]])
+        .call1(&whole)
+        .compute(&Sequential::new())
+        .unwrap_err();
+    assert_eq!(e.task_cause(), Some(ErrorKind::Shape));
+    // Wrong array types and shapes for the array adapters.
+    assert_eq!(
+        Delayed::<ArrayD<i64>>::from_array(&v).unwrap_err().kind(),
+        ErrorKind::Type
+    );
+    assert_eq!(
+        Delayed::<f64>::from_scalar(&v).unwrap_err().kind(),
+        ErrorKind::Shape
+    );
+    // An error raised inside a dependency stops the dependents.
+    let fail = delayed("fail", || -> Result<i64, TaskError> {
+        Err("broken input".into())
+    });
+    let after = delayed("inc", |x: i64| x + 1).call1(&fail.call0());
+    let e = after.compute(&pool()).unwrap_err();
+    assert!(e.to_string().contains("broken input"), "{e}");
+}
+
+#[test]
+fn delayed_map_and_values() {
+    let v = Delayed::value(vec![3i64, 1, 2]);
+    let sorted = v.map("sort", |mut xs: Vec<i64>| {
+        xs.sort();
+        xs
+    });
+    let firsts = delayed("firsts", |a: Vec<i64>, b: Vec<i64>| (a[0], b[0])).call2(&v, &sorted);
+    assert_eq!(firsts.compute(&Sequential::new()).unwrap(), (3, 1));
+    let opt = delayed("opt", |x: Option<i64>| x.unwrap_or(-1)).call1(None::<i64>);
+    assert_eq!(opt.compute(&Sequential::new()).unwrap(), -1);
+}

@@ -254,6 +254,7 @@ impl From<BlockData> for Value {
 }
 
 impl IntoTaskResult for BlockData {
+    type Output = BlockData;
     fn into_task_result(self) -> Result<Value, TaskError> {
         Ok(self.into())
     }

@@ -256,10 +256,13 @@ fn dependencies_keep_first_use_order_without_duplicates() {
     assert_eq!(node.dependencies(), expected);
 }
 
+/// The key of task `i` of `n` in one layout.
+type KeyLayout = fn(usize, usize) -> Key;
+
 /// Block keys laid out to defeat the dense index of keys: sparse, reversed, an L shape,
 /// skewed, far apart, negative, string atoms and five atoms. `layout(i, n)` is the key of
 /// task `i` of `n`.
-fn key_layouts() -> Vec<(&'static str, fn(usize, usize) -> Key)> {
+fn key_layouts() -> Vec<(&'static str, KeyLayout)> {
     vec![
         ("dense", |i, _| Key::tuple("x", [i as i64])),
         ("reversed", |i, n| Key::tuple("x", [(n - i) as i64])),

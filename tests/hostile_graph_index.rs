@@ -475,9 +475,6 @@ fn deep_arguments_child() {
 }
 
 #[test]
-#[ignore = "defect: GraphBuilder::build and Plan::new resolve references with a recursive walk \
-            of the argument tree before the nesting limit is checked, so a task argument nested \
-            200,000 deep overflows the stack instead of being a TooLarge error"]
 fn deep_arguments_are_an_error_not_a_stack_overflow() {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
@@ -516,9 +513,6 @@ fn bytes_for_one_key_per_name(n: usize, coord: usize) -> usize {
 }
 
 #[test]
-#[ignore = "defect: every (name, arity) gets its own grid with GRID_SLACK = 4096 cells of slack, \
-            so one key (\"name_i\", 4000) per name costs about 16 KB of index: 2,000 such keys \
-            take ~32 MB where keys at coordinate 0 take well under 1 MB"]
 fn one_far_key_per_name_costs_no_more_than_one_near_key() {
     let n = 2000;
     let near = bytes_for_one_key_per_name(n, 0);
@@ -595,10 +589,6 @@ fn time_build(keys: &[Key]) -> Duration {
 }
 
 #[test]
-#[ignore = "defect: keys outside the grids are found through FxHash of the key, whose last step \
-            is (state + atom) * K; atoms j * K^-1 give every key the same bucket and tag, so \
-            20,000 such keys take quadratic time to build (seconds instead of milliseconds; the \
-            IndexMap the index replaced hashed keys the same way)"]
 fn crafted_atoms_do_not_make_the_hashed_index_quadratic() {
     const K: u64 = 0xf1357aea2e62a9c5;
     let inv = inverse(K);

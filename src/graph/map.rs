@@ -15,7 +15,6 @@
 use super::Node;
 use crate::key::Key;
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
@@ -25,11 +24,11 @@ pub(crate) const MISSING: u32 = u32::MAX;
 /// Tuple keys with more integer atoms than this are hashed whole.
 const MAX_GRID_ARITY: usize = 4;
 
-/// A grid holds at most `GRID_FILL` cells per key, plus [`GRID_SLACK`]: room for growing one
-/// axis by doubling while the others are partly filled.
+/// A grid holds at most `GRID_FILL` cells per key of its name and number of atoms, plus
+/// [`GRID_SLACK`]: room for growing one axis by doubling while the others are partly filled.
 const GRID_FILL: usize = 8;
 /// Cells a grid may hold beyond [`GRID_FILL`] per key.
-const GRID_SLACK: usize = 4096;
+const GRID_SLACK: usize = 64;
 
 /// Keys and nodes, in insertion order, with the index described in the module docs.
 #[derive(Default)]
@@ -70,6 +69,9 @@ pub(crate) const KIND_ALIAS: u8 = 1;
 pub(crate) const KIND_TASK: u8 = 2;
 /// [`Resolved::kind`] of a task with a list or nested-task argument (a tree of arguments).
 pub(crate) const KIND_NESTED: u8 = 3;
+/// [`Resolved::kind`] of a task whose arguments nest deeper than
+/// [`MAX_NESTING`](super::MAX_NESTING) (an error if it is planned).
+pub(crate) const KIND_TOO_DEEP: u8 = 4;
 
 impl Resolved {
     /// The references of node `i`, in argument order.
@@ -189,13 +191,11 @@ impl NodeMap {
     /// Removes `key`, keeping the order of the others (whose ids after it shift down by one).
     pub(crate) fn shift_remove(&mut self, key: &Key) -> Option<Node> {
         let i = self.get_index_of(key)?;
+        self.index.remove(key, i as u32);
+        self.index.shift_down(i as u32);
         self.keys.remove(i);
         let node = self.nodes.remove(i);
         self.resolved = OnceLock::new();
-        self.index = KeyIndex::default();
-        for (id, k) in self.keys.iter().enumerate() {
-            self.index.add(&self.keys, k, id as u32);
-        }
         Some(node)
     }
 
@@ -214,14 +214,11 @@ impl NodeMap {
                 kinds.push(match node {
                     Node::Literal(_) => KIND_LITERAL,
                     Node::Alias(_) => KIND_ALIAS,
-                    Node::Task(t)
-                        if t.args
-                            .iter()
-                            .any(|a| matches!(a, super::Arg::List(_) | super::Arg::Task(_))) =>
-                    {
-                        KIND_NESTED
-                    }
-                    Node::Task(_) => KIND_TASK,
+                    Node::Task(t) => match t.args.iter().map(super::Arg::nesting).max() {
+                        None | Some(0) => KIND_TASK,
+                        Some(d) if d <= super::MAX_NESTING => KIND_NESTED,
+                        Some(_) => KIND_TOO_DEEP,
+                    },
                 });
             }
             Resolved {
@@ -258,6 +255,10 @@ struct KeyIndex {
     names: Vec<NameEntry>,
     /// Ids of the keys no grid holds, by the hash of the whole key.
     hashed: HashTable<u32>,
+    /// Hashes names and keys with a seed of its own, so that no set of keys chosen in
+    /// advance collides (a plain multiplicative hash of crafted atoms would make every
+    /// lookup a scan).
+    hasher: foldhash::fast::RandomState,
     /// The address of the last name added and its position in `names`: keys built from one
     /// shared name skip hashing it. An entry keeps its name alive, so an equal address is
     /// the same name.
@@ -273,6 +274,9 @@ struct NameEntry {
     grids: [Option<Grid>; MAX_GRID_ARITY],
     /// How many keys of this name are in the hashed index.
     hashed: usize,
+    /// How many keys of this name have `a` small integer atoms (`keys[a - 1]`), in a grid
+    /// or not: a grid holds at most [`GRID_FILL`] cells per such key.
+    keys: [usize; MAX_GRID_ARITY],
 }
 
 /// A dense row-major grid of ids over `[0, dims[0]) x .. x [0, dims[a - 1])`.
@@ -282,14 +286,6 @@ struct Grid {
     cells: Vec<u32>,
     /// Cells holding an id.
     count: usize,
-}
-
-fn hash_name(name: &str) -> u64 {
-    FxBuildHasher.hash_one(name)
-}
-
-fn hash_key(key: &Key) -> u64 {
-    FxBuildHasher.hash_one(key)
 }
 
 /// The atoms of a tuple key as grid coordinates, if it can live in a grid.
@@ -320,8 +316,9 @@ impl Grid {
         Some(flat)
     }
 
-    /// Stores `id` at `c`, growing the grid if that keeps it dense; false if it does not.
-    fn put(&mut self, c: &[usize; MAX_GRID_ARITY], arity: usize, id: u32) -> bool {
+    /// Stores `id` at `c`, growing the grid if that keeps it within [`GRID_FILL`] cells per
+    /// key of its name and arity (`keys`, this one included); false if it does not.
+    fn put(&mut self, c: &[usize; MAX_GRID_ARITY], arity: usize, id: u32, keys: usize) -> bool {
         if let Some(i) = self.cell(c, arity) {
             self.cells[i] = id;
             self.count += 1;
@@ -338,7 +335,7 @@ impl Grid {
                 None => return false,
             }
         }
-        if cells > GRID_FILL * (self.count + 1) + GRID_SLACK {
+        if cells > GRID_FILL * keys + GRID_SLACK {
             return false;
         }
         let mut grown = Grid {
@@ -362,11 +359,19 @@ impl Grid {
             }
         }
         *self = grown;
-        self.put(c, arity, id)
+        self.put(c, arity, id, keys)
     }
 }
 
 impl KeyIndex {
+    fn hash_name(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    fn hash_key(&self, key: &Key) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     #[inline]
     fn name_entry(&self, name: &str) -> Option<&NameEntry> {
         if self.last.0 == name.as_ptr() as usize && !self.names.is_empty() {
@@ -375,7 +380,7 @@ impl KeyIndex {
                 return Some(entry);
             }
         }
-        let pos = self.by_name.find(hash_name(name), |&p| {
+        let pos = self.by_name.find(self.hash_name(name), |&p| {
             let n = &self.names[p as usize].name;
             n.as_ptr() == name.as_ptr() && n.len() == name.len() || **n == *name
         })?;
@@ -397,7 +402,7 @@ impl KeyIndex {
             return id;
         }
         self.hashed
-            .find(hash_key(key), |&i| keys[i as usize] == *key)
+            .find(self.hash_key(key), |&i| keys[i as usize] == *key)
             .copied()
     }
 
@@ -412,13 +417,13 @@ impl KeyIndex {
         } else {
             let names = &self.names;
             self.by_name
-                .find(hash_name(name), |&p| *names[p as usize].name == *name)
+                .find(self.hash_name(name), |&p| *names[p as usize].name == *name)
                 .copied()
         };
         let pos = match known {
             Some(p) => p as usize,
             None => {
-                let h = hash_name(name);
+                let h = self.hash_name(name);
                 let p = self.names.len();
                 let name: Arc<str> = key.name_arc().clone();
                 self.names.push(NameEntry {
@@ -426,10 +431,11 @@ impl KeyIndex {
                     plain: MISSING,
                     grids: Default::default(),
                     hashed: 0,
+                    keys: [0; MAX_GRID_ARITY],
                 });
-                let names = &self.names;
+                let (names, hasher) = (&self.names, &self.hasher);
                 self.by_name
-                    .insert_unique(h, p as u32, |&q| hash_name(&names[q as usize].name));
+                    .insert_unique(h, p as u32, |&q| hasher.hash_one(&*names[q as usize].name));
                 p
             }
         };
@@ -440,18 +446,70 @@ impl KeyIndex {
             return;
         }
         if let Some((c, arity)) = coords(key) {
+            entry.keys[arity - 1] += 1;
             let grid = entry.grids[arity - 1].get_or_insert_with(|| Grid {
                 dims: [0; MAX_GRID_ARITY],
                 cells: Vec::new(),
                 count: 0,
             });
-            if grid.put(&c, arity, id) {
+            if grid.put(&c, arity, id, entry.keys[arity - 1]) {
                 return;
             }
         }
         entry.hashed += 1;
+        let h = self.hash_key(key);
+        let hasher = &self.hasher;
         self.hashed
-            .insert_unique(hash_key(key), id, |&i| hash_key(&keys[i as usize]));
+            .insert_unique(h, id, |&i| hasher.hash_one(&keys[i as usize]));
+    }
+
+    /// Forgets `key`, present under `id`.
+    fn remove(&mut self, key: &Key, id: u32) {
+        let h = self.hash_key(key);
+        let name = key.name();
+        let names = &self.names;
+        let Some(&pos) = self
+            .by_name
+            .find(self.hash_name(name), |&p| *names[p as usize].name == *name)
+        else {
+            return;
+        };
+        let entry = &mut self.names[pos as usize];
+        if !key.is_tuple() {
+            entry.plain = MISSING;
+            return;
+        }
+        if let Some((c, arity)) = coords(key) {
+            entry.keys[arity - 1] -= 1;
+            if let Some(grid) = entry.grids[arity - 1].as_mut()
+                && let Some(i) = grid.cell(&c, arity)
+                && grid.cells[i] == id
+            {
+                grid.cells[i] = MISSING;
+                grid.count -= 1;
+                return;
+            }
+        }
+        if let Ok(found) = self.hashed.find_entry(h, |&i| i == id) {
+            found.remove();
+            entry.hashed -= 1;
+        }
+    }
+
+    /// Renumbers every id above `removed` one down (the key at `removed` was taken out).
+    fn shift_down(&mut self, removed: u32) {
+        let down = |id: &mut u32| {
+            if *id != MISSING && *id > removed {
+                *id -= 1;
+            }
+        };
+        for entry in &mut self.names {
+            down(&mut entry.plain);
+            for grid in entry.grids.iter_mut().flatten() {
+                grid.cells.iter_mut().for_each(down);
+            }
+        }
+        self.hashed.iter_mut().for_each(down);
     }
 }
 
@@ -460,6 +518,7 @@ mod tests {
     use super::*;
     use crate::key::Atom;
     use crate::value::Value;
+    use rustc_hash::FxBuildHasher;
     use std::collections::HashMap;
 
     /// Reproducible pseudo-random numbers: a hash of a seed and a counter.

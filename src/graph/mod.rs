@@ -64,14 +64,54 @@ impl Arg {
         Arg::Task(Box::new(Task::new(op, args)))
     }
 
-    /// Calls `f` on every key this argument refers to, in argument order.
+    /// Calls `f` on every key this argument refers to, in argument order. Walks the
+    /// argument tree with a stack of its own, so any depth is fine.
     pub fn for_each_ref(&self, f: &mut impl FnMut(&Key)) {
-        match self {
-            Arg::Ref(k) => f(k),
-            Arg::Lit(_) => {}
-            Arg::List(items) => items.iter().for_each(|a| a.for_each_ref(f)),
-            Arg::Task(t) => t.args.iter().for_each(|a| a.for_each_ref(f)),
+        Arg::walk_refs(std::slice::from_ref(self), f);
+    }
+
+    /// [`Arg::for_each_ref`] over a sequence of arguments.
+    fn walk_refs(args: &[Arg], f: &mut impl FnMut(&Key)) {
+        let mut stack: Vec<std::slice::Iter<'_, Arg>> = vec![args.iter()];
+        while let Some(top) = stack.last_mut() {
+            match top.next() {
+                None => {
+                    stack.pop();
+                }
+                Some(Arg::Ref(k)) => f(k),
+                Some(Arg::Lit(_)) => {}
+                Some(Arg::List(items)) => stack.push(items.iter()),
+                Some(Arg::Task(t)) => stack.push(t.args.iter()),
+            }
         }
+    }
+
+    /// How deeply lists and nested tasks nest in this argument (0 for a reference or a
+    /// literal), measured without recursion.
+    pub(crate) fn nesting(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack: Vec<std::slice::Iter<'_, Arg>> = Vec::new();
+        fn children(a: &Arg) -> Option<std::slice::Iter<'_, Arg>> {
+            match a {
+                Arg::List(items) => Some(items.iter()),
+                Arg::Task(t) => Some(t.args.iter()),
+                _ => None,
+            }
+        }
+        stack.extend(children(self));
+        while let Some(top) = stack.last_mut() {
+            match top.next() {
+                None => {
+                    stack.pop();
+                }
+                Some(a) => {
+                    // `a` sits `stack.len()` levels down.
+                    deepest = deepest.max(stack.len());
+                    stack.extend(children(a));
+                }
+            }
+        }
+        deepest
     }
 }
 
@@ -111,7 +151,7 @@ impl Node {
         match self {
             Node::Literal(_) => {}
             Node::Alias(k) => f(k),
-            Node::Task(t) => t.args.iter().for_each(|a| a.for_each_ref(&mut f)),
+            Node::Task(t) => Arg::walk_refs(&t.args, &mut f),
         }
     }
 
@@ -142,7 +182,7 @@ impl Node {
     }
 }
 
-pub(crate) use map::{KIND_ALIAS, KIND_NESTED, MISSING, NodeMap, Resolved};
+pub(crate) use map::{KIND_ALIAS, KIND_NESTED, KIND_TOO_DEEP, MISSING, NodeMap, Resolved};
 
 /// A task graph: keys mapped to nodes, in insertion order.
 ///

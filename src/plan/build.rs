@@ -3,7 +3,9 @@
 use super::{Countdown, EncodedArg, LITERAL, MAX_NESTING, Plan, TaskId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
-use crate::graph::{Arg, Graph, KIND_ALIAS, KIND_NESTED, MISSING, Node, NodeMap, Resolved};
+use crate::graph::{
+    Arg, Graph, KIND_ALIAS, KIND_NESTED, KIND_TOO_DEEP, MISSING, Node, NodeMap, Resolved,
+};
 use crate::key::Key;
 use rustc_hash::FxHashMap;
 
@@ -161,7 +163,7 @@ impl<'g> Builder<'g> {
             }
             let a = match node {
                 Node::Literal(_) => 1,
-                Node::Task(_) if self.resolved.kind(i) == KIND_NESTED => {
+                Node::Task(_) if self.resolved.kind(i) >= KIND_NESTED => {
                     u64::from(self.nested_len[i])
                 }
                 Node::Task(task) => task.args.len() as u64,
@@ -372,6 +374,9 @@ impl<'g> Builder<'g> {
     fn push_frame(&mut self, node: u32) -> Result<()> {
         self.tid[node as usize] = ON_STACK;
         let start = self.refs.len();
+        if self.resolved.kind(node as usize) == KIND_TOO_DEEP {
+            return Err(too_deep(self.key_of(node)));
+        }
         if self.resolved.kind(node as usize) == KIND_NESTED {
             let (_, n) = self.map.get_index(node as usize).expect("index in graph");
             if let Node::Task(t) = n {

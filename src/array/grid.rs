@@ -180,7 +180,7 @@ fn uniform(len: usize, size: usize) -> Vec<usize> {
         return vec![0];
     }
     let mut v = vec![size; len / size];
-    if len % size != 0 {
+    if !len.is_multiple_of(size) {
         v.push(len % size);
     }
     v

@@ -135,10 +135,10 @@ impl Observer for Profile {
 
     #[inline]
     fn task_started(&self, _plan: &Plan, task: TaskId, _worker: usize) {
-        if let Some(r) = self.record.get() {
-            if let Some(s) = r.starts.get(task.index()) {
-                s.store(nanos_since(r.t0), Ordering::Relaxed);
-            }
+        if let Some(r) = self.record.get()
+            && let Some(s) = r.starts.get(task.index())
+        {
+            s.store(nanos_since(r.t0), Ordering::Relaxed);
         }
     }
 

@@ -393,17 +393,16 @@ impl Executor for Pool {
         // Every slot is emptied before the buffers are recycled, whatever happened: after a
         // failure the run's values are still there, and a value that outlived its run
         // (a bug) must not reach the next one.
-        if let (_, Some(p)) = ctx.state.clear() {
-            if result.is_ok() {
-                result = Err(callback_error(plan, p.what, Some(p.task), p.message));
-            }
+        if let (_, Some(p)) = ctx.state.clear()
+            && result.is_ok()
+        {
+            result = Err(callback_error(plan, p.what, Some(p.task), p.message));
         }
-        if let Some(o) = observer {
-            if let Err(m) = catch(|| o.run_finished(plan, &stats)) {
-                if result.is_ok() {
-                    result = Err(callback_error(plan, "observer run_finished", None, m));
-                }
-            }
+        if let Some(o) = observer
+            && let Err(m) = catch(|| o.run_finished(plan, &stats))
+            && result.is_ok()
+        {
+            result = Err(callback_error(plan, "observer run_finished", None, m));
         }
         self.return_state(ctx.state);
         result.map(|values| RunOutput { values, stats })

@@ -100,11 +100,11 @@ impl Executor for Sequential {
         // run's values are still in their slots.
         for (i, slot) in slots.iter_mut().enumerate() {
             let Some(v) = slot.take() else { continue };
-            if let Err(m) = catch(move || drop(v)) {
-                if result.is_ok() {
-                    let t = Some(TaskId::from_raw(i as u32));
-                    result = Err(callback_error(plan, DROP, t, m));
-                }
+            if let Err(m) = catch(move || drop(v))
+                && result.is_ok()
+            {
+                let t = Some(TaskId::from_raw(i as u32));
+                result = Err(callback_error(plan, DROP, t, m));
             }
         }
         stats.wall = start.elapsed();

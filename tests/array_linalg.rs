@@ -187,3 +187,59 @@ fn dot_vectors_and_errors() {
         .unwrap();
     assert_eq!(d3.shape(), &[2, 2, 5]);
 }
+
+#[test]
+fn matmul_graph_grows_with_blocks_not_block_pairs() {
+    // Grids of 32 x 24 and 24 x 16 one-element blocks: 512 output blocks, 24 contracted
+    // blocks each. Spelled out pair by pair that is 2 x 512 x 24 = 24 576 references; through
+    // panels, each operand block is referenced once and each output block twice.
+    let c = ctx();
+    let (a, b) = (data(&[32, 24], 1), data(&[24, 16], 2));
+    let x = c.from_ndarray(&a, 1).unwrap();
+    let y = c.from_ndarray(&b, 1).unwrap();
+    let z = x.matmul(&y).unwrap();
+    let info = blockwork::diagnostics::GraphInfo::of(&z.graph().unwrap()).unwrap();
+    let blocks = 32 * 24 + 24 * 16 + 32 * 16;
+    assert!(
+        info.edges <= 2 * blocks,
+        "{} edges for {blocks} blocks",
+        info.edges
+    );
+    let want = naive_tensordot(&a, &b, &[1], &[0]);
+    close(&z.compute::<f64>(&Sequential::new()).unwrap(), &want, 1e-12);
+}
+
+#[test]
+fn matmul_mixes_gathered_and_direct_block_products() {
+    // Contracted blocks of 100 and 200 columns against 300 rows and columns: the first
+    // ones are gathered into one GEMM, the larger ones multiplied one by one, in any order.
+    let c = ctx();
+    let s = Sequential::new();
+    let (a, b) = (data(&[300, 700], 1), data(&[700, 300], 2));
+    let ks = vec![100, 100, 200, 100, 200];
+    let x = c
+        .from_ndarray(&a, ChunkSpec::Explicit(vec![vec![300], ks.clone()]))
+        .unwrap();
+    let y = c
+        .from_ndarray(&b, ChunkSpec::Explicit(vec![ks, vec![300]]))
+        .unwrap();
+    let want = ndarray_dot(&a, &b);
+    close(
+        &x.matmul(&y).unwrap().compute::<f64>(&s).unwrap(),
+        &want,
+        1e-9,
+    );
+    let (ia, ib) = (idata(&[3, 700], 1), idata(&[700, 2], 2));
+    let xi = c.from_ndarray(&ia, [3, 7]).unwrap();
+    let yi = c.from_ndarray(&ib, [7, 1]).unwrap();
+    assert_eq!(
+        xi.matmul(&yi).unwrap().compute::<i64>(&s).unwrap(),
+        ndarray_dot(&ia, &ib)
+    );
+}
+
+/// ndarray's product of two 2-D arrays.
+fn ndarray_dot<T: ndarray::LinalgScalar>(a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+    let two = |x: &ArrayD<T>| x.clone().into_dimensionality::<Ix2>().unwrap();
+    two(a).dot(&two(b)).into_dyn()
+}

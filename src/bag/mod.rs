@@ -63,7 +63,7 @@ mod transform;
 pub use counter::{CountKey, Counter};
 pub use pluck::{At, Pluck};
 pub use reduce::{Numeric, Summable};
-pub use text::{DEFAULT_BLOCKSIZE, TextFiles};
+pub use text::{DEFAULT_BLOCKSIZE, DEFAULT_MAX_LINE_BYTES, TextFiles};
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;

@@ -5,8 +5,11 @@
 //! the partition of range `[start, end)` holds the lines that *start* inside it: its reader
 //! seeks to `start - 1`, skips through the first newline, and stops at the first line
 //! starting at or past `end`. Lines are streamed through a [`READ_BUFFER`]-byte buffer,
-//! never read whole, and reach the bag without their `\n` (or `\r\n`). A file whose size
-//! is reported as 0 (procfs files, pipes) is one partition read to its end.
+//! never read whole, and reach the bag without their `\n` (or `\r\n`). A regular file whose
+//! size is reported as 0 (procfs files) is one partition read to its end, up to the block
+//! size. Only regular files are read: a FIFO, a device or a directory is refused (a FIFO
+//! with no writer would block, `/dev/zero` never ends). A line longer than
+//! [`DEFAULT_MAX_LINE_BYTES`] (or [`TextFiles::max_line_bytes`]) is refused too.
 
 use super::{Bag, Element, Sink, StreamFn, hash_of, list_arg, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -24,6 +27,10 @@ use std::sync::Arc;
 /// Largest byte range of a file read by one partition, unless set with
 /// [`TextFiles::blocksize`]: files up to this size are one partition each.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 << 20;
+
+/// Longest line read, unless set with [`TextFiles::max_line_bytes`]: a longer one is a
+/// [`TooLarge`](ErrorKind::TooLarge) error of its partition rather than unbounded memory.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 256 << 20;
 
 /// Bytes read from a file at a time, and the size of each output file's write buffer.
 const READ_BUFFER: usize = 1 << 20;
@@ -43,6 +50,7 @@ const READ_BUFFER: usize = 1 << 20;
 pub struct TextFiles {
     paths: Vec<PathBuf>,
     blocksize: u64,
+    max_line: usize,
 }
 
 impl TextFiles {
@@ -67,12 +75,32 @@ impl TextFiles {
         TextFiles {
             paths: paths.into_iter().map(Into::into).collect(),
             blocksize: DEFAULT_BLOCKSIZE,
+            max_line: DEFAULT_MAX_LINE_BYTES,
         }
     }
 
-    /// Splits files larger than `bytes` into ranges of at most `bytes` (at least 1).
+    /// Splits files larger than `bytes` into ranges of at most `bytes` (at least 1). A file
+    /// whose size is reported as 0 (procfs) is read up to `bytes`; a longer one is a
+    /// [`TooLarge`](ErrorKind::TooLarge) error of its partition.
     pub fn blocksize(mut self, bytes: u64) -> TextFiles {
         self.blocksize = bytes.max(1);
+        self
+    }
+
+    /// Refuses lines longer than `bytes` (at least 1; default [`DEFAULT_MAX_LINE_BYTES`])
+    /// with a [`TooLarge`](ErrorKind::TooLarge) error of their partition.
+    ///
+    /// ```
+    /// use blockwork::{bag::TextFiles, ErrorKind, Sequential};
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("a.txt"), "short\na much longer line\n")?;
+    /// let lines = TextFiles::paths([dir.path().join("a.txt")]).max_line_bytes(8).lines()?;
+    /// let err = lines.compute(&Sequential::new()).unwrap_err();
+    /// assert_eq!(err.task_cause(), Some(ErrorKind::TooLarge));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_line_bytes(mut self, bytes: usize) -> TextFiles {
+        self.max_line = bytes.max(1);
         self
     }
 
@@ -83,12 +111,20 @@ impl TextFiles {
 
     /// A bag of the files' lines: one partition per block of each file (an empty file is
     /// one empty partition). Files are inspected now (a missing file is an
-    /// [`Io`](ErrorKind::Io) error); their lines are read when the bag is computed.
+    /// [`Io`](ErrorKind::Io) error, one that is not a regular file an
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error); their lines are read when the
+    /// bag is computed.
     pub fn lines(&self) -> Result<Bag<String>> {
         let mut args = Vec::new();
         let mut ident = Vec::with_capacity(self.paths.len());
         for p in &self.paths {
             let meta = std::fs::metadata(p).map_err(|e| io_error(p, e))?;
+            if !meta.is_file() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("{}: {}", p.display(), NOT_REGULAR),
+                ));
+            }
             let path = p.to_str().ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidArgument,
@@ -100,22 +136,37 @@ impl TextFiles {
             let blocks = len.div_ceil(self.blocksize).max(1);
             for b in 0..blocks {
                 let (start, end) = (len * b / blocks, len * (b + 1) / blocks);
-                // A size of 0 may be no size at all (procfs, pipes): read such a file to its
-                // end, in one partition.
-                let end = if len == 0 { i64::MAX as u64 } else { end };
+                // A size of 0 may be no size at all (procfs): read such a file to its end,
+                // in one partition, but no further than a block.
+                let (end, cap) = if len == 0 {
+                    (i64::MAX as u64, self.blocksize)
+                } else {
+                    (end, u64::MAX)
+                };
                 args.push(vec![
                     Arg::lit(path),
                     Arg::lit(start as i64),
                     Arg::lit(end as i64),
+                    Arg::lit(cap.min(i64::MAX as u64) as i64),
                 ]);
             }
         }
-        let name = token("read_text", &[], &hash_of(&(ident, self.blocksize)));
+        let name = token(
+            "read_text",
+            &[],
+            &hash_of(&(ident, self.blocksize, self.max_line)),
+        );
+        let max_line = self.max_line;
         let stream: Arc<StreamFn<String>> =
-            Arc::new(|args: &[Value], sink: &mut Sink<'_, String>| {
+            Arc::new(move |args: &[Value], sink: &mut Sink<'_, String>| {
                 let path = args.first().and_then(Value::as_str).unwrap_or_default();
                 let pos = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or(0) as u64;
-                read_range(Path::new(path), pos(1), pos(2), sink)
+                let limits = Bounds {
+                    end: pos(2),
+                    max_bytes: pos(3),
+                    max_line,
+                };
+                read_range(Path::new(path), pos(1), limits, sink)
             });
         Ok(Bag::streamed(name, "read_text", Graph::new(), args, stream))
     }
@@ -249,14 +300,50 @@ fn write_part<T: Display>(
     Ok(Value::Unit)
 }
 
-/// Pushes the lines starting in `[start, end)` of a file into `sink`.
+/// Why a path is not read.
+const NOT_REGULAR: &str = "not a regular file (a FIFO, device or directory is not read as text)";
+
+/// Where a partition stops reading: lines starting at or past `end` are the next
+/// partition's; reading more than `max_bytes` from its start, or a line longer than
+/// `max_line`, is [`TooLarge`](ErrorKind::TooLarge).
+#[derive(Clone, Copy)]
+struct Bounds {
+    end: u64,
+    max_bytes: u64,
+    max_line: usize,
+}
+
+/// Opens `path` for reading without blocking (a FIFO with no writer would block in a
+/// plain `open`) and refuses anything but a regular file, which may have been replaced
+/// since the bag was made.
+fn open_regular(path: &Path) -> std::result::Result<File, TaskError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK (the same value on every Linux architecture we build for); it changes
+    // nothing for regular files.
+    const O_NONBLOCK: i32 = 0o4000;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .map_err(|e| task_io(path, e))?;
+    let meta = file.metadata().map_err(|e| task_io(path, e))?;
+    if !meta.is_file() {
+        return Err(TaskError::with_kind(
+            ErrorKind::InvalidArgument,
+            format!("{}: {NOT_REGULAR}", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// Pushes the lines starting in `[start, bounds.end)` of a file into `sink`.
 fn read_range(
     path: &Path,
     start: u64,
-    end: u64,
+    bounds: Bounds,
     sink: &mut Sink<'_, String>,
 ) -> std::result::Result<(), TaskError> {
-    let file = File::open(path).map_err(|e| task_io(path, e))?;
+    let file = open_regular(path)?;
     let mut r = BufReader::with_capacity(READ_BUFFER, file);
     let mut line_start = 0;
     if start > 0 {
@@ -267,11 +354,24 @@ fn read_range(
     let mut lines = LineSplitter {
         path,
         line_start,
-        end,
+        end: bounds.end,
+        max_line: bounds.max_line,
         carry: Vec::new(),
     };
+    let mut read = 0u64;
     loop {
         let buf = r.fill_buf().map_err(|e| task_io(path, e))?;
+        read += buf.len() as u64;
+        if read > bounds.max_bytes {
+            return Err(TaskError::with_kind(
+                ErrorKind::TooLarge,
+                format!(
+                    "{}: a file of unknown size (reported as 0) read past {} bytes",
+                    path.display(),
+                    bounds.max_bytes
+                ),
+            ));
+        }
         if buf.is_empty() {
             // A last line without a newline; its start was checked when it began.
             if !lines.carry.is_empty() {
@@ -313,6 +413,8 @@ struct LineSplitter<'p> {
     line_start: u64,
     /// Lines starting at or past this offset belong to the next partition.
     end: u64,
+    /// Longest line accepted, in bytes.
+    max_line: usize,
     /// The beginning of a line whose end is in a later buffer.
     carry: Vec<u8>,
 }
@@ -330,6 +432,7 @@ impl LineSplitter<'_> {
             // Finish the line begun in an earlier buffer.
             let Some(i) = memchr::memchr(b'\n', buf) else {
                 self.carry.extend_from_slice(buf);
+                self.check_carry()?;
                 return Ok(true);
             };
             let mut line = std::mem::take(&mut self.carry);
@@ -365,8 +468,30 @@ impl LineSplitter<'_> {
                 return Ok(false);
             }
             self.carry.extend_from_slice(&buf[whole..]);
+            self.check_carry()?;
         }
         Ok(true)
+    }
+
+    /// A line still being assembled may not pass `max_line` bytes.
+    fn check_carry(&self) -> std::result::Result<(), TaskError> {
+        if self.carry.len() <= self.max_line {
+            return Ok(());
+        }
+        Err(self.too_long())
+    }
+
+    #[cold]
+    fn too_long(&self) -> TaskError {
+        TaskError::with_kind(
+            ErrorKind::TooLarge,
+            format!(
+                "{}: the line at byte {} is longer than {} bytes",
+                self.path.display(),
+                self.line_start,
+                self.max_line
+            ),
+        )
     }
 
     /// Emits one line (`checked`: the same bytes, already known to be UTF-8).
@@ -377,6 +502,9 @@ impl LineSplitter<'_> {
         checked: Option<&str>,
         sink: &mut Sink<'_, String>,
     ) -> std::result::Result<bool, TaskError> {
+        if line.len() > self.max_line {
+            return Err(self.too_long());
+        }
         let s = match checked {
             Some(s) => s,
             None => std::str::from_utf8(line).map_err(|e| {

@@ -29,8 +29,9 @@ pub(crate) struct BenchArgs {
     workload: Option<String>,
     /// Tasks per shape (default 100000, at most 1e8), the side of the square arrays (default:
     /// the full size of perf/BENCHMARKS.md, at most 200000), ignored by wordcount; accepts
-    /// 100000, 1e5 or 100_000. A larger value is bad input (exit 2), refused before anything is
-    /// built.
+    /// 100000, 1e5 or 100_000. A larger value, or one whose estimated memory (about 400 bytes
+    /// a task; 8 n^2 bytes per array held) is over MemAvailable of /proc/meminfo, is bad input
+    /// (exit 2), refused before anything is built.
     #[arg(long, value_parser = parse_n)]
     n: Option<usize>,
     /// Worker threads (default: the available parallelism).
@@ -73,7 +74,45 @@ fn check_size(w: &str, n: usize) -> Result<(), Failure> {
             "--n {n} is over the largest {what} {w} runs ({cap})"
         )));
     }
+    let (Some(need), Some(have)) = (estimated_bytes(w, n), mem_available()) else {
+        return Ok(());
+    };
+    if need > have {
+        return Err(Failure::BadInput(format!(
+            "--n {n} needs an estimated {need} bytes for {w}, more than the {have} bytes \
+             available (MemAvailable in /proc/meminfo)"
+        )));
+    }
     Ok(())
+}
+
+/// Peak bytes a task of a scheduler shape takes, graph, plan and run together (measured:
+/// `independent` at 4e6 tasks peaks at 1.56 GB, about 390 bytes a task).
+const SHAPE_BYTES_PER_TASK: u64 = 400;
+
+/// Estimated peak memory of workload `w` at `--n n`: per task for the scheduler shapes, per
+/// `n x n` f64 array held for the array cases (inputs and results; the generated-and-reduced
+/// cases hold none). `None` where nothing scales with `n`.
+fn estimated_bytes(w: &str, n: usize) -> Option<u64> {
+    let n = n as u64;
+    let square = n.saturating_mul(n).saturating_mul(8);
+    let arrays = match w {
+        "wordcount" | "latency10" => return None,
+        _ if !is_data_workload(w) => return Some(n.saturating_mul(SHAPE_BYTES_PER_TASK)),
+        // Two inputs, and the last result beside the one being made.
+        "array_a" | "array_d" => 4,
+        "array_c" | "array_e" | "array_f" => 1,
+        _ => return None,
+    };
+    Some(square.saturating_mul(arrays))
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes (`None` where there is no such file).
+fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
 }
 
 fn parse_n(text: &str) -> Result<usize, String> {

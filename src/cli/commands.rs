@@ -94,16 +94,28 @@ fn print_stats(out: &RunOutput) {
 }
 
 /// Prints `{"key": value, ...}`, one key per line, each key once, in request order. Keys are
-/// written as `--get` takes them ([`key_text`]); each value must fit `max_bytes` written out.
+/// written as `--get` takes them ([`key_text`]). The values printed must fit `max_bytes`
+/// together, each measured as [`Value::deep_size`] does: a value that several keys name
+/// (aliases) counts once for each of them, as it is printed once for each.
 fn print_values(keys: &[Key], values: &[Value], max_bytes: usize) -> Outcome {
     let mut seen = std::collections::HashSet::new();
     let mut lines = Vec::new();
+    let mut left = max_bytes;
     for (k, v) in keys.iter().zip(values) {
         if !seen.insert(k) {
             continue;
         }
-        let text = value_json_text(v, max_bytes)
-            .map_err(|e| Failure::BadInput(format!("the value of {k}: {e} [{:?}]", e.kind())))?;
+        let over = |e: Error| {
+            Failure::BadInput(format!(
+                "the value of {k}: {e} (the printed values share one budget of {max_bytes} \
+                 bytes) [{:?}]",
+                e.kind()
+            ))
+        };
+        let text = value_json_text(v, left).map_err(over)?;
+        left -= v
+            .deep_size(left)
+            .expect("measured within `left` just above");
         lines.push((json!(key_text(k)).to_string(), text));
     }
     let written = (|| {

@@ -98,7 +98,8 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
     /// Most bytes one value may take: builtins that would make a larger value, and printing
-    /// or comparing one, fail with TooLarge (default 1 GiB).
+    /// or comparing one, fail with TooLarge (default 1 GiB). The printed values share it:
+    /// together they must fit, a value printed under several keys counting once per key.
     #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,
     /// Largest spec file accepted (default 256 MiB).

@@ -69,18 +69,10 @@ impl Payload for ArrayValue {
 type Body = Arc<dyn Fn(&ArrayContext, &str, &[Value]) -> Result<Value, TaskError> + Send + Sync>;
 
 /// Adds the array ops to `reg`; the arrays they make live in `ctx` (its buffer pool), and
-/// `array.from_list` enforces `limits`.
+/// the ops that turn arrays into values or multiply them enforce `limits`.
 pub(super) fn register(reg: &mut Registry, ctx: &ArrayContext, limits: Limits) {
-    for (name, arity, doc, body) in table() {
+    for (name, arity, doc, body) in table(limits) {
         let ctx = ctx.clone();
-        let body: Body = if name == "array.from_list" {
-            Arc::new(move |ctx: &ArrayContext, op: &str, a: &[Value]| {
-                limits.check_value("the nested list", &a[0])?;
-                from_list(ctx, op, a)
-            })
-        } else {
-            body
-        };
         let op = Op::new(name, move |args: &[Value]| {
             if !arity.accepts(args.len()) {
                 return Err(fail(
@@ -145,13 +137,16 @@ const REDUCE: &[(&str, ReduceOp)] = &[
     ("array.max", ReduceOp::Max),
 ];
 
-fn table() -> Vec<(&'static str, Arity, &'static str, Body)> {
+fn table(limits: Limits) -> Vec<(&'static str, Arity, &'static str, Body)> {
     let mut t: Vec<(&'static str, Arity, &'static str, Body)> = vec![
         (
             "array.from_list",
             Arity::between(1, 2),
             "array of a nested list of numbers or bools [, chunks]",
-            making(from_list),
+            Arc::new(move |ctx: &ArrayContext, op: &str, a: &[Value]| {
+                limits.check_value("the nested list", &a[0])?;
+                from_list(ctx, op, a)
+            }),
         ),
         (
             "array.zeros",
@@ -187,7 +182,7 @@ fn table() -> Vec<(&'static str, Arity, &'static str, Body)> {
             "array.matmul",
             Arity::exactly(2),
             "matrix product a @ b",
-            body(matmul),
+            Arc::new(move |_, op: &str, a: &[Value]| matmul(op, a, &limits)),
         ),
         (
             "array.transpose",
@@ -217,13 +212,13 @@ fn table() -> Vec<(&'static str, Arity, &'static str, Body)> {
             "array.compute",
             Arity::exactly(1),
             "computes an array: nested lists (a scalar for 0-d)",
-            body(compute),
+            Arc::new(move |_, op: &str, a: &[Value]| compute(op, a, &limits)),
         ),
         (
             "array.to_list",
             Arity::exactly(1),
             "the same as array.compute (NumPy's tolist)",
-            body(compute),
+            Arc::new(move |_, op: &str, a: &[Value]| compute(op, a, &limits)),
         ),
     ];
     for &(name, op) in BINARY {
@@ -249,12 +244,8 @@ fn fail(op: &str, kind: ErrorKind, msg: impl std::fmt::Display) -> TaskError {
 /// An array result, checked against the spec limits, or the array error named by the op.
 fn out(op: &str, r: crate::error::Result<Array>) -> Result<Value, TaskError> {
     let a = r.map_err(|e| lift(op, e))?;
-    let c = a.chunks();
-    let nblocks = c.nblocks();
-    let biggest = (0..c.ndim())
-        .map(|k| c.axis(k).iter().copied().max().unwrap_or(0))
-        .try_fold(1usize, |acc, n| acc.checked_mul(n));
-    if nblocks > MAX_BLOCKS || biggest.is_none_or(|b| b > MAX_BLOCK_ELEMENTS) {
+    let nblocks = a.chunks().nblocks();
+    if nblocks > MAX_BLOCKS || largest_block(&a).is_none_or(|b| b > MAX_BLOCK_ELEMENTS) {
         return Err(fail(
             op,
             ErrorKind::TooLarge,
@@ -266,6 +257,14 @@ fn out(op: &str, r: crate::error::Result<Array>) -> Result<Value, TaskError> {
         ));
     }
     Ok(ArrayValue::value(a))
+}
+
+/// Elements of the largest block of `a` (`None` if that overflows).
+fn largest_block(a: &Array) -> Option<usize> {
+    let c = a.chunks();
+    (0..c.ndim())
+        .map(|k| c.axis(k).iter().copied().max().unwrap_or(0))
+        .try_fold(1usize, |acc, n| acc.checked_mul(n))
 }
 
 fn lift(op: &str, e: Error) -> TaskError {
@@ -510,9 +509,23 @@ fn spread(op: &str, a: &[Value], std: bool) -> Result<Value, TaskError> {
     out(op, x.reduce(r, &how))
 }
 
-fn matmul(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+/// `x @ y`, refused when one output block with the largest block of each operand (what one
+/// product task holds at once) is over the value budget.
+fn matmul(op: &str, a: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let (x, y) = (array(op, &a[0])?, array(op, &a[1])?);
-    out(op, x.matmul(y))
+    let r = x.matmul(y).map_err(|e| lift(op, e))?;
+    let item = r.dtype().itemsize();
+    let bytes = [x, y, &r]
+        .iter()
+        .map(|a| largest_block(a).and_then(|n| n.checked_mul(item)))
+        .try_fold(0usize, |acc, b| acc.checked_add(b?));
+    limits
+        .check(
+            "one block product (an output block and the largest block of each operand)",
+            bytes.unwrap_or(usize::MAX),
+        )
+        .map_err(|e| fail(op, ErrorKind::TooLarge, e.message()))?;
+    out(op, Ok(r))
 }
 
 fn shape(op: &str, a: &[Value]) -> Result<Value, TaskError> {
@@ -520,8 +533,28 @@ fn shape(op: &str, a: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::list(x.shape().iter().map(|&d| d as i64)))
 }
 
-fn compute(op: &str, a: &[Value]) -> Result<Value, TaskError> {
+/// Bytes of the nested list of an array of `shape`, as [`Value::deep_size`] counts them: one
+/// slot for the list itself and one for each element of each level (`None` on overflow).
+fn nested_list_bytes(shape: &[usize]) -> Option<usize> {
+    let mut slots = 1usize;
+    let mut level = 1usize;
+    for &d in shape {
+        level = level.checked_mul(d)?;
+        slots = slots.checked_add(level)?;
+    }
+    slots.checked_mul(std::mem::size_of::<Value>())
+}
+
+/// The elements of an array as nested lists, refused before anything is computed when the
+/// list would be over the value budget.
+fn compute(op: &str, a: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let x = array(op, &a[0])?;
+    limits
+        .check(
+            "the nested list of the array",
+            nested_list_bytes(x.shape()).unwrap_or(usize::MAX),
+        )
+        .map_err(|e| fail(op, ErrorKind::TooLarge, e.message()))?;
     if x.len() > MAX_LIST_ELEMENTS {
         return Err(fail(
             op,

@@ -25,7 +25,7 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
         "identity",
         Arity::exactly(1),
         "its argument, unchanged",
-        Plain(identity),
+        Limited(identity),
     ),
     (
         "add",
@@ -154,7 +154,7 @@ const BUILTINS: &[(&str, Arity, &str, Body)] = &[
         "getitem",
         Arity::exactly(2),
         "element i of a list (negative i counts from the end)",
-        Plain(getitem),
+        Limited(getitem),
     ),
     (
         "str_concat",
@@ -305,8 +305,16 @@ fn fold_nums(
     Ok(acc.value())
 }
 
-fn identity(args: &[Value]) -> Result<Value, TaskError> {
-    Ok(args[0].clone())
+/// A list argument may be an argument list that the executor assembled for this task (the
+/// spec's `[...]`): ops that return one, or an element of one, check it as a new value.
+fn passed_on(v: &Value, limits: &Limits) -> Result<Value, TaskError> {
+    if matches!(v, Value::List(_)) {
+        limits.check_value("the list", v)?;
+    }
+    Ok(v.clone())
+}
+fn identity(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
+    passed_on(&args[0], limits)
 }
 fn add(args: &[Value]) -> Result<Value, TaskError> {
     fold_nums(args, 0, i64::checked_add, |a, b| a + b)
@@ -556,9 +564,13 @@ fn len(args: &[Value]) -> Result<Value, TaskError> {
 fn slots(n: usize) -> usize {
     n.saturating_mul(std::mem::size_of::<Value>())
 }
+/// A list of the arguments: its slots are checked before it is built, and its deep size
+/// (the values inside counted too) after, so a list of large values is refused.
 fn list(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     limits.check("the list", slots(args.len()))?;
-    Ok(Value::List(args.into()))
+    let out = Value::List(args.into());
+    limits.check_value("the list", &out)?;
+    Ok(out)
 }
 fn concat(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let mut n = 0usize;
@@ -570,9 +582,11 @@ fn concat(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     for v in args {
         out.extend_from_slice(the_list(v)?);
     }
-    Ok(Value::List(out.into()))
+    let out = Value::List(out.into());
+    limits.check_value("the concatenated list", &out)?;
+    Ok(out)
 }
-fn getitem(args: &[Value]) -> Result<Value, TaskError> {
+fn getitem(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let items = the_list(&args[0])?;
     let i = args[1]
         .as_int()
@@ -582,15 +596,16 @@ fn getitem(args: &[Value]) -> Result<Value, TaskError> {
     } else {
         Some(i)
     };
-    at.and_then(|j| usize::try_from(j).ok())
+    let item = at
+        .and_then(|j| usize::try_from(j).ok())
         .and_then(|j| items.get(j))
-        .cloned()
         .ok_or_else(|| {
             TaskError::with_kind(
                 ErrorKind::Index,
                 format!("index {i} out of range for a list of {}", items.len()),
             )
-        })
+        })?;
+    passed_on(item, limits)
 }
 fn str_concat(args: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let mut n = 0usize;

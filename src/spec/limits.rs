@@ -15,9 +15,12 @@ pub const DEFAULT_MAX_SPEC_BYTES: u64 = 256 << 20;
 /// A value's size is measured as [`Value::deep_size`] does: 24 bytes per element slot plus
 /// the bytes of each string, with a list that is shared counted each time it is reached (that
 /// is what walking, printing or converting it costs). The builtins that grow their output
-/// (`concat`, `str_concat`, `list`) refuse a result over the budget; `eq` and `ne` refuse
+/// (`concat`, `str_concat`, `list`) refuse a result over the budget, counting the values
+/// inside; `identity` and `getitem` refuse to pass on a list over it; `eq` and `ne` refuse
 /// to compare more than `max_value_bytes / 24` element pairs; `array.from_list` refuses a
-/// nested list over the budget. Each fails with [`ErrorKind::TooLarge`].
+/// nested list over the budget, `array.compute` an array whose nested list would be, and
+/// `array.matmul` a product whose output block and largest operand blocks together are.
+/// Each fails with [`ErrorKind::TooLarge`].
 ///
 /// ```
 /// use blockwork::spec::{Limits, Registry, Spec};

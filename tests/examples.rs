@@ -1,5 +1,5 @@
 //! The examples' output: `array_bench` without arguments prints its usage (and runs nothing),
-//! `arrays` prints values, not ndarray's debug layouts.
+//! `arrays` prints values, not ndarray's debug layouts; `standardize` agrees with ndarray.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -75,4 +75,22 @@ fn arrays_example_prints_values() {
         stdout.contains("column sums [120, 126, 132, 138, 144, 150, 156, 162]"),
         "{stdout}"
     );
+}
+
+#[test]
+fn standardize_example_matches_ndarray() {
+    let out = run("standardize", &[]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The example checks its covariance against ndarray's and exits non-zero otherwise;
+    // the diagonal of a covariance of standardized columns is one.
+    assert!(
+        stdout.contains("largest difference from ndarray"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(" 1.000").count(), 6, "{stdout}");
 }

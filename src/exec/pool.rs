@@ -270,6 +270,14 @@ impl PoolBuilder {
 /// thread it spawned (or for anything else that needs this pool's workers) can still
 /// deadlock a pool whose workers are all waiting. Submit from the task itself.
 ///
+/// With rayon: a `Pool` may be shared by rayon's threads (each `run` or `get` from a rayon
+/// task blocks that rayon worker until the run is done, as any blocking call does), and a
+/// task may use rayon inside (`par_iter`, `ThreadPool::install`). Do not combine the two on
+/// one rayon pool: if every thread of a rayon pool waits on Blockwork runs whose tasks need
+/// that same rayon pool, nothing is left to run them. Give the tasks a rayon pool of their
+/// own, or call Blockwork from threads that are not rayon's (tested in
+/// `tests/rayon_interop.rs`).
+///
 /// ```
 /// use blockwork::{Arg, Executor, GraphBuilder, Op, Pool, Value};
 /// let add = Op::typed("add", |a: i64, b: i64| a + b);

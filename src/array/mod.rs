@@ -415,7 +415,8 @@ impl Array {
     }
 
     /// Computes the array into an `ndarray` of element type `T` and dimension `D`
-    /// ([`Ix2`](ndarray::Ix2), [`Ix0`](ndarray::Ix0), ..., or [`IxDyn`](ndarray::IxDyn)).
+    /// ([`Ix2`](type@ndarray::Ix2), [`Ix0`](type@ndarray::Ix0), ..., or
+    /// [`IxDyn`](type@ndarray::IxDyn)).
     ///
     /// Errors: `T` other than the array's type is a [`Type`](ErrorKind::Type) error, `D` of
     /// another number of axes a [`Shape`](ErrorKind::Shape) error; both are checked before

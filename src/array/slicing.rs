@@ -184,7 +184,7 @@ impl SliceElem {
 
 impl Array {
     /// The array indexed by [`s!`](crate::s) (ndarray's meaning: see the
-    /// [module docs](self)). A view: no task of its own, fused into what reads it.
+    /// [`s!`](crate::s) docs). A view: no task of its own, fused into what reads it.
     ///
     /// Errors ([`Index`](ErrorKind::Index)): more indices than axes, a second ellipsis, an
     /// integer or a range out of bounds, a zero step.

@@ -35,7 +35,7 @@ where
 /// (clones of one `Op`). The name appears in errors, DOT pictures and profiles.
 ///
 /// Build one from a closure over raw argument values with [`Op::new`], or from a typed
-/// closure with [`Op::typed`], which converts arguments with [`FromValue`] and checks the
+/// closure with [`Op::typed`], which converts arguments with [`FromValue`](crate::FromValue) and checks the
 /// argument count:
 ///
 /// ```

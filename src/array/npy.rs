@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 #[cold]
-fn io(e: impl std::fmt::Display) -> Error {
+fn io_error(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Io, e.to_string())
 }
 
@@ -45,7 +45,7 @@ impl ArrayContext {
     /// the missing bytes fail with an [`Io`](ErrorKind::Io) cause.
     pub fn from_npy(&self, path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array> {
         let path = path.as_ref();
-        let named = |e: &dyn std::fmt::Display| io(format!("{}: {e}", path.display()));
+        let named = |e: &dyn std::fmt::Display| io_error(format!("{}: {e}", path.display()));
         let file = File::open(path).map_err(|e| named(&e))?;
         let meta = file.metadata().map_err(|e| named(&e))?;
         let header = NpyHeader::read(&file).map_err(|e| match e.kind() {
@@ -196,7 +196,7 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize> {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io(e)),
+            Err(e) => return Err(io_error(e)),
         }
     }
     Ok(got)
@@ -229,7 +229,7 @@ impl Array {
     /// ```
     pub fn to_npy(&self, path: impl AsRef<Path>, exec: &impl Executor) -> Result<()> {
         let path = path.as_ref();
-        let named = |e: &dyn std::fmt::Display| io(format!("{}: {e}", path.display()));
+        let named = |e: &dyn std::fmt::Display| io_error(format!("{}: {e}", path.display()));
         let target = crate::files::write_target(path).map_err(|e| named(&e))?;
         let dir = target.dir.as_path();
         let mut builder = tempfile::Builder::new();

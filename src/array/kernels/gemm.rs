@@ -114,9 +114,9 @@ const GROUP_ELEMENTS: usize = 1 << 16;
 
 /// The product of all pairs, accumulated into `out` (shape: free axes of `a`, then of `b`).
 ///
-/// Pairs are gathered into an `m × kk` matrix of `a` columns (column-major) and a `kk × n`
-/// matrix of `b` rows, up to [`GROUP_ELEMENTS`]; a pair larger than that is multiplied in
-/// place. Either way `c ← Σ a_i·b_i`, with β = 0 for the first GEMM.
+/// Pairs are gathered into an `m × group_len` matrix of `a` columns (column-major) and a
+/// `group_len × n` matrix of `b` rows, up to [`GROUP_ELEMENTS`]; a pair larger than that is
+/// multiplied in place. Either way `c ← Σ a_i·b_i`, with β = 0 for the first GEMM.
 pub(crate) fn block_product<T: Gemm>(
     pairs: &[(&ArrayD<T>, &ArrayD<T>)],
     la: &MatLayout,
@@ -133,9 +133,9 @@ pub(crate) fn block_product<T: Gemm>(
         .map_err(|e| TaskError::new(e.to_string()))?;
     let mut acc = Accumulator {
         started: false,
-        ga: Vec::new(),
-        gb: Vec::new(),
-        kk: 0,
+        group_a: Vec::new(),
+        group_b: Vec::new(),
+        group_len: 0,
     };
     for (a, b) in pairs {
         let (k, kb) = (contracted_len(a, la), rows_of(b, lb));
@@ -155,23 +155,23 @@ pub(crate) fn block_product<T: Gemm>(
             acc.gemm(&am.view(), &bm.view(), &mut c);
             continue;
         }
-        if acc.ga.len() + acc.gb.len() + size > GROUP_ELEMENTS {
+        if acc.group_a.len() + acc.group_b.len() + size > GROUP_ELEMENTS {
             acc.flush(&mut c)?;
         }
         // Blocks already in matrix order are copied from their slices, the rest through
         // a permuted view.
         match (in_order(a, la), rows) {
-            (Some(s), 1) => acc.ga.extend_from_slice(s),
+            (Some(s), 1) => acc.group_a.extend_from_slice(s),
             (Some(s), m) => acc
-                .ga
+                .group_a
                 .extend((0..k).flat_map(|j| (0..m).map(move |i| s[i * k + j]))),
-            (None, _) => acc.ga.extend(as_matrix(a, la).t().iter().cloned()),
+            (None, _) => acc.group_a.extend(as_matrix(a, la).t().iter().cloned()),
         }
         match in_order(b, lb) {
-            Some(s) => acc.gb.extend_from_slice(s),
-            None => acc.gb.extend(as_matrix(b, lb).iter().cloned()),
+            Some(s) => acc.group_b.extend_from_slice(s),
+            None => acc.group_b.extend(as_matrix(b, lb).iter().cloned()),
         }
-        acc.kk += k;
+        acc.group_len += k;
     }
     acc.flush(&mut c)?;
     if !acc.started {
@@ -181,13 +181,13 @@ pub(crate) fn block_product<T: Gemm>(
 }
 
 /// The running sum of [`block_product`]: whether a GEMM has written `c` yet (β = 0 for the
-/// first, 1 after) and the gathered group (`ga`: `m × kk` column-major, `gb`: `kk × n`
-/// row-major).
+/// first, 1 after) and the gathered group (`group_a`: `m × group_len` column-major,
+/// `group_b`: `group_len × n` row-major; `group_len` is the contracted length gathered).
 struct Accumulator<T> {
     started: bool,
-    ga: Vec<T>,
-    gb: Vec<T>,
-    kk: usize,
+    group_a: Vec<T>,
+    group_b: Vec<T>,
+    group_len: usize,
 }
 
 impl<T: Gemm> Accumulator<T> {
@@ -200,19 +200,19 @@ impl<T: Gemm> Accumulator<T> {
     /// Multiplies the gathered group into `c` and empties it.
     fn flush(&mut self, c: &mut ArrayViewMut2<'_, T>) -> Result<(), TaskError> {
         use ndarray::ShapeBuilder;
-        if self.kk == 0 {
+        if self.group_len == 0 {
             return Ok(());
         }
-        let (m, n, kk) = (c.nrows(), c.ncols(), self.kk);
-        let ga = std::mem::take(&mut self.ga);
-        let gb = std::mem::take(&mut self.gb);
+        let (m, n, group_len) = (c.nrows(), c.ncols(), self.group_len);
+        let group_a = std::mem::take(&mut self.group_a);
+        let group_b = std::mem::take(&mut self.group_b);
         let internal = |e: ndarray::ShapeError| TaskError::new(format!("internal: {e}"));
-        let a = ArrayView2::from_shape((m, kk).f(), &ga).map_err(internal)?;
-        let b = ArrayView2::from_shape((kk, n), &gb).map_err(internal)?;
+        let a = ArrayView2::from_shape((m, group_len).f(), &group_a).map_err(internal)?;
+        let b = ArrayView2::from_shape((group_len, n), &group_b).map_err(internal)?;
         self.gemm(&a, &b, c);
-        (self.ga, self.gb, self.kk) = (ga, gb, 0);
-        self.ga.clear();
-        self.gb.clear();
+        (self.group_a, self.group_b, self.group_len) = (group_a, group_b, 0);
+        self.group_a.clear();
+        self.group_b.clear();
         Ok(())
     }
 }

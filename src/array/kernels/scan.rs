@@ -5,26 +5,26 @@ use ndarray::{ArrayD, Axis};
 
 /// Element types scans run in: `f64` and `i64` (wrapping).
 pub(crate) trait ScanElem: Copy + 'static {
-    fn comb(a: Self, b: Self, prod: bool) -> Self;
-    fn ident(prod: bool) -> Self;
+    fn combine(a: Self, b: Self, prod: bool) -> Self;
+    fn identity(prod: bool) -> Self;
 }
 impl ScanElem for f64 {
-    fn comb(a: f64, b: f64, prod: bool) -> f64 {
+    fn combine(a: f64, b: f64, prod: bool) -> f64 {
         if prod { a * b } else { a + b }
     }
-    fn ident(prod: bool) -> f64 {
+    fn identity(prod: bool) -> f64 {
         if prod { 1.0 } else { 0.0 }
     }
 }
 impl ScanElem for i64 {
-    fn comb(a: i64, b: i64, prod: bool) -> i64 {
+    fn combine(a: i64, b: i64, prod: bool) -> i64 {
         if prod {
             a.wrapping_mul(b)
         } else {
             a.wrapping_add(b)
         }
     }
-    fn ident(prod: bool) -> i64 {
+    fn identity(prod: bool) -> i64 {
         prod as i64
     }
 }
@@ -32,7 +32,7 @@ impl ScanElem for i64 {
 /// `a` scanned along `axis` on its own (the running sum or product from its first slice).
 pub(crate) fn scan_block<T: ScanElem>(a: &ArrayD<T>, axis: usize, prod: bool) -> ArrayD<T> {
     let mut out = a.to_owned();
-    out.accumulate_axis_inplace(Axis(axis), |&prev, cur| *cur = T::comb(prev, *cur, prod));
+    out.accumulate_axis_inplace(Axis(axis), |&prev, cur| *cur = T::combine(prev, *cur, prod));
     out
 }
 
@@ -48,7 +48,7 @@ pub(crate) fn next_carry<T: ScanElem>(
         return carry.cloned().unwrap_or_else(|| {
             let mut s = local.shape().to_vec();
             s[axis] = 1;
-            ArrayD::from_elem(s, T::ident(prod))
+            ArrayD::from_elem(s, T::identity(prod))
         });
     } else {
         local
@@ -60,7 +60,7 @@ pub(crate) fn next_carry<T: ScanElem>(
         None => last,
         Some(c) => {
             let mut out = last;
-            out.zip_mut_with(c, |o, &c| *o = T::comb(c, *o, prod));
+            out.zip_mut_with(c, |o, &c| *o = T::combine(c, *o, prod));
             out
         }
     }
@@ -73,6 +73,6 @@ pub(crate) fn apply_carry<T: ScanElem>(
     prod: bool,
 ) -> ArrayD<T> {
     let mut out = local.to_owned();
-    out.zip_mut_with(carry, |o, &c| *o = T::comb(c, *o, prod));
+    out.zip_mut_with(carry, |o, &c| *o = T::combine(c, *o, prod));
     out
 }

@@ -5,6 +5,9 @@
 //! them; `exec` runs plans; the collections (`array`, `bag`), `spec`, `diagnostics`,
 //! `bench_shapes` and `testing` sit on top. The command-line tool (`src/main.rs`, `src/cli/`)
 //! uses the library, never the other way round.
+//!
+//! Inside `array`, the kernels (`src/array/kernels/`) fill block buffers and build no graphs:
+//! they name neither the graph layers nor the array modules that decide tasks and keys.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,6 +52,14 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// The `.rs` files below `dir`, in path order.
+fn sorted_rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files.sort();
+    files
 }
 
 /// The module path of a source file under `src/` (`graph/op.rs` is `["graph", "op"]`).
@@ -105,13 +116,17 @@ fn crate_paths(code: &str, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The top-level modules `code` names, for a file whose module path is `path`.
-fn named_modules(code: &str, path: &[String]) -> BTreeSet<String> {
-    let code: String = code
-        .lines()
+/// `code` with its line comments (doc comments included) cut off.
+fn without_comments(code: &str) -> String {
+    code.lines()
         .map(|l| l.split("//").next().unwrap())
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+/// The top-level modules `code` names, for a file whose module path is `path`.
+fn named_modules(code: &str, path: &[String]) -> BTreeSet<String> {
+    let code = without_comments(code);
     let mut out = BTreeSet::new();
     crate_paths(&code, "crate::", &mut out);
     // `super::x` from a file directly under the root names the root's `x`.
@@ -124,9 +139,7 @@ fn named_modules(code: &str, path: &[String]) -> BTreeSet<String> {
 #[test]
 fn modules_name_only_the_layers_below_them() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
-    files.sort();
+    let files = sorted_rust_files(&root.join("src"));
     assert!(files.len() > 20, "the sources are found");
     let mut violations = Vec::new();
     let mut seen_exceptions = BTreeSet::new();
@@ -162,6 +175,70 @@ fn modules_name_only_the_layers_below_them() {
             eprintln!("note: {file} no longer names `{module}`; delete its KNOWN_EXCEPTIONS entry");
         }
     }
+}
+
+/// Array modules the kernels may name: element types, grid arithmetic, the expression trees
+/// they evaluate, and each other. Every other array module builds graphs (which tasks, which
+/// keys) and calls the kernels from its ops, not the other way round.
+const KERNELS_MAY_NAME: &[&str] = &["kernels", "dtype", "grid", "expr"];
+
+/// Crate modules the kernels must not name: keys, graphs and what runs them.
+const KERNELS_MUST_NOT_NAME: &[&str] = &["key", "graph", "plan", "exec"];
+
+/// The array modules `code` names, for a file whose module path is `path` (under
+/// `array::kernels`): `crate::array::x`, and `super` paths that leave the kernels.
+fn named_array_modules(code: &str, path: &[String]) -> BTreeSet<String> {
+    let code = without_comments(code);
+    let mut out = BTreeSet::new();
+    crate_paths(&code, "crate::array::", &mut out);
+    let to_array = if path.len() == 2 {
+        "super::"
+    } else {
+        "super::super::"
+    };
+    crate_paths(&code, to_array, &mut out);
+    out.remove("super");
+    out
+}
+
+#[test]
+fn kernels_build_no_graphs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = sorted_rust_files(&root.join("src/array/kernels"));
+    assert!(files.len() >= 8, "the kernels are found");
+    let mut violations = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(root.join("src")).unwrap();
+        let shown = format!("src/{}", rel.display());
+        let path = module_path(rel);
+        let code = std::fs::read_to_string(file).unwrap();
+        for m in named_modules(&code, &path) {
+            if KERNELS_MUST_NOT_NAME.contains(&m.as_str()) {
+                violations.push(format!("{shown} names `{m}`"));
+            }
+        }
+        for m in named_array_modules(&code, &path) {
+            if !KERNELS_MAY_NAME.contains(&m.as_str()) {
+                violations.push(format!("{shown} names `array::{m}`"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "kernels naming graph construction:\n  {}",
+        violations.join("\n  ")
+    );
+    // The scanner sees both ways out of the kernels.
+    let eval = ["array".to_owned(), "kernels".to_owned(), "eval".to_owned()];
+    let named = named_array_modules(
+        "use super::ops::Val;\nuse super::super::linalg::x;\nuse crate::array::{dtype::D, Array};",
+        &eval,
+    );
+    let want: BTreeSet<String> = ["linalg", "dtype", "Array"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(named, want);
 }
 
 /// The scanner itself: it sees grouped, nested and `super` paths, and skips comments and

@@ -5,7 +5,7 @@
 //! block is needed, and fuses into whatever consumes it.
 
 use super::dtype::{DType, Element, Scalar};
-use super::expr::{AxisMap, Expr, ExprKind, Fused, Gen, GenKind, Leaf, LeafSrc, Seg, View};
+use super::expr::{AxisMap, Expr, ExprKind, Fused, Gen, GenKind, Leaf, LeafSrc, Segment, View};
 use super::grid::{ChunkSpec, Chunks};
 use super::{Array, ArrayContext, Layer, token};
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +24,7 @@ pub(super) fn gen_view(chunks: &Chunks) -> View {
                     src: k,
                     segs: offs[..offs.len() - 1]
                         .iter()
-                        .map(|&o| Seg {
+                        .map(|&o| Segment {
                             block: 0,
                             start: o,
                             step: 1,

@@ -7,7 +7,7 @@
 
 use super::Array;
 use super::dtype::{DType, Scalar};
-use super::expr::{AxisMap, BinOp, Expr, ExprKind, Fused, Leaf, LeafSrc, Seg, UnOp, View};
+use super::expr::{AxisMap, BinOp, Expr, ExprKind, Fused, Leaf, LeafSrc, Segment, UnOp, View};
 use super::grid::{Chunks, broadcast_shapes, locate, offsets, refine};
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -83,9 +83,9 @@ fn align_view(a: &Array, out: &Chunks) -> View {
         .map(|o| {
             let k = (o + m).checked_sub(n)?;
             let nb = out.axis(o).len();
-            let segs: Arc<[Seg]> = if a.shape()[k] == 1 && out.shape()[o] != 1 {
+            let segs: Arc<[Segment]> = if a.shape()[k] == 1 && out.shape()[o] != 1 {
                 vec![
-                    Seg {
+                    Segment {
                         block: 0,
                         start: 0,
                         step: 0
@@ -99,7 +99,7 @@ fn align_view(a: &Array, out: &Chunks) -> View {
                     .iter()
                     .map(|&p| {
                         let (block, start) = locate(&src, p);
-                        Seg {
+                        Segment {
                             block,
                             start,
                             step: 1,

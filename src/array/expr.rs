@@ -157,11 +157,13 @@ pub(crate) struct AxisMap {
     pub(crate) src: usize,
     /// For each output block along this axis: the source block, the position in it of the
     /// output block's first element, and the step between elements (0 for broadcasting).
-    pub(crate) segs: Arc<[Seg]>,
+    pub(crate) segs: Arc<[Segment]>,
 }
 
+/// Where one output block reads along a source axis: the source block, the position in it of
+/// the output block's first element, and the step between elements (0 for broadcasting).
 #[derive(Clone, Copy, Debug, Hash, PartialEq)]
-pub(crate) struct Seg {
+pub(crate) struct Segment {
     pub(crate) block: usize,
     pub(crate) start: usize,
     pub(crate) step: isize,
@@ -191,7 +193,7 @@ impl View {
                     Some(AxisMap {
                         src: k,
                         segs: (0..n)
-                            .map(|b| Seg {
+                            .map(|b| Segment {
                                 block: b,
                                 start: 0,
                                 step: 1,
@@ -218,7 +220,7 @@ impl View {
                     .map(|s| {
                         let t = im.segs[s.block];
                         let start = t.start as isize + s.start as isize * t.step;
-                        Seg {
+                        Segment {
                             block: t.block,
                             start: start as usize,
                             // Only segments of one element can have steps whose product overflows,

@@ -2,85 +2,18 @@
 //!
 //! Each block is scanned on its own; then a chain of small "carry" tasks along the axis
 //! folds in the totals of the blocks before it (the last slice of each scanned block), and
-//! each output block is its scan combined with its carry.
+//! each output block is its scan combined with its carry. The loops are in
+//! [`kernels::scan`](super::kernels::scan); this file builds the graph.
 
 use super::dtype::{BlockData, DType};
 use super::grid::norm_axis;
+use super::kernels::scan::{apply_carry, next_carry, scan_block};
 use super::{Array, Layer, block_of, token};
 use crate::error::{ErrorKind, Result, TaskError};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
 use crate::value::Value;
-use ndarray::{ArrayD, Axis};
 use std::sync::Arc;
-
-/// Element types scans run in: `f64` and `i64` (wrapping).
-trait ScanElem: Copy + 'static {
-    fn comb(a: Self, b: Self, prod: bool) -> Self;
-    fn ident(prod: bool) -> Self;
-}
-impl ScanElem for f64 {
-    fn comb(a: f64, b: f64, prod: bool) -> f64 {
-        if prod { a * b } else { a + b }
-    }
-    fn ident(prod: bool) -> f64 {
-        if prod { 1.0 } else { 0.0 }
-    }
-}
-impl ScanElem for i64 {
-    fn comb(a: i64, b: i64, prod: bool) -> i64 {
-        if prod {
-            a.wrapping_mul(b)
-        } else {
-            a.wrapping_add(b)
-        }
-    }
-    fn ident(prod: bool) -> i64 {
-        prod as i64
-    }
-}
-
-fn scan_block<T: ScanElem>(a: &ArrayD<T>, axis: usize, prod: bool) -> ArrayD<T> {
-    let mut out = a.to_owned();
-    out.accumulate_axis_inplace(Axis(axis), |&prev, cur| *cur = T::comb(prev, *cur, prod));
-    out
-}
-
-/// `carry ⊕ last slice of local` (the carry for the next block), keeping the axis.
-fn next_carry<T: ScanElem>(
-    carry: Option<&ArrayD<T>>,
-    local: &ArrayD<T>,
-    axis: usize,
-    prod: bool,
-) -> ArrayD<T> {
-    let n = local.shape()[axis];
-    let last = if n == 0 {
-        return carry.cloned().unwrap_or_else(|| {
-            let mut s = local.shape().to_vec();
-            s[axis] = 1;
-            ArrayD::from_elem(s, T::ident(prod))
-        });
-    } else {
-        local
-            .index_axis(Axis(axis), n - 1)
-            .insert_axis(Axis(axis))
-            .to_owned()
-    };
-    match carry {
-        None => last,
-        Some(c) => {
-            let mut out = last;
-            out.zip_mut_with(c, |o, &c| *o = T::comb(c, *o, prod));
-            out
-        }
-    }
-}
-
-fn apply_carry<T: ScanElem>(local: &ArrayD<T>, carry: &ArrayD<T>, prod: bool) -> ArrayD<T> {
-    let mut out = local.to_owned();
-    out.zip_mut_with(carry, |o, &c| *o = T::comb(c, *o, prod));
-    out
-}
 
 #[cold]
 fn type_err() -> TaskError {

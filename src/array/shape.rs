@@ -6,7 +6,7 @@
 //! blocks into a pooled buffer.
 
 use super::dtype::{BlockData, DType, Element, with_block};
-use super::expr::{AxisMap, Seg, View};
+use super::expr::{AxisMap, Segment, View};
 use super::grid::{BlockIndices, ChunkSpec, Chunks, checked_size, locate, norm_axis};
 use super::{Array, Layer, block_of, blocks_of, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -158,7 +158,7 @@ impl Array {
                     .map(|(k, ax)| {
                         let segs = ax
                             .iter()
-                            .map(|o| Seg {
+                            .map(|o| Segment {
                                 block: o[0].0,
                                 start: o[0].1,
                                 step: 1,

@@ -4,7 +4,7 @@
 //! reduction, and `x + x.T` is one task per block.
 
 use super::Array;
-use super::expr::{AxisMap, Seg, View};
+use super::expr::{AxisMap, Segment, View};
 use super::grid::{Chunks, norm_axis, offsets};
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -135,11 +135,11 @@ pub(crate) fn pieces(
     first: isize,
     step: isize,
     len: usize,
-) -> (Vec<usize>, Vec<Seg>) {
+) -> (Vec<usize>, Vec<Segment>) {
     if len == 0 {
         return (
             vec![0],
-            vec![Seg {
+            vec![Segment {
                 block: 0,
                 start: 0,
                 step: 1,
@@ -159,7 +159,7 @@ pub(crate) fn pieces(
         };
         let count = room.min(len - i);
         chunks.push(count);
-        segs.push(Seg {
+        segs.push(Segment {
             block: b,
             start: off,
             step,
@@ -350,8 +350,8 @@ impl Array {
                 }
                 Idx::List(_) | Idx::Mask(_) => {
                     list = Some((axes.len(), self.positions(i, k)?));
-                    let segs: Arc<[Seg]> = (0..self.chunks().axis(k).len())
-                        .map(|b| Seg {
+                    let segs: Arc<[Segment]> = (0..self.chunks().axis(k).len())
+                        .map(|b| Segment {
                             block: b,
                             start: 0,
                             step: 1,

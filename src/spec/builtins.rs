@@ -258,7 +258,7 @@ impl Num {
             _ => Err(type_error("a number", v)),
         }
     }
-    fn f(self) -> f64 {
+    fn as_f64(self) -> f64 {
         match self {
             Num::I(i) => i as f64,
             Num::F(f) => f,
@@ -279,12 +279,12 @@ impl Num {
     ) -> Result<Num, TaskError> {
         match (self, other) {
             (Num::I(a), Num::I(b)) => int(a, b).map(Num::I),
-            (a, b) => float(a.f(), b.f()).map(Num::F),
+            (a, b) => float(a.as_f64(), b.as_f64()).map(Num::F),
         }
     }
 }
 
-fn two(args: &[Value]) -> Result<(Num, Num), TaskError> {
+fn two_numbers(args: &[Value]) -> Result<(Num, Num), TaskError> {
     Ok((Num::of(&args[0])?, Num::of(&args[1])?))
 }
 
@@ -323,7 +323,7 @@ fn mul(args: &[Value]) -> Result<Value, TaskError> {
     fold_nums(args, 1, i64::checked_mul, |a, b| a * b)
 }
 fn sub(args: &[Value]) -> Result<Value, TaskError> {
-    let (a, b) = two(args)?;
+    let (a, b) = two_numbers(args)?;
     let d = a.apply(
         b,
         |a, b| a.checked_sub(b).ok_or_else(overflow),
@@ -332,14 +332,14 @@ fn sub(args: &[Value]) -> Result<Value, TaskError> {
     Ok(d.value())
 }
 fn div(args: &[Value]) -> Result<Value, TaskError> {
-    let (a, b) = two(args)?;
-    if b.f() == 0.0 {
+    let (a, b) = two_numbers(args)?;
+    if b.as_f64() == 0.0 {
         return Err(zero_division());
     }
-    Ok(Value::Float(a.f() / b.f()))
+    Ok(Value::Float(a.as_f64() / b.as_f64()))
 }
 fn floordiv(args: &[Value]) -> Result<Value, TaskError> {
-    let (a, b) = two(args)?;
+    let (a, b) = two_numbers(args)?;
     let int = |a: i64, b: i64| {
         if b == 0 {
             return Err(zero_division());
@@ -361,7 +361,7 @@ fn floordiv(args: &[Value]) -> Result<Value, TaskError> {
     Ok(a.apply(b, int, float)?.value())
 }
 fn modulo(args: &[Value]) -> Result<Value, TaskError> {
-    let (a, b) = two(args)?;
+    let (a, b) = two_numbers(args)?;
     let int = |a: i64, b: i64| {
         if b == 0 {
             return Err(zero_division());
@@ -387,7 +387,7 @@ fn modulo(args: &[Value]) -> Result<Value, TaskError> {
     Ok(a.apply(b, int, float)?.value())
 }
 fn pow(args: &[Value]) -> Result<Value, TaskError> {
-    match two(args)? {
+    match two_numbers(args)? {
         // 0, 1 and -1 stay in range whatever the exponent.
         (Num::I(a @ (0 | 1)), Num::I(b)) if b > 0 => Ok(Value::Int(a)),
         (Num::I(-1), Num::I(b)) if b >= 0 => Ok(Value::Int(if b % 2 == 0 { 1 } else { -1 })),
@@ -395,7 +395,7 @@ fn pow(args: &[Value]) -> Result<Value, TaskError> {
             let e = u32::try_from(b).map_err(|_| overflow())?;
             a.checked_pow(e).map(Value::Int).ok_or_else(overflow)
         }
-        (a, b) => Ok(Value::Float(a.f().powf(b.f()))),
+        (a, b) => Ok(Value::Float(a.as_f64().powf(b.as_f64()))),
     }
 }
 fn unary(
@@ -444,7 +444,7 @@ fn to_int(args: &[Value]) -> Result<Value, TaskError> {
 fn to_float(args: &[Value]) -> Result<Value, TaskError> {
     let v = &args[0];
     match v {
-        Value::Int(_) | Value::Float(_) => Ok(Value::Float(Num::of(v)?.f())),
+        Value::Int(_) | Value::Float(_) => Ok(Value::Float(Num::of(v)?.as_f64())),
         Value::Str(s) => s.trim().parse().map(Value::Float).map_err(|_| {
             TaskError::with_kind(ErrorKind::InvalidArgument, format!("not a float: {s:?}"))
         }),
@@ -458,7 +458,7 @@ fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, TaskError> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(Some(x.cmp(y))),
         (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            Ok(Num::of(a)?.f().partial_cmp(&Num::of(b)?.f()))
+            Ok(Num::of(a)?.as_f64().partial_cmp(&Num::of(b)?.as_f64()))
         }
         (Value::Str(x), Value::Str(y)) => Ok(Some(x.cmp(y))),
         (Value::Bool(x), Value::Bool(y)) => Ok(Some(x.cmp(y))),

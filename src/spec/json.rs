@@ -180,7 +180,7 @@ impl<'de> Deserialize<'de> for Json {
 
 /// One step of a path: a field name or an array index.
 #[derive(Clone, Copy)]
-pub(crate) enum Seg<'a> {
+pub(crate) enum PathStep<'a> {
     Root,
     Field(&'a str),
     Index(usize),
@@ -190,21 +190,21 @@ pub(crate) enum Seg<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct Path<'a> {
     parent: Option<&'a Path<'a>>,
-    seg: Seg<'a>,
+    seg: PathStep<'a>,
 }
 
 impl<'a> Path<'a> {
     /// The document root, `$`.
     pub(crate) const ROOT: Path<'static> = Path {
         parent: None,
-        seg: Seg::Root,
+        seg: PathStep::Root,
     };
 
     /// This path followed by a field.
     pub(crate) fn field(&'a self, name: &'a str) -> Path<'a> {
         Path {
             parent: Some(self),
-            seg: Seg::Field(name),
+            seg: PathStep::Field(name),
         }
     }
 
@@ -212,7 +212,7 @@ impl<'a> Path<'a> {
     pub(crate) fn index(&'a self, i: usize) -> Path<'a> {
         Path {
             parent: Some(self),
-            seg: Seg::Index(i),
+            seg: PathStep::Index(i),
         }
     }
 }
@@ -223,10 +223,10 @@ impl fmt::Display for Path<'_> {
             fmt::Display::fmt(p, f)?;
         }
         match self.seg {
-            Seg::Root => f.write_str("$"),
-            Seg::Index(i) => write!(f, "[{i}]"),
-            Seg::Field(name) if is_identifier(name) => write!(f, ".{name}"),
-            Seg::Field(name) => write!(f, "[{}]", serde_json::Value::from(name)),
+            PathStep::Root => f.write_str("$"),
+            PathStep::Index(i) => write!(f, "[{i}]"),
+            PathStep::Field(name) if is_identifier(name) => write!(f, ".{name}"),
+            PathStep::Field(name) => write!(f, "[{}]", serde_json::Value::from(name)),
         }
     }
 }

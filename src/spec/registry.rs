@@ -70,7 +70,7 @@ pub struct Entry {
 /// Ops by name, for reading and writing spec files.
 ///
 /// [`Registry::builtins`] is the shared registry of builtin ops; a graph built with its ops
-/// (see [`builtin`](super::builtin)) writes to JSON and reads back equal, since ops compare
+/// (see [`builtin`]) writes to JSON and reads back equal, since ops compare
 /// by identity and the registry hands out the same op every time. Extend a copy with
 /// [`Registry::register`] to let spec files name your own ops.
 ///
@@ -202,4 +202,17 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+}
+
+/// The builtin op of that name (the same op each call, so graphs built with it round-trip).
+///
+/// ```
+/// use blockwork::spec::builtin;
+/// use blockwork::Value;
+/// let add = builtin("add").unwrap();
+/// assert_eq!(add.call(&[Value::Int(2), Value::Float(0.5)]).unwrap(), Value::Float(2.5));
+/// assert!(builtin("no such op").is_none());
+/// ```
+pub fn builtin(name: &str) -> Option<Op> {
+    Registry::builtins().get(name).map(|e| e.op.clone())
 }

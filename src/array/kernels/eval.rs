@@ -252,18 +252,18 @@ fn eval<'s>(
 
 /// A one-element tile as a repeated value.
 fn first(v: Val<'_>) -> Val<'_> {
-    fn f<T: Copy>(o: TileOperand<'_, T>) -> TileOperand<'_, T> {
+    fn repeat_first<T: Copy>(o: TileOperand<'_, T>) -> TileOperand<'_, T> {
         match o {
             TileOperand::Slice(s) => TileOperand::Scalar(s[0]),
             x => x,
         }
     }
     match v {
-        Val::Bool(o) => Val::Bool(f(o)),
-        Val::I32(o) => Val::I32(f(o)),
-        Val::I64(o) => Val::I64(f(o)),
-        Val::F32(o) => Val::F32(f(o)),
-        Val::F64(o) => Val::F64(f(o)),
+        Val::Bool(o) => Val::Bool(repeat_first(o)),
+        Val::I32(o) => Val::I32(repeat_first(o)),
+        Val::I64(o) => Val::I64(repeat_first(o)),
+        Val::F32(o) => Val::F32(repeat_first(o)),
+        Val::F64(o) => Val::F64(repeat_first(o)),
     }
 }
 

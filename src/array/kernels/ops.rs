@@ -42,7 +42,11 @@ pub(crate) fn mismatch(what: &str) -> TaskError {
 }
 
 #[inline(always)]
-pub(crate) fn map1<T: Copy, U: Copy>(a: TileOperand<'_, T>, out: &mut [U], f: impl Fn(T) -> U) {
+pub(crate) fn map_unary<T: Copy, U: Copy>(
+    a: TileOperand<'_, T>,
+    out: &mut [U],
+    f: impl Fn(T) -> U,
+) {
     match a {
         TileOperand::Slice(a) => {
             for (o, &x) in out.iter_mut().zip(a) {
@@ -54,7 +58,7 @@ pub(crate) fn map1<T: Copy, U: Copy>(a: TileOperand<'_, T>, out: &mut [U], f: im
 }
 
 #[inline(always)]
-pub(crate) fn map2<T: Copy, U: Copy>(
+pub(crate) fn map_binary<T: Copy, U: Copy>(
     a: TileOperand<'_, T>,
     b: TileOperand<'_, T>,
     out: &mut [U],
@@ -103,11 +107,11 @@ pub(crate) trait Num: Copy + PartialOrd {
     /// Whether this is NaN (never, for integers).
     fn nan(self) -> bool;
     #[inline(always)]
-    fn maxv(self, o: Self) -> Self {
+    fn max_or_nan(self, o: Self) -> Self {
         if self >= o || self.nan() { self } else { o }
     }
     #[inline(always)]
-    fn minv(self, o: Self) -> Self {
+    fn min_or_nan(self, o: Self) -> Self {
         if self <= o || self.nan() { self } else { o }
     }
 }
@@ -180,7 +184,7 @@ macro_rules! num_unary {
     ($a:expr, $out:expr, |$x:ident| $f:expr, [$($v:ident : $t:ty),*]) => {
         match ($a, $out) {
             $((Val::$v(a), Out::$v(o)) => {
-                map1(a, o, |$x: $t| $f);
+                map_unary(a, o, |$x: $t| $f);
                 Ok(())
             })*
             _ => Err(mismatch("unary op")),
@@ -192,7 +196,7 @@ macro_rules! num_binary {
     ($a:expr, $b:expr, $out:expr, |$x:ident, $y:ident| $f:expr, [$($v:ident : $t:ty),*]) => {
         match ($a, $b, $out) {
             $((Val::$v(a), Val::$v(b), Out::$v(o)) => {
-                map2(a, b, o, |$x: $t, $y: $t| $f);
+                map_binary(a, b, o, |$x: $t, $y: $t| $f);
                 Ok(())
             })*
             _ => Err(mismatch("binary op")),
@@ -203,11 +207,11 @@ macro_rules! num_binary {
 macro_rules! cmp_binary {
     ($a:expr, $b:expr, $out:expr, $op:tt) => {
         match ($a, $b, $out) {
-            (Val::Bool(a), Val::Bool(b), Out::Bool(o)) => { map2(a, b, o, |x, y| x $op y); Ok(()) }
-            (Val::I32(a), Val::I32(b), Out::Bool(o)) => { map2(a, b, o, |x, y| x $op y); Ok(()) }
-            (Val::I64(a), Val::I64(b), Out::Bool(o)) => { map2(a, b, o, |x, y| x $op y); Ok(()) }
-            (Val::F32(a), Val::F32(b), Out::Bool(o)) => { map2(a, b, o, |x, y| x $op y); Ok(()) }
-            (Val::F64(a), Val::F64(b), Out::Bool(o)) => { map2(a, b, o, |x, y| x $op y); Ok(()) }
+            (Val::Bool(a), Val::Bool(b), Out::Bool(o)) => { map_binary(a, b, o, |x, y| x $op y); Ok(()) }
+            (Val::I32(a), Val::I32(b), Out::Bool(o)) => { map_binary(a, b, o, |x, y| x $op y); Ok(()) }
+            (Val::I64(a), Val::I64(b), Out::Bool(o)) => { map_binary(a, b, o, |x, y| x $op y); Ok(()) }
+            (Val::F32(a), Val::F32(b), Out::Bool(o)) => { map_binary(a, b, o, |x, y| x $op y); Ok(()) }
+            (Val::F64(a), Val::F64(b), Out::Bool(o)) => { map_binary(a, b, o, |x, y| x $op y); Ok(()) }
             _ => Err(mismatch("comparison")),
         }
     };
@@ -217,11 +221,11 @@ macro_rules! float_pred {
     ($a:expr, $out:expr, $f:expr) => {
         match ($a, $out) {
             (Val::F32(a), Out::Bool(o)) => {
-                map1(a, o, |x: f32| $f(x as f64));
+                map_unary(a, o, |x: f32| $f(x as f64));
                 Ok(())
             }
             (Val::F64(a), Out::Bool(o)) => {
-                map1(a, o, |x: f64| $f(x));
+                map_unary(a, o, |x: f64| $f(x));
                 Ok(())
             }
             _ => Err(mismatch("float predicate")),
@@ -289,8 +293,8 @@ pub(crate) fn binary(op: BinOp, a: Val<'_>, b: Val<'_>, out: Out<'_>) -> Result<
         FloorDiv => num!(floordiv),
         Rem => num!(rem),
         Pow => num!(pow),
-        Maximum => num!(maxv),
-        Minimum => num!(minv),
+        Maximum => num!(max_or_nan),
+        Minimum => num!(min_or_nan),
         Arctan2 => fl!(|x, y| x.atan2(y)),
         Hypot => fl!(|x, y| x.hypot(y)),
         Eq => cmp_binary!(a, b, out, ==),
@@ -375,11 +379,11 @@ pub(crate) fn cast(a: Val<'_>, out: Out<'_>) -> Result<(), TaskError> {
     macro_rules! to {
         ($a:expr) => {
             match out {
-                Out::Bool(o) => map1($a, o, CastTo::cast),
-                Out::I32(o) => map1($a, o, CastTo::cast),
-                Out::I64(o) => map1($a, o, CastTo::cast),
-                Out::F32(o) => map1($a, o, CastTo::cast),
-                Out::F64(o) => map1($a, o, CastTo::cast),
+                Out::Bool(o) => map_unary($a, o, CastTo::cast),
+                Out::I32(o) => map_unary($a, o, CastTo::cast),
+                Out::I64(o) => map_unary($a, o, CastTo::cast),
+                Out::F32(o) => map_unary($a, o, CastTo::cast),
+                Out::F64(o) => map_unary($a, o, CastTo::cast),
             }
         };
     }

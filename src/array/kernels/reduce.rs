@@ -75,7 +75,7 @@ fn bad(msg: &str) -> TaskError {
 /// `a` is better than `b` for a minimum: smaller, or the first NaN (propagating) or any
 /// number over NaN (skipping).
 #[inline(always)]
-fn fless(a: f64, b: f64, skip: bool) -> bool {
+fn better_min(a: f64, b: f64, skip: bool) -> bool {
     if skip {
         a < b || (b.is_nan() && !a.is_nan())
     } else {
@@ -83,7 +83,7 @@ fn fless(a: f64, b: f64, skip: bool) -> bool {
     }
 }
 #[inline(always)]
-fn fmore(a: f64, b: f64, skip: bool) -> bool {
+fn better_max(a: f64, b: f64, skip: bool) -> bool {
     if skip {
         a > b || (b.is_nan() && !a.is_nan())
     } else {
@@ -167,12 +167,12 @@ impl Partial {
     fn fold_f(&mut self, t: &[f64], pos: usize) -> Result<(), TaskError> {
         let skip = self.skip_nan;
         match (self.kind, self.fields.as_mut_slice()) {
-            (Kind::Sum, [AccVec::F(a)]) => a[pos] += hsum(t, skip),
+            (Kind::Sum, [AccVec::F(a)]) => a[pos] += lane_sum(t, skip),
             (Kind::Prod, [AccVec::F(a)]) => a[pos] *= t.iter().product::<f64>(),
-            (Kind::Min, [AccVec::F(a)]) => a[pos] = hext(t, a[pos], skip, fless),
-            (Kind::Max, [AccVec::F(a)]) => a[pos] = hext(t, a[pos], skip, fmore),
+            (Kind::Min, [AccVec::F(a)]) => a[pos] = lane_extremum(t, a[pos], skip, better_min),
+            (Kind::Max, [AccVec::F(a)]) => a[pos] = lane_extremum(t, a[pos], skip, better_max),
             (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) => {
-                s[pos] += hsum(t, skip);
+                s[pos] += lane_sum(t, skip);
                 let n = if skip {
                     t.iter().filter(|x| !x.is_nan()).count()
                 } else {
@@ -211,12 +211,12 @@ impl Partial {
                 .for_each(|(j, &x)| a[at(j)] += if skip && x.is_nan() { 0.0 } else { x }),
             (Kind::Prod, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| a[at(j)] *= x),
             (Kind::Min, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
-                if fless(x, a[at(j)], skip) {
+                if better_min(x, a[at(j)], skip) {
                     a[at(j)] = x
                 }
             }),
             (Kind::Max, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
-                if fmore(x, a[at(j)], skip) {
+                if better_max(x, a[at(j)], skip) {
                     a[at(j)] = x
                 }
             }),
@@ -251,9 +251,9 @@ impl Partial {
     ) -> Result<(), TaskError> {
         let skip = self.skip_nan;
         let better = if self.kind == Kind::ArgMin {
-            fless
+            better_min
         } else {
-            fmore
+            better_max
         };
         let [AccVec::F(v), AccVec::I(ix_acc)] = self.fields.as_mut_slice() else {
             return Err(bad("reduction state"));
@@ -360,12 +360,12 @@ fn merge_field(kind: Kind, skip: bool, fa: &mut AccVec, fb: &AccVec) -> Result<(
             .zip(b)
             .for_each(|(x, y)| *x = x.wrapping_mul(*y)),
         (Kind::Min, AccVec::F(a), AccVec::F(b)) => a.iter_mut().zip(b).for_each(|(x, &y)| {
-            if fless(y, *x, skip) {
+            if better_min(y, *x, skip) {
                 *x = y
             }
         }),
         (Kind::Max, AccVec::F(a), AccVec::F(b)) => a.iter_mut().zip(b).for_each(|(x, &y)| {
-            if fmore(y, *x, skip) {
+            if better_max(y, *x, skip) {
                 *x = y
             }
         }),
@@ -397,9 +397,9 @@ fn merge_arg(
             || match (&*va, vb) {
                 (AccVec::F(a), AccVec::F(b)) => {
                     let better = if min {
-                        fless(b[p], a[p], skip)
+                        better_min(b[p], a[p], skip)
                     } else {
-                        fmore(b[p], a[p], skip)
+                        better_max(b[p], a[p], skip)
                     };
                     let same = b[p] == a[p] || (b[p].is_nan() && a[p].is_nan());
                     better || (same && ib[p] < ia[p])
@@ -442,7 +442,7 @@ fn expand<'a, T: Copy>(o: TileOperand<'a, T>, n: usize, scratch: &'a mut Vec<T>)
 
 /// Sum with `LANES` independent accumulators (vectorisable), NaN as 0 when `skip`.
 #[inline]
-fn hsum(t: &[f64], skip: bool) -> f64 {
+fn lane_sum(t: &[f64], skip: bool) -> f64 {
     let mut acc = [0.0f64; LANES];
     let mut chunks = t.chunks_exact(LANES);
     if skip {
@@ -468,7 +468,7 @@ fn hsum(t: &[f64], skip: bool) -> f64 {
 
 /// Extremum of a tile folded into `init`, by `better`, with `LANES` lanes.
 #[inline]
-fn hext(t: &[f64], init: f64, skip: bool, better: fn(f64, f64, bool) -> bool) -> f64 {
+fn lane_extremum(t: &[f64], init: f64, skip: bool, better: fn(f64, f64, bool) -> bool) -> f64 {
     let mut acc = [init; LANES];
     let mut chunks = t.chunks_exact(LANES);
     for c in &mut chunks {

@@ -298,6 +298,37 @@ impl<T: Element> Delayed<ArrayD<T>> {
         let args = array.keys().into_iter().map(Arg::key).collect();
         Delayed::from_collection(array, key, &op, args)
     }
+
+    /// An array whose blocks are what `blocks` compute: one per block, row-major over the
+    /// grid of `chunks` on `shape` (see
+    /// [`ArrayContext::from_blocks`](crate::array::ArrayContext::from_blocks), which checks
+    /// the count and the chunks before anything runs, and each block's type and shape when
+    /// it is computed).
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// use blockwork::ndarray::{ArrayD, IxDyn};
+    /// use blockwork::{delayed, Delayed, Sequential};
+    /// fn load(i: i64) -> ArrayD<f64> { ArrayD::from_elem(IxDyn(&[2, 3]), i as f64) }
+    /// let blocks: Vec<Delayed<ArrayD<f64>>> =
+    ///     (0..4).map(|i| delayed("load", load).call1(i)).collect();
+    /// let x = Delayed::to_array(&ArrayContext::new(), &blocks, &[8, 3], [2, 3])?;
+    /// assert_eq!(x.sum(None)?.compute_f64(&Sequential::new())?, 3.0 * 2.0 * (0.0 + 1.0 + 2.0 + 3.0));
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn to_array(
+        ctx: &crate::array::ArrayContext,
+        blocks: &[Delayed<ArrayD<T>>],
+        shape: &[usize],
+        chunks: impl Into<crate::array::ChunkSpec>,
+    ) -> Result<Array> {
+        let mut graph = Graph::new();
+        for b in blocks {
+            merge_new(&mut graph, &b.graph());
+        }
+        let keys: Vec<Key> = blocks.iter().map(|b| b.key().clone()).collect();
+        ctx.from_blocks(graph, keys, shape, chunks, T::DTYPE)
+    }
 }
 
 impl<T> Delayed<T> {

@@ -187,3 +187,35 @@ fn delayed_map_and_values() {
     let opt = delayed("opt", |x: Option<i64>| x.unwrap_or(-1)).call1(None::<i64>);
     assert_eq!(opt.compute(&Sequential::new()).unwrap(), -1);
 }
+
+#[test]
+fn arrays_from_delayed_blocks_match_ndarray() {
+    use blockwork::array::ArrayContext;
+    use blockwork::ndarray::{Array1, ArrayD, Axis, IxDyn, concatenate};
+    use blockwork::{Delayed, ErrorKind, Sequential, delayed};
+    fn load(i: i64) -> ArrayD<f64> {
+        ArrayD::from_shape_fn(IxDyn(&[3, 4]), |ix| {
+            (i * 100 + (ix[0] * 4 + ix[1]) as i64) as f64
+        })
+    }
+    let blocks: Vec<Delayed<ArrayD<f64>>> =
+        (0..5).map(|i| delayed("load", load).call1(i)).collect();
+    let ctx = ArrayContext::new();
+    let x = Delayed::to_array(&ctx, &blocks, &[15, 4], [3, 4]).unwrap();
+    let got: Array1<f64> = x.sum(0).unwrap().compute_as(&Sequential::new()).unwrap();
+    let parts: Vec<ArrayD<f64>> = (0..5).map(load).collect();
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let want = concatenate(Axis(0), &views).unwrap().sum_axis(Axis(0));
+    assert_eq!(got.to_vec(), want.iter().copied().collect::<Vec<_>>());
+    // A wrong count is refused before running; a block of the wrong shape fails its task.
+    let err = Delayed::to_array(&ctx, &blocks[..4], &[15, 4], [3, 4]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let bad = Delayed::to_array(&ctx, &blocks, &[10, 4], [2, 4]).unwrap();
+    let err = bad
+        .sum(None)
+        .unwrap()
+        .compute_f64(&Sequential::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TaskFailed, "{err}");
+    assert_eq!(err.task_cause(), Some(ErrorKind::Shape), "{err}");
+}

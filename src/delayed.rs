@@ -299,6 +299,42 @@ impl<T: Element> Delayed<ArrayD<T>> {
         Delayed::from_collection(array, key, &op, args)
     }
 
+    /// The blocks of `array` as delayed values, row-major over its grid (dask's
+    /// `to_delayed`): feed them to one's own calls, or make an array of them again with
+    /// [`Delayed::to_array`]. Each shares the array's graph; computing one runs only what
+    /// its block needs.
+    ///
+    /// Errors: an array whose element type is not `T` is an [`ErrorKind::Type`] error.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// use blockwork::ndarray::{Array2, ArrayD};
+    /// use blockwork::{delayed, Delayed, Sequential};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.from_ndarray(&Array2::from_shape_fn((4, 3), |(i, j)| (i * 3 + j) as f64).into_dyn(), [2, 3])?;
+    /// let blocks = Delayed::<ArrayD<f64>>::to_blocks(&x)?;
+    /// let sums: Vec<f64> = blocks
+    ///     .iter()
+    ///     .map(|b| delayed("total", |a: ArrayD<f64>| a.sum()).call1(b).compute(&Sequential::new()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(sums, [15.0, 51.0]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn to_blocks(array: &Array) -> Result<Vec<Delayed<ArrayD<T>>>> {
+        if array.dtype() != T::DTYPE {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("array is {}, asked for {}", array.dtype(), T::DTYPE),
+            ));
+        }
+        let graph = array.graph()?;
+        Ok(array
+            .keys()
+            .into_iter()
+            .map(|k| Delayed::from_node(k, graph.clone(), vec![]))
+            .collect())
+    }
+
     /// An array whose blocks are what `blocks` compute: one per block, row-major over the
     /// grid of `chunks` on `shape` (see
     /// [`ArrayContext::from_blocks`](crate::array::ArrayContext::from_blocks), which checks

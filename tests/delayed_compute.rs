@@ -219,3 +219,40 @@ fn arrays_from_delayed_blocks_match_ndarray() {
     assert_eq!(err.kind(), ErrorKind::TaskFailed, "{err}");
     assert_eq!(err.task_cause(), Some(ErrorKind::Shape), "{err}");
 }
+
+#[test]
+fn array_blocks_as_delayed_values_round_trip() {
+    use blockwork::array::ArrayContext;
+    use blockwork::ndarray::{Array2, ArrayD, Axis};
+    use blockwork::{Delayed, ErrorKind, Pool, delayed};
+    let data = Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f64 - 3.0);
+    let ctx = ArrayContext::new();
+    let x = ctx.from_ndarray(&data.clone().into_dyn(), [3, 2]).unwrap();
+    let pool = Pool::builder().threads(2).pin(false).build().unwrap();
+    let blocks = Delayed::<ArrayD<f64>>::to_blocks(&x).unwrap();
+    assert_eq!(blocks.len(), 3 * 3);
+    // Each block through one's own call: its maximum, against ndarray's blocks.
+    let max = |a: ArrayD<f64>| a.iter().copied().fold(f64::MIN, f64::max);
+    for (b, (i, j)) in blocks
+        .iter()
+        .zip((0..3).flat_map(|i| (0..3).map(move |j| (i, j))))
+    {
+        let got = delayed("max", max).call1(b).compute(&pool).unwrap();
+        let rows = (3 * i)..(3 * i + 3).min(7);
+        let cols = (2 * j)..(2 * j + 2).min(5);
+        let want = data
+            .select(Axis(0), &rows.collect::<Vec<_>>())
+            .select(Axis(1), &cols.collect::<Vec<_>>())
+            .iter()
+            .copied()
+            .fold(f64::MIN, f64::max);
+        assert_eq!(got, want, "block ({i}, {j})");
+    }
+    // Back into an array of the same grid: the same values.
+    let again = Delayed::to_array(&ctx, &blocks, &[7, 5], [3, 2]).unwrap();
+    let back: Array2<f64> = again.compute_as(&pool).unwrap();
+    assert_eq!(back, data);
+    // The wrong element type is refused.
+    let err = Delayed::<ArrayD<i64>>::to_blocks(&x).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Type);
+}

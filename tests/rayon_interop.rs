@@ -21,6 +21,18 @@ fn sum_graph(op: &Op, n: i64) -> blockwork::Graph {
     b.build()
 }
 
+/// An op summing the range `range(i)` with rayon's parallel iterators, on a 2-thread rayon
+/// pool of its own.
+fn par_sum_op(range: fn(i64) -> std::ops::Range<i64>) -> Op {
+    let inner = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    Op::typed("par_sum", move |i: i64| {
+        inner.install(|| range(i).into_par_iter().sum::<i64>())
+    })
+}
+
 #[test]
 fn runs_submitted_from_rayon_threads_share_one_pool() {
     let pool = Pool::builder().threads(2).pin(false).build().unwrap();
@@ -46,15 +58,7 @@ fn runs_submitted_from_rayon_threads_share_one_pool() {
 #[test]
 fn tasks_may_use_rayon_inside() {
     // Each task sums its own range with rayon's parallel iterators on a pool of its own.
-    let inner = std::sync::Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap(),
-    );
-    let par_sum = Op::typed("par_sum", move |i: i64| {
-        inner.install(|| (0..1000 * (i + 1)).into_par_iter().sum::<i64>())
-    });
+    let par_sum = par_sum_op(|i| 0..1000 * (i + 1));
     let g = sum_graph(&par_sum, 16);
     let want: i64 = (0..16i64).map(|i| (0..1000 * (i + 1)).sum::<i64>()).sum();
     let pool = Pool::builder().threads(2).pin(false).build().unwrap();
@@ -68,15 +72,7 @@ fn tasks_may_use_rayon_inside() {
 #[test]
 fn rayon_callers_and_rayon_inside_tasks_with_separate_pools() {
     // Callers on one rayon pool, tasks using another: no thread of either waits on itself.
-    let inner = std::sync::Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap(),
-    );
-    let par_sum = Op::typed("par_sum", move |i: i64| {
-        inner.install(|| (0..=i).into_par_iter().sum::<i64>())
-    });
+    let par_sum = par_sum_op(|i| 0..i + 1);
     let pool = Pool::builder().threads(2).pin(false).build().unwrap();
     let callers = rayon::ThreadPoolBuilder::new()
         .num_threads(3)

@@ -374,17 +374,23 @@ impl KeyIndex {
 
     #[inline]
     fn name_entry(&self, name: &str) -> Option<&NameEntry> {
-        if self.last.0 == name.as_ptr() as usize && !self.names.is_empty() {
-            let entry = &self.names[self.last.1 as usize];
-            if entry.name.len() == name.len() {
-                return Some(entry);
-            }
+        self.name_pos(name).map(|p| &self.names[p as usize])
+    }
+
+    /// The position of `name` in `names`: the last name added if it is the same string
+    /// (same address and length), else through the hash of the name.
+    #[inline]
+    fn name_pos(&self, name: &str) -> Option<u32> {
+        if self.last.0 == name.as_ptr() as usize
+            && !self.names.is_empty()
+            && self.names[self.last.1 as usize].name.len() == name.len()
+        {
+            return Some(self.last.1);
         }
-        let pos = self.by_name.find(self.hash_name(name), |&p| {
-            let n = &self.names[p as usize].name;
-            n.as_ptr() == name.as_ptr() && n.len() == name.len() || **n == *name
-        })?;
-        Some(&self.names[*pos as usize])
+        let names = &self.names;
+        self.by_name
+            .find(self.hash_name(name), |&p| *names[p as usize].name == *name)
+            .copied()
     }
 
     #[inline]
@@ -409,18 +415,7 @@ impl KeyIndex {
     /// Records `key` (known to be absent) under `id`.
     fn add(&mut self, keys: &[Key], key: &Key, id: u32) {
         let name = key.name();
-        let known = if self.last.0 == name.as_ptr() as usize
-            && !self.names.is_empty()
-            && self.names[self.last.1 as usize].name.len() == name.len()
-        {
-            Some(self.last.1)
-        } else {
-            let names = &self.names;
-            self.by_name
-                .find(self.hash_name(name), |&p| *names[p as usize].name == *name)
-                .copied()
-        };
-        let pos = match known {
+        let pos = match self.name_pos(name) {
             Some(p) => p as usize,
             None => {
                 let h = self.hash_name(name);
@@ -466,12 +461,7 @@ impl KeyIndex {
     /// Forgets `key`, present under `id`.
     fn remove(&mut self, key: &Key, id: u32) {
         let h = self.hash_key(key);
-        let name = key.name();
-        let names = &self.names;
-        let Some(&pos) = self
-            .by_name
-            .find(self.hash_name(name), |&p| *names[p as usize].name == *name)
-        else {
+        let Some(pos) = self.name_pos(key.name()) else {
             return;
         };
         let entry = &mut self.names[pos as usize];

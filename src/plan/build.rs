@@ -125,13 +125,7 @@ impl<'g> Builder<'g> {
     #[inline]
     fn deps_of(&self, node: usize, out: &mut Vec<u32>) {
         out.clear();
-        for &r in self.resolved.of(node) {
-            let r = match self.alias_target.get(r as usize) {
-                Some(&a) if a != UNSEEN => a,
-                _ => r,
-            };
-            out.push(self.tid[r as usize]);
-        }
+        out.extend(self.resolved.of(node).iter().map(|&r| self.task_of(r)));
         if out.len() > 1 {
             out.sort_unstable();
             out.dedup();

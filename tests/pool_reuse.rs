@@ -486,3 +486,93 @@ fn caught_panics_are_not_printed_unless_asked() {
     assert_eq!(run("quiet"), 0, "a caught panic was printed");
     assert!(run("print") >= 1, "print_panics(true) printed nothing");
 }
+
+/// Literal nodes are written into their slots when a pool run starts instead of being
+/// scheduled: a literal read by many tasks (batched countdowns), a task reading a literal
+/// and one computed value (whose readiness then waits for that value only), a literal that
+/// is itself an output, and a plan of literals only. Every run on one pool, many times and
+/// on several thread counts, agrees with `Sequential`, counts every node as run, and
+/// frees every value.
+#[test]
+fn literal_nodes_start_in_their_slots() {
+    let add = Op::typed("add", |a: i64, b: i64| a + b);
+    let sum = Op::new("sum", |xs: &[Value]| {
+        Ok(Value::Int(xs.iter().map(|v| v.as_int().unwrap_or(0)).sum()))
+    });
+    let mut b = GraphBuilder::new();
+    b.literal("k", 7).unwrap();
+    b.literal("lonely", 3).unwrap();
+    b.literal(("unused", 0), 1).unwrap();
+    let mut parts = Vec::new();
+    for i in 0..40i64 {
+        b.literal(("x", i), i).unwrap();
+        b.task(("y", i), &add, [Arg::key(("x", i)), Arg::key("k")])
+            .unwrap();
+        // Reads the literal `k` and one computed value: ready once ("y", i) finishes.
+        b.task(("z", i), &add, [Arg::key("k"), Arg::key(("y", i))])
+            .unwrap();
+        parts.push(Arg::key(("z", i)));
+    }
+    b.task("total", &sum, parts).unwrap();
+    let g = b.build();
+    let seq = Sequential::new();
+    for outputs in [
+        vec![Key::from("total"), Key::from("lonely"), Key::from("k")],
+        vec![Key::from("lonely")],
+        vec![Key::from(("x", 3)), Key::from("k")],
+    ] {
+        let plan = Plan::new(&g, &outputs).unwrap();
+        let want = seq.run(&plan).unwrap().values;
+        for threads in [1, 2, 4] {
+            let p = pool(threads);
+            for _ in 0..rounds(50) {
+                let out = p.run(&plan).unwrap();
+                assert_eq!(out.values, want, "{outputs:?} on {threads} threads");
+                assert_eq!(out.stats.tasks_run as usize, plan.len());
+                assert_eq!(out.stats.leaked_values, 0);
+            }
+        }
+    }
+    let plan = Plan::new(&g, &["total".into()]).unwrap();
+    let want: i64 = (0..40).map(|i| i + 14).sum();
+    assert_eq!(seq.run(&plan).unwrap().values, vec![Value::Int(want)]);
+}
+
+/// A literal payload whose `nbytes` panics fails a pool run with an error naming it (it is
+/// measured when the run starts), and the pool runs the next plan.
+#[test]
+fn a_literal_whose_nbytes_panics_fails_the_run_and_the_pool_goes_on() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let id = Op::new("id", |xs: &[Value]| Ok(xs[0].clone()));
+    let mut b = GraphBuilder::new();
+    let bomb = Value::payload(Bomb {
+        in_nbytes: true,
+        in_drop: false,
+        drops: drops.clone(),
+    });
+    b.literal("a", bomb).unwrap();
+    b.task("out", &id, [Arg::key("a")]).unwrap();
+    let plan = Plan::new(&b.build(), &["out".into()]).unwrap();
+    let ok = {
+        let mut b = GraphBuilder::new();
+        b.literal("a", 5).unwrap();
+        b.task("out", &id, [Arg::key("a")]).unwrap();
+        Plan::new(&b.build(), &["out".into()]).unwrap()
+    };
+    for threads in [1, 2] {
+        let p = pool(threads);
+        for _ in 0..rounds(10) {
+            let e = p.run(&plan).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::CallbackPanicked, "{e}");
+            let Error::Callback { key, .. } = &e else {
+                panic!("not a callback error: {e:?}")
+            };
+            assert_eq!(key.as_ref(), Some(&Key::from("a")), "{e}");
+            assert_eq!(p.run(&ok).unwrap().values, vec![Value::Int(5)]);
+        }
+    }
+    // Only clones were dropped: the plan still holds the payload.
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(plan);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}

@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 pub(crate) enum Work {
     /// Run this ready task (and whatever it makes ready, through the continuation slot).
     Task(u32),
-    /// Run `plan.roots()[lo..hi]`, splitting off halves for thieves while it is large.
+    /// Run `plan.start_roots()[lo..hi]`, splitting off halves for thieves while it is large.
     Roots(u32, u32),
 }
 

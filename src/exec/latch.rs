@@ -43,20 +43,21 @@ impl Latch {
         self.pending.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Ends one job; the end of the last one sets the latch and wakes the caller.
+    /// Ends `n` jobs (the calling job and jobs it ran within itself); the end of the last
+    /// one sets the latch and wakes the caller.
     ///
     /// # Safety
-    /// `this` points to a live latch in which the calling job is still counted (so the
+    /// `this` points to a live latch in which the `n` jobs are still counted (so the
     /// caller is still waiting and the latch cannot be freed before this job's decrement).
     /// Neither `this` nor any reference into the run's context may be used after this call.
     #[inline]
-    pub(crate) unsafe fn count_down(this: *const Latch) {
+    pub(crate) unsafe fn count_down(this: *const Latch, n: usize) {
         // AcqRel: every job's writes (slots, counters) happen-before the final decrement,
         // which the caller acquires through `done`.
-        // SAFETY: the job is still counted, so the latch is alive; the reference made for
+        // SAFETY: the jobs are still counted, so the latch is alive; the reference made for
         // the call covers only the atomic, which another thread may free once the decrement
         // is done (as with `Arc`'s count).
-        let last = unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) } == 1;
+        let last = unsafe { (*this).pending.fetch_sub(n, Ordering::AcqRel) } == n;
         if last {
             // SAFETY: this job took the count to zero: the caller waits for `done`, which
             // is not set yet, so the latch is alive.

@@ -323,7 +323,7 @@ fn loom_fail_then_reuse_on_real_workers() {
             state.reset(plan);
             let mut ctx = RunCtx::new(plan, state, 2, None, Vec::new());
             ctx.add_jobs(1);
-            let roots = plan.roots().len() as u32;
+            let roots = plan.start_roots().len() as u32;
             shared.push_injector(Job::new(&ctx, Work::Roots(0, roots)));
             ctx.wait();
             let error = ctx.take_error();

@@ -78,7 +78,9 @@ pub struct RunStats {
 /// Callbacks on task start and finish, for progress bars and profiles.
 ///
 /// Observers are called from worker threads, concurrently; keep them cheap. When no observer
-/// is set, the executor does one well-predicted branch per task.
+/// is set, the executor does one well-predicted branch per task. The pool writes literal
+/// nodes into their slots when a run starts, on the calling thread: their start and finish
+/// are reported then, as on worker 0, before any other task's.
 pub trait Observer: Send + Sync {
     /// A run of `plan` is starting.
     fn run_started(&self, plan: &Plan) {

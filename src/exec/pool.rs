@@ -2,11 +2,11 @@
 
 use super::job::{Job, Work};
 use super::run_ctx::{RunCtx, callback_error};
-use super::run_state::RunState;
+use super::run_state::{NBYTES, RunState};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::worker::{Shared, WorkerLocal, help_until, waiting_on_current_run};
-use super::{Executor, RunOptions, RunOutput, RunStats, catch};
+use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crossbeam_deque::{Injector, Worker};
@@ -366,10 +366,20 @@ impl Executor for Pool {
         }
         let mut state = self.take_state();
         state.reset(plan);
+        let loaded = state.load_literals(plan);
         let mut ctx = RunCtx::new(plan, state, self.threads(), observer, waiting);
-        if !plan.is_empty() {
+        match loaded {
+            Ok(loaded) => ctx.tally.preload(loaded),
+            Err((t, m)) => ctx.fail_callback(NBYTES, Some(t), m),
+        }
+        if let Some(o) = observer
+            && !ctx.is_failed()
+        {
+            report_literals(&ctx, o);
+        }
+        if !plan.is_empty() && !ctx.is_failed() {
             ctx.add_jobs(1);
-            let roots = plan.roots().len() as u32;
+            let roots = plan.start_roots().len() as u32;
             self.shared
                 .push_injector(Job::new(&ctx, Work::Roots(0, roots)));
             // Every job of the run ends before the wait returns; only then may `ctx` move.
@@ -414,6 +424,21 @@ impl Executor for Pool {
         }
         self.return_state(ctx.state);
         result.map(|values| RunOutput { values, stats })
+    }
+}
+
+/// Literal nodes are written into their slots when a run starts, by the calling thread:
+/// the observer sees each start and finish then, as on worker 0. A panic fails the run.
+#[cold]
+fn report_literals(ctx: &RunCtx<'_>, o: &dyn Observer) {
+    let plan = ctx.plan;
+    for &t in plan.literal_tasks() {
+        if let Err(m) = catch(|| o.task_started(plan, t, 0)) {
+            return ctx.fail_callback("observer task_started", Some(t), m);
+        }
+        if let Err(m) = catch(|| o.task_finished(plan, t, 0)) {
+            return ctx.fail_callback("observer task_finished", Some(t), m);
+        }
     }
 }
 

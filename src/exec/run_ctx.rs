@@ -3,7 +3,7 @@
 //! The caller owns it (on its stack) for the whole run; jobs point to it and are counted in
 //! its [`Latch`], which the caller waits on before it reads the outcome and frees the
 //! context. Workers touch it through `&RunCtx` only while their job is counted, and end the
-//! job through [`RunCtx::end_job`], which takes a raw pointer.
+//! job through [`RunCtx::end_jobs`], which takes a raw pointer.
 
 use super::Observer;
 use super::latch::Latch;
@@ -55,17 +55,17 @@ impl<'a> RunCtx<'a> {
         self.latch.add(n);
     }
 
-    /// Ends one job of the run.
+    /// Ends `n` jobs of the run: the calling job and the jobs it absorbed.
     ///
     /// # Safety
-    /// `this` points to a live context in which the calling job is still counted. Neither
-    /// `this` nor any reference into the context may be used after this call: the caller
-    /// may free the context as soon as the last job ended.
+    /// `this` points to a live context in which the calling job and the `n - 1` others are
+    /// still counted. Neither `this` nor any reference into the context may be used after
+    /// this call: the caller may free the context as soon as the last job ended.
     #[inline]
-    pub(crate) unsafe fn end_job(this: *const RunCtx<'_>) {
-        // SAFETY: the job is counted, so the context is alive here; the latch pointer is
+    pub(crate) unsafe fn end_jobs(this: *const RunCtx<'_>, n: usize) {
+        // SAFETY: the jobs are counted, so the context is alive here; the latch pointer is
         // handed on under the same contract.
-        unsafe { Latch::count_down(&raw const (*this).latch) };
+        unsafe { Latch::count_down(&raw const (*this).latch, n) };
     }
 
     /// Whether every job of the run ended.

@@ -155,11 +155,28 @@ impl RunState {
         let n = plan.len();
         self.cells.truncate(n);
         self.cells.resize_with(n, TaskCell::default);
-        let counts = plan.n_deps().iter().zip(plan.n_users());
+        let counts = plan.start_deps().iter().zip(plan.n_users());
         for (c, (&d, &u)) in self.cells.iter().zip(counts) {
             c.deps_left.store(d, Ordering::Relaxed);
             c.users_left.store(u, Ordering::Relaxed);
         }
+    }
+
+    /// Writes every literal node's value into its slot: literal nodes are not scheduled,
+    /// and their users' countdowns (`Plan::start_deps`) do not wait for them. Returns the
+    /// values and bytes written, or the literal node whose value's `nbytes` panicked (with
+    /// the message); the slots written so far stay for [`RunState::clear`].
+    pub(crate) fn load_literals(&mut self, plan: &Plan) -> Result<Freed, (TaskId, String)> {
+        let mut loaded = Freed::default();
+        for &t in plan.literal_tasks() {
+            // A clone shares the plan's value (every variant is reference-counted or
+            // plain), so dropping it cannot run a payload's `Drop`.
+            let v = plan.literal_value(t).clone();
+            loaded.bytes += super::nbytes_caught(&v).map_err(|m| (t, m))? as u64;
+            loaded.values += 1;
+            self.cells[t.index()].slot.put_mut(v);
+        }
+        Ok(loaded)
     }
 
     /// The value of finished task `d`, borrowed.

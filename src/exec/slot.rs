@@ -62,6 +62,13 @@ impl Slot {
         self.0.with_mut(|p| unsafe { (*p).take() })
     }
 
+    /// Stores a value with exclusive access proven by `&mut` (a literal node's, before
+    /// the run starts).
+    pub(crate) fn put_mut(&mut self, v: Value) {
+        // SAFETY: `&mut self` excludes every other access.
+        self.0.with_mut(|p| unsafe { *p = Some(v) });
+    }
+
     /// Clones the value with exclusive access proven by `&mut`.
     pub(crate) fn clone_mut(&mut self) -> Option<Value> {
         // SAFETY: `&mut self` excludes every other access.

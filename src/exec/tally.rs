@@ -55,6 +55,8 @@ pub(crate) struct RunTally {
     live_bytes: AtomicI64,
     peak_values: AtomicI64,
     peak_bytes: AtomicI64,
+    /// Literal nodes written when the run started (counted as tasks run).
+    literals: u64,
 }
 
 impl RunTally {
@@ -65,7 +67,19 @@ impl RunTally {
             live_bytes: AtomicI64::new(0),
             peak_values: AtomicI64::new(0),
             peak_bytes: AtomicI64::new(0),
+            literals: 0,
         }
+    }
+
+    /// Counts the literal nodes written before the run started: as tasks run, and as live
+    /// values and bytes.
+    pub(crate) fn preload(&mut self, loaded: Freed) {
+        self.literals = loaded.values;
+        let (v, b) = (loaded.values as i64, loaded.bytes as i64);
+        self.live_values = CachePadded::new(AtomicI64::new(v));
+        self.live_bytes = AtomicI64::new(b);
+        self.peak_values = AtomicI64::new(v);
+        self.peak_bytes = AtomicI64::new(b);
     }
 
     /// Worker `w` took a job from another worker or from the injector.
@@ -136,6 +150,7 @@ impl RunTally {
         let mut s = RunStats {
             threads: self.workers.len(),
             peak_tolerance: self.workers.len() as u64 * LIVE_FLUSH_VALUES as u64,
+            tasks_run: self.literals,
             ..RunStats::default()
         };
         let (mut live, mut bytes) = (

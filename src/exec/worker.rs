@@ -254,12 +254,17 @@ impl WorkerLocal {
         !shared.shutdown.load(Ordering::Relaxed)
     }
 
-    /// Runs one job of a run, then ends it.
+    /// Runs one job of a run (and the tasks it absorbs, see [`JobCtx::absorb`]), then ends
+    /// it.
     pub(crate) fn execute(&self, shared: &Shared, job: Job, stolen: bool) {
         let run_ptr = job.run_ptr();
+        // Jobs of this run popped from the deque and run inside this one: each was counted
+        // in the run's latch when pushed, and ends with this job.
+        let mut absorbed = 0;
         {
-            // SAFETY: the job is counted in its run's latch until `end_job` below, so the
-            // context is alive for this block; no reference into it outlives the block.
+            // SAFETY: the job (and every job it absorbs) is counted in its run's latch until
+            // `end_jobs` below, so the context is alive for this block; no reference into it
+            // outlives the block.
             let run = unsafe { &*run_ptr };
             if stolen {
                 run.tally.stolen(self.index);
@@ -280,18 +285,22 @@ impl WorkerLocal {
                     scratch,
                     defer: Deferred::default(),
                     tally: run.tally.load(self.index),
+                    absorbed: 0,
+                    blocked_at: usize::MAX,
                 };
                 let outer = CURRENT_RUN.with(|c| c.replace(run_ptr.cast()));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| jc.run(job.work))) {
                     jc.caught(p);
                 }
                 CURRENT_RUN.with(|c| c.set(outer));
+                absorbed = jc.absorbed;
                 // Dropping `jc` discards (or, if the run goes on, applies) what it held
                 // back and stores its counts, before the job ends.
             }
         }
-        // SAFETY: the job is still counted; nothing of the run is used after this call.
-        unsafe { RunCtx::end_job(run_ptr) };
+        // SAFETY: the job and the `absorbed` jobs are still counted; nothing of the run is
+        // used after this call.
+        unsafe { RunCtx::end_jobs(run_ptr, 1 + absorbed) };
     }
 }
 
@@ -307,6 +316,12 @@ struct JobCtx<'j, 'r> {
     scratch: &'j mut Vec<Value>,
     defer: Deferred,
     tally: LiveTally,
+    /// How many jobs of this run [`JobCtx::absorb`] took from the deque (they end with
+    /// this one).
+    absorbed: usize,
+    /// The deque's length when `absorb` last found a job it cannot run on top (and put
+    /// it back); `usize::MAX` when it did not.
+    blocked_at: usize,
 }
 
 impl JobCtx<'_, '_> {
@@ -324,7 +339,7 @@ impl JobCtx<'_, '_> {
             self.push(Work::Roots(mid, hi));
             hi = mid;
         }
-        let roots = run.plan.roots();
+        let roots = run.plan.start_roots();
         let mut r = lo;
         while r < hi {
             if run.is_failed() {
@@ -370,11 +385,37 @@ impl JobCtx<'_, '_> {
             if let Some((d, what, m)) = self.defer.take_panic() {
                 self.run.fail_callback(what, Some(d), m);
             }
-            match cont {
-                Some(u) => next = Some(u),
-                None => return,
+            next = match cont {
+                Some(u) => Some(u),
+                None => self.absorb(),
+            };
+            if next.is_none() {
+                return;
             }
         }
+    }
+
+    /// The chain ended: takes the newest job from this worker's deque and, when it is a
+    /// task of this run, runs it within this job, as the worker would have run it next
+    /// (saving a job's set-up and end, which cost more than a small task). Anything else (a
+    /// range of roots, a job of another run) goes back on top of the deque, still counted
+    /// in its run, for the worker or a thief.
+    #[inline]
+    fn absorb(&mut self) -> Option<TaskId> {
+        if self.deque.len() == self.blocked_at {
+            // Nothing was pushed since the job on top was put back.
+            return None;
+        }
+        let job = self.deque.pop()?;
+        if std::ptr::eq(job.run_ptr(), self.run)
+            && let Work::Task(u) = job.work
+        {
+            self.absorbed += 1;
+            return Some(TaskId::from_raw(u));
+        }
+        self.shared.push_local(self.deque, job);
+        self.blocked_at = self.deque.len();
+        None
     }
 
     /// Runs one task; returns the user to continue with, if it made one ready.

@@ -84,6 +84,9 @@ impl<'g> Builder<'g> {
                 n_deps: Vec::new(),
                 n_users: Vec::new(),
                 roots: Vec::new(),
+                literal_tasks: Vec::new(),
+                start_deps: Vec::new(),
+                start_roots: Vec::new(),
                 outputs: Vec::new(),
                 output_keys: Vec::new(),
             },
@@ -466,17 +469,40 @@ impl<'g> Builder<'g> {
                 plan.n_users[o.index()] += 1;
             }
         }
-        plan.user_modes = users
+        plan.user_offsets = counts;
+        plan.users = users;
+        plan.literal_tasks = (0..n as u32)
+            .filter(|&t| plan.ops[t as usize] == LITERAL)
+            .map(TaskId)
+            .collect();
+        if !plan.literal_tasks.is_empty() {
+            // Literal nodes never finish in the pool (they are written when a run starts):
+            // their users count down only their other dependencies.
+            let mut start = plan.n_deps.clone();
+            for &l in &plan.literal_tasks {
+                for u in plan.users(l) {
+                    start[u.index()] -= 1;
+                }
+            }
+            plan.start_roots = (0..n as u32)
+                .filter(|&t| start[t as usize] == 0 && plan.ops[t as usize] != LITERAL)
+                .map(TaskId)
+                .collect();
+            if start != plan.n_deps {
+                plan.start_deps = start;
+            }
+        }
+        let start = plan.start_deps();
+        plan.user_modes = plan
+            .users
             .iter()
-            .map(|u| Countdown::of(plan.n_deps[u.index()]))
+            .map(|u| Countdown::of(start[u.index()]))
             .collect();
         plan.dep_modes = plan
             .deps
             .iter()
             .map(|d| Countdown::of(plan.n_users[d.index()]))
             .collect();
-        plan.user_offsets = counts;
-        plan.users = users;
     }
 }
 

@@ -15,7 +15,9 @@
 //! Ids are assigned in the post-order of a depth-first walk from the outputs, so every
 //! dependency has a smaller id than its users and the id order is the static priority: a
 //! subtree is finished before the next one is started, which keeps the live set small (the
-//! role of dask's `order`). A plan is immutable, `Send + Sync`, and can be run any number of
+//! role of dask's `order`). The pool does not schedule literal nodes: it writes their values
+//! into their slots when a run starts, and counts their users' readiness from
+//! `start_deps` (the dependencies that are not literal nodes). A plan is immutable, `Send + Sync`, and can be run any number of
 //! times, from any number of threads.
 
 mod build;
@@ -146,6 +148,15 @@ pub struct Plan {
     n_users: Vec<u32>,
     /// Tasks with no dependencies, ascending (priority order).
     roots: Vec<TaskId>,
+    /// Literal nodes, ascending. The pool writes their values into their slots when a run
+    /// starts instead of scheduling them.
+    literal_tasks: Vec<TaskId>,
+    /// `n_deps` less the literal dependencies: the readiness countdown's start in the pool.
+    /// Empty when no literal node has a user (then it equals `n_deps`).
+    start_deps: Vec<u32>,
+    /// The tasks the pool starts from: those that are not literal nodes and whose
+    /// dependencies are all literal nodes, ascending. Empty when `start_deps` is.
+    start_roots: Vec<TaskId>,
     /// The requested outputs, in request order (repeats allowed).
     outputs: Vec<TaskId>,
     /// The requested keys, in request order.
@@ -253,6 +264,43 @@ impl Plan {
     /// The graph this plan was built from.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// Literal nodes, ascending: the pool writes them into their slots when a run starts.
+    #[inline]
+    pub(crate) fn literal_tasks(&self) -> &[TaskId] {
+        &self.literal_tasks
+    }
+
+    /// The value of literal node `t`.
+    #[inline]
+    pub(crate) fn literal_value(&self, t: TaskId) -> &Value {
+        match self.args(t) {
+            [EncodedArg::Lit(i)] => self.lit(*i),
+            _ => unreachable!("literal nodes hold one literal argument"),
+        }
+    }
+
+    /// Per task, the dependencies that are not literal nodes: the pool's readiness
+    /// countdown starts there (literal nodes are written when the run starts).
+    #[inline]
+    pub(crate) fn start_deps(&self) -> &[u32] {
+        if self.start_deps.is_empty() {
+            &self.n_deps
+        } else {
+            &self.start_deps
+        }
+    }
+
+    /// The tasks a pool run starts from: tasks that are not literal nodes and depend on
+    /// literal nodes only (or on nothing), in priority order.
+    #[inline]
+    pub(crate) fn start_roots(&self) -> &[TaskId] {
+        if self.literal_tasks.is_empty() {
+            &self.roots
+        } else {
+            &self.start_roots
+        }
     }
 
     /// Dependencies of `t` with the countdown mode of each one's user counter.

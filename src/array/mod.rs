@@ -39,7 +39,7 @@
 //! # Zarr stores
 //!
 //! Zarr arrays (format 2 and 3, on the local file system) are read and written through the
-//! `zarrs` crate, one block per Zarr chunk.
+//! `zarrs` crate, one block per Zarr chunk (with the `zarr` feature, on by default).
 //!
 //! [`ArrayContext::from_zarr`] opens a store and gives an array with one block per chunk of
 //! the store's regular chunk grid (a V3 store's shards, when it is sharded); each block task
@@ -88,6 +88,7 @@ mod scan;
 mod shape;
 mod slicing;
 mod views;
+#[cfg(feature = "zarr")]
 mod zarr;
 
 /// The index macro of [`Array::slice`] (also at the crate root).
@@ -107,6 +108,7 @@ pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange};
 pub use views::Idx;
+#[cfg(feature = "zarr")]
 pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};
 
 use crate::error::{Error, ErrorKind, Result, TaskError};

@@ -125,14 +125,12 @@ fn chunkings_single_many_ragged_and_rechunked() {
         round_trip(&data, 1, &opts, &[vec![1; 10], vec![1; 9]]);
         // Regular with ragged edges, written one block per chunk.
         round_trip(&data, vec![4, 5], &opts, &[vec![4, 4, 2], vec![5, 4]]);
-        // Irregular blocks: rechunked to the first block's shape.
+        // Irregular blocks: rechunked to the longest block along each axis.
         let irregular = vec![vec![3, 5, 2], vec![2, 7]];
-        round_trip(
-            &data,
-            irregular,
-            &opts,
-            &[vec![3, 3, 3, 1], vec![2, 2, 2, 2, 1]],
-        );
+        round_trip(&data, irregular, &opts, &[vec![5, 5], vec![7, 2]]);
+        // Zero-length blocks (a leading one too) are not chunk lengths.
+        let with_empty = vec![vec![0, 4, 6, 0], vec![9, 0]];
+        round_trip(&data, with_empty, &opts, &[vec![6, 4], vec![9]]);
         // Explicit store chunks other than the array's.
         let opts = opts.clone().chunks(vec![6, 9]);
         round_trip(&data, vec![4, 5], &opts, &[vec![6, 4], vec![9]]);

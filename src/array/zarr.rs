@@ -64,7 +64,7 @@ pub struct ZarrOptions {
     pub format: ZarrFormat,
     /// The chunk compression (default zstd at level 3).
     pub compression: ZarrCompression,
-    /// The store's chunk shape; `None` (the default) takes the array's first block along
+    /// The store's chunk shape; `None` (the default) takes the array's longest block along
     /// each axis, so an array of regular blocks is written one block per chunk.
     pub chunks: Option<Vec<usize>>,
 }
@@ -476,7 +476,7 @@ impl Array {
     /// Writes the array to a Zarr store (the directory `path`), one chunk per block, block
     /// by block: memory stays bounded by the blocks in flight, as with
     /// [`to_npy`](Array::to_npy). The store's chunk shape is `opts.chunks`, or the array's
-    /// first block along each axis; an array whose blocks are not exactly that grid is
+    /// longest block along each axis; an array whose blocks are not exactly that grid is
     /// [`rechunk`](Array::rechunk)ed to it on the way. Chunks are compressed with
     /// `opts.compression` and the metadata is written in `opts.format`.
     ///
@@ -518,7 +518,12 @@ impl Array {
         let shape = self.shape().to_vec();
         let chunk: Vec<usize> = match &opts.chunks {
             Some(c) => c.clone(),
-            None => self.chunks().axes().iter().map(|a| a[0]).collect(),
+            None => self
+                .chunks()
+                .axes()
+                .iter()
+                .map(|a| a.iter().copied().max().unwrap_or(1))
+                .collect(),
         };
         if chunk.len() != shape.len() {
             return Err(Error::new(

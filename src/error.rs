@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Empty,
     /// Reading or writing a file failed.
     Io,
+    /// A file's contents are malformed: a JSON or CSV record that does not parse or does not
+    /// fit the requested type, or store metadata that does not parse.
+    Parse,
     /// A spec file could not be parsed or checked.
     Spec,
     /// Code the executor calls outside a task's op panicked: an [`Observer`] callback, a

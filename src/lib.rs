@@ -34,6 +34,8 @@
 //!
 //! - `cli` (default): the `blockwork` binary, with clap and the mimalloc allocator; enables
 //!   `progress` and `workloads`. The library itself sets no global allocator.
+//! - `zarr` (default): Zarr stores for arrays (`ArrayContext::from_zarr`, `Array::to_zarr`),
+//!   through the `zarrs` crate, whose blosc and zstd codecs compile C and C++ code.
 //! - `progress`: `diagnostics::Progress`, a progress bar drawn with indicatif.
 //! - `workloads`: the benchmark workloads, `bench_shapes`, `array::bench` and `bag::corpus`.
 //! - `testing`: `testing` and the fuzz entry points (`spec::fuzz_spec_json`,

@@ -94,3 +94,37 @@ fn standardize_example_matches_ndarray() {
     );
     assert_eq!(stdout.matches(" 1.000").count(), 6, "{stdout}");
 }
+
+#[cfg(feature = "zarr")]
+#[test]
+fn out_of_core_example_runs_small_and_checks_its_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = [
+        "--gb",
+        "0.004",
+        "--chunk-mb",
+        "1",
+        "--threads",
+        "2",
+        "--dir",
+        d,
+    ];
+    let out = run("out_of_core", &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for phase in ["npy:", "zarr:", "read, sqrt(2x + 1), write", "peak RSS"] {
+        assert!(stdout.contains(phase), "{phase}: {stdout}");
+    }
+    // Its files are removed at the end.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Bad arguments are refused with the usage.
+    let out = run("out_of_core", &["--format", "tiff"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: out_of_core"));
+}

@@ -35,6 +35,35 @@
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
 //! ([`Array::map_blocks_with_token`]).
+//!
+//! # Zarr stores
+//!
+//! Zarr arrays (format 2 and 3, on the local file system) are read and written through the
+//! `zarrs` crate, one block per Zarr chunk (with the `zarr` feature, on by default).
+//!
+//! [`ArrayContext::from_zarr`] opens a store and gives an array with one block per chunk of
+//! the store's regular chunk grid (a V3 store's shards, when it is sharded); each block task
+//! reads and decodes its own chunk. [`Array::to_zarr`] writes one chunk per block, so the
+//! array is streamed to disk block by block and never held whole: when the array's chunking
+//! is not the store's (regular) chunk grid, it is [`rechunk`](Array::rechunk)ed first.
+//!
+//! Element types: `bool`, `int32`, `int64`, `float32` and `float64`, in either byte order;
+//! any other Zarr data type is a [`Type`](ErrorKind::Type) error when the store is opened.
+//! Compression: gzip, zstd and blosc (and no compression) are read and written; a store
+//! using another codec is refused when opened.
+//!
+//! ## Failed writes
+//!
+//! A store is written into a temporary directory beside the target (a hidden
+//! `.blockwork-*.zarr.part`), chunks first and metadata last, and renamed to the target
+//! only once everything is written. A failed run removes the temporary directory: the target
+//! is never a store that looks complete but is not. An existing store at the target (a
+//! directory holding `zarr.json`, `.zarray` or `.zgroup`) is replaced: it is renamed
+//! aside, the new store renamed in, and the old one removed, so the target is briefly
+//! absent but never partial; the array being written may read from the store it replaces.
+//! Anything else at the target (a file, a symlink, a directory that is not a Zarr store) is
+//! refused with an [`Io`](ErrorKind::Io) error rather than deleted. The rename makes the
+//! store visible atomically; the chunk files are not synced to disk one by one.
 
 mod arith;
 #[cfg(feature = "workloads")]
@@ -59,6 +88,8 @@ mod scan;
 mod shape;
 mod slicing;
 mod views;
+#[cfg(feature = "zarr")]
+mod zarr;
 
 /// The index macro of [`Array::slice`] (also at the crate root).
 pub use crate::s;
@@ -77,6 +108,8 @@ pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange};
 pub use views::Idx;
+#[cfg(feature = "zarr")]
+pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;

@@ -50,10 +50,32 @@
 //! element-wise integer arithmetic wraps, as NumPy's does. Closures given to `map`, `fold`
 //! and the like run as written (Rust's own rules: wrapping in release builds unless they use
 //! checked arithmetic).
+//!
+//! # JSON Lines and CSV
+//!
+//! Records from text files: JSON Lines and CSV, deserialized with serde into any
+//! `T: DeserializeOwned` (a `serde_json::Value` for untyped JSON, a struct, a tuple...).
+//!
+//! Both are partitioned like [`TextFiles::lines`]: one partition per file, or per byte
+//! range of [`TextFiles::blocksize`] bytes for larger files, a partition holding the records
+//! that *start* in its range. A record that does not parse, or does not fit `T`, fails its
+//! partition with a [`Parse`](ErrorKind::Parse) error naming the file and the record's line
+//! number (counted from 1 over the whole file, whichever partition hit it); a record longer
+//! than [`TextFiles::max_line_bytes`] is [`TooLarge`](ErrorKind::TooLarge).
+//!
+//! JSON Lines: one JSON value per line; lines holding only whitespace are skipped.
+//!
+//! CSV (RFC 4180, through the `csv` crate): the first line of each file is its header,
+//! whose names deserialize struct fields; quoted fields may hold commas, quotes and
+//! newlines. A record with a field count other than the header's is a
+//! [`Parse`](ErrorKind::Parse) error. Splitting a file into byte ranges cuts at line
+//! starts, so a file with quoted newlines must be read one partition per file (a block size
+//! of at least its size; the default is 64 MiB), as with dask's `read_csv`.
 
 #[cfg(feature = "workloads")]
 pub mod corpus;
 mod counter;
+mod formats;
 mod pluck;
 mod reduce;
 mod shuffle;

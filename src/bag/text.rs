@@ -33,7 +33,7 @@ pub const DEFAULT_BLOCKSIZE: u64 = 64 << 20;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 256 << 20;
 
 /// Bytes read from a file at a time, and the size of each output file's write buffer.
-const READ_BUFFER: usize = 1 << 20;
+pub(super) const READ_BUFFER: usize = 1 << 20;
 
 /// A set of text files to read as a bag of lines.
 ///
@@ -115,6 +115,26 @@ impl TextFiles {
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error); their lines are read when the
     /// bag is computed.
     pub fn lines(&self) -> Result<Bag<String>> {
+        self.read_with("read_text", "", |path, start, limits, sink| {
+            read_range(path, start, limits, &mut |line, _| {
+                Ok(sink(line.to_owned()))
+            })
+        })
+    }
+
+    /// A bag with one partition per byte range of each file (as [`lines`](Self::lines)
+    /// cuts them), whose task calls `read` with the file, the range's start and its
+    /// [`Bounds`]. `label` names the op and, with `kind` (what differs between readers of
+    /// one label, such as the element type), the bag.
+    pub(super) fn read_with<T: Element>(
+        &self,
+        label: &str,
+        kind: &str,
+        read: impl Fn(&Path, u64, Bounds, &mut Sink<'_, T>) -> std::result::Result<(), TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Bag<T>> {
         let mut args = Vec::new();
         let mut ident = Vec::with_capacity(self.paths.len());
         for p in &self.paths {
@@ -152,23 +172,22 @@ impl TextFiles {
             }
         }
         let name = token(
-            "read_text",
+            label,
             &[],
-            &hash_of(&(ident, self.blocksize, self.max_line)),
+            &hash_of(&(ident, self.blocksize, self.max_line, kind)),
         );
         let max_line = self.max_line;
-        let stream: Arc<StreamFn<String>> =
-            Arc::new(move |args: &[Value], sink: &mut Sink<'_, String>| {
-                let path = args.first().and_then(Value::as_str).unwrap_or_default();
-                let pos = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or(0) as u64;
-                let limits = Bounds {
-                    end: pos(2),
-                    max_bytes: pos(3),
-                    max_line,
-                };
-                read_range(Path::new(path), pos(1), limits, sink)
-            });
-        Ok(Bag::streamed(name, "read_text", Graph::new(), args, stream))
+        let stream: Arc<StreamFn<T>> = Arc::new(move |args: &[Value], sink: &mut Sink<'_, T>| {
+            let path = args.first().and_then(Value::as_str).unwrap_or_default();
+            let pos = |i: usize| args.get(i).and_then(Value::as_int).unwrap_or(0) as u64;
+            let limits = Bounds {
+                end: pos(2),
+                max_bytes: pos(3),
+                max_line,
+            };
+            read(Path::new(path), pos(1), limits, sink)
+        });
+        Ok(Bag::streamed(name, label, Graph::new(), args, stream))
     }
 }
 
@@ -307,16 +326,16 @@ const NOT_REGULAR: &str = "not a regular file (a FIFO, device or directory is no
 /// partition's; reading more than `max_bytes` from its start, or a line longer than
 /// `max_line`, is [`TooLarge`](ErrorKind::TooLarge).
 #[derive(Clone, Copy)]
-struct Bounds {
-    end: u64,
-    max_bytes: u64,
-    max_line: usize,
+pub(super) struct Bounds {
+    pub(super) end: u64,
+    pub(super) max_bytes: u64,
+    pub(super) max_line: usize,
 }
 
 /// Opens `path` for reading without blocking (a FIFO with no writer would block in a
 /// plain `open`) and refuses anything but a regular file, which may have been replaced
 /// since the bag was made.
-fn open_regular(path: &Path) -> std::result::Result<File, TaskError> {
+pub(super) fn open_regular(path: &Path) -> std::result::Result<File, TaskError> {
     use std::os::unix::fs::OpenOptionsExt;
     // O_NONBLOCK (the same value on every Linux architecture we build for); it changes
     // nothing for regular files.
@@ -336,12 +355,16 @@ fn open_regular(path: &Path) -> std::result::Result<File, TaskError> {
     Ok(file)
 }
 
-/// Pushes the lines starting in `[start, bounds.end)` of a file into `sink`.
-fn read_range(
+/// What is done with each line: given the line (without its newline) and the file offset
+/// where it starts; returns `false` to stop reading.
+pub(super) type OnLine<'a> = dyn FnMut(&str, u64) -> std::result::Result<bool, TaskError> + 'a;
+
+/// Passes the lines starting in `[start, bounds.end)` of a file to `on_line`.
+pub(super) fn read_range(
     path: &Path,
     start: u64,
     bounds: Bounds,
-    sink: &mut Sink<'_, String>,
+    sink: &mut OnLine<'_>,
 ) -> std::result::Result<(), TaskError> {
     let file = open_regular(path)?;
     let mut r = BufReader::with_capacity(READ_BUFFER, file);
@@ -389,7 +412,7 @@ fn read_range(
 }
 
 /// Reads through the next `\n`, returning the bytes consumed (all of them at end of file).
-fn skip_line(r: &mut impl BufRead) -> std::io::Result<u64> {
+pub(super) fn skip_line(r: &mut impl BufRead) -> std::io::Result<u64> {
     let mut skipped = 0;
     loop {
         let buf = r.fill_buf()?;
@@ -422,11 +445,7 @@ struct LineSplitter<'p> {
 impl LineSplitter<'_> {
     /// Emits the lines completed in `buf`; `false` when done (past `end`, or the sink
     /// asked to stop), in which case the rest of the file is not needed.
-    fn feed(
-        &mut self,
-        buf: &[u8],
-        sink: &mut Sink<'_, String>,
-    ) -> std::result::Result<bool, TaskError> {
+    fn feed(&mut self, buf: &[u8], sink: &mut OnLine<'_>) -> std::result::Result<bool, TaskError> {
         let mut off = 0;
         if !self.carry.is_empty() {
             // Finish the line begun in an earlier buffer.
@@ -500,7 +519,7 @@ impl LineSplitter<'_> {
         &self,
         line: &[u8],
         checked: Option<&str>,
-        sink: &mut Sink<'_, String>,
+        sink: &mut OnLine<'_>,
     ) -> std::result::Result<bool, TaskError> {
         if line.len() > self.max_line {
             return Err(self.too_long());
@@ -518,7 +537,7 @@ impl LineSplitter<'_> {
                 )
             })?,
         };
-        Ok(sink(s.strip_suffix('\r').unwrap_or(s).to_owned()))
+        sink(s.strip_suffix('\r').unwrap_or(s), self.line_start)
     }
 }
 
@@ -528,6 +547,6 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
 }
 
 #[cold]
-fn task_io(path: &Path, e: std::io::Error) -> TaskError {
+pub(super) fn task_io(path: &Path, e: std::io::Error) -> TaskError {
     TaskError::with_kind(ErrorKind::Io, format!("{}: {e}", path.display()))
 }

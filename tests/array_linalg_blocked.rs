@@ -640,3 +640,51 @@ fn einsum_rejects_bad_subscripts() {
         ErrorKind::InvalidArgument
     );
 }
+
+#[test]
+fn einsum_with_scalars_and_empty_axes() {
+    let ctx = ArrayContext::new();
+    let exec = Sequential::new();
+    let two = ctx.from_ndarray(&ndarray::arr0(2.0).into_dyn(), 1).unwrap();
+    let v = values(&[5], 1);
+    let x = ctx.from_ndarray(&v, 2).unwrap();
+    let got = linalg::einsum(",i->i", &[&two, &x])
+        .unwrap()
+        .compute::<f64>(&exec)
+        .unwrap();
+    common::close(&got, &(&v * 2.0), 0.0);
+    let e = ctx.zeros(&[0], 1, DType::F64).unwrap();
+    assert_eq!(
+        linalg::einsum("i,i", &[&e, &e])
+            .unwrap()
+            .compute_f64(&exec)
+            .unwrap(),
+        0.0
+    );
+    let m = ctx.zeros(&[3, 0], 2, DType::F64).unwrap();
+    let outer = linalg::einsum("ij,kj->ik", &[&m, &m])
+        .unwrap()
+        .compute::<f64>(&exec)
+        .unwrap();
+    common::close(&outer, &ArrayD::zeros(IxDyn(&[3, 3])), 0.0);
+}
+
+#[test]
+fn square_solvers_keep_f32() {
+    let ctx = ArrayContext::new();
+    let exec = Sequential::new();
+    let m = well_conditioned(6);
+    let a = ctx
+        .from_ndarray(&m.clone().into_dyn(), 4)
+        .unwrap()
+        .astype(DType::F32)
+        .unwrap();
+    let b = ctx.ones(&[6], 4, DType::F32).unwrap();
+    let x = linalg::solve(&a, &b).unwrap();
+    let inv = linalg::inv(&a).unwrap();
+    assert_eq!((x.dtype(), inv.dtype()), (DType::F32, DType::F32));
+    let x = f64_1(&x.astype(DType::F64).unwrap(), &exec);
+    assert!((m.dot(&x) - 1.0).iter().all(|e| e.abs() < 1e-4));
+    let inv = f64_2(&inv.astype(DType::F64).unwrap(), &exec);
+    near(&m.dot(&inv), &Array2::eye(6), 1e-4);
+}

@@ -3,12 +3,15 @@
 //! `cargo bench --bench array` runs them all (g is the slowest: filter it out with
 //! `cargo bench --bench array -- '^[a-f]'`). Inputs are built and persisted before timing;
 //! criterion's warm-up is the untimed first run. `cargo bench --bench array -- wrap_200mb`
-//! times wrapping a caller's 200 MB ndarray by copy and in place.
+//! times wrapping a caller's 200 MB ndarray by copy and in place. `cargo bench --bench array
+//! -- linalg` times `tsqr` and `svd` of a tall 200,000 × 100 matrix in 10 row blocks (a tenth
+//! of the rows of the 2,000,000 × 100 case of `dask.array.linalg.tsqr`), Q and R (or U, s and
+//! Vh) computed in one run.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
-use blockwork::array::{Array, ArrayContext, Idx};
-use blockwork::{Pool, ndarray};
+use blockwork::array::{Array, ArrayContext, Idx, linalg};
+use blockwork::{Pool, compute, ndarray};
 use criterion::{Criterion, criterion_group, criterion_main};
 use mimalloc::MiMalloc;
 use std::time::Duration;
@@ -146,5 +149,36 @@ fn wrap(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, arrays, wrap);
+/// `tsqr` and `svd` of a tall-and-skinny matrix (200,000 × 100 `f64`, 10 row blocks), every
+/// factor computed in one run.
+fn tall_skinny(c: &mut Criterion) {
+    let ctx = ArrayContext::new();
+    let pools = [(1, Pool::new(1).unwrap()), (2, Pool::new(2).unwrap())];
+    let a = ctx
+        .random(&[200_000, 100], vec![20_000, 100], 1)
+        .unwrap()
+        .persist(&pools[1].1)
+        .unwrap();
+    let mut g = c.benchmark_group("linalg");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for (t, p) in &pools {
+        g.bench_function(format!("tsqr_200k_x_100_t{t}"), |b| {
+            b.iter(|| {
+                let (q, r) = linalg::tsqr(&a).unwrap();
+                compute((&q, &r), p).unwrap()
+            })
+        });
+        g.bench_function(format!("svd_200k_x_100_t{t}"), |b| {
+            b.iter(|| {
+                let (u, s, vh) = linalg::svd(&a).unwrap();
+                compute((&u, &s, &vh), p).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, arrays, wrap, tall_skinny);
 criterion_main!(benches);

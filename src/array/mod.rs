@@ -80,7 +80,7 @@ mod fuzz_shapes;
 pub mod grid;
 mod interop;
 mod kernels;
-mod linalg;
+pub mod linalg;
 mod npy;
 mod pool;
 mod reduce;

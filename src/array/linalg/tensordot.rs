@@ -1,4 +1,4 @@
-//! Linear algebra: `tensordot` over any number of axes, and `matmul` / `dot` on top of it.
+//! `tensordot` over any number of axes, and `matmul` / `dot` on top of it.
 //!
 //! Contraction axes of the two operands are chunked alike first (the common refinement,
 //! a view). Each output block is one task that multiplies the matching pairs of input
@@ -7,10 +7,10 @@
 //! output block: β = 0 for the first pair (the pooled buffer need not be initialised) and
 //! 1 after. That block product is [`block_product`]; this file builds the graph.
 
-use super::dtype::{BlockData, DType};
-use super::grid::{BlockIndices, Chunks, norm_axis, refine};
-use super::kernels::gemm::{MatLayout, block_product};
-use super::{Array, Layer, blocks_of, token};
+use crate::array::dtype::{BlockData, DType};
+use crate::array::grid::{BlockIndices, Chunks, norm_axis, refine};
+use crate::array::kernels::gemm::{MatLayout, block_product};
+use crate::array::{Array, Layer, blocks_of, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
@@ -96,8 +96,10 @@ impl Array {
     /// `matmul` with batch axes: one 2-D product per batch entry, stacked back.
     fn batched_matmul(&self, other: &Array) -> Result<Array> {
         let (na, nb) = (self.ndim(), other.ndim());
-        let batch =
-            super::grid::broadcast_shapes(&self.shape()[..na - 2], &other.shape()[..nb - 2])?;
+        let batch = crate::array::grid::broadcast_shapes(
+            &self.shape()[..na - 2],
+            &other.shape()[..nb - 2],
+        )?;
         let mut a_shape = batch.clone();
         a_shape.extend_from_slice(&self.shape()[na - 2..]);
         let mut b_shape = batch.clone();
@@ -124,8 +126,8 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
     let parts: Vec<Array> = (0..a.shape()[0])
         .map(|i| {
             let (ai, bi) = (
-                a.index(&[super::Idx::Int(i as isize)])?,
-                b.index(&[super::Idx::Int(i as isize)])?,
+                a.index(&[crate::array::Idx::Int(i as isize)])?,
+                b.index(&[crate::array::Idx::Int(i as isize)])?,
             );
             stack_products(&ai, &bi, depth - 1)
         })
@@ -141,13 +143,13 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
 /// The task op: the output block of the index given as first argument, from the lists of
 /// `a` and `b` blocks given as second and third.
 fn product_op(
-    ctx: super::ArrayContext,
+    ctx: crate::array::ArrayContext,
     nc: Chunks,
     layouts: Arc<(MatLayout, MatLayout)>,
     dt: DType,
 ) -> Op {
     Op::new("tensordot", move |args: &[Value]| {
-        let idx = super::block_index(&args[0])?;
+        let idx = crate::array::block_index(&args[0])?;
         let av = blocks_of(args[1].as_list().unwrap_or(&[]))?;
         let bv = blocks_of(args[2].as_list().unwrap_or(&[]))?;
         let mut out = ctx.alloc(dt, &nc.block_shape(&idx));
@@ -209,7 +211,7 @@ fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Resu
     for idx in chunks.indices() {
         let (ia, ib) = idx.split_at(fa.len());
         let args = [
-            Arg::lit(super::index_value(&idx)),
+            Arg::lit(crate::array::index_value(&idx)),
             Arg::key(Key::block(&panel_a, ia)),
             Arg::key(Key::block(&panel_b, ib)),
         ];

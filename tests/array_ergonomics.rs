@@ -171,6 +171,27 @@ fn s_macro_errors_are_typed() {
     same_slice!(x, a; ..;isize::MIN, ..;isize::MAX);
 }
 
+#[test]
+fn s_macro_steps_of_any_integer_type_never_wrap() {
+    let ctx = ArrayContext::new();
+    let a = data(&[7, 5], 12);
+    let x = ctx.from_ndarray(&a, [3, 2]).unwrap();
+    // A step past isize::MAX walks forwards, taking the first position only: it must not
+    // wrap to a negative (backwards) step.
+    let (huge, usz, small) = (u64::MAX, usize::MAX, 2u32);
+    let want_first = a.slice(ndarray::s![..;7, ..]).to_owned().into_dyn();
+    for got in [
+        x.slice(s![..;huge, ..]),
+        x.slice(s![..;usz, ..]),
+        x.slice(s![..;(isize::MAX as u64 + 1), ..]),
+    ] {
+        assert_eq!(got.unwrap().compute::<f64>(&seq()).unwrap(), want_first);
+    }
+    let neg = -3i64;
+    same_slice!(x, a; ..;small, 1..;neg);
+    same_slice!(x, a; ..;2, ..;-2);
+}
+
 // ---- reductions ----
 
 #[test]

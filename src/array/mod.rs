@@ -75,7 +75,7 @@ pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
-pub use slicing::{SliceElem, SliceRange};
+pub use slicing::{SliceElem, SliceRange, SliceStep};
 pub use views::Idx;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};

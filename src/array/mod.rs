@@ -60,6 +60,7 @@ mod shape;
 mod slicing;
 mod views;
 
+pub use crate::compute::TypedArray;
 /// The index macro of [`Array::slice`] (also at the crate root).
 pub use crate::s;
 pub use arith::ArrayScalar;
@@ -437,6 +438,19 @@ impl Array {
         &self,
         exec: &impl Executor,
     ) -> Result<ndarray::Array<T, D>> {
+        self.check_typed::<T, D>()?;
+        crate::compute::typed_result(self.compute_data(exec)?)
+    }
+
+    /// Checks that the array is of type `T` ([`Type`](ErrorKind::Type) error otherwise)
+    /// with `D`'s number of axes ([`Shape`](ErrorKind::Shape) error otherwise).
+    pub(crate) fn check_typed<T: Element, D: ndarray::Dimension>(&self) -> Result<()> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("array is {}, asked for {}", self.dtype(), T::DTYPE),
+            ));
+        }
         if D::NDIM.is_some_and(|n| n != self.ndim()) {
             return Err(Error::new(
                 ErrorKind::Shape,
@@ -447,9 +461,7 @@ impl Array {
                 ),
             ));
         }
-        self.compute::<T>(exec)?
-            .into_dimensionality::<D>()
-            .map_err(|e| Error::new(ErrorKind::Shape, e.to_string()))
+        Ok(())
     }
 
     /// Computes a single-element array (a full reduction, or any array of one element) and

@@ -315,6 +315,7 @@ pub(crate) fn one_value(values: &[Value]) -> Result<&Value> {
 /// The blocks of `array` (its [`Array::keys`] order) assembled into one block.
 pub(crate) fn assemble(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
     fn typed<T: Element>(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
+        crate::array::check_alloc::<T>(array.len())?;
         let mut full = ndarray::ArrayD::<T>::default(array.shape());
         let indices = array.chunks().indices();
         if blocks.len() != array.chunks().nblocks() {

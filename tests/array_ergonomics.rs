@@ -492,3 +492,25 @@ fn array_blocks_feed_the_callers_tasks() {
         ErrorKind::Type
     );
 }
+
+#[test]
+fn blocks_the_system_cannot_allocate_are_errors_not_aborts() {
+    // 2^60 bytes in one block: within isize's range (so not a size overflow), beyond any
+    // machine's memory. Computing it must fail with an error, not abort the process.
+    let ctx = ArrayContext::new();
+    let x = ctx.zeros(&[1 << 57], 1 << 57, DType::F64).unwrap();
+    let y = (&x + 1.0).slice(s![..;-1]).unwrap();
+    let pool = Pool::new(2).unwrap();
+    for e in [
+        x.compute::<f64>(&seq()).unwrap_err(),
+        y.compute::<f64>(&pool).unwrap_err(),
+        y.compute_as::<f64, Ix1>(&pool).unwrap_err(),
+        blockwork::compute((&y.typed::<f64, Ix1>().unwrap(),), &pool).unwrap_err(),
+        x.persist(&pool).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("cannot allocate"), "{e}");
+    }
+    // The pool and the context still work.
+    let z = ctx.arange(0.0, 5.0, 1.0, 2).unwrap();
+    assert_eq!(z.sum(None).unwrap().compute_f64(&pool).unwrap(), 10.0);
+}

@@ -74,6 +74,7 @@ pub use fuzz::fuzz_array_index;
 pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
+pub(crate) use pool::check_alloc;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};
@@ -128,9 +129,10 @@ impl ArrayContext {
         Block::new(data, Some(self.pool.clone())).into_value()
     }
 
-    /// A standard-layout block of `shape` and `dtype` on pooled storage, to be overwritten.
-    pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> BlockData {
-        dtype::with_dtype!(dtype, T => Element::wrap(self.pool.array::<T>(shape)))
+    /// A standard-layout block of `shape` and `dtype` on pooled storage, to be overwritten;
+    /// a size the system cannot allocate is an error (see [`pool::check_alloc`]).
+    pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> Result<BlockData, TaskError> {
+        Ok(dtype::with_dtype!(dtype, T => Element::wrap(self.pool.try_array::<T>(shape)?)))
     }
 }
 
@@ -335,7 +337,7 @@ impl Array {
             let idx = block_index(&args[0])?;
             let inputs = blocks_of(&args[1..])?;
             let shape = chunks.block_shape(&idx);
-            let mut out = ctx.alloc(dtype, &shape);
+            let mut out = ctx.alloc(dtype, &shape)?;
             kernels::eval::Kernel::new(&fused, &inputs, &idx, &shape, &[])?.write(&mut out)?;
             Ok(ctx.block(out))
         });
@@ -391,6 +393,8 @@ impl Array {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
+        dtype::with_dtype!(self.dtype(), T => pool::check_alloc::<T>(self.len()))
+            .map_err(|e| Error::new(e.kind(), e.message()))?;
         let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
             ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
         for (idx, v) in self.chunks().indices().zip(&out.values) {

@@ -8,6 +8,7 @@
 //! pool: each [`ArrayContext`](super::ArrayContext) owns one, shared by the arrays it makes.
 
 use super::dtype::{BlockData, DType, Element, with_block};
+use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
 use ndarray::{ArrayD, IxDyn};
 use rustc_hash::FxHashMap;
@@ -85,6 +86,24 @@ impl BufferPool {
     /// A buffer of exactly `len` elements. Its contents are unspecified (a recycled buffer
     /// keeps its old values); callers overwrite every element.
     pub fn take<T: Pooled>(&self, len: usize) -> Vec<T> {
+        self.recycled(len).unwrap_or_else(|| {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            vec![T::default(); len]
+        })
+    }
+
+    /// As [`take`](Self::take), with a new buffer checked by [`check_alloc`] first.
+    pub(crate) fn try_take<T: Pooled>(&self, len: usize) -> Result<Vec<T>, TaskError> {
+        if let Some(v) = self.recycled(len) {
+            return Ok(v);
+        }
+        check_alloc::<T>(len)?;
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![T::default(); len])
+    }
+
+    /// A held buffer of `len` elements, if there is one.
+    fn recycled<T: Pooled>(&self, len: usize) -> Option<Vec<T>> {
         if len > 0 {
             let got = T::list(self)
                 .lock()
@@ -95,11 +114,10 @@ impl BufferPool {
                 self.held
                     .fetch_sub(len * std::mem::size_of::<T>(), Ordering::Relaxed);
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return v;
+                return Some(v);
             }
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        vec![T::default(); len]
+        None
     }
 
     /// Returns a buffer for reuse (dropped instead if the pool is full).
@@ -149,6 +167,32 @@ impl BufferPool {
         ArrayD::from_shape_vec(IxDyn(shape), self.take::<T>(n))
             .expect("a buffer of the shape's size fits the shape")
     }
+
+    /// As [`array`](Self::array), with a new buffer checked by [`check_alloc`] first.
+    pub(crate) fn try_array<T: Pooled>(&self, shape: &[usize]) -> Result<ArrayD<T>, TaskError> {
+        let n = shape.iter().product();
+        Ok(ArrayD::from_shape_vec(IxDyn(shape), self.try_take::<T>(n)?)
+            .expect("a buffer of the shape's size fits the shape"))
+    }
+}
+
+/// Allocations of at least this many bytes are checked by [`check_alloc`].
+const CHECKED_ALLOC_BYTES: usize = 1 << 26;
+
+/// Whether `len` elements of `T` can be allocated: for 64 MiB and more, the allocation is
+/// tried fallibly and released again (the caller then allocates it zeroed, which the
+/// system maps lazily), so that a size the system refuses is a
+/// [`TooLarge`](ErrorKind::TooLarge) error rather than an aborted process. Smaller sizes
+/// are not tried.
+pub(crate) fn check_alloc<T>(len: usize) -> Result<(), TaskError> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>());
+    if bytes >= CHECKED_ALLOC_BYTES && Vec::<T>::new().try_reserve_exact(len).is_err() {
+        return Err(TaskError::with_kind(
+            ErrorKind::TooLarge,
+            format!("cannot allocate {bytes} bytes for {len} elements"),
+        ));
+    }
+    Ok(())
 }
 
 /// One block of an array: typed data plus the pool its storage returns to on drop.

@@ -5,6 +5,8 @@
 //! ([`Value::nbytes`]) so that runs can account for live memory. Freeing a value is dropping
 //! it; payloads with pooled storage return it to their pool in their own `Drop`.
 
+use crate::array::Block;
+use crate::array::{block_into, block_takes_as};
 pub use crate::typed::{FromValue, IntoTaskResult, TaskArg};
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -86,7 +88,11 @@ impl Value {
 
     /// The payload of type `T` by value, without a copy, when this value holds the only
     /// reference to it; otherwise the value back, unchanged. `T` is the type given to
-    /// [`Value::opaque`] or [`Value::payload`].
+    /// [`Value::opaque`] or [`Value::payload`]; the contents of an `Arc<T>` a typed task
+    /// returned (when nothing else holds the `Arc`); or, for an array block (what a typed
+    /// task returning an `ndarray` array gives), its
+    /// [`BlockData`](crate::array::BlockData) or its array as `ArrayD<E>`, or `Array1<E>`
+    /// to `Array3<E>` of its number of axes.
     ///
     /// ```
     /// use blockwork::Value;
@@ -96,6 +102,11 @@ impl Value {
     /// drop(shared);
     /// assert_eq!(v.try_take::<Vec<f64>>().unwrap(), vec![1.0; 4]);
     /// assert!(Value::Int(1).try_take::<i64>().is_err()); // not a payload
+    ///
+    /// let make = blockwork::Op::typed("make", || ndarray::Array2::<f64>::eye(3));
+    /// let m = make.call(&[])?.try_take::<ndarray::Array2<f64>>().unwrap(); // no copy
+    /// assert_eq!(m.diag().sum(), 3.0);
+    /// # Ok::<(), blockwork::TaskError>(())
     /// ```
     pub fn try_take<T: Any + Send + Sync>(self) -> Result<T, Value> {
         let Value::Opaque(p) = &self else {
@@ -109,6 +120,21 @@ impl Value {
         }
         if concrete == TypeId::of::<T>() {
             return unwrap_payload::<T>(p);
+        }
+        if concrete == TypeId::of::<Block>() {
+            let fits = p
+                .as_any()
+                .downcast_ref::<Block>()
+                .is_some_and(block_takes_as::<T>);
+            if !fits {
+                return Err(Value::Opaque(p));
+            }
+            return unwrap_payload::<Block>(p).map(block_into::<T>);
+        }
+        if concrete == TypeId::of::<FixedSizePayload<Arc<T>>>() {
+            let arc = unwrap_payload::<FixedSizePayload<Arc<T>>>(p)?.value;
+            return Arc::try_unwrap(arc)
+                .map_err(|arc| Value::opaque(arc, std::mem::size_of::<T>()));
         }
         Err(Value::Opaque(p))
     }

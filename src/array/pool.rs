@@ -10,9 +10,9 @@
 use super::dtype::{BlockData, DType, Element, with_block};
 use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn};
 use rustc_hash::FxHashMap;
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -231,6 +231,53 @@ impl Block {
     pub fn into_value(self) -> crate::Value {
         crate::Value::payload(self)
     }
+
+    /// The data, moved out (its storage then does not return to the pool).
+    pub fn into_data(mut self) -> BlockData {
+        self.pool = None;
+        std::mem::replace(
+            &mut self.data,
+            BlockData::Bool(ArrayD::default(IxDyn(&[0]))),
+        )
+    }
+}
+
+/// Whether a block's data can be moved out as a `T` ([`block_into`]): [`BlockData`], or an
+/// `ndarray` array of its element type with a dynamic dimension or its number of axes (one
+/// to three).
+pub(crate) fn block_takes_as<T: Any>(b: &Block) -> bool {
+    fn fits<E: Element, T: Any>(a: &ArrayD<E>) -> bool {
+        let t = TypeId::of::<T>();
+        t == TypeId::of::<ArrayD<E>>()
+            || (t == TypeId::of::<Array1<E>>() && a.ndim() == 1)
+            || (t == TypeId::of::<Array2<E>>() && a.ndim() == 2)
+            || (t == TypeId::of::<Array3<E>>() && a.ndim() == 3)
+    }
+    TypeId::of::<T>() == TypeId::of::<BlockData>() || with_block!(&b.data, a => fits::<_, T>(a))
+}
+
+/// The block's data moved out as `T`, which [`block_takes_as`] accepted.
+pub(crate) fn block_into<T: Any>(b: Block) -> T {
+    fn boxed<E: Element, T: Any>(a: ArrayD<E>) -> Box<dyn Any> {
+        let t = TypeId::of::<T>();
+        let axes = "the number of axes was checked";
+        if t == TypeId::of::<Array1<E>>() {
+            Box::new(a.into_dimensionality::<Ix1>().expect(axes))
+        } else if t == TypeId::of::<Array2<E>>() {
+            Box::new(a.into_dimensionality::<Ix2>().expect(axes))
+        } else if t == TypeId::of::<Array3<E>>() {
+            Box::new(a.into_dimensionality::<Ix3>().expect(axes))
+        } else {
+            Box::new(a)
+        }
+    }
+    let data = b.into_data();
+    let any: Box<dyn Any> = if TypeId::of::<T>() == TypeId::of::<BlockData>() {
+        Box::new(data)
+    } else {
+        with_block!(data, a => boxed::<_, T>(a))
+    };
+    *any.downcast::<T>().expect("checked by block_takes_as")
 }
 
 impl Drop for Block {

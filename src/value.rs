@@ -5,8 +5,6 @@
 //! ([`Value::nbytes`]) so that runs can account for live memory. Freeing a value is dropping
 //! it; payloads with pooled storage return it to their pool in their own `Drop`.
 
-use crate::array::Block;
-use crate::array::{block_into, block_takes_as};
 pub use crate::typed::{FromValue, IntoTaskResult, TaskArg};
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -53,6 +51,14 @@ pub trait Payload: Any + Send + Sync {
     }
     /// `self` as `Any`, for downcasting.
     fn as_any(&self) -> &dyn Any;
+    /// The contents moved out as the type `want`, boxed (a `Box` of exactly that type), for
+    /// [`Value::try_take`] of a type other than the payload's own; `None`, leaving the
+    /// payload as it was, for a type it does not offer (the default: none). Called only on
+    /// the last reference, which is dropped right after.
+    fn take_as(&mut self, want: TypeId) -> Option<Box<dyn Any>> {
+        let _ = want;
+        None
+    }
 }
 
 /// A payload wrapper with a fixed size estimate, made by [`Value::opaque`].
@@ -121,22 +127,20 @@ impl Value {
         if concrete == TypeId::of::<T>() {
             return unwrap_payload::<T>(p);
         }
-        if concrete == TypeId::of::<Block>() {
-            let fits = p
-                .as_any()
-                .downcast_ref::<Block>()
-                .is_some_and(block_takes_as::<T>);
-            if !fits {
-                return Err(Value::Opaque(p));
-            }
-            return unwrap_payload::<Block>(p).map(block_into::<T>);
-        }
         if concrete == TypeId::of::<FixedSizePayload<Arc<T>>>() {
             let arc = unwrap_payload::<FixedSizePayload<Arc<T>>>(p)?.value;
             return Arc::try_unwrap(arc)
                 .map_err(|arc| Value::opaque(arc, std::mem::size_of::<T>()));
         }
-        Err(Value::Opaque(p))
+        // Another type the payload offers (an array block gives its array).
+        let mut p = p;
+        let Some(inner) = Arc::get_mut(&mut p) else {
+            return Err(Value::Opaque(p));
+        };
+        match inner.take_as(TypeId::of::<T>()).map(|b| b.downcast::<T>()) {
+            Some(Ok(t)) => Ok(*t),
+            _ => Err(Value::Opaque(p)),
+        }
     }
 
     /// The payload of type `T` by value: taken without a copy when this is the only

@@ -242,42 +242,36 @@ impl Block {
     }
 }
 
-/// Whether a block's data can be moved out as a `T` ([`block_into`]): [`BlockData`], or an
+/// Whether a block's data can be moved out as the type `want`: [`BlockData`], or an
 /// `ndarray` array of its element type with a dynamic dimension or its number of axes (one
 /// to three).
-pub(crate) fn block_takes_as<T: Any>(b: &Block) -> bool {
-    fn fits<E: Element, T: Any>(a: &ArrayD<E>) -> bool {
-        let t = TypeId::of::<T>();
-        t == TypeId::of::<ArrayD<E>>()
-            || (t == TypeId::of::<Array1<E>>() && a.ndim() == 1)
-            || (t == TypeId::of::<Array2<E>>() && a.ndim() == 2)
-            || (t == TypeId::of::<Array3<E>>() && a.ndim() == 3)
+fn block_takes_as(data: &BlockData, want: TypeId) -> bool {
+    fn fits<E: Element>(a: &ArrayD<E>, want: TypeId) -> bool {
+        want == TypeId::of::<ArrayD<E>>()
+            || (want == TypeId::of::<Array1<E>>() && a.ndim() == 1)
+            || (want == TypeId::of::<Array2<E>>() && a.ndim() == 2)
+            || (want == TypeId::of::<Array3<E>>() && a.ndim() == 3)
     }
-    TypeId::of::<T>() == TypeId::of::<BlockData>() || with_block!(&b.data, a => fits::<_, T>(a))
+    want == TypeId::of::<BlockData>() || with_block!(data, a => fits(a, want))
 }
 
-/// The block's data moved out as `T`, which [`block_takes_as`] accepted.
-pub(crate) fn block_into<T: Any>(b: Block) -> T {
-    fn boxed<E: Element, T: Any>(a: ArrayD<E>) -> Box<dyn Any> {
-        let t = TypeId::of::<T>();
-        let axes = "the number of axes was checked";
-        if t == TypeId::of::<Array1<E>>() {
-            Box::new(a.into_dimensionality::<Ix1>().expect(axes))
-        } else if t == TypeId::of::<Array2<E>>() {
-            Box::new(a.into_dimensionality::<Ix2>().expect(axes))
-        } else if t == TypeId::of::<Array3<E>>() {
-            Box::new(a.into_dimensionality::<Ix3>().expect(axes))
+/// `data` boxed as the type `want`, which [`block_takes_as`] accepted.
+fn block_boxed(data: BlockData, want: TypeId) -> Option<Box<dyn Any>> {
+    fn boxed<E: Element>(a: ArrayD<E>, want: TypeId) -> Option<Box<dyn Any>> {
+        Some(if want == TypeId::of::<Array1<E>>() {
+            Box::new(a.into_dimensionality::<Ix1>().ok()?)
+        } else if want == TypeId::of::<Array2<E>>() {
+            Box::new(a.into_dimensionality::<Ix2>().ok()?)
+        } else if want == TypeId::of::<Array3<E>>() {
+            Box::new(a.into_dimensionality::<Ix3>().ok()?)
         } else {
             Box::new(a)
-        }
+        })
     }
-    let data = b.into_data();
-    let any: Box<dyn Any> = if TypeId::of::<T>() == TypeId::of::<BlockData>() {
-        Box::new(data)
-    } else {
-        with_block!(data, a => boxed::<_, T>(a))
-    };
-    *any.downcast::<T>().expect("checked by block_takes_as")
+    if want == TypeId::of::<BlockData>() {
+        return Some(Box::new(data));
+    }
+    with_block!(data, a => boxed(a, want))
 }
 
 impl Drop for Block {
@@ -308,5 +302,18 @@ impl Payload for Block {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    /// The data as [`BlockData`], or its array as `ArrayD<E>`, or `Array1<E>` to
+    /// `Array3<E>` of its number of axes (its storage then does not return to the pool).
+    fn take_as(&mut self, want: TypeId) -> Option<Box<dyn Any>> {
+        if !block_takes_as(&self.data, want) {
+            return None;
+        }
+        self.pool = None;
+        let data = std::mem::replace(
+            &mut self.data,
+            BlockData::Bool(ArrayD::default(IxDyn(&[0]))),
+        );
+        block_boxed(data, want)
     }
 }

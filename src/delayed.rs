@@ -618,7 +618,13 @@ pub struct Input {
 /// What a delayed call takes where the function takes an `A`: a `&Delayed<A>` (a
 /// dependency), a `&Delayed<Array<T, D>>` where `A` is a view of it, or a plain `A`, which
 /// becomes a literal argument (converted with [`IntoTaskResult`]; a conversion that fails
-/// makes the call fail with that error when it runs).
+/// makes the call fail with that error when it runs). Anything else is a compile error
+/// naming both types:
+///
+/// ```compile_fail,E0277
+/// let inc = blockwork::delayed("inc", |x: i64| x + 1);
+/// let y = inc.call1("three"); // `&str` cannot be passed where the delayed function takes `i64`
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be passed where the delayed function takes `{A}`",
     label = "expected `{A}` or `&Delayed<{A}>`"

@@ -514,3 +514,35 @@ fn blocks_the_system_cannot_allocate_are_errors_not_aborts() {
     let z = ctx.arange(0.0, 5.0, 1.0, 2).unwrap();
     assert_eq!(z.sum(None).unwrap().compute_f64(&pool).unwrap(), 10.0);
 }
+
+#[test]
+fn shared_sources_written_after_wrapping_do_not_change_the_array() {
+    // The caller keeps a clone of the `ArcArray` and writes through it: the write copies
+    // (copy on write), so the wrapped array keeps the contents it was given.
+    let ctx = ArrayContext::new();
+    let a = data(&[6, 4], 13).into_dimensionality::<Ix2>().unwrap();
+    let mut mine = a.clone().into_shared();
+    let x = ctx.from_shared(mine.clone(), [4, 3]).unwrap();
+    let total = x.sum(None).unwrap();
+    mine[[0, 0]] = 1e6;
+    mine.fill(-1.0);
+    assert_eq!(x.compute_as::<f64, Ix2>(&seq()).unwrap(), a);
+    assert!((total.compute_f64(&seq()).unwrap() - a.sum()).abs() < 1e-9);
+    drop(x);
+    mine.fill(5.0); // now the only owner: written in place, the sum still sees the old data
+    assert!((total.compute_f64(&Pool::new(2).unwrap()).unwrap() - a.sum()).abs() < 1e-9);
+    // Arrays of two contexts mix: in one expression and in one multi-result compute.
+    let other = ArrayContext::new();
+    let y = other.from_ndarray(&a.clone().into_dyn(), 2).unwrap();
+    let x = ctx.from_shared(a.clone().into_shared(), [4, 3]).unwrap();
+    let (s, d) = blockwork::compute(
+        (
+            &(&x + &y).typed::<f64, Ix2>().unwrap(),
+            &(&y - &x).typed::<f64, Ix2>().unwrap(),
+        ),
+        &Pool::new(2).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s, &a * 2.0);
+    assert!(d.iter().all(|&v| v == 0.0));
+}

@@ -440,3 +440,50 @@ fn several_arrays_computed_typed_in_one_run_share_their_blocks() {
         ErrorKind::Shape
     );
 }
+
+#[test]
+fn panicking_functions_in_delayed_calls_and_typed_ops_are_errors() {
+    let boom = delayed("boom", |x: i64| -> i64 {
+        if x > 2 {
+            panic!("user panic at {x}")
+        }
+        x
+    });
+    let ok = boom.call1(1i64);
+    let bad = boom.call1(3i64);
+    let after = delayed("after", |a: i64, b: i64| a + b).call2(&ok, &bad);
+    let p = pool();
+    for e in [
+        bad.compute(&p).unwrap_err(),
+        bad.compute(&Sequential::new()).unwrap_err(),
+        after.compute(&p).unwrap_err(),
+        compute((&ok, &after), &p).map(|_| ()).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::TaskPanicked, "{e}");
+        assert!(e.to_string().contains("user panic at 3"), "{e}");
+        assert_eq!(e.task_key(), Some(bad.key()));
+    }
+    // The pool and the other values are still fine.
+    assert_eq!(ok.compute(&p).unwrap(), 1);
+    assert_eq!(compute((&ok, &ok), &p).unwrap(), (1, 1));
+    // A panic inside an array's delayed block and inside a bag's map.
+    let blocks: Vec<Delayed<ArrayD<f64>>> = (0..3i64)
+        .map(|i| {
+            delayed("blk", |i: i64| -> ArrayD<f64> {
+                assert!(i != 1, "block {i} cannot be loaded");
+                ArrayD::zeros(IxDyn(&[2]))
+            })
+            .call1(i)
+        })
+        .collect();
+    let x = Delayed::to_array(&ArrayContext::new(), &blocks, &[6], 2).unwrap();
+    let e = x.sum(None).unwrap().compute_f64(&p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+    assert!(e.to_string().contains("block 1 cannot be loaded"), "{e}");
+    let b = Bag::from_vec((0..10i64).collect(), 3)
+        .unwrap()
+        .map(|x| if x == 7 { panic!("item {x}") } else { x });
+    let e = compute((&b.sum(), &b.count()), &p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+    assert!(e.to_string().contains("item 7"), "{e}");
+}

@@ -8,7 +8,7 @@
 //! ```
 
 use blockwork::array::{ArrayContext, Reduction};
-use blockwork::ndarray::{Array2, ArrayD, Axis};
+use blockwork::ndarray::{Array2, Axis, Ix2};
 use blockwork::{Pool, compute, delayed, s};
 
 /// Least-squares slope of `ys` against `0, 1, 2, ...`.
@@ -39,9 +39,11 @@ fn main() -> blockwork::Result<()> {
     let cov = z.t().matmul(&z)? / (data.nrows() - 1) as f64;
     let corner = z.slice(s![..3, ..2])?;
 
-    // Both results in one run: `z` is computed once for the two.
-    let (cov, corner) = compute((&cov, &corner), &pool)?;
-    let cov: &ArrayD<f64> = cov.as_array().expect("a float array");
+    // Both results in one run, as 2-d ndarrays: `z` is computed once for the two.
+    let (cov, corner) = compute(
+        (&cov.typed::<f64, Ix2>()?, &corner.typed::<f64, Ix2>()?),
+        &pool,
+    )?;
     println!("covariance of the standardized columns:");
     for row in cov.outer_iter() {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:6.3}")).collect();
@@ -49,7 +51,7 @@ fn main() -> blockwork::Result<()> {
     }
     println!(
         "z[:3, :2] = {:?}",
-        corner.as_array::<f64>().expect("floats").as_slice()
+        corner.as_slice().expect("standard layout")
     );
 
     // A reference computed directly with ndarray.
@@ -66,8 +68,8 @@ fn main() -> blockwork::Result<()> {
     assert!(worst < 1e-9);
 
     // An ordinary function over a result, called lazily.
-    let first_row: Vec<f64> = cov.index_axis(Axis(0), 0).iter().copied().collect();
-    let fit = delayed("slope", slope).call1(first_row);
+    let first_row: Vec<f64> = cov.row(0).to_vec();
+    let fit = delayed!(slope(first_row));
     println!("slope of the first row: {:.4}", fit.compute(&pool)?);
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! [`compute`] takes a tuple of references to lazy collections (arrays, bags, bag items,
 //! [`Delayed`](crate::delayed::Delayed) values), merges their graphs, runs them once, and
 //! returns their results as a tuple: the work they share (the same keys, as equal
-//! computations get equal keys) is computed once.
+//! computations get equal keys) is computed once. An array gives a [`BlockData`];
+//! [`Array::typed`] gives it as an `ndarray` of a chosen element type and dimension.
 //!
 //! ```
 //! use blockwork::{bag::Bag, compute, Sequential};
@@ -16,15 +17,17 @@
 use crate::array::{Array, Block, BlockData, DType, Element};
 pub(crate) use crate::bag::task_to_error as task_error;
 use crate::bag::{self, Bag, Item, Partition};
-use crate::error::{Error, Result, TaskError};
+use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
 use crate::graph::Graph;
 use crate::key::Key;
 use crate::plan::Plan;
 use crate::value::Value;
+use std::marker::PhantomData;
 
 /// A lazy collection: a graph, the keys of its outputs in that graph, and how the values
 /// of those keys become its result. Implemented by [`Array`] (an n-d [`BlockData`]),
+/// [`TypedArray`] (an `ndarray::Array<T, D>`, from [`Array::typed`]),
 /// [`Bag<T>`] (a `Vec<T>`), [`Item<T>`] (a `T`) and
 /// [`Delayed<T>`](crate::delayed::Delayed) (a `T`); [`compute`] runs several at once.
 ///
@@ -151,6 +154,108 @@ impl Collection for Array {
     }
 }
 
+/// An array computed into an `ndarray` of element type `T` and dimension `D` (an
+/// [`Array2<f64>`](ndarray::Array2), say), made by [`Array::typed`]: for [`compute`], where
+/// an [`Array`] itself gives a [`BlockData`].
+///
+/// ```
+/// use blockwork::array::ArrayContext;
+/// use blockwork::ndarray::{Array1, Array2, Ix1, Ix2};
+/// use blockwork::{compute, Pool};
+/// let ctx = ArrayContext::new();
+/// let x = ctx.full(&[3, 4], 2, 1.5)?;
+/// let col_sums = x.sum(0)?;
+/// let (m, c): (Array2<f64>, Array1<f64>) =
+///     compute((&x.typed::<f64, Ix2>()?, &col_sums.typed::<f64, Ix1>()?), &Pool::new(2)?)?;
+/// assert_eq!((m, c), (Array2::from_elem((3, 4), 1.5), Array1::from_elem(4, 4.5)));
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TypedArray<T, D> {
+    array: Array,
+    _type: PhantomData<fn() -> (T, D)>,
+}
+
+impl<T, D> std::fmt::Debug for TypedArray<T, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TypedArray<{}, {}>({:?})",
+            std::any::type_name::<T>(),
+            std::any::type_name::<D>(),
+            self.array
+        )
+    }
+}
+
+impl<T, D> TypedArray<T, D> {
+    /// The array.
+    pub fn array(&self) -> &Array {
+        &self.array
+    }
+}
+
+impl Array {
+    /// This array, to be computed by [`compute`] into an `ndarray::Array<T, D>` (as
+    /// [`Array::compute_as`] computes it alone).
+    ///
+    /// Errors, before anything runs: `T` other than the array's type is a
+    /// [`Type`](crate::ErrorKind::Type) error, `D` of another number of axes a
+    /// [`Shape`](crate::ErrorKind::Shape) error.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// use blockwork::ndarray::{Ix0, Ix1, Ix2};
+    /// use blockwork::{compute, Sequential};
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.arange(0.0, 6.0, 1.0, 4)?.reshape(&[2, 3])?;
+    /// let total = x.sum(None)?;
+    /// let (m, t) = compute((&x.typed::<f64, Ix2>()?, &total.typed::<f64, Ix0>()?), &Sequential::new())?;
+    /// assert_eq!((m[[1, 2]], t.into_scalar()), (5.0, 15.0));
+    /// assert!(x.typed::<f64, Ix1>().is_err()); // two axes
+    /// assert!(x.typed::<i64, Ix2>().is_err()); // float64
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn typed<T: Element, D: ndarray::Dimension>(&self) -> Result<TypedArray<T, D>> {
+        self.check_typed::<T, D>()?;
+        Ok(TypedArray {
+            array: self.clone(),
+            _type: PhantomData,
+        })
+    }
+}
+
+/// Computes to the whole array as an `ndarray::Array<T, D>`.
+impl<T: Element, D: ndarray::Dimension> Collection for TypedArray<T, D> {
+    type Output = ndarray::Array<T, D>;
+    fn task_graph(&self) -> Result<Graph> {
+        self.array.graph()
+    }
+    fn output_keys(&self) -> Vec<Key> {
+        self.array.keys()
+    }
+    fn finish(&self, values: Vec<Value>) -> Result<ndarray::Array<T, D>> {
+        let data = assemble(&self.array, &values).map_err(task_error)?;
+        typed_result(data)
+    }
+}
+
+/// An assembled block as an `ndarray::Array<T, D>`, or a typed error.
+pub(crate) fn typed_result<T: Element, D: ndarray::Dimension>(
+    data: BlockData,
+) -> Result<ndarray::Array<T, D>> {
+    let found = data.dtype();
+    T::unwrap(data)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Type,
+                format!("array is {found}, asked for {}", T::DTYPE),
+            )
+        })?
+        .into_dimensionality::<D>()
+        .map_err(|e| Error::new(ErrorKind::Shape, e.to_string()))
+}
+
 /// Computes to the elements of every partition, in order.
 impl<T: bag::Element> Collection for Bag<T> {
     type Output = Vec<T>;
@@ -210,6 +315,7 @@ pub(crate) fn one_value(values: &[Value]) -> Result<&Value> {
 /// The blocks of `array` (its [`Array::keys`] order) assembled into one block.
 pub(crate) fn assemble(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
     fn typed<T: Element>(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
+        crate::array::check_alloc::<T>(array.len())?;
         let mut full = ndarray::ArrayD::<T>::default(array.shape());
         let indices = array.chunks().indices();
         if blocks.len() != array.chunks().nblocks() {

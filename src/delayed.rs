@@ -1,7 +1,8 @@
 //! Delayed values: lazy results of ordinary function calls, in the manner of `dask.delayed`.
 //!
-//! [`delayed`] wraps a function; calling it with [`DelayedFn::call1`] (`call0` to `call4`)
-//! records the call instead of running it and returns a typed [`Delayed<T>`]. Arguments
+//! [`delayed`] wraps a function; calling it with [`DelayedFn::call1`] (`call0` to `call8`)
+//! records the call instead of running it and returns a typed [`Delayed<T>`]; the
+//! [`delayed!`](crate::delayed!) macro writes the call itself, `delayed!(fit(&data, 3))`. Arguments
 //! are other delayed values (`&Delayed<T>` where the function takes `T`, or takes a view
 //! of it) or plain values, which become literals. Nothing runs until
 //! [`Delayed::compute`] (or [`compute`](crate::compute()) of several), which builds one task
@@ -549,7 +550,63 @@ calls! {
     call2 2: A a, B b;
     call3 3: A a, B b, C c;
     call4 4: A a, B b, C c, D d;
+    call5 5: A a, B b, C c, D d, E e;
+    call6 6: A a, B b, C c, D d, E e, G g;
+    call7 7: A a, B b, C c, D d, E e, G g, H h;
+    call8 8: A a, B b, C c, D d, E e, G g, H h, I i;
 }
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __delayed_call {
+    (@call $f:expr;) => { $f.call0() };
+    (@call $f:expr; $a:expr) => { $f.call1($a) };
+    (@call $f:expr; $a:expr, $b:expr) => { $f.call2($a, $b) };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr) => { $f.call3($a, $b, $c) };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr, $d:expr) => { $f.call4($a, $b, $c, $d) };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr, $d:expr, $e:expr) => {
+        $f.call5($a, $b, $c, $d, $e)
+    };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $g:expr) => {
+        $f.call6($a, $b, $c, $d, $e, $g)
+    };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $g:expr, $h:expr) => {
+        $f.call7($a, $b, $c, $d, $e, $g, $h)
+    };
+    (@call $f:expr; $a:expr, $b:expr, $c:expr, $d:expr, $e:expr, $g:expr, $h:expr, $i:expr) => {
+        $f.call8($a, $b, $c, $d, $e, $g, $h, $i)
+    };
+    ($($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
+        $crate::__delayed_call!(@call
+            $crate::delayed::delayed(&stringify!($($f)::+).replace(' ', ""), $($f)::+);
+            $($arg),*)
+    };
+}
+
+/// A delayed call of a named function, written as the call itself:
+/// `delayed!(fit(&data, 3))` is `delayed("fit", fit).call2(&data, 3)`. The function is a
+/// path to a function item (`fit`, `stats::fit`), whose path names it in the key; its
+/// arguments are `&Delayed` values or plain ones, as [`DelayedFn::call1`] and the other
+/// calls take them, zero to eight of them (more: pass a tuple, or a `Vec`).
+///
+/// ```
+/// use blockwork::{delayed, Sequential};
+///
+/// fn load(n: usize) -> Vec<f64> { (0..n).map(|i| i as f64).collect() }
+/// fn fit(xs: Vec<f64>, degree: u32) -> f64 { xs.iter().map(|x| x.powi(degree as i32)).sum() }
+/// fn mix(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64, h: i64) -> f64 {
+///     a + b + c + d + e + f + g + h as f64
+/// }
+///
+/// let a = delayed!(load(4usize));
+/// let b = delayed!(fit(&a, 2u32));            // 0 + 1 + 4 + 9
+/// assert_eq!(b.compute(&Sequential::new())?, 14.0);
+/// assert_eq!(b.key(), delayed!(fit(&a, 2u32)).key()); // deterministic keys
+/// let m = delayed!(mix(&b, &b, 1.0, 1.0, 1.0, 1.0, 1.0, 2i64));
+/// assert_eq!(m.compute(&Sequential::new())?, 35.0);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+pub use crate::__delayed_call as delayed;
 
 /// An argument of a delayed call, converted; see [`DelayedArg`].
 pub struct Input {
@@ -561,7 +618,13 @@ pub struct Input {
 /// What a delayed call takes where the function takes an `A`: a `&Delayed<A>` (a
 /// dependency), a `&Delayed<Array<T, D>>` where `A` is a view of it, or a plain `A`, which
 /// becomes a literal argument (converted with [`IntoTaskResult`]; a conversion that fails
-/// makes the call fail with that error when it runs).
+/// makes the call fail with that error when it runs). Anything else is a compile error
+/// naming both types:
+///
+/// ```compile_fail,E0277
+/// let inc = blockwork::delayed("inc", |x: i64| x + 1);
+/// let y = inc.call1("three"); // `&str` cannot be passed where the delayed function takes `i64`
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be passed where the delayed function takes `{A}`",
     label = "expected `{A}` or `&Delayed<{A}>`"

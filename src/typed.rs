@@ -31,6 +31,13 @@
 //! let op = blockwork::Op::typed("fit", |m: Model| 1i64); // `Model` cannot be read from a task value
 //! ```
 //!
+//! and so is one returned:
+//!
+//! ```compile_fail,E0277
+//! struct Model;
+//! let op = blockwork::Op::typed("fit", |n: i64| Model); // `Model` cannot be returned from a typed task
+//! ```
+//!
 //! Wrong values at run time are [`ErrorKind::Type`] errors naming what was expected and
 //! what came; integers that do not fit are [`ErrorKind::Overflow`] errors.
 

@@ -51,6 +51,14 @@ pub trait Payload: Any + Send + Sync {
     }
     /// `self` as `Any`, for downcasting.
     fn as_any(&self) -> &dyn Any;
+    /// The contents moved out as the type `want`, boxed (a `Box` of exactly that type), for
+    /// [`Value::try_take`] of a type other than the payload's own; `None`, leaving the
+    /// payload as it was, for a type it does not offer (the default: none). Called only on
+    /// the last reference, which is dropped right after.
+    fn take_as(&mut self, want: TypeId) -> Option<Box<dyn Any>> {
+        let _ = want;
+        None
+    }
 }
 
 /// A payload wrapper with a fixed size estimate, made by [`Value::opaque`].
@@ -86,7 +94,11 @@ impl Value {
 
     /// The payload of type `T` by value, without a copy, when this value holds the only
     /// reference to it; otherwise the value back, unchanged. `T` is the type given to
-    /// [`Value::opaque`] or [`Value::payload`].
+    /// [`Value::opaque`] or [`Value::payload`]; the contents of an `Arc<T>` a typed task
+    /// returned (when nothing else holds the `Arc`); or, for an array block (what a typed
+    /// task returning an `ndarray` array gives), its
+    /// [`BlockData`](crate::array::BlockData) or its array as `ArrayD<E>`, or `Array1<E>`
+    /// to `Array3<E>` of its number of axes.
     ///
     /// ```
     /// use blockwork::Value;
@@ -96,6 +108,11 @@ impl Value {
     /// drop(shared);
     /// assert_eq!(v.try_take::<Vec<f64>>().unwrap(), vec![1.0; 4]);
     /// assert!(Value::Int(1).try_take::<i64>().is_err()); // not a payload
+    ///
+    /// let make = blockwork::Op::typed("make", || ndarray::Array2::<f64>::eye(3));
+    /// let m = make.call(&[])?.try_take::<ndarray::Array2<f64>>().unwrap(); // no copy
+    /// assert_eq!(m.diag().sum(), 3.0);
+    /// # Ok::<(), blockwork::TaskError>(())
     /// ```
     pub fn try_take<T: Any + Send + Sync>(self) -> Result<T, Value> {
         let Value::Opaque(p) = &self else {
@@ -110,7 +127,20 @@ impl Value {
         if concrete == TypeId::of::<T>() {
             return unwrap_payload::<T>(p);
         }
-        Err(Value::Opaque(p))
+        if concrete == TypeId::of::<FixedSizePayload<Arc<T>>>() {
+            let arc = unwrap_payload::<FixedSizePayload<Arc<T>>>(p)?.value;
+            return Arc::try_unwrap(arc)
+                .map_err(|arc| Value::opaque(arc, std::mem::size_of::<T>()));
+        }
+        // Another type the payload offers (an array block gives its array).
+        let mut p = p;
+        let Some(inner) = Arc::get_mut(&mut p) else {
+            return Err(Value::Opaque(p));
+        };
+        match inner.take_as(TypeId::of::<T>()).map(|b| b.downcast::<T>()) {
+            Some(Ok(t)) => Ok(*t),
+            _ => Err(Value::Opaque(p)),
+        }
     }
 
     /// The payload of type `T` by value: taken without a copy when this is the only

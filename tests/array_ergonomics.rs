@@ -171,6 +171,27 @@ fn s_macro_errors_are_typed() {
     same_slice!(x, a; ..;isize::MIN, ..;isize::MAX);
 }
 
+#[test]
+fn s_macro_steps_of_any_integer_type_never_wrap() {
+    let ctx = ArrayContext::new();
+    let a = data(&[7, 5], 12);
+    let x = ctx.from_ndarray(&a, [3, 2]).unwrap();
+    // A step past isize::MAX walks forwards, taking the first position only: it must not
+    // wrap to a negative (backwards) step.
+    let (huge, usz, small) = (u64::MAX, usize::MAX, 2u32);
+    let want_first = a.slice(ndarray::s![..;7, ..]).to_owned().into_dyn();
+    for got in [
+        x.slice(s![..;huge, ..]),
+        x.slice(s![..;usz, ..]),
+        x.slice(s![..;(isize::MAX as u64 + 1), ..]),
+    ] {
+        assert_eq!(got.unwrap().compute::<f64>(&seq()).unwrap(), want_first);
+    }
+    let neg = -3i64;
+    same_slice!(x, a; ..;small, 1..;neg);
+    same_slice!(x, a; ..;2, ..;-2);
+}
+
 // ---- reductions ----
 
 #[test]
@@ -470,4 +491,58 @@ fn array_blocks_feed_the_callers_tasks() {
         Block::data_of(&Value::from(1.5)).unwrap_err().kind(),
         ErrorKind::Type
     );
+}
+
+#[test]
+fn blocks_the_system_cannot_allocate_are_errors_not_aborts() {
+    // 2^60 bytes in one block: within isize's range (so not a size overflow), beyond any
+    // machine's memory. Computing it must fail with an error, not abort the process.
+    let ctx = ArrayContext::new();
+    let x = ctx.zeros(&[1 << 57], 1 << 57, DType::F64).unwrap();
+    let y = (&x + 1.0).slice(s![..;-1]).unwrap();
+    let pool = Pool::new(2).unwrap();
+    for e in [
+        x.compute::<f64>(&seq()).unwrap_err(),
+        y.compute::<f64>(&pool).unwrap_err(),
+        y.compute_as::<f64, Ix1>(&pool).unwrap_err(),
+        blockwork::compute((&y.typed::<f64, Ix1>().unwrap(),), &pool).unwrap_err(),
+        x.persist(&pool).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("cannot allocate"), "{e}");
+    }
+    // The pool and the context still work.
+    let z = ctx.arange(0.0, 5.0, 1.0, 2).unwrap();
+    assert_eq!(z.sum(None).unwrap().compute_f64(&pool).unwrap(), 10.0);
+}
+
+#[test]
+fn shared_sources_written_after_wrapping_do_not_change_the_array() {
+    // The caller keeps a clone of the `ArcArray` and writes through it: the write copies
+    // (copy on write), so the wrapped array keeps the contents it was given.
+    let ctx = ArrayContext::new();
+    let a = data(&[6, 4], 13).into_dimensionality::<Ix2>().unwrap();
+    let mut mine = a.clone().into_shared();
+    let x = ctx.from_shared(mine.clone(), [4, 3]).unwrap();
+    let total = x.sum(None).unwrap();
+    mine[[0, 0]] = 1e6;
+    mine.fill(-1.0);
+    assert_eq!(x.compute_as::<f64, Ix2>(&seq()).unwrap(), a);
+    assert!((total.compute_f64(&seq()).unwrap() - a.sum()).abs() < 1e-9);
+    drop(x);
+    mine.fill(5.0); // now the only owner: written in place, the sum still sees the old data
+    assert!((total.compute_f64(&Pool::new(2).unwrap()).unwrap() - a.sum()).abs() < 1e-9);
+    // Arrays of two contexts mix: in one expression and in one multi-result compute.
+    let other = ArrayContext::new();
+    let y = other.from_ndarray(&a.clone().into_dyn(), 2).unwrap();
+    let x = ctx.from_shared(a.clone().into_shared(), [4, 3]).unwrap();
+    let (s, d) = blockwork::compute(
+        (
+            &(&x + &y).typed::<f64, Ix2>().unwrap(),
+            &(&y - &x).typed::<f64, Ix2>().unwrap(),
+        ),
+        &Pool::new(2).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s, &a * 2.0);
+    assert!(d.iter().all(|&v| v == 0.0));
 }

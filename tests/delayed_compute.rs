@@ -256,3 +256,234 @@ fn array_blocks_as_delayed_values_round_trip() {
     let err = Delayed::<ArrayD<i64>>::to_blocks(&x).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Type);
 }
+
+/// Eight arguments of eight types (the most a delayed call takes).
+#[allow(clippy::too_many_arguments)]
+fn mix8(
+    a: i64,
+    b: f64,
+    c: u32,
+    d: String,
+    e: Vec<i64>,
+    f: Option<f32>,
+    g: (i64, i64),
+    h: usize,
+) -> f64 {
+    a as f64
+        + b
+        + f64::from(c)
+        + d.len() as f64
+        + e.iter().sum::<i64>() as f64
+        + f64::from(f.unwrap_or(0.5))
+        + (g.0 * g.1) as f64
+        + h as f64
+}
+
+fn count_to(n: i64) -> Vec<i64> {
+    (0..n).collect()
+}
+
+fn weighted(xs: Vec<i64>, w: i64) -> i64 {
+    xs.iter().map(|x| x * w).sum()
+}
+
+#[test]
+fn delayed_calls_of_up_to_eight_arguments_and_the_macro_form() {
+    let direct = mix8(1, 2.5, 3, "four".into(), vec![1, 2], None, (3, 4), 7);
+    let a = delayed("one", || 1i64).call0();
+    let e = delayed("list", count_to).call1(3i64); // [0, 1, 2]
+    let d = delayed("mix8", mix8);
+    let m = d.call8(
+        &a,
+        2.5,
+        3u32,
+        "four",
+        vec![1i64, 2],
+        None::<f32>,
+        (3i64, 4i64),
+        7usize,
+    );
+    assert_eq!(m.compute(&Sequential::new()).unwrap(), direct);
+    let m2 = d.call8(
+        &a,
+        2.5,
+        3u32,
+        "four",
+        &e,
+        Some(0.25f32),
+        (3i64, 4i64),
+        7usize,
+    );
+    let want2 = mix8(
+        1,
+        2.5,
+        3,
+        "four".into(),
+        vec![0, 1, 2],
+        Some(0.25),
+        (3, 4),
+        7,
+    );
+    assert_eq!(m2.compute(&pool()).unwrap(), want2);
+    // The macro form: the function's path names it; keys are those of `delayed(..).callN`.
+    let x = delayed!(count_to(5i64));
+    let y = delayed!(weighted(&x, 3i64));
+    assert_eq!(y.compute(&pool()).unwrap(), 3 * (0..5).sum::<i64>());
+    assert_eq!(x.key(), delayed("count_to", count_to).call1(5i64).key());
+    assert_eq!(y.key(), delayed!(weighted(&x, 3i64)).key());
+    assert_ne!(y.key(), delayed!(weighted(&x, 4i64)).key());
+    let z = delayed!(mix8(
+        &a,
+        2.5,
+        3u32,
+        "four",
+        &e,
+        None::<f32>,
+        (3i64, 4i64),
+        7usize
+    ));
+    assert_eq!(
+        z.compute(&Sequential::new()).unwrap(),
+        mix8(1, 2.5, 3, "four".into(), vec![0, 1, 2], None, (3, 4), 7)
+    );
+    assert_eq!(
+        delayed!(self::count_to(2i64))
+            .compute(&Sequential::new())
+            .unwrap(),
+        vec![0, 1]
+    );
+    // Five to seven arguments, each against the direct call.
+    let s5 = delayed("s5", |a: i64, b: i64, c: i64, d: i64, e: i64| {
+        a + 2 * b + 3 * c + 4 * d + 5 * e
+    })
+    .call5(&a, 1i64, 1i64, 1i64, &a);
+    assert_eq!(s5.compute(&Sequential::new()).unwrap(), 15);
+    let s6 = delayed("s6", |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64| {
+        a * b * c * d * e * f
+    })
+    .call6(2i64, 2i64, &a, 2i64, 2i64, 2i64);
+    assert_eq!(s6.compute(&Sequential::new()).unwrap(), 32);
+    let s7 = delayed(
+        "s7",
+        |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64| {
+            [a, b, c, d, e, f, g].iter().sum::<i64>()
+        },
+    )
+    .call7(1i64, 2i64, 3i64, 4i64, 5i64, 6i64, &a);
+    assert_eq!(s7.compute(&Sequential::new()).unwrap(), 22);
+}
+
+#[test]
+fn several_arrays_computed_typed_in_one_run_share_their_blocks() {
+    use blockwork::array::DType;
+    use blockwork::ndarray::{Array1, Array2, Axis, Ix0, Ix1, Ix2};
+    use blockwork::{Arg, GraphBuilder, Key, Op};
+    // Blocks made by a counting task of one's own: each block must be loaded once for all
+    // the results together.
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counter = loads.clone();
+    let load = Op::typed("load", move |i: i64| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        ArrayD::from_shape_fn(IxDyn(&[2, 5]), |ix| {
+            (10 * i + (ix[0] * 5 + ix[1]) as i64) as f64
+        })
+    });
+    let mut g = GraphBuilder::new();
+    for i in 0..4i64 {
+        g.task(("load", i), &load, [Arg::lit(i)]).unwrap();
+    }
+    let keys = (0..4i64).map(|i| Key::from(("load", i)));
+    let ctx = ArrayContext::new();
+    let x = ctx
+        .from_blocks(g.build(), keys, &[8, 5], [2, 5], DType::F64)
+        .unwrap();
+    let want = Array2::from_shape_fn((8, 5), |(r, c)| (10 * (r / 2) + (r % 2) * 5 + c) as f64);
+
+    let col = x.sum(0).unwrap();
+    let total = x.sum(None).unwrap();
+    let scaled = &x * 2.0;
+    let d_total = Delayed::<f64>::from_scalar(&total).unwrap();
+    let half = delayed("half", |t: f64| t / 2.0).call1(&d_total);
+    let (m, c, t, s, h): (
+        Array2<f64>,
+        Array1<f64>,
+        blockwork::ndarray::Array0<f64>,
+        Array2<f64>,
+        f64,
+    ) = compute(
+        (
+            &x.typed::<f64, Ix2>().unwrap(),
+            &col.typed::<f64, Ix1>().unwrap(),
+            &total.typed::<f64, Ix0>().unwrap(),
+            &scaled.typed::<f64, Ix2>().unwrap(),
+            &half,
+        ),
+        &pool(),
+    )
+    .unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 4, "each block loaded once");
+    assert_eq!(m, want);
+    assert_eq!(c, want.sum_axis(Axis(0)));
+    assert_eq!(t.into_scalar(), want.sum());
+    assert_eq!(s, &want * 2.0);
+    assert_eq!(h, want.sum() / 2.0);
+    // The same on the sequential executor; untyped and typed forms agree.
+    let (raw, typed) =
+        compute((&x, &x.typed::<f64, IxDyn>().unwrap()), &Sequential::new()).unwrap();
+    assert_eq!(raw, BlockData::F64(typed.clone()));
+    assert_eq!(typed, want.into_dyn());
+    // Wrong types and dimensions are refused before anything runs.
+    assert_eq!(x.typed::<f32, Ix2>().unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(x.typed::<f64, Ix1>().unwrap_err().kind(), ErrorKind::Shape);
+    assert_eq!(
+        col.typed::<f64, Ix2>().unwrap_err().kind(),
+        ErrorKind::Shape
+    );
+}
+
+#[test]
+fn panicking_functions_in_delayed_calls_and_typed_ops_are_errors() {
+    let boom = delayed("boom", |x: i64| -> i64 {
+        if x > 2 {
+            panic!("user panic at {x}")
+        }
+        x
+    });
+    let ok = boom.call1(1i64);
+    let bad = boom.call1(3i64);
+    let after = delayed("after", |a: i64, b: i64| a + b).call2(&ok, &bad);
+    let p = pool();
+    for e in [
+        bad.compute(&p).unwrap_err(),
+        bad.compute(&Sequential::new()).unwrap_err(),
+        after.compute(&p).unwrap_err(),
+        compute((&ok, &after), &p).map(|_| ()).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::TaskPanicked, "{e}");
+        assert!(e.to_string().contains("user panic at 3"), "{e}");
+        assert_eq!(e.task_key(), Some(bad.key()));
+    }
+    // The pool and the other values are still fine.
+    assert_eq!(ok.compute(&p).unwrap(), 1);
+    assert_eq!(compute((&ok, &ok), &p).unwrap(), (1, 1));
+    // A panic inside an array's delayed block and inside a bag's map.
+    let blocks: Vec<Delayed<ArrayD<f64>>> = (0..3i64)
+        .map(|i| {
+            delayed("blk", |i: i64| -> ArrayD<f64> {
+                assert!(i != 1, "block {i} cannot be loaded");
+                ArrayD::zeros(IxDyn(&[2]))
+            })
+            .call1(i)
+        })
+        .collect();
+    let x = Delayed::to_array(&ArrayContext::new(), &blocks, &[6], 2).unwrap();
+    let e = x.sum(None).unwrap().compute_f64(&p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+    assert!(e.to_string().contains("block 1 cannot be loaded"), "{e}");
+    let b = Bag::from_vec((0..10i64).collect(), 3)
+        .unwrap()
+        .map(|x| if x == 7 { panic!("item {x}") } else { x });
+    let e = compute((&b.sum(), &b.count()), &p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TaskPanicked);
+    assert!(e.to_string().contains("item 7"), "{e}");
+}

@@ -575,4 +575,39 @@ fn a_literal_whose_nbytes_panics_fails_the_run_and_the_pool_goes_on() {
     assert_eq!(drops.load(Ordering::SeqCst), 0);
     drop(plan);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+/// A bag's map computes an array reduction on the very pool that runs the map: the waiting
+/// worker runs other jobs meanwhile (no deadlock, no error), with one worker or several.
+#[test]
+fn array_reductions_inside_a_bag_map_on_the_same_pool() {
+    for threads in [1, 2, 3] {
+        within("array reductions inside a bag map", move || {
+            let pool = pool(threads);
+            let inner = pool.clone();
+            let ctx = array::ArrayContext::new();
+            let sums = bag::Bag::from_vec((1..=8i64).collect(), 4)
+                .unwrap()
+                .map(move |n| {
+                    // sum(0 .. 10 n) in blocks of 7, and the mean of its squares.
+                    let x = ctx.arange_int(0, 10 * n, 1, 7).unwrap();
+                    let s = x.sum(None).unwrap().compute_item::<i64>(&*inner).unwrap();
+                    let sq = (&x * &x).mean(None).unwrap().compute_f64(&*inner).unwrap();
+                    (s, sq)
+                });
+            let got = sums.compute(&*pool).unwrap();
+            let want: Vec<(i64, f64)> = (1..=8i64)
+                .map(|n| {
+                    let m = 10 * n;
+                    let s: i64 = (0..m).sum();
+                    let sq = (0..m).map(|i| (i * i) as f64).sum::<f64>() / m as f64;
+                    (s, sq)
+                })
+                .collect();
+            assert_eq!(got.len(), want.len());
+            for ((s, sq), (ws, wsq)) in got.iter().zip(&want) {
+                assert_eq!(s, ws);
+                assert!((sq - wsq).abs() <= 1e-9 * wsq, "{sq} {wsq}");
+            }
+        });
+    }
 }

@@ -291,3 +291,67 @@ fn arc_payloads_pass_between_typed_ops_without_copies() {
         e.message()
     );
 }
+
+#[test]
+fn try_take_moves_array_results_and_arc_contents_out_without_a_copy() {
+    use blockwork::array::BlockData;
+    // An array a typed op returns travels as an array block: taken as the op's array type
+    // (or as `ArrayD`, or as `BlockData`) when the value is the last reference.
+    let make = Op::typed("make", |r: usize, c: usize| {
+        Array2::from_shape_fn((r, c), |(i, j)| (i * c + j) as f64)
+    });
+    let mut g = GraphBuilder::new();
+    g.task("m", &make, [Arg::lit(3), Arg::lit(4)]).unwrap();
+    let g = g.build();
+    let want = Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64);
+    let ptr_of = |v: &Value| {
+        Block::data_of(v)
+            .unwrap()
+            .as_array::<f64>()
+            .unwrap()
+            .as_ptr()
+    };
+    let pool = Pool::new(2).unwrap();
+    let get = |sequential: bool| {
+        if sequential {
+            Sequential::new().get(&g, "m").unwrap()
+        } else {
+            pool.get(&g, "m").unwrap()
+        }
+    };
+    for sequential in [false, true] {
+        let v = get(sequential);
+        let ptr = ptr_of(&v);
+        let other = v.clone();
+        let v = v.try_take::<Array2<f64>>().unwrap_err(); // shared: given back
+        let v = v.try_take::<ArrayD<f32>>().unwrap_err(); // another element type
+        let v = v.try_take::<Array1<f64>>().unwrap_err(); // another number of axes
+        let v = v.try_take::<Vec<f64>>().unwrap_err(); // not an array type
+        assert_eq!(ptr_of(&v), ptr);
+        drop(other);
+        let m = v.try_take::<Array2<f64>>().unwrap();
+        assert_eq!(m.as_ptr(), ptr, "moved, not copied");
+        assert_eq!(m, want);
+        let v = get(sequential);
+        let ptr = ptr_of(&v);
+        let d = v.try_take::<ArrayD<f64>>().unwrap();
+        assert_eq!((d.as_ptr(), d.shape()), (ptr, &[3, 4][..]));
+        let v = get(sequential);
+        let ptr = ptr_of(&v);
+        match v.try_take::<BlockData>().unwrap() {
+            BlockData::F64(a) => assert_eq!(a.as_ptr(), ptr),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The contents of an `Arc<T>` result, taken as `T` when nothing else holds the `Arc`.
+    let op = Op::typed("make", |n: usize| Arc::new(vec![7u8; n]));
+    let mut g = GraphBuilder::new();
+    g.task("v", &op, [Arg::lit(3)]).unwrap();
+    let v = Pool::new(2).unwrap().get(&g.build(), "v").unwrap();
+    let ptr = v.downcast_ref::<Arc<Vec<u8>>>().unwrap().as_ptr();
+    let held = v.downcast_ref::<Arc<Vec<u8>>>().unwrap().clone();
+    let v = v.try_take::<Vec<u8>>().unwrap_err(); // `held` shares the Arc
+    drop(held);
+    let taken = v.try_take::<Vec<u8>>().unwrap();
+    assert_eq!((taken.as_ptr(), taken), (ptr, vec![7u8; 3]));
+}

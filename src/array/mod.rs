@@ -91,6 +91,7 @@ mod views;
 #[cfg(feature = "zarr")]
 mod zarr;
 
+pub use crate::compute::TypedArray;
 /// The index macro of [`Array::slice`] (also at the crate root).
 pub use crate::s;
 pub use arith::ArrayScalar;
@@ -104,9 +105,10 @@ pub use fuzz::fuzz_array_index;
 pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
+pub(crate) use pool::check_alloc;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
-pub use slicing::{SliceElem, SliceRange};
+pub use slicing::{SliceElem, SliceRange, SliceStep};
 pub use views::Idx;
 #[cfg(feature = "zarr")]
 pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};
@@ -160,9 +162,10 @@ impl ArrayContext {
         Block::new(data, Some(self.pool.clone())).into_value()
     }
 
-    /// A standard-layout block of `shape` and `dtype` on pooled storage, to be overwritten.
-    pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> BlockData {
-        dtype::with_dtype!(dtype, T => Element::wrap(self.pool.array::<T>(shape)))
+    /// A standard-layout block of `shape` and `dtype` on pooled storage, to be overwritten;
+    /// a size the system cannot allocate is an error (see [`pool::check_alloc`]).
+    pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> Result<BlockData, TaskError> {
+        Ok(dtype::with_dtype!(dtype, T => Element::wrap(self.pool.try_array::<T>(shape)?)))
     }
 }
 
@@ -367,7 +370,7 @@ impl Array {
             let idx = block_index(&args[0])?;
             let inputs = blocks_of(&args[1..])?;
             let shape = chunks.block_shape(&idx);
-            let mut out = ctx.alloc(dtype, &shape);
+            let mut out = ctx.alloc(dtype, &shape)?;
             kernels::eval::Kernel::new(&fused, &inputs, &idx, &shape, &[])?.write(&mut out)?;
             Ok(ctx.block(out))
         });
@@ -423,6 +426,8 @@ impl Array {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
+        dtype::with_dtype!(self.dtype(), T => pool::check_alloc::<T>(self.len()))
+            .map_err(|e| Error::new(e.kind(), e.message()))?;
         let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
             ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
         for (idx, v) in self.chunks().indices().zip(&out.values) {
@@ -470,6 +475,19 @@ impl Array {
         &self,
         exec: &impl Executor,
     ) -> Result<ndarray::Array<T, D>> {
+        self.check_typed::<T, D>()?;
+        crate::compute::typed_result(self.compute_data(exec)?)
+    }
+
+    /// Checks that the array is of type `T` ([`Type`](ErrorKind::Type) error otherwise)
+    /// with `D`'s number of axes ([`Shape`](ErrorKind::Shape) error otherwise).
+    pub(crate) fn check_typed<T: Element, D: ndarray::Dimension>(&self) -> Result<()> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("array is {}, asked for {}", self.dtype(), T::DTYPE),
+            ));
+        }
         if D::NDIM.is_some_and(|n| n != self.ndim()) {
             return Err(Error::new(
                 ErrorKind::Shape,
@@ -480,9 +498,7 @@ impl Array {
                 ),
             ));
         }
-        self.compute::<T>(exec)?
-            .into_dimensionality::<D>()
-            .map_err(|e| Error::new(ErrorKind::Shape, e.to_string()))
+        Ok(())
     }
 
     /// Computes a single-element array (a full reduction, or any array of one element) and

@@ -79,7 +79,7 @@ impl ArrayContext {
             let idx = super::block_index(&args[0])?;
             let bshape = ch.block_shape(&idx);
             let off: Vec<usize> = (0..idx.len()).map(|k| ch.offset(k, idx[k])).collect();
-            let mut out = ctx.alloc(dtype, &bshape);
+            let mut out = ctx.alloc(dtype, &bshape)?;
             with_block!(&mut out, a => read_block(&file, data_at, &sh, &off, &bshape, a))
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
             Ok(ctx.block(out))

@@ -8,10 +8,11 @@
 //! pool: each [`ArrayContext`](super::ArrayContext) owns one, shared by the arrays it makes.
 
 use super::dtype::{BlockData, DType, Element, with_block};
+use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn};
 use rustc_hash::FxHashMap;
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -85,6 +86,24 @@ impl BufferPool {
     /// A buffer of exactly `len` elements. Its contents are unspecified (a recycled buffer
     /// keeps its old values); callers overwrite every element.
     pub fn take<T: Pooled>(&self, len: usize) -> Vec<T> {
+        self.recycled(len).unwrap_or_else(|| {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            vec![T::default(); len]
+        })
+    }
+
+    /// As [`take`](Self::take), with a new buffer checked by [`check_alloc`] first.
+    pub(crate) fn try_take<T: Pooled>(&self, len: usize) -> Result<Vec<T>, TaskError> {
+        if let Some(v) = self.recycled(len) {
+            return Ok(v);
+        }
+        check_alloc::<T>(len)?;
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![T::default(); len])
+    }
+
+    /// A held buffer of `len` elements, if there is one.
+    fn recycled<T: Pooled>(&self, len: usize) -> Option<Vec<T>> {
         if len > 0 {
             let got = T::list(self)
                 .lock()
@@ -95,11 +114,10 @@ impl BufferPool {
                 self.held
                     .fetch_sub(len * std::mem::size_of::<T>(), Ordering::Relaxed);
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return v;
+                return Some(v);
             }
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        vec![T::default(); len]
+        None
     }
 
     /// Returns a buffer for reuse (dropped instead if the pool is full).
@@ -149,6 +167,32 @@ impl BufferPool {
         ArrayD::from_shape_vec(IxDyn(shape), self.take::<T>(n))
             .expect("a buffer of the shape's size fits the shape")
     }
+
+    /// As [`array`](Self::array), with a new buffer checked by [`check_alloc`] first.
+    pub(crate) fn try_array<T: Pooled>(&self, shape: &[usize]) -> Result<ArrayD<T>, TaskError> {
+        let n = shape.iter().product();
+        Ok(ArrayD::from_shape_vec(IxDyn(shape), self.try_take::<T>(n)?)
+            .expect("a buffer of the shape's size fits the shape"))
+    }
+}
+
+/// Allocations of at least this many bytes are checked by [`check_alloc`].
+const CHECKED_ALLOC_BYTES: usize = 1 << 26;
+
+/// Whether `len` elements of `T` can be allocated: for 64 MiB and more, the allocation is
+/// tried fallibly and released again (the caller then allocates it zeroed, which the
+/// system maps lazily), so that a size the system refuses is a
+/// [`TooLarge`](ErrorKind::TooLarge) error rather than an aborted process. Smaller sizes
+/// are not tried.
+pub(crate) fn check_alloc<T>(len: usize) -> Result<(), TaskError> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>());
+    if bytes >= CHECKED_ALLOC_BYTES && Vec::<T>::new().try_reserve_exact(len).is_err() {
+        return Err(TaskError::with_kind(
+            ErrorKind::TooLarge,
+            format!("cannot allocate {bytes} bytes for {len} elements"),
+        ));
+    }
+    Ok(())
 }
 
 /// One block of an array: typed data plus the pool its storage returns to on drop.
@@ -187,6 +231,47 @@ impl Block {
     pub fn into_value(self) -> crate::Value {
         crate::Value::payload(self)
     }
+
+    /// The data, moved out (its storage then does not return to the pool).
+    pub fn into_data(mut self) -> BlockData {
+        self.pool = None;
+        std::mem::replace(
+            &mut self.data,
+            BlockData::Bool(ArrayD::default(IxDyn(&[0]))),
+        )
+    }
+}
+
+/// Whether a block's data can be moved out as the type `want`: [`BlockData`], or an
+/// `ndarray` array of its element type with a dynamic dimension or its number of axes (one
+/// to three).
+fn block_takes_as(data: &BlockData, want: TypeId) -> bool {
+    fn fits<E: Element>(a: &ArrayD<E>, want: TypeId) -> bool {
+        want == TypeId::of::<ArrayD<E>>()
+            || (want == TypeId::of::<Array1<E>>() && a.ndim() == 1)
+            || (want == TypeId::of::<Array2<E>>() && a.ndim() == 2)
+            || (want == TypeId::of::<Array3<E>>() && a.ndim() == 3)
+    }
+    want == TypeId::of::<BlockData>() || with_block!(data, a => fits(a, want))
+}
+
+/// `data` boxed as the type `want`, which [`block_takes_as`] accepted.
+fn block_boxed(data: BlockData, want: TypeId) -> Option<Box<dyn Any>> {
+    fn boxed<E: Element>(a: ArrayD<E>, want: TypeId) -> Option<Box<dyn Any>> {
+        Some(if want == TypeId::of::<Array1<E>>() {
+            Box::new(a.into_dimensionality::<Ix1>().ok()?)
+        } else if want == TypeId::of::<Array2<E>>() {
+            Box::new(a.into_dimensionality::<Ix2>().ok()?)
+        } else if want == TypeId::of::<Array3<E>>() {
+            Box::new(a.into_dimensionality::<Ix3>().ok()?)
+        } else {
+            Box::new(a)
+        })
+    }
+    if want == TypeId::of::<BlockData>() {
+        return Some(Box::new(data));
+    }
+    with_block!(data, a => boxed(a, want))
 }
 
 impl Drop for Block {
@@ -217,5 +302,18 @@ impl Payload for Block {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    /// The data as [`BlockData`], or its array as `ArrayD<E>`, or `Array1<E>` to
+    /// `Array3<E>` of its number of axes (its storage then does not return to the pool).
+    fn take_as(&mut self, want: TypeId) -> Option<Box<dyn Any>> {
+        if !block_takes_as(&self.data, want) {
+            return None;
+        }
+        self.pool = None;
+        let data = std::mem::replace(
+            &mut self.data,
+            BlockData::Bool(ArrayD::default(IxDyn(&[0]))),
+        );
+        block_boxed(data, want)
     }
 }

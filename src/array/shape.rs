@@ -186,7 +186,7 @@ impl Array {
         let op = Op::new("rechunk", move |args: &[Value]| {
             let idx = super::block_index(&args[0])?;
             let parts = blocks_of(args[1].as_list().unwrap_or(&[]))?;
-            let mut out = ctx.alloc(dtype, &nc.block_shape(&idx));
+            let mut out = ctx.alloc(dtype, &nc.block_shape(&idx))?;
             let counts: Vec<usize> = idx
                 .iter()
                 .enumerate()
@@ -428,7 +428,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
             v[0] = j;
             v
         };
-        let mut out = ctx.alloc(dtype, &nc.block_shape(&idx));
+        let mut out = ctx.alloc(dtype, &nc.block_shape(&idx))?;
         copy_flat(&mut out, &parts, &pc[j])?;
         Ok(ctx.block(out))
     });

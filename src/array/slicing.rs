@@ -80,6 +80,37 @@ impl Bound for i32 {
     }
 }
 
+/// A step that [`s!`](crate::s) accepts after `;`: any primitive integer. A step beyond
+/// `isize`'s range saturates (to `isize::MAX` or `isize::MIN`), which selects the same
+/// positions: one step past every axis takes the range's first position only (its last
+/// one when negative); it never wraps around to a step of the other sign.
+///
+/// ```
+/// use blockwork::array::SliceStep;
+/// assert_eq!(3u8.step(), 3);
+/// assert_eq!((-2i64).step(), -2);
+/// assert_eq!(u64::MAX.step(), isize::MAX); // saturates, never wraps to -1
+/// assert_eq!(i128::MIN.step(), isize::MIN);
+/// ```
+pub trait SliceStep: Copy {
+    /// The step as `isize`, saturated.
+    fn step(self) -> isize;
+}
+
+macro_rules! steps {
+    ($($t:ty),*) => {$(
+        impl SliceStep for $t {
+            #[inline]
+            fn step(self) -> isize {
+                isize::try_from(self).unwrap_or(if self > 0 as $t { isize::MAX } else { isize::MIN })
+            }
+        }
+    )*};
+}
+steps!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
 /// The exclusive end after an inclusive one: `-1` (the last position) ends at the axis' end.
 fn after(end: isize) -> Option<isize> {
     match end {
@@ -236,7 +267,8 @@ impl Array {
 }
 
 /// An index for [`Array::slice`], in ndarray's `s![]` syntax and meaning: entries `a..b`,
-/// `a..`, `..b`, `a..=b`, `..` with an optional `;step` (negative steps walk backwards),
+/// `a..`, `..b`, `a..=b`, `..` with an optional `;step` of any integer type (negative steps
+/// walk backwards; a step beyond `isize`'s range saturates, see [`SliceStep`](crate::array::SliceStep)),
 /// integers (the axis is dropped), `NewAxis`, and one `...` for the axes not named.
 /// Negative positions count from the end. The result is an array of
 /// [`SliceElem`](crate::array::SliceElem).
@@ -265,7 +297,8 @@ macro_rules! s {
         $crate::s!(@parse [$($acc,)* $crate::array::SliceElem::Ellipsis,] $($($rest)*)?)
     };
     (@parse [$($acc:expr,)*] $r:expr ; $step:expr $(, $($rest:tt)*)?) => {
-        $crate::s!(@parse [$($acc,)* $crate::array::SliceElem::range($r, ($step) as isize),]
+        $crate::s!(@parse [$($acc,)*
+            $crate::array::SliceElem::range($r, $crate::array::SliceStep::step($step)),]
             $($($rest)*)?)
     };
     (@parse [$($acc:expr,)*] $r:expr $(, $($rest:tt)*)?) => {

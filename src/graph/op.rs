@@ -64,7 +64,7 @@ impl Op {
         }))
     }
 
-    /// An operation from a typed closure of up to six arguments.
+    /// An operation from a typed closure of up to eight arguments.
     ///
     /// Arguments convert with [`TaskArg`] (integers, floats, bools, strings, `Vec<T>`,
     /// `Option<T>`, tuples, `ndarray` arrays and views of array blocks, `Arc<T>` payloads,
@@ -123,7 +123,7 @@ impl PartialEq for Op {
 }
 
 /// A closure with typed arguments, usable with [`Op::typed`]. Implemented for `Fn(A, ..) -> R`
-/// of zero to six arguments where each argument is [`TaskArg`] (which every
+/// of zero to eight arguments where each argument is [`TaskArg`] (which every
 /// [`FromValue`](crate::FromValue) type is) and `R` is [`IntoTaskResult`].
 ///
 /// ```
@@ -134,7 +134,7 @@ impl PartialEq for Op {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a typed task function",
     label = "not a typed task function",
-    note = "a typed task function is `Fn(A, ..) -> R + Send + Sync + 'static` with up to six `TaskArg` arguments and an `IntoTaskResult` return"
+    note = "a typed task function is `Fn(A, ..) -> R + Send + Sync + 'static` with up to eight `TaskArg` arguments and an `IntoTaskResult` return"
 )]
 pub trait TypedFn<Args>: Send + Sync + 'static {
     /// Converts the arguments, checks their count, calls, converts the result.
@@ -168,7 +168,7 @@ macro_rules! typed_fn {
             #[allow(unused_variables, non_snake_case)]
             fn call_values(&self, args: &[Value]) -> Result<Value, TaskError> {
                 #[inline(always)]
-                #[allow(non_snake_case)]
+                #[allow(non_snake_case, clippy::too_many_arguments)]
                 fn call<R, $($a),*>(f: &impl Fn($($a),*) -> R, $($a: $a),*) -> R {
                     f($($a),*)
                 }
@@ -187,3 +187,5 @@ typed_fn!(3; A 0, B 1, C 2);
 typed_fn!(4; A 0, B 1, C 2, D 3);
 typed_fn!(5; A 0, B 1, C 2, D 3, E 4);
 typed_fn!(6; A 0, B 1, C 2, D 3, E 4, G 5);
+typed_fn!(7; A 0, B 1, C 2, D 3, E 4, G 5, H 6);
+typed_fn!(8; A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);

@@ -152,7 +152,7 @@ fn product_op(
         let idx = crate::array::block_index(&args[0])?;
         let av = blocks_of(args[1].as_list().unwrap_or(&[]))?;
         let bv = blocks_of(args[2].as_list().unwrap_or(&[]))?;
-        let mut out = ctx.alloc(dt, &nc.block_shape(&idx));
+        let mut out = ctx.alloc(dt, &nc.block_shape(&idx))?;
         let (la, lb) = (&layouts.0, &layouts.1);
         macro_rules! run {
             ($($v:ident),*) => {

@@ -575,6 +575,7 @@ fn a_literal_whose_nbytes_panics_fails_the_run_and_the_pool_goes_on() {
     assert_eq!(drops.load(Ordering::SeqCst), 0);
     drop(plan);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
 
 /// A bag's map computes an array reduction on the very pool that runs the map: the waiting
 /// worker runs other jobs meanwhile (no deadlock, no error), with one worker or several.

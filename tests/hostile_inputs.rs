@@ -269,6 +269,13 @@ fn pow_of_small_bases_with_huge_exponents() {
 /// Peak-RSS check of a CLI run: `blockwork run SPEC --threads 1` under `/usr/bin/time`; returns
 /// (exit code, peak RSS in kB).
 fn peak_rss_of_run(spec: &str, tag: &str) -> (Option<i32>, u64) {
+    let (code, kb, _) = peak_rss_with(spec, tag, &[]);
+    (code, kb)
+}
+
+/// `blockwork run SPEC --threads 1 ARGS...` under `/usr/bin/time`; returns (exit code, peak
+/// RSS in kB, stderr).
+fn peak_rss_with(spec: &str, tag: &str, args: &[&str]) -> (Option<i32>, u64, String) {
     let path = std::env::temp_dir().join(format!("bw-hostile-{tag}-{}.json", std::process::id()));
     std::fs::write(&path, spec).unwrap();
     let out = Command::new("/usr/bin/time")
@@ -277,15 +284,17 @@ fn peak_rss_of_run(spec: &str, tag: &str) -> (Option<i32>, u64) {
         .arg("run")
         .arg(&path)
         .args(["--threads", "1"])
+        .args(args)
         .output()
         .expect("/usr/bin/time");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let kb = stderr
         .lines()
         .last()
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
-    (out.status.code(), kb)
+    (out.status.code(), kb, stderr)
 }
 
 /// A block may hold `MAX_BLOCK_ELEMENTS` (2^27) elements, 1 GiB of f64, and `matmul` holds
@@ -845,4 +854,98 @@ fn arrays_have_at_most_64_dimensions() {
     assert_eq!(e.kind(), blockwork::ErrorKind::TooLarge, "{e}");
     let e = ok.expand_dims(0).unwrap_err();
     assert_eq!(e.kind(), blockwork::ErrorKind::TooLarge, "{e}");
+}
+
+/// A spec of `copies` distinct strings of 32 MiB each (a doubling chain, then one
+/// `str_concat` per copy), all live at once for a final `list`, under a 64 MiB value budget.
+fn copies_of_32_mib(copies: usize) -> String {
+    let mut nodes = vec![format!(
+        r#""d0": {{"op": "str_concat", "args": ["{}"]}}"#,
+        "x".repeat(1024)
+    )];
+    for i in 1..=15 {
+        nodes.push(format!(
+            r#""d{i}": {{"op": "str_concat", "args": [{{"ref": "d{p}"}}, {{"ref": "d{p}"}}]}}"#,
+            p = i - 1
+        ));
+    }
+    let refs: Vec<String> = (0..copies)
+        .map(|k| format!(r#"{{"ref": "c{k}"}}"#))
+        .collect();
+    for k in 0..copies {
+        nodes.push(format!(
+            r#""c{k}": {{"op": "str_concat", "args": [{{"ref": "d15"}}, "{k}"]}}"#
+        ));
+    }
+    nodes.push(format!(
+        r#""o": {{"op": "len", "args": [{{"op": "list", "args": [{}]}}]}}"#,
+        refs.join(", ")
+    ));
+    format!(r#"{{"nodes": {{{}}}, "outputs": ["o"]}}"#, nodes.join(", "))
+}
+
+/// The value budget bounds each value, not the run: sixteen strings of 32 MiB, each well
+/// under a 64 MiB budget, were all computed and held (about 560 MB of RSS) before `list`
+/// refused their total. The run's live values now share a budget of their own
+/// (`--max-live-bytes`, by default four value budgets): the run stops with `TooLarge` once
+/// the strings alive take more than 256 MiB.
+#[test]
+fn many_values_each_under_the_budget_are_bounded_together() {
+    let budget = ["--max-value-bytes", "67108864"];
+    let (code, kb, stderr) = peak_rss_with(&copies_of_32_mib(16), "live16", &budget);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("live values"), "{stderr}");
+    assert!(kb < 400_000, "peak RSS {kb} kB: {stderr}");
+    // Four copies (128 MiB with the chain's last string) fit the live budget; `list` of
+    // them is over the 64 MiB value budget: refused by `list`, not by the live budget.
+    let (code, _, stderr) = peak_rss_with(
+        &copies_of_32_mib(4),
+        "live4",
+        &[&budget[..], &["--max-live-bytes", "268435456"]].concat(),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("live values"), "{stderr}");
+    assert!(
+        stderr.contains("the list is over the value budget"),
+        "{stderr}"
+    );
+}
+
+/// `RunOptions::max_live_bytes` through the library, on both executors: 64 requested
+/// strings of 100 000 bytes (6.4 MB live at the end) fail a 1 MiB budget with `TooLarge`
+/// (a pool counts each worker's changes in batches of up to 1 MiB, and 6.4 MB is past
+/// 1 MiB plus that slack) and run to the same values as without a budget under 10 MiB.
+#[test]
+fn max_live_bytes_bounds_both_executors() {
+    use blockwork::{
+        Arg, ErrorKind, Executor, GraphBuilder, Key, Op, Plan, Pool, RunOptions, Sequential, Value,
+    };
+    let text = Op::new("text", |a: &[Value]| {
+        let k = a[0].as_int().unwrap_or(0);
+        Ok(Value::from(
+            format!("{k}").repeat(100_000)[..100_000].to_string(),
+        ))
+    });
+    let mut b = GraphBuilder::new();
+    let keys: Vec<Key> = (0..64).map(|k| Key::from(format!("s{k}"))).collect();
+    for (k, key) in keys.iter().enumerate() {
+        b.task(key.clone(), &text, [Arg::lit(k as i64)]).unwrap();
+    }
+    let plan = Plan::new(&b.build(), &keys).unwrap();
+    let reference = Sequential::new().run(&plan).unwrap().values;
+    let pool = Pool::builder().threads(2).build().unwrap();
+    let executors: [&dyn Executor; 2] = [&Sequential::new(), &pool];
+    for ex in executors {
+        let e = ex
+            .run_with(&plan, &RunOptions::new().max_live_bytes(1 << 20))
+            .unwrap_err();
+        assert_eq!(e.task_cause(), Some(ErrorKind::TooLarge), "{e}");
+        assert!(e.to_string().contains("live values"), "{e}");
+        let out = ex
+            .run_with(&plan, &RunOptions::new().max_live_bytes(10 << 20))
+            .unwrap();
+        assert_eq!(out.values, reference);
+        // The executor is still usable after the refused run.
+        assert_eq!(ex.run(&plan).unwrap().values, reference);
+    }
 }

@@ -34,6 +34,9 @@ fn write_failed(what: &Path, e: std::io::Error) -> Failure {
 }
 
 pub(super) fn run(a: RunArgs) -> Outcome {
+/// The default budget of a run's live values, in value budgets.
+const DEFAULT_LIVE_PER_VALUE: u64 = 4;
+
     let limits = Limits {
         max_value_bytes: a.max_value_bytes,
     };
@@ -61,7 +64,12 @@ pub(super) fn run(a: RunArgs) -> Outcome {
         0 => RunOptions::default(),
         1 => RunOptions::with_observer(observers.pop().expect("one")),
         _ => RunOptions::with_observer(Arc::new(Observers(observers))),
-    };
+    }
+    .max_live_bytes(a.max_live_bytes.unwrap_or_else(|| {
+        u64::try_from(a.max_value_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(DEFAULT_LIVE_PER_VALUE)
+    }));
     let result = if a.sequential {
         quietly(|| Sequential::new().run_with(&plan, &options))
     } else {

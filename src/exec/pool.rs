@@ -366,7 +366,14 @@ impl Executor for Pool {
         }
         let mut state = self.take_state();
         state.reset(plan);
-        let mut ctx = RunCtx::new(plan, state, self.threads(), observer, waiting);
+        let mut ctx = RunCtx::new(
+            plan,
+            state,
+            self.threads(),
+            observer,
+            waiting,
+            options.max_live_bytes,
+        );
         if !plan.is_empty() {
             ctx.add_jobs(1);
             let roots = plan.roots().len() as u32;

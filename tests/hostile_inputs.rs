@@ -949,3 +949,35 @@ fn max_live_bytes_bounds_both_executors() {
         assert_eq!(ex.run(&plan).unwrap().values, reference);
     }
 }
+
+/// A one-line spec summed 2^40 ones (8 TiB of f64 in 8192 blocks of 2^27, each within the
+/// block limits) and ran for hours; under a 1000-byte value budget a 1 GiB block was still
+/// made. Every array a spec makes is now bounded by the value budget (elements × item
+/// size): the first is `TooLarge` at once, and an array of 200 f64 (1600 bytes) is refused
+/// under a 1000-byte budget while one of 100 (800 bytes) sums as before.
+#[test]
+fn spec_arrays_are_bounded_by_the_value_budget() {
+    let sum_of_ones = |n: u64, chunk: u64| {
+        format!(
+            r#"{{"nodes": {{"o": {{"op": "array.compute", "args": [{{"op": "array.sum", "args": [
+                {{"op": "array.ones", "args": [[{n}], [{chunk}]]}}]}}]}}}}}}"#
+        )
+    };
+    let r = run_spec(&sum_of_ones(1 << 40, 1 << 27), &[], 20).expect("still running after 20 s");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("TooLarge"), "{}", r.stderr);
+    let r = run_spec(&sum_of_ones(200, 10), &["--max-value-bytes", "1000"], 20).expect("hung");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("value budget"), "{}", r.stderr);
+    let r = run_spec(&sum_of_ones(100, 10), &["--max-value-bytes", "1000"], 20).expect("hung");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains(r#""o": 100.0"#), "{}", r.stdout);
+    // Broadcasting two small operands to a large result (2^30 f64 in 1024 blocks, 8 GiB) is
+    // refused the same way.
+    let outer = r#"{"nodes": {"o": {"op": "array.compute", "args": [{"op": "array.sum", "args": [
+        {"op": "array.add", "args": [{"op": "array.ones", "args": [[1024, 1], 1]},
+                                     {"op": "array.ones", "args": [[1, 1048576], 1048576]}]}]}]}}}"#;
+    let r = run_spec(outer, &[], 20).expect("still running after 20 s");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("value budget"), "{}", r.stderr);
+}

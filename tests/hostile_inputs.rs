@@ -981,3 +981,65 @@ fn spec_arrays_are_bounded_by_the_value_budget() {
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("value budget"), "{}", r.stderr);
 }
+
+/// A string of `2^doublings` KiB of control characters, made by `str_concat` doublings, given
+/// to `op`.
+fn op_of_a_long_string(op: &str, doublings: usize) -> String {
+    let mut nodes = vec![format!(
+        r#""d0": {{"op": "str_concat", "args": ["{}"]}}"#,
+        "\\u0001".repeat(1024)
+    )];
+    for i in 1..=doublings {
+        nodes.push(format!(
+            r#""d{i}": {{"op": "str_concat", "args": [{{"ref": "d{p}"}}, {{"ref": "d{p}"}}]}}"#,
+            p = i - 1
+        ));
+    }
+    nodes.push(format!(
+        r#""o": {{"op": "{op}", "args": [{{"ref": "d{doublings}"}}]}}"#
+    ));
+    format!(r#"{{"nodes": {{{}}}}}"#, nodes.join(", "))
+}
+
+/// `int` and `float` quoted the whole string they could not parse, escaped: a 64 MiB
+/// string of control characters (within a 64 MiB budget) gave a 335 MB message and 1.08 GB
+/// of RSS, and at the default budget a 1 GiB string would give a 5 GiB message. Messages now
+/// quote at most 4096 bytes of a string, with its length; so do `fail`, `spin` and `sleep`
+/// and the `dtype` of array ops.
+#[test]
+fn error_messages_quote_a_bounded_part_of_a_string() {
+    for op in ["int", "float", "fail", "spin", "sleep"] {
+        let r = run_spec(&op_of_a_long_string(op, 10), &[], 60).expect("hung");
+        assert_eq!(
+            r.code,
+            Some(1),
+            "{op}: {}",
+            &r.stderr[..r.stderr.len().min(300)]
+        );
+        assert!(
+            r.stderr.len() < 30_000,
+            "{op}: {} bytes of stderr",
+            r.stderr.len()
+        );
+        assert!(r.stderr.contains("1048576 bytes in all"), "{op}");
+    }
+    let dtype = op_of_a_long_string("int", 10).replace(
+        r#""op": "int", "args": [{"ref": "d10"}]"#,
+        r#""op": "array.zeros", "args": [[2], 2, {"ref": "d10"}]"#,
+    );
+    let r = run_spec(&dtype, &[], 60).expect("hung");
+    assert_eq!(r.code, Some(1), "{}", &r.stderr[..r.stderr.len().min(300)]);
+    assert!(
+        r.stderr.len() < 30_000,
+        "{} bytes of stderr",
+        r.stderr.len()
+    );
+    // A short string is quoted whole.
+    let r = run_spec(
+        r#"{"nodes": {"o": {"op": "int", "args": ["x1"]}}}"#,
+        &[],
+        60,
+    )
+    .unwrap();
+    assert!(r.stderr.contains(r#"not an integer: "x1""#), "{}", r.stderr);
+}

@@ -389,7 +389,10 @@ fn dtype_arg(op: &str, v: &Value) -> Result<DType, TaskError> {
             fail(
                 op,
                 ErrorKind::InvalidArgument,
-                format!("unknown dtype '{name}' (bool, int32, int64, float32, float64)"),
+                format!(
+                    "unknown dtype {} (bool, int32, int64, float32, float64)",
+                    super::text::quoted(name)
+                ),
             )
         })
 }

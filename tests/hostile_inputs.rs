@@ -982,6 +982,80 @@ fn spec_arrays_are_bounded_by_the_value_budget() {
     assert!(r.stderr.contains("value budget"), "{}", r.stderr);
 }
 
+/// A bag that reads `0.txt` in five partitions, written with `to_textfiles("*.txt")` into
+/// the same directory: partition 0's output replaced `0.txt` as soon as it was written, and
+/// the partitions still to run read their byte ranges of the new, shorter file, so lines were
+/// lost without an error. Outputs are now renamed into place only once every partition is
+/// written, so the input is read whole, and a failing partition leaves every target as it
+/// was (not a mix of new parts and old ones).
+#[test]
+fn to_textfiles_over_its_own_input_reads_the_old_lines() {
+    use blockwork::bag::{Bag, TextFiles};
+    let dir = scratch_dir("textfiles-inplace");
+    let input = dir.join("0.txt");
+    let lines: Vec<String> = (0..30).map(|i| format!("line{i:02}")).collect();
+    let text = lines.join("\n") + "\n";
+    let want: Vec<String> = lines.iter().map(|l| l.to_uppercase()).collect();
+    let pattern = dir.join("*.txt");
+    let pool = blockwork::Pool::builder().threads(2).build().unwrap();
+    let executors: [&dyn blockwork::Executor; 2] = [&blockwork::Sequential::new(), &pool];
+    for exec in executors {
+        std::fs::write(&input, &text).unwrap();
+        let bag = TextFiles::paths([&input])
+            .blocksize(50)
+            .lines()
+            .unwrap()
+            .map(|s| s.to_uppercase());
+        assert_eq!(bag.npartitions(), 5);
+        let paths = bag.to_textfiles(pattern.to_str().unwrap(), exec).unwrap();
+        let mut got = Vec::new();
+        for p in &paths {
+            got.extend(
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(String::from),
+            );
+        }
+        assert_eq!(got, want);
+        for p in &paths {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    // A failing partition: every target keeps its old contents.
+    let b = Bag::from_vec((0..9i64).collect(), 3).unwrap().try_map(|x| {
+        if x == 7 {
+            Err(blockwork::TaskError::new("element 7 is bad"))
+        } else {
+            Ok(x)
+        }
+    });
+    let out = dir.join("out-*.txt");
+    for exec in executors {
+        for i in 0..3 {
+            std::fs::write(dir.join(format!("out-{i}.txt")), "older\n").unwrap();
+        }
+        let err = b.to_textfiles(out.to_str().unwrap(), exec).unwrap_err();
+        assert!(err.to_string().contains("out-2.txt"), "{err}");
+        for i in 0..3 {
+            let p = dir.join(format!("out-{i}.txt"));
+            assert_eq!(
+                std::fs::read_to_string(&p).unwrap(),
+                "older\n",
+                "{}",
+                p.display()
+            );
+        }
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".txt"))
+            .collect();
+        assert!(names.is_empty(), "temporary files left: {names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A string of `2^doublings` KiB of control characters, made by `str_concat` doublings, given
 /// to `op`.
 fn op_of_a_long_string(op: &str, doublings: usize) -> String {
@@ -1042,4 +1116,42 @@ fn error_messages_quote_a_bounded_part_of_a_string() {
     )
     .unwrap();
     assert!(r.stderr.contains(r#"not an integer: "x1""#), "{}", r.stderr);
+}
+
+/// Partition counts of bags were unbounded: `Bag::from_vec(v, 1 << 40)`,
+/// `repartition(1 << 40)` and `groupby_into(f, 1 << 40)` allocated one entry per partition up
+/// front (terabytes: the allocation aborts the process), and `product` of two bags of 2^24
+/// partitions each asked for 2^48. Now more than `MAX_PARTITIONS` (2^24) is `TooLarge`, and
+/// counts within it work as before (checked against the items themselves).
+#[test]
+fn bag_partition_counts_are_bounded() {
+    use blockwork::bag::{Bag, MAX_PARTITIONS};
+    use blockwork::{ErrorKind, Sequential};
+    let b = Bag::from_vec(vec![3i64, 1, 2], 2).unwrap();
+    for n in [MAX_PARTITIONS + 1, 1 << 40, usize::MAX] {
+        let kind = Bag::from_vec(vec![1i64, 2, 3], n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "from_vec({n})");
+        let kind = b.repartition(n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "repartition({n})");
+        let kind = b.groupby_into(|x| x % 2, n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "groupby_into({n})");
+    }
+    let wide = Bag::from_vec(vec![1i64], 1 << 13).unwrap();
+    let kind = wide.product(&wide).map(|_| ()).unwrap_err().kind();
+    assert_eq!(
+        kind,
+        ErrorKind::TooLarge,
+        "product of 2^13 x 2^13 partitions"
+    );
+    // Within the limit: many more partitions than items, and back.
+    let many = Bag::from_vec((0..10i64).collect(), 1000).unwrap();
+    assert_eq!(many.npartitions(), 1000);
+    let seq = Sequential::new();
+    assert_eq!(many.compute(&seq).unwrap(), (0..10).collect::<Vec<_>>());
+    let back = many.repartition(3).unwrap();
+    assert_eq!(back.compute(&seq).unwrap(), (0..10).collect::<Vec<_>>());
+    let mut pairs = b.product(&b).unwrap().compute(&seq).unwrap();
+    pairs.sort();
+    let want: Vec<(i64, i64)> = (1..=3).flat_map(|x| (1..=3).map(move |y| (x, y))).collect();
+    assert_eq!(pairs, want);
 }

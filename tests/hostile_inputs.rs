@@ -1155,3 +1155,103 @@ fn bag_partition_counts_are_bounded() {
     let want: Vec<(i64, i64)> = (1..=3).flat_map(|x| (1..=3).map(move |y| (x, y))).collect();
     assert_eq!(pairs, want);
 }
+
+/// Makes a FIFO at `p`; whether that worked (`mkfifo` may be missing).
+fn mkfifo(p: &std::path::Path) -> bool {
+    Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn is_fifo(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_fifo())
+        .unwrap_or(false)
+}
+
+/// The command line's own files were opened with `File::create`: `run --profile FIFO` and
+/// `dot -o out.dot` where `out.dot` is a FIFO (or a symlink to one) blocked forever in
+/// `open` once the run was over, and a failed write left a partial file. They are now
+/// written as `blockwork::files::write_atomically` writes: a FIFO is refused (exit 1, the
+/// FIFO left alone), and a completed file is whole.
+#[test]
+fn command_line_outputs_refuse_fifos() {
+    let d = scratch_dir("cli-fifo");
+    let fifo = d.join("fifo");
+    let made = mkfifo(&fifo);
+    if !made {
+        return;
+    }
+    let link = d.join("out.dot");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let spec = r#"{"nodes": {"a": {"literal": 1}}}"#;
+    let r = run_spec(spec, &["--profile", fifo.to_str().unwrap()], 20)
+        .expect("run --profile FIFO still blocked after 20 s");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    assert!(is_fifo(&fifo));
+    let spec_path = d.join("spec.json");
+    std::fs::write(&spec_path, spec).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blockwork"))
+        .arg("dot")
+        .arg(&spec_path)
+        .arg("-o")
+        .arg(&link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = status.expect("dot -o FIFO still blocked after 20 s");
+    assert_eq!(status.code(), Some(1));
+    assert!(is_fifo(&fifo));
+    // A regular target is written whole.
+    let trace = d.join("trace.json");
+    let r = run_spec(spec, &["--profile", trace.to_str().unwrap()], 20).unwrap();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    assert!(parsed["traceEvents"].is_array());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `corpus::generate` opened each `part-NN.txt` with `File::create`: a FIFO there blocked it
+/// forever, and an error did not say which file. Now a FIFO is refused with an error naming
+/// it, and the other files are written whole (the same bytes as a fresh generation).
+#[test]
+fn corpus_generate_refuses_fifos() {
+    use blockwork::bag::corpus;
+    let d = scratch_dir("corpus-fifo");
+    let fresh = scratch_dir("corpus-fresh");
+    let want = corpus::generate(&fresh, 3000, 2, 7).unwrap();
+    let fifo = d.join("part-01.txt");
+    let made = mkfifo(&fifo);
+    if made {
+        let dir = d.clone();
+        let r = watched(20, move || corpus::generate(&dir, 3000, 2, 7).map(|_| ()))
+            .expect("generate onto a FIFO still blocked after 20 s");
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("part-01.txt"), "{e}");
+        assert!(is_fifo(&fifo));
+        assert_eq!(
+            std::fs::read(d.join("part-00.txt")).unwrap(),
+            std::fs::read(&want[0]).unwrap()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&fresh);
+}

@@ -8,7 +8,7 @@
 //!
 //! Both free each intermediate value the moment its last user finishes, report
 //! [`RunStats`], call an optional [`Observer`] on every task, and turn the first failing or
-//! panicking task into an [`Error::Task`](crate::Error::Task) naming its key and op.
+//! panicking task into an [`Error::Task`] naming its key and op.
 
 mod eval;
 mod job;

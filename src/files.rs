@@ -5,8 +5,54 @@
 //! refused, and a replaced file keeps its permissions.
 
 use std::fs::Permissions;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+/// Writes the file `path` with `write` so that a failure never leaves a partial file there:
+/// the bytes go to a temporary file in the target's directory, which replaces the target only
+/// once `write` returned `Ok` and the data reached the disk; on any error the temporary is
+/// removed and the target is as it was. A symlink is written through, a path that exists and
+/// is not a regular file (a FIFO, a device, a directory) is refused with
+/// [`InvalidInput`](io::ErrorKind::InvalidInput) rather than opened (opening a FIFO would
+/// block), and a replaced file keeps its permissions. Errors name `path`.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("out.txt");
+/// blockwork::files::write_atomically(&path, |w| w.write_all(b"complete\n"))?;
+/// let failed = blockwork::files::write_atomically(&path, |w| {
+///     w.write_all(b"partial")?;
+///     Err(std::io::Error::other("stopped"))
+/// });
+/// assert!(failed.unwrap_err().to_string().contains("out.txt"));
+/// assert_eq!(std::fs::read_to_string(&path)?, "complete\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let target = write_target(path).map_err(named)?;
+    let mut temp = tempfile::Builder::new();
+    temp.prefix(".blockwork-").suffix(".tmp");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // As `File::create` would make it (the umask applies), not owner-only.
+        temp.permissions(Permissions::from_mode(0o666));
+    }
+    let file = temp.tempfile_in(&target.dir).map_err(named)?;
+    let mut w = io::BufWriter::new(file);
+    write(&mut w).map_err(named)?;
+    let file = w.into_inner().map_err(|e| named(e.into_error()))?;
+    if let Some(p) = target.permissions {
+        file.as_file().set_permissions(p).map_err(named)?;
+    }
+    file.as_file().sync_all().map_err(named)?;
+    file.persist(&target.path).map_err(|e| named(e.error))?;
+    Ok(())
+}
 
 /// Where to write `path` and with which permissions.
 pub(crate) struct WriteTarget {

@@ -53,7 +53,7 @@ pub mod delayed;
 pub mod diagnostics;
 pub mod error;
 pub mod exec;
-pub(crate) mod files;
+pub mod files;
 pub mod graph;
 pub mod key;
 pub mod plan;

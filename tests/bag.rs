@@ -339,7 +339,7 @@ fn product_and_join_match_nested_loops() {
         let ji = b.join_iter(small.clone(), |x| x.rem_euclid(5), |s| s.0);
         assert_eq!(ji.compute(ex).unwrap(), want_join);
         let few = b.filter(|x| x % 10 == 0);
-        let p = few.product(&right);
+        let p = few.product(&right).unwrap();
         assert_eq!(p.npartitions(), b.npartitions() * 3);
         let xs = few.compute(ex).unwrap();
         let mut want: Vec<(i64, (i64, &str))> = xs

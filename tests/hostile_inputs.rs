@@ -269,6 +269,13 @@ fn pow_of_small_bases_with_huge_exponents() {
 /// Peak-RSS check of a CLI run: `blockwork run SPEC --threads 1` under `/usr/bin/time`; returns
 /// (exit code, peak RSS in kB).
 fn peak_rss_of_run(spec: &str, tag: &str) -> (Option<i32>, u64) {
+    let (code, kb, _) = peak_rss_with(spec, tag, &[]);
+    (code, kb)
+}
+
+/// `blockwork run SPEC --threads 1 ARGS...` under `/usr/bin/time`; returns (exit code, peak
+/// RSS in kB, stderr).
+fn peak_rss_with(spec: &str, tag: &str, args: &[&str]) -> (Option<i32>, u64, String) {
     let path = std::env::temp_dir().join(format!("bw-hostile-{tag}-{}.json", std::process::id()));
     std::fs::write(&path, spec).unwrap();
     let out = Command::new("/usr/bin/time")
@@ -277,15 +284,17 @@ fn peak_rss_of_run(spec: &str, tag: &str) -> (Option<i32>, u64) {
         .arg("run")
         .arg(&path)
         .args(["--threads", "1"])
+        .args(args)
         .output()
         .expect("/usr/bin/time");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let kb = stderr
         .lines()
         .last()
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
-    (out.status.code(), kb)
+    (out.status.code(), kb, stderr)
 }
 
 /// A block may hold `MAX_BLOCK_ELEMENTS` (2^27) elements, 1 GiB of f64, and `matmul` holds
@@ -845,4 +854,404 @@ fn arrays_have_at_most_64_dimensions() {
     assert_eq!(e.kind(), blockwork::ErrorKind::TooLarge, "{e}");
     let e = ok.expand_dims(0).unwrap_err();
     assert_eq!(e.kind(), blockwork::ErrorKind::TooLarge, "{e}");
+}
+
+/// A spec of `copies` distinct strings of 32 MiB each (a doubling chain, then one
+/// `str_concat` per copy), all live at once for a final `list`, under a 64 MiB value budget.
+fn copies_of_32_mib(copies: usize) -> String {
+    let mut nodes = vec![format!(
+        r#""d0": {{"op": "str_concat", "args": ["{}"]}}"#,
+        "x".repeat(1024)
+    )];
+    for i in 1..=15 {
+        nodes.push(format!(
+            r#""d{i}": {{"op": "str_concat", "args": [{{"ref": "d{p}"}}, {{"ref": "d{p}"}}]}}"#,
+            p = i - 1
+        ));
+    }
+    let refs: Vec<String> = (0..copies)
+        .map(|k| format!(r#"{{"ref": "c{k}"}}"#))
+        .collect();
+    for k in 0..copies {
+        nodes.push(format!(
+            r#""c{k}": {{"op": "str_concat", "args": [{{"ref": "d15"}}, "{k}"]}}"#
+        ));
+    }
+    nodes.push(format!(
+        r#""o": {{"op": "len", "args": [{{"op": "list", "args": [{}]}}]}}"#,
+        refs.join(", ")
+    ));
+    format!(r#"{{"nodes": {{{}}}, "outputs": ["o"]}}"#, nodes.join(", "))
+}
+
+/// The value budget bounds each value, not the run: sixteen strings of 32 MiB, each well
+/// under a 64 MiB budget, were all computed and held (about 560 MB of RSS) before `list`
+/// refused their total. The run's live values now share a budget of their own
+/// (`--max-live-bytes`, by default four value budgets): the run stops with `TooLarge` once
+/// the strings alive take more than 256 MiB.
+#[test]
+fn many_values_each_under_the_budget_are_bounded_together() {
+    let budget = ["--max-value-bytes", "67108864"];
+    let (code, kb, stderr) = peak_rss_with(&copies_of_32_mib(16), "live16", &budget);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("live values"), "{stderr}");
+    assert!(kb < 400_000, "peak RSS {kb} kB: {stderr}");
+    // Four copies (128 MiB with the chain's last string) fit the live budget; `list` of
+    // them is over the 64 MiB value budget: refused by `list`, not by the live budget.
+    let (code, _, stderr) = peak_rss_with(
+        &copies_of_32_mib(4),
+        "live4",
+        &[&budget[..], &["--max-live-bytes", "268435456"]].concat(),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("live values"), "{stderr}");
+    assert!(
+        stderr.contains("the list is over the value budget"),
+        "{stderr}"
+    );
+}
+
+/// `RunOptions::max_live_bytes` through the library, on both executors: 64 requested
+/// strings of 100 000 bytes (6.4 MB live at the end) fail a 1 MiB budget with `TooLarge`
+/// (a pool counts each worker's changes in batches of up to 1 MiB, and 6.4 MB is past
+/// 1 MiB plus that slack) and run to the same values as without a budget under 10 MiB.
+#[test]
+fn max_live_bytes_bounds_both_executors() {
+    use blockwork::{
+        Arg, ErrorKind, Executor, GraphBuilder, Key, Op, Plan, Pool, RunOptions, Sequential, Value,
+    };
+    let text = Op::new("text", |a: &[Value]| {
+        let k = a[0].as_int().unwrap_or(0);
+        Ok(Value::from(
+            format!("{k}").repeat(100_000)[..100_000].to_string(),
+        ))
+    });
+    let mut b = GraphBuilder::new();
+    let keys: Vec<Key> = (0..64).map(|k| Key::from(format!("s{k}"))).collect();
+    for (k, key) in keys.iter().enumerate() {
+        b.task(key.clone(), &text, [Arg::lit(k as i64)]).unwrap();
+    }
+    let plan = Plan::new(&b.build(), &keys).unwrap();
+    let reference = Sequential::new().run(&plan).unwrap().values;
+    let pool = Pool::builder().threads(2).build().unwrap();
+    let executors: [&dyn Executor; 2] = [&Sequential::new(), &pool];
+    for ex in executors {
+        let e = ex
+            .run_with(&plan, &RunOptions::new().max_live_bytes(1 << 20))
+            .unwrap_err();
+        assert_eq!(e.task_cause(), Some(ErrorKind::TooLarge), "{e}");
+        assert!(e.to_string().contains("live values"), "{e}");
+        let out = ex
+            .run_with(&plan, &RunOptions::new().max_live_bytes(10 << 20))
+            .unwrap();
+        assert_eq!(out.values, reference);
+        // The executor is still usable after the refused run.
+        assert_eq!(ex.run(&plan).unwrap().values, reference);
+    }
+}
+
+/// A one-line spec summed 2^40 ones (8 TiB of f64 in 8192 blocks of 2^27, each within the
+/// block limits) and ran for hours; under a 1000-byte value budget a 1 GiB block was still
+/// made. Every array a spec makes is now bounded by the value budget (elements × item
+/// size): the first is `TooLarge` at once, and an array of 200 f64 (1600 bytes) is refused
+/// under a 1000-byte budget while one of 100 (800 bytes) sums as before.
+#[test]
+fn spec_arrays_are_bounded_by_the_value_budget() {
+    let sum_of_ones = |n: u64, chunk: u64| {
+        format!(
+            r#"{{"nodes": {{"o": {{"op": "array.compute", "args": [{{"op": "array.sum", "args": [
+                {{"op": "array.ones", "args": [[{n}], [{chunk}]]}}]}}]}}}}}}"#
+        )
+    };
+    let r = run_spec(&sum_of_ones(1 << 40, 1 << 27), &[], 20).expect("still running after 20 s");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("TooLarge"), "{}", r.stderr);
+    let r = run_spec(&sum_of_ones(200, 10), &["--max-value-bytes", "1000"], 20).expect("hung");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("value budget"), "{}", r.stderr);
+    let r = run_spec(&sum_of_ones(100, 10), &["--max-value-bytes", "1000"], 20).expect("hung");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains(r#""o": 100.0"#), "{}", r.stdout);
+    // Broadcasting two small operands to a large result (2^30 f64 in 1024 blocks, 8 GiB) is
+    // refused the same way.
+    let outer = r#"{"nodes": {"o": {"op": "array.compute", "args": [{"op": "array.sum", "args": [
+        {"op": "array.add", "args": [{"op": "array.ones", "args": [[1024, 1], 1]},
+                                     {"op": "array.ones", "args": [[1, 1048576], 1048576]}]}]}]}}}"#;
+    let r = run_spec(outer, &[], 20).expect("still running after 20 s");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("value budget"), "{}", r.stderr);
+}
+
+/// A bag that reads `0.txt` in five partitions, written with `to_textfiles("*.txt")` into
+/// the same directory: partition 0's output replaced `0.txt` as soon as it was written, and
+/// the partitions still to run read their byte ranges of the new, shorter file, so lines were
+/// lost without an error. Outputs are now renamed into place only once every partition is
+/// written, so the input is read whole, and a failing partition leaves every target as it
+/// was (not a mix of new parts and old ones).
+#[test]
+fn to_textfiles_over_its_own_input_reads_the_old_lines() {
+    use blockwork::bag::{Bag, TextFiles};
+    let dir = scratch_dir("textfiles-inplace");
+    let input = dir.join("0.txt");
+    let lines: Vec<String> = (0..30).map(|i| format!("line{i:02}")).collect();
+    let text = lines.join("\n") + "\n";
+    let want: Vec<String> = lines.iter().map(|l| l.to_uppercase()).collect();
+    let pattern = dir.join("*.txt");
+    let pool = blockwork::Pool::builder().threads(2).build().unwrap();
+    let executors: [&dyn blockwork::Executor; 2] = [&blockwork::Sequential::new(), &pool];
+    for exec in executors {
+        std::fs::write(&input, &text).unwrap();
+        let bag = TextFiles::paths([&input])
+            .blocksize(50)
+            .lines()
+            .unwrap()
+            .map(|s| s.to_uppercase());
+        assert_eq!(bag.npartitions(), 5);
+        let paths = bag.to_textfiles(pattern.to_str().unwrap(), exec).unwrap();
+        let mut got = Vec::new();
+        for p in &paths {
+            got.extend(
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(String::from),
+            );
+        }
+        assert_eq!(got, want);
+        for p in &paths {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    // A failing partition: every target keeps its old contents.
+    let b = Bag::from_vec((0..9i64).collect(), 3).unwrap().try_map(|x| {
+        if x == 7 {
+            Err(blockwork::TaskError::new("element 7 is bad"))
+        } else {
+            Ok(x)
+        }
+    });
+    let out = dir.join("out-*.txt");
+    for exec in executors {
+        for i in 0..3 {
+            std::fs::write(dir.join(format!("out-{i}.txt")), "older\n").unwrap();
+        }
+        let err = b.to_textfiles(out.to_str().unwrap(), exec).unwrap_err();
+        assert!(err.to_string().contains("out-2.txt"), "{err}");
+        for i in 0..3 {
+            let p = dir.join(format!("out-{i}.txt"));
+            assert_eq!(
+                std::fs::read_to_string(&p).unwrap(),
+                "older\n",
+                "{}",
+                p.display()
+            );
+        }
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".txt"))
+            .collect();
+        assert!(names.is_empty(), "temporary files left: {names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A string of `2^doublings` KiB of control characters, made by `str_concat` doublings, given
+/// to `op`.
+fn op_of_a_long_string(op: &str, doublings: usize) -> String {
+    let mut nodes = vec![format!(
+        r#""d0": {{"op": "str_concat", "args": ["{}"]}}"#,
+        "\\u0001".repeat(1024)
+    )];
+    for i in 1..=doublings {
+        nodes.push(format!(
+            r#""d{i}": {{"op": "str_concat", "args": [{{"ref": "d{p}"}}, {{"ref": "d{p}"}}]}}"#,
+            p = i - 1
+        ));
+    }
+    nodes.push(format!(
+        r#""o": {{"op": "{op}", "args": [{{"ref": "d{doublings}"}}]}}"#
+    ));
+    format!(r#"{{"nodes": {{{}}}}}"#, nodes.join(", "))
+}
+
+/// `int` and `float` quoted the whole string they could not parse, escaped: a 64 MiB
+/// string of control characters (within a 64 MiB budget) gave a 335 MB message and 1.08 GB
+/// of RSS, and at the default budget a 1 GiB string would give a 5 GiB message. Messages now
+/// quote at most 4096 bytes of a string, with its length; so do `fail`, `spin` and `sleep`
+/// and the `dtype` of array ops.
+#[test]
+fn error_messages_quote_a_bounded_part_of_a_string() {
+    for op in ["int", "float", "fail", "spin", "sleep"] {
+        let r = run_spec(&op_of_a_long_string(op, 10), &[], 60).expect("hung");
+        assert_eq!(
+            r.code,
+            Some(1),
+            "{op}: {}",
+            &r.stderr[..r.stderr.len().min(300)]
+        );
+        assert!(
+            r.stderr.len() < 30_000,
+            "{op}: {} bytes of stderr",
+            r.stderr.len()
+        );
+        assert!(r.stderr.contains("1048576 bytes in all"), "{op}");
+    }
+    let dtype = op_of_a_long_string("int", 10).replace(
+        r#""op": "int", "args": [{"ref": "d10"}]"#,
+        r#""op": "array.zeros", "args": [[2], 2, {"ref": "d10"}]"#,
+    );
+    let r = run_spec(&dtype, &[], 60).expect("hung");
+    assert_eq!(r.code, Some(1), "{}", &r.stderr[..r.stderr.len().min(300)]);
+    assert!(
+        r.stderr.len() < 30_000,
+        "{} bytes of stderr",
+        r.stderr.len()
+    );
+    // A short string is quoted whole.
+    let r = run_spec(
+        r#"{"nodes": {"o": {"op": "int", "args": ["x1"]}}}"#,
+        &[],
+        60,
+    )
+    .unwrap();
+    assert!(r.stderr.contains(r#"not an integer: "x1""#), "{}", r.stderr);
+}
+
+/// Partition counts of bags were unbounded: `Bag::from_vec(v, 1 << 40)`,
+/// `repartition(1 << 40)` and `groupby_into(f, 1 << 40)` allocated one entry per partition up
+/// front (terabytes: the allocation aborts the process), and `product` of two bags of 2^24
+/// partitions each asked for 2^48. Now more than `MAX_PARTITIONS` (2^24) is `TooLarge`, and
+/// counts within it work as before (checked against the items themselves).
+#[test]
+fn bag_partition_counts_are_bounded() {
+    use blockwork::bag::{Bag, MAX_PARTITIONS};
+    use blockwork::{ErrorKind, Sequential};
+    let b = Bag::from_vec(vec![3i64, 1, 2], 2).unwrap();
+    for n in [MAX_PARTITIONS + 1, 1 << 40, usize::MAX] {
+        let kind = Bag::from_vec(vec![1i64, 2, 3], n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "from_vec({n})");
+        let kind = b.repartition(n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "repartition({n})");
+        let kind = b.groupby_into(|x| x % 2, n).unwrap_err().kind();
+        assert_eq!(kind, ErrorKind::TooLarge, "groupby_into({n})");
+    }
+    let wide = Bag::from_vec(vec![1i64], 1 << 13).unwrap();
+    let kind = wide.product(&wide).map(|_| ()).unwrap_err().kind();
+    assert_eq!(
+        kind,
+        ErrorKind::TooLarge,
+        "product of 2^13 x 2^13 partitions"
+    );
+    // Within the limit: many more partitions than items, and back.
+    let many = Bag::from_vec((0..10i64).collect(), 1000).unwrap();
+    assert_eq!(many.npartitions(), 1000);
+    let seq = Sequential::new();
+    assert_eq!(many.compute(&seq).unwrap(), (0..10).collect::<Vec<_>>());
+    let back = many.repartition(3).unwrap();
+    assert_eq!(back.compute(&seq).unwrap(), (0..10).collect::<Vec<_>>());
+    let mut pairs = b.product(&b).unwrap().compute(&seq).unwrap();
+    pairs.sort();
+    let want: Vec<(i64, i64)> = (1..=3).flat_map(|x| (1..=3).map(move |y| (x, y))).collect();
+    assert_eq!(pairs, want);
+}
+
+/// Makes a FIFO at `p`; whether that worked (`mkfifo` may be missing).
+fn mkfifo(p: &std::path::Path) -> bool {
+    Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn is_fifo(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_fifo())
+        .unwrap_or(false)
+}
+
+/// The command line's own files were opened with `File::create`: `run --profile FIFO` and
+/// `dot -o out.dot` where `out.dot` is a FIFO (or a symlink to one) blocked forever in
+/// `open` once the run was over, and a failed write left a partial file. They are now
+/// written as `blockwork::files::write_atomically` writes: a FIFO is refused (exit 1, the
+/// FIFO left alone), and a completed file is whole.
+#[test]
+fn command_line_outputs_refuse_fifos() {
+    let d = scratch_dir("cli-fifo");
+    let fifo = d.join("fifo");
+    let made = mkfifo(&fifo);
+    if !made {
+        return;
+    }
+    let link = d.join("out.dot");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let spec = r#"{"nodes": {"a": {"literal": 1}}}"#;
+    let r = run_spec(spec, &["--profile", fifo.to_str().unwrap()], 20)
+        .expect("run --profile FIFO still blocked after 20 s");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    assert!(is_fifo(&fifo));
+    let spec_path = d.join("spec.json");
+    std::fs::write(&spec_path, spec).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blockwork"))
+        .arg("dot")
+        .arg(&spec_path)
+        .arg("-o")
+        .arg(&link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = status.expect("dot -o FIFO still blocked after 20 s");
+    assert_eq!(status.code(), Some(1));
+    assert!(is_fifo(&fifo));
+    // A regular target is written whole.
+    let trace = d.join("trace.json");
+    let r = run_spec(spec, &["--profile", trace.to_str().unwrap()], 20).unwrap();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    assert!(parsed["traceEvents"].is_array());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `corpus::generate` opened each `part-NN.txt` with `File::create`: a FIFO there blocked it
+/// forever, and an error did not say which file. Now a FIFO is refused with an error naming
+/// it, and the other files are written whole (the same bytes as a fresh generation).
+#[test]
+fn corpus_generate_refuses_fifos() {
+    use blockwork::bag::corpus;
+    let d = scratch_dir("corpus-fifo");
+    let fresh = scratch_dir("corpus-fresh");
+    let want = corpus::generate(&fresh, 3000, 2, 7).unwrap();
+    let fifo = d.join("part-01.txt");
+    let made = mkfifo(&fifo);
+    if made {
+        let dir = d.clone();
+        let r = watched(20, move || corpus::generate(&dir, 3000, 2, 7).map(|_| ()))
+            .expect("generate onto a FIFO still blocked after 20 s");
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("part-01.txt"), "{e}");
+        assert!(is_fifo(&fifo));
+        assert_eq!(
+            std::fs::read(d.join("part-00.txt")).unwrap(),
+            std::fs::read(&want[0]).unwrap()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&fresh);
 }

@@ -14,7 +14,6 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashSet;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Number of distinct words.
@@ -116,7 +115,9 @@ impl Vocabulary {
 
 /// Writes `files` files `part-NN.txt` into `dir` (created if missing), about
 /// `total_bytes` in all, of lines of 1 to 16 words separated by single spaces. The same
-/// arguments always write the same bytes. Returns the paths in order.
+/// arguments always write the same bytes. Returns the paths in order. Each file is written
+/// as [`write_atomically`](crate::files::write_atomically) does: a failure leaves no partial
+/// file, a FIFO or device at a file's path is refused, and errors name the path.
 pub fn generate(dir: &Path, total_bytes: u64, files: usize, seed: u64) -> Result<Vec<PathBuf>> {
     if files == 0 {
         return Err(Error::new(
@@ -124,7 +125,8 @@ pub fn generate(dir: &Path, total_bytes: u64, files: usize, seed: u64) -> Result
             "a corpus needs at least one file",
         ));
     }
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", dir.display())))?;
     let vocab = Vocabulary::new(VOCABULARY, seed);
     let mut paths = Vec::with_capacity(files);
     for f in 0..files {
@@ -132,22 +134,23 @@ pub fn generate(dir: &Path, total_bytes: u64, files: usize, seed: u64) -> Result
         let target = total_bytes / files as u64
             + u64::from(f as u64 == files as u64 - 1) * (total_bytes % files as u64);
         let mut rng = SplitMix::new(seed ^ (f as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-        let mut written = 0u64;
-        let mut line = String::with_capacity(256);
-        while written < target {
-            line.clear();
-            for i in 0..1 + rng.below(MAX_LINE_WORDS) {
-                if i > 0 {
-                    line.push(' ');
+        crate::files::write_atomically(&path, |w| {
+            let mut written = 0u64;
+            let mut line = String::with_capacity(256);
+            while written < target {
+                line.clear();
+                for i in 0..1 + rng.below(MAX_LINE_WORDS) {
+                    if i > 0 {
+                        line.push(' ');
+                    }
+                    line.push_str(vocab.sample(&mut rng));
                 }
-                line.push_str(vocab.sample(&mut rng));
+                line.push('\n');
+                w.write_all(line.as_bytes())?;
+                written += line.len() as u64;
             }
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
-            written += line.len() as u64;
-        }
-        w.flush()?;
+            Ok(())
+        })?;
         paths.push(path);
     }
     Ok(paths)

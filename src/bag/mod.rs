@@ -101,6 +101,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Fan-in of reduction trees: each combining task takes at most this many results.
 pub const DEFAULT_SPLIT_EVERY: usize = 8;
 
+/// Most partitions a bag may have (as many as an array may have blocks): asking for more,
+/// from [`Bag::from_vec`], [`Bag::repartition`], [`Bag::groupby_into`] or [`Bag::product`],
+/// is a [`TooLarge`](ErrorKind::TooLarge) error rather than an allocation the process
+/// cannot survive.
+pub const MAX_PARTITIONS: usize = 1 << 24;
+
+/// `Ok` if `n` partitions are within [`MAX_PARTITIONS`].
+pub(crate) fn check_partitions(what: &str, n: Option<usize>) -> Result<()> {
+    match n {
+        Some(n) if n <= MAX_PARTITIONS => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "{what}: {} partitions are over the limit of {MAX_PARTITIONS}",
+                n.map_or_else(|| "more than usize::MAX".to_owned(), |n| n.to_string())
+            ),
+        )),
+    }
+}
+
 /// Longest op label kept for fused tasks; longer chains keep their last steps.
 const MAX_LABEL: usize = 64;
 
@@ -203,7 +223,8 @@ impl<T: Element> Bag<T> {
     /// A bag of `items` in exactly `npartitions` partitions of nearly equal length (the
     /// first `len % npartitions` hold one more); partitions are empty when there are fewer
     /// items than partitions. Zero partitions is an
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error, more than [`MAX_PARTITIONS`]
+    /// a [`TooLarge`](ErrorKind::TooLarge) one.
     pub fn from_vec(items: Vec<T>, npartitions: usize) -> Result<Bag<T>> {
         if npartitions == 0 {
             return Err(Error::new(
@@ -211,6 +232,7 @@ impl<T: Element> Bag<T> {
                 "a bag needs at least one partition",
             ));
         }
+        check_partitions("from_vec", Some(npartitions))?;
         let (q, r) = (items.len() / npartitions, items.len() % npartitions);
         let mut it = items.into_iter();
         let parts = (0..npartitions)

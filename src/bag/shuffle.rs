@@ -47,7 +47,8 @@ impl<T: Element> Bag<T> {
     }
 
     /// [`Bag::groupby`] into `npartitions` output partitions; zero is an
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error, more than
+    /// [`MAX_PARTITIONS`](super::MAX_PARTITIONS) a [`TooLarge`](ErrorKind::TooLarge) one.
     pub fn groupby_into<K>(
         &self,
         key: impl Fn(&T) -> K + Send + Sync + 'static,
@@ -62,6 +63,7 @@ impl<T: Element> Bag<T> {
                 "groupby needs at least one output partition",
             ));
         }
+        super::check_partitions("groupby_into", Some(npartitions))?;
         Ok(self.shuffle(key, npartitions))
     }
 

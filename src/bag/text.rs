@@ -110,7 +110,8 @@ impl TextFiles {
     }
 
     /// A bag of the files' lines: one partition per block of each file (an empty file is
-    /// one empty partition). Files are inspected now (a missing file is an
+    /// one empty partition; more than [`MAX_PARTITIONS`](super::MAX_PARTITIONS) in all is a
+    /// [`TooLarge`](ErrorKind::TooLarge) error). Files are inspected now (a missing file is an
     /// [`Io`](ErrorKind::Io) error, one that is not a regular file an
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error); their lines are read when the
     /// bag is computed.
@@ -154,8 +155,16 @@ impl TextFiles {
             let len = meta.len();
             ident.push((path.to_owned(), len, meta.modified().ok()));
             let blocks = len.div_ceil(self.blocksize).max(1);
+            super::check_partitions(
+                "lines",
+                usize::try_from(blocks)
+                    .ok()
+                    .and_then(|b| b.checked_add(args.len())),
+            )?;
+            // In u128: `len * b` overflows u64 for a (sparse) file of terabytes.
+            let at = |b: u64| (u128::from(len) * u128::from(b) / u128::from(blocks)) as u64;
             for b in 0..blocks {
-                let (start, end) = (len * b / blocks, len * (b + 1) / blocks);
+                let (start, end) = (at(b), at(b + 1));
                 // A size of 0 may be no size at all (procfs): read such a file to its end,
                 // in one partition, but no further than a block.
                 let (end, cap) = if len == 0 {
@@ -265,15 +274,35 @@ impl<T: Element + Display> Bag<T> {
             );
             keys.push(k);
         }
-        exec.run(&Plan::new(&graph, &keys)?)?;
+        let out = exec.run(&Plan::new(&graph, &keys)?)?;
+        // Every part is written: only now do they replace their targets, so that the
+        // partitions read the inputs as they were (a target may be one of them) and a
+        // failure replaces nothing.
+        for (v, p) in out.values.iter().zip(paths) {
+            let part = v
+                .downcast_ref::<WrittenPart>()
+                .and_then(|w| w.0.lock().unwrap_or_else(|e| e.into_inner()).take())
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("{}: the written part was lost", p.display()),
+                    )
+                })?;
+            part.0.persist(&part.1).map_err(|e| io_error(p, e.error))?;
+        }
         Ok(())
     }
 }
 
+/// A part written to its temporary file (removed when dropped) and the file it replaces once
+/// all parts are written.
+struct WrittenPart(std::sync::Mutex<Option<(tempfile::TempPath, PathBuf)>>);
+
 /// Streams one partition into a file, one element per line. The lines go to a temporary
-/// file in the same directory, renamed to `path` once all are written: a failure (of an
-/// element or of the disk) removes it and leaves no partial file at `path`, and its error
-/// names `path`.
+/// file in the same directory, returned as a [`WrittenPart`] to rename to `path` once every
+/// partition is written: a failure (of an element or of the disk) removes it and leaves no
+/// partial file at `path`, and its error names `path`. The file is closed (a bag may have
+/// more partitions than a process may hold files open).
 fn write_part<T: Display>(
     stream: &StreamFn<T>,
     args: &[Value],
@@ -314,9 +343,11 @@ fn write_part<T: Display>(
             .set_permissions(p)
             .map_err(|e| task_io(path, e))?;
     }
-    file.persist(&target.path)
-        .map_err(|e| task_io(path, e.error))?;
-    Ok(Value::Unit)
+    let part = (file.into_temp_path(), target.path);
+    Ok(Value::opaque(
+        WrittenPart(std::sync::Mutex::new(Some(part))),
+        0,
+    ))
 }
 
 /// Why a path is not read.

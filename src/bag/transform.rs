@@ -151,7 +151,9 @@ impl<T: Element> Bag<T> {
 
     /// Repartitions into `npartitions` partitions, as dask does: fewer by concatenating
     /// neighbours (fused, nothing computed twice), more by splitting each partition into
-    /// nearly equal pieces. Zero is an [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    /// nearly equal pieces. Zero is an [`InvalidArgument`](ErrorKind::InvalidArgument) error,
+    /// more than [`MAX_PARTITIONS`](super::MAX_PARTITIONS) a
+    /// [`TooLarge`](ErrorKind::TooLarge) one.
     pub fn repartition(&self, npartitions: usize) -> Result<Bag<T>> {
         let n = self.npartitions();
         if npartitions == 0 {
@@ -160,6 +162,7 @@ impl<T: Element> Bag<T> {
                 "repartition needs at least one partition",
             ));
         }
+        super::check_partitions("repartition", Some(npartitions))?;
         if npartitions == n {
             return Ok(self.clone());
         }
@@ -236,10 +239,17 @@ impl<T: Element> Bag<T> {
     /// use blockwork::{bag::Bag, Sequential};
     /// let a = Bag::from_vec(vec![1i64, 2], 2)?;
     /// let b = Bag::from_vec(vec!['x', 'y'], 1)?;
-    /// assert_eq!(a.product(&b).compute(&Sequential::new())?, vec![(1, 'x'), (1, 'y'), (2, 'x'), (2, 'y')]);
+    /// assert_eq!(a.product(&b)?.compute(&Sequential::new())?, vec![(1, 'x'), (1, 'y'), (2, 'x'), (2, 'y')]);
     /// # Ok::<(), blockwork::Error>(())
     /// ```
-    pub fn product<U: Element>(&self, other: &Bag<U>) -> Bag<(T, U)> {
+    ///
+    /// More than [`MAX_PARTITIONS`](super::MAX_PARTITIONS) partitions in all is a
+    /// [`TooLarge`](ErrorKind::TooLarge) error.
+    pub fn product<U: Element>(&self, other: &Bag<U>) -> Result<Bag<(T, U)>> {
+        super::check_partitions(
+            "product",
+            self.npartitions().checked_mul(other.npartitions()),
+        )?;
         let right = other.materialized();
         let mut graph = self.base_graph().clone();
         graph.merge_same_named(&right.graph());
@@ -258,7 +268,7 @@ impl<T: Element> Bag<T> {
                 })
             });
         let name = token("product", &[self.name(), other.name()], &());
-        self.derive(name, "product", graph, args, stream)
+        Ok(self.derive(name, "product", graph, args, stream))
     }
 
     /// An inner join with another bag on keys: each element `x` pairs with every element `y`

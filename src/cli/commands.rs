@@ -29,9 +29,13 @@ fn run_error(e: Error) -> Failure {
     }
 }
 
-fn write_failed(what: &Path, e: std::io::Error) -> Failure {
-    Failure::Failed(format!("cannot write {}: {e}", what.display()))
+/// A failed write; the error names its path ([`blockwork::files::write_atomically`]).
+fn write_failed(e: std::io::Error) -> Failure {
+    Failure::Failed(format!("cannot write {e}"))
 }
+
+/// The default budget of a run's live values, in value budgets.
+const DEFAULT_LIVE_PER_VALUE: u64 = 4;
 
 pub(super) fn run(a: RunArgs) -> Outcome {
     let limits = Limits {
@@ -61,7 +65,12 @@ pub(super) fn run(a: RunArgs) -> Outcome {
         0 => RunOptions::default(),
         1 => RunOptions::with_observer(observers.pop().expect("one")),
         _ => RunOptions::with_observer(Arc::new(Observers(observers))),
-    };
+    }
+    .max_live_bytes(a.max_live_bytes.unwrap_or_else(|| {
+        u64::try_from(a.max_value_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(DEFAULT_LIVE_PER_VALUE)
+    }));
     let result = if a.sequential {
         quietly(|| Sequential::new().run_with(&plan, &options))
     } else {
@@ -74,9 +83,8 @@ pub(super) fn run(a: RunArgs) -> Outcome {
     };
     drop(options); // ends the progress bar before anything else is printed
     if let (Some(path), Some(p)) = (&a.profile, &profile) {
-        let file = std::fs::File::create(path).map_err(|e| write_failed(path, e))?;
-        p.write_chrome_trace(&plan, std::io::BufWriter::new(file))
-            .map_err(|e| write_failed(path, e))?;
+        blockwork::files::write_atomically(path, |w| p.write_chrome_trace(&plan, w))
+            .map_err(write_failed)?;
     }
     let out = result.map_err(run_error)?;
     if a.stats {
@@ -147,7 +155,8 @@ pub(super) fn dot(a: DotArgs) -> Outcome {
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "dot" | "gv" => std::fs::write(&path, text).map_err(|e| write_failed(&path, e)),
+        "dot" | "gv" => blockwork::files::write_atomically(&path, |w| w.write_all(text.as_bytes()))
+            .map_err(write_failed),
         "svg" | "png" | "pdf" => render(&text, &ext, &path),
         _ => Err(Failure::BadInput(format!(
             "cannot tell the format of {} (use .dot, .gv, .svg, .png or .pdf)",
@@ -156,13 +165,13 @@ pub(super) fn dot(a: DotArgs) -> Outcome {
     }
 }
 
-/// Renders DOT text with Graphviz's `dot` into `path`.
+/// Renders DOT text with Graphviz's `dot` into `path`, written as
+/// [`blockwork::files::write_atomically`] does (a failed render leaves no partial file).
 fn render(text: &str, format: &str, path: &Path) -> Outcome {
     let mut child = Command::new("dot")
         .arg(format!("-T{format}"))
-        .arg("-o")
-        .arg(path)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
@@ -171,11 +180,13 @@ fn render(text: &str, format: &str, path: &Path) -> Outcome {
             ))
         })?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let fed = stdin.write_all(text.as_bytes());
-    drop(stdin);
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Failure::Failed(format!("Graphviz `dot` failed: {e}")))?;
+    // Fed from another thread: `dot` may write output before it has read all its input.
+    let (fed, out) = std::thread::scope(|s| {
+        let feeder = s.spawn(move || stdin.write_all(text.as_bytes()));
+        let out = child.wait_with_output();
+        (feeder.join().unwrap_or(Ok(())), out)
+    });
+    let out = out.map_err(|e| Failure::Failed(format!("Graphviz `dot` failed: {e}")))?;
     if !out.status.success() || fed.is_err() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(Failure::Failed(format!(
@@ -184,7 +195,7 @@ fn render(text: &str, format: &str, path: &Path) -> Outcome {
             err.trim()
         )));
     }
-    Ok(())
+    blockwork::files::write_atomically(path, |w| w.write_all(&out.stdout)).map_err(write_failed)
 }
 
 pub(super) fn info(a: InfoArgs) -> Outcome {

@@ -102,6 +102,10 @@ struct RunArgs {
     /// together they must fit, a value printed under several keys counting once per key.
     #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,
+    /// Most bytes the run's live values may take together: a task whose value takes the
+    /// total over it fails with TooLarge (default: four times --max-value-bytes).
+    #[arg(long, value_name = "BYTES")]
+    max_live_bytes: Option<u64>,
     /// Largest spec file accepted (default 256 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = blockwork::spec::DEFAULT_MAX_SPEC_BYTES)]
     max_spec_bytes: u64,

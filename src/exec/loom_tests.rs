@@ -321,7 +321,7 @@ fn loom_fail_then_reuse_on_real_workers() {
         for plan in [bad, good] {
             let mut state = RunState::default();
             state.reset(plan);
-            let mut ctx = RunCtx::new(plan, state, 2, None, Vec::new());
+            let mut ctx = RunCtx::new(plan, state, 2, None, Vec::new(), None);
             ctx.add_jobs(1);
             let roots = plan.start_roots().len() as u32;
             shared.push_injector(Job::new(&ctx, Work::Roots(0, roots)));

@@ -8,7 +8,7 @@
 //!
 //! Both free each intermediate value the moment its last user finishes, report
 //! [`RunStats`], call an optional [`Observer`] on every task, and turn the first failing or
-//! panicking task into an [`Error::Task`](crate::Error::Task) naming its key and op.
+//! panicking task into an [`Error::Task`] naming its key and op.
 
 mod eval;
 mod job;
@@ -29,7 +29,7 @@ mod loom_tests;
 pub use pool::{Pool, PoolBuilder};
 pub use sequential::Sequential;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Graph;
 use crate::key::Key;
 use crate::plan::{Plan, TaskId};
@@ -115,6 +115,14 @@ pub trait Observer: Send + Sync {
 pub struct RunOptions {
     /// Called on every task start and finish.
     pub observer: Option<Arc<dyn Observer>>,
+    /// Most bytes the run's live values may hold together, as [`Value::nbytes`] counts them
+    /// (`None`: no limit). A task whose value takes the total over it fails the run with a
+    /// [`TooLarge`](crate::ErrorKind::TooLarge) task error. [`Sequential`] counts exactly; a
+    /// [`Pool`] counts each worker's recent changes only in batches of up to 1 MiB, so its count
+    /// may be off by up to 1 MiB a thread either way.
+    ///
+    /// [`Value::nbytes`]: crate::Value::nbytes
+    pub max_live_bytes: Option<u64>,
 }
 
 impl RunOptions {
@@ -132,6 +140,42 @@ impl RunOptions {
     /// Options with an observer.
     pub fn with_observer(observer: Arc<dyn Observer>) -> RunOptions {
         RunOptions::new().observer(observer)
+    }
+
+    /// These options with a bound on the bytes of the run's live values together (see
+    /// [`RunOptions::max_live_bytes`]).
+    ///
+    /// ```
+    /// use blockwork::{Arg, ErrorKind, Executor, GraphBuilder, Op, Plan, RunOptions, Sequential, Value};
+    /// // Two strings of 600 bytes each, both requested: 1200 bytes live at the end.
+    /// let text = Op::new("text", |a: &[Value]| Ok(Value::from("x".repeat(a[0].as_int().unwrap_or(0) as usize))));
+    /// let mut b = GraphBuilder::new();
+    /// b.task("a", &text, [Arg::lit(600i64)])?.task("b", &text, [Arg::lit(600i64)])?;
+    /// let plan = Plan::new(&b.build(), &["a".into(), "b".into()])?;
+    /// let err = Sequential::new().run_with(&plan, &RunOptions::new().max_live_bytes(1000)).unwrap_err();
+    /// assert_eq!(err.task_cause(), Some(ErrorKind::TooLarge));
+    /// assert!(Sequential::new().run_with(&plan, &RunOptions::new().max_live_bytes(1200)).is_ok());
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn max_live_bytes(mut self, bytes: u64) -> RunOptions {
+        self.max_live_bytes = Some(bytes);
+        self
+    }
+}
+
+/// The error of a run whose live values went over [`RunOptions::max_live_bytes`] when task
+/// `t` finished.
+#[cold]
+pub(crate) fn over_live_budget(plan: &Plan, t: TaskId, live: u64, max: u64) -> Error {
+    Error::Task {
+        key: plan.key(t).clone(),
+        op: plan.op_name(t).into(),
+        message: format!(
+            "the run's live values would take {live} bytes, over its budget of {max} bytes"
+        ),
+        panicked: false,
+        cause: ErrorKind::TooLarge,
+        source: None,
     }
 }
 

@@ -4,9 +4,10 @@ use super::job::{Job, Work};
 use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::{NBYTES, RunState};
 use super::sleep::Sleep;
+use super::tally::LiveTally;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::worker::{Shared, WorkerLocal, help_until, waiting_on_current_run};
-use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch};
+use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch, over_live_budget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crossbeam_deque::{Injector, Worker};
@@ -367,10 +368,23 @@ impl Executor for Pool {
         let mut state = self.take_state();
         state.reset(plan);
         let loaded = state.load_literals(plan);
-        let mut ctx = RunCtx::new(plan, state, self.threads(), observer, waiting);
+        let mut ctx = RunCtx::new(
+            plan,
+            state,
+            self.threads(),
+            observer,
+            waiting,
+            options.max_live_bytes,
+        );
         match loaded {
             Ok(loaded) => ctx.tally.preload(loaded),
             Err((t, m)) => ctx.fail_callback(NBYTES, Some(t), m),
+        }
+        // The literals alone may be over the run's budget of live bytes.
+        if let Some((live, max)) = ctx.tally.over_budget(&LiveTally::default())
+            && let Some(&t) = plan.literal_tasks().last()
+        {
+            ctx.fail(over_live_budget(plan, t, live, max));
         }
         if let Some(o) = observer
             && !ctx.is_failed()

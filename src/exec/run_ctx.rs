@@ -36,13 +36,14 @@ impl<'a> RunCtx<'a> {
         threads: usize,
         observer: Option<&'a dyn Observer>,
         waiting: Vec<usize>,
+        max_live_bytes: Option<u64>,
     ) -> Self {
         RunCtx {
             plan,
             state,
             observer,
             waiting,
-            tally: RunTally::new(threads),
+            tally: RunTally::new(threads, max_live_bytes),
             latch: Latch::new(),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),

@@ -5,7 +5,8 @@ use super::pool::QuietPanics;
 use super::run_ctx::callback_error;
 use super::run_state::{DROP, NBYTES};
 use super::{
-    Executor, Observer, RunOptions, RunOutput, RunStats, catch, nbytes_caught, panic_message,
+    Executor, Observer, RunOptions, RunOutput, RunStats, catch, nbytes_caught, over_live_budget,
+    panic_message,
 };
 use crate::error::Result;
 use crate::plan::{Plan, TaskId};
@@ -69,7 +70,8 @@ impl Executor for Sequential {
         let mut step = Step::Idle;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let hook = observer.is_some().then_some(&hook as &TaskHook);
-            run_tasks(plan, &mut slots, &mut stats, &mut step, hook)
+            let max_live = options.max_live_bytes.unwrap_or(u64::MAX);
+            run_tasks(plan, &mut slots, &mut stats, &mut step, hook, max_live)
         }));
         let mut result = match outcome {
             Ok(Ok(())) => Ok(()),
@@ -120,14 +122,16 @@ impl Executor for Sequential {
 /// Calls an observer hook under `catch_unwind`: (what, task, the call).
 type TaskHook<'a> = dyn Fn(&'static str, Option<TaskId>, &dyn Fn(&dyn Observer)) -> Result<()> + 'a;
 
-/// Runs every task in id order, freeing values at their last use. `step` names what runs
-/// outside an op, for a panic that escapes.
+/// Runs every task in id order, freeing values at their last use, failing once the live
+/// values take more than `max_live` bytes. `step` names what runs outside an op, for a panic
+/// that escapes.
 fn run_tasks(
     plan: &Plan,
     slots: &mut [Option<Value>],
     stats: &mut RunStats,
     step: &mut Step,
     hook: Option<&TaskHook>,
+    max_live: u64,
 ) -> Result<()> {
     let mut users_left = plan.n_users().to_vec();
     let mut scratch = Vec::new();
@@ -166,6 +170,9 @@ fn run_tasks(
         let value = &*slot.insert(value);
         let nbytes = nbytes_caught(value).map_err(|m| callback_error(plan, NBYTES, Some(t), m))?;
         live_bytes += nbytes as u64;
+        if live_bytes > max_live {
+            return Err(over_live_budget(plan, t, live_bytes, max_live));
+        }
         stats.peak_live_values = stats.peak_live_values.max(live_values);
         stats.peak_live_bytes = stats.peak_live_bytes.max(live_bytes);
         for &d in plan.deps(t) {

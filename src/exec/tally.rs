@@ -57,11 +57,15 @@ pub(crate) struct RunTally {
     peak_bytes: AtomicI64,
     /// Literal nodes written when the run started (counted as tasks run).
     literals: u64,
+    /// [`RunOptions::max_live_bytes`](super::RunOptions::max_live_bytes), `i64::MAX` for none.
+    max_live_bytes: i64,
 }
 
 impl RunTally {
-    pub(crate) fn new(threads: usize) -> RunTally {
+    pub(crate) fn new(threads: usize, max_live_bytes: Option<u64>) -> RunTally {
         RunTally {
+            max_live_bytes: max_live_bytes
+                .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX)),
             workers: (0..threads).map(|_| CachePadded::default()).collect(),
             live_values: CachePadded::new(AtomicI64::new(0)),
             live_bytes: AtomicI64::new(0),
@@ -106,6 +110,7 @@ impl RunTally {
             bytes,
             high_values: values,
             high_bytes: bytes,
+            made_bytes: bytes,
         }
     }
 
@@ -126,6 +131,21 @@ impl RunTally {
             &self.peak_bytes,
             self.live_bytes.load(Ordering::Relaxed) + tally.high_bytes,
         );
+    }
+
+    /// The live bytes of the run as this worker sees them (what is published, and its own
+    /// change including the value it just made) when that is over the run's budget:
+    /// `Some((live, budget))`. Other workers' unpublished changes are not seen.
+    #[inline]
+    pub(crate) fn over_budget(&self, tally: &LiveTally) -> Option<(u64, u64)> {
+        if self.max_live_bytes == i64::MAX {
+            return None;
+        }
+        let live = self
+            .live_bytes
+            .load(Ordering::Relaxed)
+            .saturating_add(tally.made_bytes);
+        (live > self.max_live_bytes).then(|| (live.max(0) as u64, self.max_live_bytes as u64))
     }
 
     /// Moves a worker's unpublished live-value change into the shared counters.
@@ -181,6 +201,9 @@ pub(crate) struct LiveTally {
     /// Highest `values` / `bytes` seen during the job, offered as a peak at its end.
     high_values: i64,
     high_bytes: i64,
+    /// `bytes` at the end of the last task, after its value was made and before its inputs
+    /// were freed (relative to what is published).
+    made_bytes: i64,
 }
 
 impl LiveTally {
@@ -194,6 +217,9 @@ impl LiveTally {
         self.values += 1 - freed.values as i64;
         self.bytes += created_bytes as i64 - freed.bytes as i64;
         self.check(run);
+        // Whether or not `check` published: the new value with its freed inputs still live,
+        // relative to the published count.
+        self.made_bytes = self.bytes + freed.bytes as i64;
     }
 
     /// Values were freed outside a task's end (by deferred countdowns).

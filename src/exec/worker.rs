@@ -25,7 +25,7 @@ use super::run_state::{DROP, Deferred, NBYTES};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker, spin_hint};
 use super::tally::LiveTally;
-use super::{PanicPayload, catch, nbytes_caught, panic_message};
+use super::{PanicPayload, catch, nbytes_caught, over_live_budget, panic_message};
 use crate::plan::TaskId;
 use crate::value::Value;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -473,6 +473,9 @@ impl JobCtx<'_, '_> {
         self.tally.finished(&run.tally, nbytes, freed);
         if let Some((d, what, m)) = self.defer.take_panic() {
             run.fail_callback(what, Some(d), m);
+        }
+        if let Some((live, max)) = run.tally.over_budget(&self.tally) {
+            run.fail(over_live_budget(plan, t, live, max));
         }
         cont
     }

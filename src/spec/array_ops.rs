@@ -81,11 +81,28 @@ pub(super) fn register(reg: &mut Registry, ctx: &ArrayContext, limits: Limits) {
                     format!("takes {arity} arguments, got {}", args.len()),
                 ));
             }
-            body(&ctx, name, args)
+            let v = body(&ctx, name, args)?;
+            if let Some(a) = v.downcast_ref::<ArrayValue>() {
+                check_array_bytes(name, a.array(), &limits)?;
+            }
+            Ok(v)
         });
         reg.register(op, arity, doc)
             .expect("array op names are distinct");
     }
+}
+
+/// Refuses an array whose elements written out (elements × item size) are over the value
+/// budget: the array is only a recipe, but computing it, or anything made of it, would take
+/// memory and time in proportion.
+fn check_array_bytes(op: &str, a: &Array, limits: &Limits) -> Result<(), TaskError> {
+    let bytes = a.len().checked_mul(a.dtype().itemsize());
+    limits
+        .check(
+            &format!("an array of shape {:?} ({})", a.shape(), a.dtype().name()),
+            bytes.unwrap_or(usize::MAX),
+        )
+        .map_err(|e| fail(op, ErrorKind::TooLarge, e.message()))
 }
 
 /// The body of an op that makes no new array from scratch.
@@ -372,7 +389,10 @@ fn dtype_arg(op: &str, v: &Value) -> Result<DType, TaskError> {
             fail(
                 op,
                 ErrorKind::InvalidArgument,
-                format!("unknown dtype '{name}' (bool, int32, int64, float32, float64)"),
+                format!(
+                    "unknown dtype {} (bool, int32, int64, float32, float64)",
+                    super::text::quoted(name)
+                ),
             )
         })
 }

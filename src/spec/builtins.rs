@@ -4,6 +4,7 @@
 
 use super::limits::Limits;
 use super::registry::{Arity, Registry};
+use super::text::{QUOTED_BYTES, quoted};
 use crate::array::ArrayContext;
 use crate::error::{ErrorKind, TaskError};
 use crate::graph::Op;
@@ -435,7 +436,10 @@ fn to_int(args: &[Value]) -> Result<Value, TaskError> {
         }
         Value::Float(_) => return Err(overflow()),
         Value::Str(s) => s.trim().parse().map_err(|_| {
-            TaskError::with_kind(ErrorKind::InvalidArgument, format!("not an integer: {s:?}"))
+            TaskError::with_kind(
+                ErrorKind::InvalidArgument,
+                format!("not an integer: {}", quoted(s)),
+            )
         })?,
         _ => return Err(type_error("a number, bool or string", v)),
     };
@@ -446,7 +450,10 @@ fn to_float(args: &[Value]) -> Result<Value, TaskError> {
     match v {
         Value::Int(_) | Value::Float(_) => Ok(Value::Float(Num::of(v)?.as_f64())),
         Value::Str(s) => s.trim().parse().map(Value::Float).map_err(|_| {
-            TaskError::with_kind(ErrorKind::InvalidArgument, format!("not a float: {s:?}"))
+            TaskError::with_kind(
+                ErrorKind::InvalidArgument,
+                format!("not a float: {}", quoted(s)),
+            )
         }),
         _ => Err(type_error("a number or string", v)),
     }
@@ -664,19 +671,21 @@ fn sleep(args: &[Value]) -> Result<Value, TaskError> {
     Ok(Value::Int(ns))
 }
 /// A value for a message: its debug text when short, else its type and length (a list shared
-/// many times over could take forever to print).
+/// many times over could take forever to print); a long string is cut ([`quoted`]).
 fn shown(v: &Value) -> String {
-    const SHOWN_BYTES: usize = 4096;
     match v {
-        Value::List(l) if v.deep_size(SHOWN_BYTES).is_none() => {
+        Value::List(l) if v.deep_size(QUOTED_BYTES).is_none() => {
             format!("<a list of {} elements, too large to show>", l.len())
         }
+        Value::Str(s) => quoted(s),
         _ => format!("{v:?}"),
     }
 }
+/// The message of `fail` and `panic`: a string as it is (cut after [`QUOTED_BYTES`] bytes,
+/// as [`quoted`] cuts), another value as [`shown`].
 fn message(args: &[Value], default: &str) -> String {
     match args.first() {
-        Some(Value::Str(s)) => s.to_string(),
+        Some(Value::Str(s)) if s.len() <= QUOTED_BYTES => s.to_string(),
         Some(v) => shown(v),
         None => default.to_owned(),
     }

@@ -19,7 +19,9 @@ pub const DEFAULT_MAX_SPEC_BYTES: u64 = 256 << 20;
 /// inside; `identity` and `getitem` refuse to pass on a list over it; `eq` and `ne` refuse
 /// to compare more than `max_value_bytes / 24` element pairs; `array.from_list` refuses a
 /// nested list over the budget, `array.compute` an array whose nested list would be, and
-/// `array.matmul` a product whose output block and largest operand blocks together are.
+/// `array.matmul` a product whose output block and largest operand blocks together are;
+/// every `array.*` op refuses to make an array whose elements (elements × item size) are
+/// over it.
 /// Each fails with [`ErrorKind::TooLarge`].
 ///
 /// ```

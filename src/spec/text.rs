@@ -6,6 +6,23 @@ use super::{SpecError, SpecErrorKind, read, write};
 use crate::key::Key;
 use crate::value::Value;
 
+/// Most bytes of a string that an error message quotes.
+pub(super) const QUOTED_BYTES: usize = 4096;
+
+/// A string for an error message: its debug text (quoted, control characters escaped), cut
+/// after [`QUOTED_BYTES`] bytes with its full length noted, so that a message about a value
+/// of a gigabyte is not gigabytes long itself.
+pub(super) fn quoted(s: &str) -> String {
+    if s.len() <= QUOTED_BYTES {
+        return format!("{s:?}");
+    }
+    let cut = (0..=QUOTED_BYTES)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{:?}... ({} bytes in all)", &s[..cut], s.len())
+}
+
 /// A value as JSON, as spec files write literals: `null` for unit, numbers, strings, arrays
 /// for lists, and `{"float": "nan" | "inf" | "-inf"}` for floats JSON cannot hold. Opaque
 /// values, and lists nested deeper than [`MAX_DEPTH`](super::MAX_DEPTH), have no JSON form.

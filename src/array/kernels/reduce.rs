@@ -525,3 +525,78 @@ fn chan(n: &mut f64, m: &mut f64, m2: &mut f64, nb: f64, mb: f64, m2b: f64) {
     *m2 += m2b + d * d * *n * nb / tot;
     *n = tot;
 }
+
+/// The codec of reduction partials, so that a tree reduction can combine partials made on
+/// other ranks of a distributed run.
+#[cfg(feature = "distributed")]
+pub(crate) fn register_partial_codec(codecs: &mut crate::distributed::Codecs) {
+    use crate::distributed::codec::{Reader, get_raw, put_raw};
+    const KINDS: [Kind; 8] = [
+        Kind::Sum,
+        Kind::Prod,
+        Kind::Min,
+        Kind::Max,
+        Kind::Mean,
+        Kind::Var,
+        Kind::ArgMin,
+        Kind::ArgMax,
+    ];
+    let encode = |p: &Partial, out: &mut Vec<u8>| {
+        let kind = KINDS.iter().position(|&k| k == p.kind).expect("a kind") as u8;
+        out.extend([kind, u8::from(p.skip_nan)]);
+        out.extend((p.shape.len() as u64).to_le_bytes());
+        for &d in &p.shape {
+            out.extend((d as u64).to_le_bytes());
+        }
+        out.extend((p.fields.len() as u64).to_le_bytes());
+        for f in &p.fields {
+            match f {
+                AccVec::F(v) => {
+                    out.push(0);
+                    out.extend((v.len() as u64).to_le_bytes());
+                    put_raw(v, out);
+                }
+                AccVec::I(v) => {
+                    out.push(1);
+                    out.extend((v.len() as u64).to_le_bytes());
+                    put_raw(v, out);
+                }
+            }
+        }
+        Ok(())
+    };
+    let decode = |b: &[u8], _nbytes: usize| {
+        let mut r = Reader(b);
+        let kind = *KINDS.get(usize::from(r.u8()?)).ok_or("unknown reduction")?;
+        let skip_nan = r.u8()? != 0;
+        let ndim = r.len()?;
+        if ndim > r.0.len() / 8 {
+            return Err("more axes than the message holds".to_string());
+        }
+        let shape = (0..ndim).map(|_| r.len()).collect::<Result<Vec<_>, _>>()?;
+        let nfields = r.len()?;
+        if nfields > r.0.len() {
+            return Err("more fields than the message holds".to_string());
+        }
+        let mut fields = Vec::with_capacity(nfields);
+        for _ in 0..nfields {
+            let tag = r.u8()?;
+            let n = r.len()?;
+            fields.push(match tag {
+                0 => AccVec::F(get_raw(&mut r, n)?),
+                1 => AccVec::I(get_raw(&mut r, n)?),
+                t => return Err(format!("unknown field tag {t}")),
+            });
+        }
+        if !r.0.is_empty() {
+            return Err("bytes after a reduction partial".to_string());
+        }
+        Ok(crate::Value::payload(Partial {
+            kind,
+            skip_nan,
+            shape,
+            fields,
+        }))
+    };
+    codecs.custom::<Partial>("blockwork.reduction-partial", encode, decode);
+}

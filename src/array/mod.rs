@@ -74,7 +74,7 @@ pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 #[cfg(feature = "distributed")]
-pub(crate) use kernels::reduce::register_partial_codec;
+pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange};

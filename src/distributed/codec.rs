@@ -92,7 +92,11 @@ impl Codecs {
             by_type: FxHashMap::default(),
             by_name: FxHashMap::default(),
         };
-        crate::array::register_partial_codec(&mut c);
+        c.custom::<crate::array::Partial>(
+            "blockwork.reduction-partial",
+            crate::array::encode_partial,
+            |b, _| crate::array::decode_partial(b),
+        );
         c
     }
 

@@ -37,6 +37,8 @@ enum Pin {
     Key(Key),
     /// Every key whose name starts with this.
     Prefix(String),
+    /// Every task whose op's name starts with this.
+    Op(String),
 }
 
 /// The partitioner and the pins of a distributed executor.
@@ -80,6 +82,13 @@ impl Placement {
         self
     }
 
+    /// Runs every task whose op's name starts with `prefix` on `rank` (for ops whose values
+    /// have no codec, so that they and their readers stay together).
+    pub fn pin_op(mut self, prefix: impl Into<String>, rank: usize) -> Placement {
+        self.pins.push((Pin::Op(prefix.into()), rank));
+        self
+    }
+
     /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
     /// the plan's size times the number of pins. A pin naming a rank `>= ranks` is an
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
@@ -101,6 +110,7 @@ impl Placement {
             let pinned = self.pins.iter().find(|(pin, _)| match pin {
                 Pin::Key(k) => k == key,
                 Pin::Prefix(p) => key.name().starts_with(p.as_str()),
+                Pin::Op(p) => plan.op_name(t).starts_with(p.as_str()),
             });
             if let Some((_, r)) = pinned {
                 owner[t.index()] = *r as u32;
@@ -214,6 +224,7 @@ mod tests {
         let plan = array_plan();
         let owners = Placement::new(Partitioner::Ranges)
             .pin_prefix("y", 2)
+            .pin_op("nothing-", 1)
             .owners(&plan, 3)
             .unwrap();
         let mut counts = [0usize; 3];
@@ -232,5 +243,13 @@ mod tests {
         assert_eq!(counts, [3, 3, 3]);
         let bad = Placement::default().pin_key("total", 5).owners(&plan, 2);
         assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        let by_op = Placement::default()
+            .pin_op("i", 1)
+            .owners(&plan, 2)
+            .unwrap();
+        assert!(
+            plan.tasks()
+                .all(|t| [1, EVERYWHERE].contains(&by_op[t.index()]))
+        );
     }
 }

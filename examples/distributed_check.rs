@@ -370,5 +370,19 @@ fn bags(exec: &Distributed) -> Check {
     if got != want {
         return Err(format!("groupby: got {got:?}, want {want:?}"));
     }
+    // The word count: counters per partition, merged in a tree, the top 5.
+    let lines: Vec<String> = (0..120)
+        .map(|i| format!("w{} w{} w{}", i % 7, (i * 3) % 11, i % 2))
+        .collect();
+    let lines = Bag::from_vec(lines, 5).map_err(e)?;
+    let counts = lines.frequencies_by(|line: &String, words: &mut blockwork::bag::Counter<str>| {
+        line.split_ascii_whitespace().for_each(|w| words.add(w))
+    });
+    let top = counts.topk(5, |&(_, n)| n);
+    let got = top.compute(&d).map_err(e)?;
+    let want = top.compute(&Sequential::new()).map_err(e)?;
+    if got != want {
+        return Err(format!("word count: got {got:?}, want {want:?}"));
+    }
     Ok(())
 }

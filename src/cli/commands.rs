@@ -98,7 +98,7 @@ fn run_mpi(a: &RunArgs, keys: &[Key], plan: &Plan, max_bytes: usize) -> Outcome 
         pool = pool.threads(usize::from(t));
     }
     // Array recipes (`array.*` values) have no codec: they stay on rank 0 with their readers.
-    let placement = blockwork::distributed::Placement::default().pin_op("array.", 0);
+    let placement = blockwork::distributed::Placement::default().pin_op_and_readers("array.", 0);
     let exec = Distributed::init(pool.build().map_err(run_error)?)
         .map_err(run_error)?
         .placement(placement);

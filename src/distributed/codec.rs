@@ -86,7 +86,9 @@ impl std::fmt::Debug for Codecs {
 }
 
 impl Codecs {
-    /// The built-in codecs: array reduction partials (blocks and plain values need none).
+    /// The built-in codecs: array reduction partials and word counters
+    /// ([`Counter<str>`](crate::bag::Counter), as made by `frequencies_by`); blocks and plain
+    /// values need none.
     pub fn new() -> Codecs {
         let mut c = Codecs {
             by_type: FxHashMap::default(),
@@ -96,6 +98,20 @@ impl Codecs {
             "blockwork.reduction-partial",
             crate::array::encode_partial,
             |b, _| crate::array::decode_partial(b),
+        );
+        c.custom::<crate::bag::Counter<str>>(
+            "blockwork.word-counter",
+            |counter, out| {
+                let pairs: Vec<(&str, usize)> = counter.iter().map(|(k, n)| (&**k, n)).collect();
+                json_encode(&pairs, out)
+            },
+            |b, nbytes| {
+                let mut counter = crate::bag::Counter::<str>::new();
+                for (k, n) in json_decode::<Vec<(String, usize)>>(b)? {
+                    counter.add_n(&k, n);
+                }
+                Ok(Value::opaque(counter, nbytes))
+            },
         );
         c
     }

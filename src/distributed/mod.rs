@@ -298,8 +298,9 @@ impl Distributed {
                 _ => {
                     let v = store[t.index()].as_ref().expect("a value to send is kept");
                     let mut m = t.raw().to_le_bytes().to_vec();
-                    self.codecs
-                        .encode_into(v, &mut m)
+                    // A user codec runs here: its panic is this rank's failure, not its end.
+                    crate::exec::catch(|| self.codecs.encode_into(v, &mut m))
+                        .and_then(|r| r)
                         .map_err(|e| codec_error(plan, t, &e))?;
                     if m.len() > i32::MAX as usize {
                         let e = format!("its encoding takes {} bytes, over 2 GiB", m.len());
@@ -329,7 +330,10 @@ impl Distributed {
                 .ok()
                 .filter(|&t| (t as usize) < plan.len())
                 .ok_or_else(|| Error::new(ErrorKind::Codec, "a message names no task"))?;
-            let v = self.codecs.decode(r.0).map_err(|e| {
+            // A user codec runs here too: a panic is this rank's failure.
+            let decoded = crate::exec::catch(|| self.codecs.decode(r.0))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let v = decoded.map_err(|e| {
                 Error::new(
                     ErrorKind::Codec,
                     format!("the value of {}: {e}", plan.key(TaskId::from_raw(t))),

@@ -39,6 +39,9 @@ enum Pin {
     Prefix(String),
     /// Every task whose op's name starts with this.
     Op(String),
+    /// Every task whose op's name starts with this, and every task that reads one of
+    /// those, transitively.
+    OpAndReaders(String),
 }
 
 /// The partitioner and the pins of a distributed executor.
@@ -89,6 +92,15 @@ impl Placement {
         self
     }
 
+    /// Runs every task whose op's name starts with `prefix` on `rank`, and with it every
+    /// task that reads such a task's value, directly or through others: for values that
+    /// have no codec, so that no reader of them is elsewhere (`blockwork run --mpi` keeps
+    /// the `array.*` recipes of a spec file so).
+    pub fn pin_op_and_readers(mut self, prefix: impl Into<String>, rank: usize) -> Placement {
+        self.pins.push((Pin::OpAndReaders(prefix.into()), rank));
+        self
+    }
+
     /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
     /// the plan's size times the number of pins. A pin naming a rank `>= ranks` is an
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
@@ -101,19 +113,30 @@ impl Placement {
             ));
         }
         let mut owner = vec![UNSET; plan.len()];
+        // The rank a task is pinned to with its readers, per task (in priority order, so a
+        // task's dependencies are decided before it).
+        let mut sticky: Vec<Option<u32>> = vec![None; plan.len()];
         for t in plan.tasks() {
             if plan.op(t).is_none() {
                 owner[t.index()] = EVERYWHERE;
                 continue;
             }
             let key = plan.key(t);
+            let op = plan.op_name(t);
             let pinned = self.pins.iter().find(|(pin, _)| match pin {
                 Pin::Key(k) => k == key,
                 Pin::Prefix(p) => key.name().starts_with(p.as_str()),
-                Pin::Op(p) => plan.op_name(t).starts_with(p.as_str()),
+                Pin::Op(p) | Pin::OpAndReaders(p) => op.starts_with(p.as_str()),
             });
-            if let Some((_, r)) = pinned {
+            let inherited = plan.deps(t).iter().find_map(|d| sticky[d.index()]);
+            if let Some((pin, r)) = pinned {
                 owner[t.index()] = *r as u32;
+                if matches!(pin, Pin::OpAndReaders(_)) {
+                    sticky[t.index()] = Some(*r as u32);
+                }
+            } else if let Some(r) = inherited {
+                owner[t.index()] = r;
+                sticky[t.index()] = Some(r);
             }
         }
         if self.partitioner != Partitioner::Ranges {

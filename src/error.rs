@@ -58,6 +58,7 @@ pub enum ErrorKind {
     Distributed,
 }
 
+#[cfg(feature = "distributed")]
 impl ErrorKind {
     /// Every kind, in declaration order (the wire numbering of distributed runs).
     pub(crate) const ALL: [ErrorKind; 17] = [

@@ -619,3 +619,40 @@ fn decode_error(plan: &Plan, bytes: &[u8]) -> Error {
     decoded
         .unwrap_or_else(|m| Error::new(ErrorKind::Distributed, format!("an unreadable error: {m}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Arg, GraphBuilder, Op};
+
+    #[test]
+    fn errors_cross_ranks_with_key_op_and_cause() {
+        let id = Op::typed("id", |x: i64| x);
+        let mut b = GraphBuilder::new();
+        b.literal("a", 1).unwrap();
+        b.task(("t", 4i64), &id, [Arg::key("a")]).unwrap();
+        let plan = Plan::new(&b.build(), &[Key::tuple("t", [4i64])]).unwrap();
+        let index = TaskIndex::new(&plan);
+        let task = Error::Task {
+            key: Key::tuple("t", [4i64]),
+            op: "id".into(),
+            message: "bad shape".into(),
+            panicked: false,
+            cause: ErrorKind::Shape,
+            source: None,
+        };
+        let other = Error::new(ErrorKind::Codec, "no codec");
+        for e in [task, other] {
+            let mut bytes = Vec::new();
+            encode_error(&plan, &index, &e, &mut bytes);
+            let back = decode_error(&plan, &bytes);
+            assert_eq!(back.kind(), e.kind());
+            assert_eq!(back.task_key(), e.task_key());
+            assert_eq!(back.task_cause(), e.task_cause());
+            assert!(back.to_string().contains(&e.to_string()), "{back} / {e}");
+        }
+        // Garbage reads as a Distributed error, not a panic.
+        let garbage = decode_error(&plan, &[1, 200, 0, 0, 0]);
+        assert_eq!(garbage.kind(), ErrorKind::Distributed);
+    }
+}

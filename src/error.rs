@@ -53,6 +53,36 @@ pub enum ErrorKind {
     /// [`Observer`]: crate::Observer
     /// [`Payload::nbytes`]: crate::Payload::nbytes
     CallbackPanicked,
+    /// A value could not cross between the ranks of a distributed run: its type has no
+    /// codec, or its encoding is too large or malformed.
+    Codec,
+    /// The ranks of a distributed run disagree (different plans) or cannot exchange
+    /// messages.
+    Distributed,
+}
+
+#[cfg(feature = "distributed")]
+impl ErrorKind {
+    /// Every kind, in declaration order (the wire numbering of distributed runs).
+    pub(crate) const ALL: [ErrorKind; 17] = [
+        ErrorKind::MissingKey,
+        ErrorKind::Cycle,
+        ErrorKind::DuplicateKey,
+        ErrorKind::TaskFailed,
+        ErrorKind::TaskPanicked,
+        ErrorKind::TooLarge,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Shape,
+        ErrorKind::Index,
+        ErrorKind::Overflow,
+        ErrorKind::Type,
+        ErrorKind::Empty,
+        ErrorKind::Io,
+        ErrorKind::Spec,
+        ErrorKind::CallbackPanicked,
+        ErrorKind::Codec,
+        ErrorKind::Distributed,
+    ];
 }
 
 /// Everything that can go wrong in Blockwork.
@@ -112,6 +142,16 @@ pub enum Error {
         /// The panic payload.
         message: String,
     },
+    /// A distributed run failed on rank `rank`: every rank of the run returns this error,
+    /// with the failing rank's own error inside. Its [`kind`](Error::kind),
+    /// [`task_key`](Error::task_key) and [`task_cause`](Error::task_cause) are the inner
+    /// error's.
+    OnRank {
+        /// The rank where the failure happened.
+        rank: usize,
+        /// What went wrong there.
+        error: Box<Error>,
+    },
     /// Any other class of error, with a message.
     Other {
         /// The class.
@@ -134,6 +174,7 @@ impl Error {
             Error::Task { panicked: true, .. } => ErrorKind::TaskPanicked,
             Error::Callback { .. } => ErrorKind::CallbackPanicked,
             Error::Other { kind, .. } => *kind,
+            Error::OnRank { error, .. } => error.kind(),
         }
     }
 
@@ -150,6 +191,7 @@ impl Error {
     pub fn task_cause(&self) -> Option<ErrorKind> {
         match self {
             Error::Task { cause, .. } => Some(*cause),
+            Error::OnRank { error, .. } => error.task_cause(),
             _ => None,
         }
     }
@@ -158,6 +200,7 @@ impl Error {
     pub fn task_key(&self) -> Option<&Key> {
         match self {
             Error::Task { key, .. } => Some(key),
+            Error::OnRank { error, .. } => error.task_key(),
             _ => None,
         }
     }
@@ -192,6 +235,7 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": {message}")
             }
+            Error::OnRank { rank, error } => write!(f, "on rank {rank}: {error}"),
             Error::Other { kind, message } => write!(f, "{kind:?}: {message}"),
         }
     }
@@ -218,6 +262,7 @@ impl StdError for Error {
             Error::Task {
                 source: Some(s), ..
             } => Some(&**s),
+            Error::OnRank { error, .. } => error.source(),
             _ => None,
         }
     }

@@ -41,6 +41,9 @@
 //! - `testing`: `testing` and the fuzz entry points (`spec::fuzz_spec_json`,
 //!   `array::fuzz_array_index`); enables `workloads`.
 //!
+//! - `distributed`: `distributed::Distributed`, an executor that runs one graph across the
+//!   ranks of an MPI job (needs an MPI library such as Open MPI, and libclang to build).
+//!
 //! An application that needs none of them depends on `blockwork` with
 //! `default-features = false`.
 
@@ -51,6 +54,8 @@ pub mod bench_shapes;
 pub mod compute;
 pub mod delayed;
 pub mod diagnostics;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod error;
 pub mod exec;
 pub mod files;

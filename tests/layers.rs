@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const UPPER: &[&str] = &[
     "array",
     "bag",
+    "distributed",
     "spec",
     "diagnostics",
     "bench_shapes",

@@ -106,6 +106,8 @@ pub use fuzz_shapes::fuzz_array_shapes;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub(crate) use pool::check_alloc;
+#[cfg(feature = "distributed")]
+pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};
@@ -119,7 +121,7 @@ use crate::graph::{Arg, Graph, Op};
 use crate::key::Key;
 use crate::plan::Plan;
 use crate::value::Value;
-use dtype::with_block;
+pub(crate) use dtype::with_block;
 use expr::{Fused, Leaf, LeafSrc, View};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};

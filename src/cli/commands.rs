@@ -71,6 +71,10 @@ pub(super) fn run(a: RunArgs) -> Outcome {
             .unwrap_or(u64::MAX)
             .saturating_mul(DEFAULT_LIVE_PER_VALUE)
     }));
+    #[cfg(feature = "distributed")]
+    if a.mpi {
+        return run_mpi(&a, &keys, &plan, limits.max_value_bytes);
+    }
     let result = if a.sequential {
         quietly(|| Sequential::new().run_with(&plan, &options))
     } else {
@@ -91,6 +95,43 @@ pub(super) fn run(a: RunArgs) -> Outcome {
         print_stats(&out);
     }
     print_values(&keys, &out.values, limits.max_value_bytes)
+}
+
+/// `run --mpi`: the plan across the ranks of an MPI job; rank 0 prints the values.
+#[cfg(feature = "distributed")]
+fn run_mpi(a: &RunArgs, keys: &[Key], plan: &Plan, max_bytes: usize) -> Outcome {
+    use blockwork::distributed::Distributed;
+    let mut pool = Pool::builder().pin(!a.no_pin);
+    if let Some(t) = a.threads {
+        pool = pool.threads(usize::from(t));
+    }
+    // Array recipes (`array.*` values) have no codec: they stay on rank 0 with their readers.
+    let placement = blockwork::distributed::Placement::default().pin_op_and_readers("array.", 0);
+    let exec = Distributed::init(pool.build().map_err(run_error)?)
+        .map_err(run_error)?
+        .placement(placement);
+    let result = quietly(|| exec.run(plan));
+    let s = exec.last_stats();
+    if a.stats {
+        eprintln!(
+            "rank {}/{}: tasks run: {}  stages: {}  sent: {} messages, {} bytes  received: {} \
+             messages, {} bytes  waiting: {:.3?}",
+            s.rank,
+            s.ranks,
+            s.tasks_run,
+            s.stages,
+            s.messages_sent,
+            s.bytes_sent,
+            s.messages_received,
+            s.bytes_received,
+            s.waiting
+        );
+    }
+    let out = result.map_err(run_error)?;
+    if exec.rank() != 0 {
+        return Ok(());
+    }
+    print_values(keys, &out.values, max_bytes)
 }
 
 fn print_stats(out: &RunOutput) {

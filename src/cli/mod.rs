@@ -88,6 +88,12 @@ struct RunArgs {
     /// Run on the caller's thread with the sequential executor.
     #[arg(long, conflicts_with_all = ["threads", "no_pin"])]
     sequential: bool,
+    /// Run across the ranks of an MPI job: start with `mpirun -np N blockwork run --mpi
+    /// SPEC`; every rank reads the spec and runs its share on its own pool, and rank 0
+    /// prints the values (and the statistics of every rank with --stats).
+    #[cfg(feature = "distributed")]
+    #[arg(long, conflicts_with_all = ["sequential", "progress", "profile"])]
+    mpi: bool,
     /// Show a progress bar on standard error when the run lasts more than about a second.
     #[arg(long)]
     progress: bool,

@@ -319,6 +319,12 @@ impl Plan {
         (&self.users[r.clone()], &self.user_modes[r])
     }
 
+    /// The index in [`Plan::graph`] of a task's node.
+    #[cfg(feature = "distributed")]
+    pub(crate) fn node_index(&self, t: TaskId) -> usize {
+        self.node[t.index()] as usize
+    }
+
     /// Literal `i` of the argument store ([`EncodedArg::Lit`]).
     #[inline]
     pub(crate) fn lit(&self, i: u32) -> &Value {

@@ -525,3 +525,95 @@ fn chan(n: &mut f64, m: &mut f64, m2: &mut f64, nb: f64, mb: f64, m2b: f64) {
     *m2 += m2b + d * d * *n * nb / tot;
     *n = tot;
 }
+
+/// The reductions in their wire numbering (distributed runs).
+#[cfg(feature = "distributed")]
+const KINDS: [Kind; 8] = [
+    Kind::Sum,
+    Kind::Prod,
+    Kind::Min,
+    Kind::Max,
+    Kind::Mean,
+    Kind::Var,
+    Kind::ArgMin,
+    Kind::ArgMax,
+];
+
+/// Appends a reduction partial as bytes: kind, NaN flag, shape, then each field's tag,
+/// length and little-endian elements.
+#[cfg(feature = "distributed")]
+pub(crate) fn encode_partial(p: &Partial, out: &mut Vec<u8>) -> Result<(), String> {
+    let kind = KINDS.iter().position(|&k| k == p.kind).expect("a kind") as u8;
+    out.extend([kind, u8::from(p.skip_nan)]);
+    out.extend((p.shape.len() as u64).to_le_bytes());
+    for &d in &p.shape {
+        out.extend((d as u64).to_le_bytes());
+    }
+    out.extend((p.fields.len() as u64).to_le_bytes());
+    for f in &p.fields {
+        out.push(matches!(f, AccVec::I(_)).into());
+        out.extend((f.len() as u64).to_le_bytes());
+        match f {
+            AccVec::F(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+            AccVec::I(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        }
+    }
+    Ok(())
+}
+
+/// The reduction partial [`encode_partial`] wrote, as a value.
+#[cfg(feature = "distributed")]
+pub(crate) fn decode_partial(b: &[u8]) -> Result<crate::Value, String> {
+    /// A cursor whose reads are checked against what is left.
+    struct Cursor<'a>(&'a [u8]);
+    impl<'a> Cursor<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+            if n > self.0.len() {
+                return Err("a truncated reduction partial".into());
+            }
+            let (head, tail) = self.0.split_at(n);
+            self.0 = tail;
+            Ok(head)
+        }
+        fn len(&mut self) -> Result<usize, String> {
+            let w = u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"));
+            usize::try_from(w).map_err(|_| "length out of range".to_string())
+        }
+    }
+    let mut c = Cursor(b);
+    let head = c.take(2)?;
+    let kind = *KINDS.get(usize::from(head[0])).ok_or("unknown reduction")?;
+    let skip_nan = head[1] != 0;
+    let ndim = c.len()?;
+    if ndim > c.0.len() / 8 {
+        return Err("more axes than the message holds".into());
+    }
+    let shape = (0..ndim).map(|_| c.len()).collect::<Result<Vec<_>, _>>()?;
+    let nfields = c.len()?;
+    if nfields > c.0.len() {
+        return Err("more fields than the message holds".into());
+    }
+    let mut fields = Vec::with_capacity(nfields);
+    for _ in 0..nfields {
+        let tag = c.take(1)?[0];
+        let n = c.len()?;
+        let bytes = c.take(n.checked_mul(8).ok_or("field length overflows")?)?;
+        let words = bytes
+            .chunks_exact(8)
+            .map(|w| w.try_into().expect("8 bytes"));
+        fields.push(match tag {
+            0 => AccVec::F(words.map(f64::from_le_bytes).collect()),
+            1 => AccVec::I(words.map(i64::from_le_bytes).collect()),
+            t => return Err(format!("unknown field tag {t}")),
+        });
+    }
+    if !c.0.is_empty() {
+        return Err("bytes after a reduction partial".into());
+    }
+    Ok(crate::Value::payload(Partial {
+        kind,
+        skip_nan,
+        shape,
+        fields,
+    }))
+}

@@ -1,0 +1,388 @@
+//! Checks of the distributed executor against single-process runs, for `mpirun`:
+//!
+//! ```text
+//! cargo build --release --features distributed --example distributed_check
+//! mpirun -np 4 target/release/examples/distributed_check
+//! ```
+//!
+//! Every rank runs every check; rank 0 prints one line per check and a summary line
+//! (`N passed, M failed`), and the process exits non-zero when a check failed on any rank.
+//! `tests/distributed.rs` runs it with 2 and 4 ranks.
+
+use blockwork::array::{ArrayContext, Reduction};
+use blockwork::distributed::{Codecs, Distributed, Partitioner, Placement};
+use blockwork::ndarray::{Array2, ArrayD};
+use blockwork::testing::{DagConfig, TestDag};
+use blockwork::{
+    Arg, Error, ErrorKind, Executor, GraphBuilder, Key, Op, Plan, Pool, Sequential, TaskError,
+    Value,
+};
+
+type Check = Result<(), String>;
+
+/// One named check, run on every rank.
+type Named = (&'static str, fn(&Distributed) -> Check);
+
+fn main() -> blockwork::Result<()> {
+    let pool = || Pool::builder().threads(2).pin(false).build();
+    let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
+    let rank = every.rank();
+    let checks: [Named; 9] = [
+        ("random DAGs, three partitioners", random_dags),
+        ("chain alternating ranks", alternating_chain),
+        ("arrays against one process", arrays),
+        ("outputs on rank 0 only", rank_zero_outputs),
+        ("a failing task on one rank", failing_task),
+        ("a panicking task on one rank", panicking_task),
+        ("a value with no codec", no_codec),
+        ("a user codec (serde)", user_codec),
+        ("bag groupby and word count", bags),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, check) in &checks {
+        let mine = check(&every);
+        // A check passes when it passed on every rank.
+        let ok = all_ranks_ok(&every, mine.is_ok())?;
+        if let Err(m) = &mine {
+            eprintln!("rank {rank}: {name}: {m}");
+        }
+        if rank == 0 {
+            println!("{} {name}", if ok { "ok  " } else { "FAIL" });
+        }
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    if rank == 0 {
+        let s = every.last_stats();
+        println!(
+            "rank 0 of the last run: {} stages, {} sent / {} received messages, {} / {} bytes",
+            s.stages, s.messages_sent, s.messages_received, s.bytes_sent, s.bytes_received
+        );
+        println!("{passed} passed, {failed} failed");
+    }
+    drop(every);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Whether `ok` holds on every rank: a tiny graph whose single output is pinned to each
+/// rank in turn would do, but a reduction through the executor itself is simpler.
+fn all_ranks_ok(exec: &Distributed, ok: bool) -> blockwork::Result<bool> {
+    let mut b = GraphBuilder::new();
+    let flag = Op::typed("flag", move |_: i64| i64::from(ok));
+    let all = Op::new("all", |args: &[Value]| {
+        Ok(Value::Bool(args.iter().all(|v| v.as_int() == Some(1))))
+    });
+    let mut keys = Vec::new();
+    for r in 0..exec.ranks() {
+        b.task(format!("ok-{r}"), &flag, [Arg::lit(0)])?;
+        keys.push(Arg::key(format!("ok-{r}")));
+    }
+    b.task("all", &all, keys)?;
+    let mut placement = Placement::new(Partitioner::Ranges);
+    for r in 0..exec.ranks() {
+        placement = placement.pin_key(format!("ok-{r}"), r);
+    }
+    // A run with every rank's own flag op: the graphs differ only in the ops' behaviour.
+    let exec_pinned = exec.share().placement(placement);
+    let v = exec_pinned
+        .outputs_on_every_rank(true)
+        .get(&b.build(), "all")?;
+    Ok(v == Value::Bool(true))
+}
+
+fn compare(what: &str, got: &[Value], want: &[Value]) -> Check {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+fn random_dags(exec: &Distributed) -> Check {
+    let cfg = DagConfig {
+        min_nodes: 1,
+        max_nodes: 80,
+        tracked: false,
+        ..DagConfig::default()
+    };
+    let placements = [
+        Partitioner::Blocks,
+        Partitioner::BlockCyclic,
+        Partitioner::Ranges,
+    ];
+    for seed in 0..60u64 {
+        let dag = TestDag::from_seed(seed, &cfg);
+        let plan = dag.plan().map_err(|e| e.to_string())?;
+        let want = Sequential::new()
+            .run(&plan)
+            .map_err(|e| e.to_string())?
+            .values;
+        let p = Placement::new(placements[seed as usize % 3]);
+        let d = exec.share().placement(p).outputs_on_every_rank(true);
+        let got = d
+            .run(&plan)
+            .map_err(|e| format!("seed {seed}: {e}"))?
+            .values;
+        compare(&format!("seed {seed}"), &got, &want)?;
+    }
+    Ok(())
+}
+
+fn alternating_chain(exec: &Distributed) -> Check {
+    let inc = Op::typed("inc", |x: i64| x * 3 + 1);
+    let mut b = GraphBuilder::new();
+    b.literal(("c", 0), 1).map_err(|e| e.to_string())?;
+    let mut placement = Placement::new(Partitioner::Ranges);
+    for i in 1..200i64 {
+        b.task(("c", i), &inc, [Arg::key(("c", i - 1))])
+            .map_err(|e| e.to_string())?;
+        placement = placement.pin_key(Key::tuple("c", [i]), i as usize % exec.ranks());
+    }
+    let g = b.build();
+    let plan = Plan::new(&g, &[Key::tuple("c", [199i64])]).map_err(|e| e.to_string())?;
+    let want = Sequential::new()
+        .run(&plan)
+        .map_err(|e| e.to_string())?
+        .values;
+    let d = exec
+        .share()
+        .placement(placement)
+        .outputs_on_every_rank(true);
+    let got = d.run(&plan).map_err(|e| e.to_string())?.values;
+    compare("chain", &got, &want)?;
+    let s = d.last_stats();
+    if exec.ranks() > 1 && s.stages < 199 {
+        return Err(format!(
+            "{} stages for a chain crossing ranks 198 times",
+            s.stages
+        ));
+    }
+    Ok(())
+}
+
+fn arrays(exec: &Distributed) -> Check {
+    let e = |e: Error| e.to_string();
+    let data = Array2::from_shape_fn((37, 11), |(i, j)| {
+        ((i * 31 + j * 7) % 101) as f64 / 10.0 + (i % (j + 2)) as f64
+    });
+    for chunks in [[37, 11], [5, 11], [8, 3], [1, 4]] {
+        let ctx = ArrayContext::new();
+        let x = ctx
+            .from_shared(data.clone().into_shared(), chunks)
+            .map_err(e)?;
+        let cols = Reduction::axis(Some(0)).keepdims(true);
+        let z = (&x - &x.mean(cols.clone()).map_err(e)?) / &x.std(cols, 1).map_err(e)?;
+        let cov = z.t().matmul(&z).map_err(e)?;
+        let total = x.sum(Reduction::all()).map_err(e)?;
+        let cum = x.cumsum(1).map_err(e)?;
+        for (name, a) in [("cov", &cov), ("sum", &total), ("cumsum", &cum), ("z", &z)] {
+            let want: ArrayD<f64> = a.compute(&Sequential::new()).map_err(e)?;
+            let got: ArrayD<f64> = a.compute(exec).map_err(e)?;
+            if got != want {
+                return Err(format!("{name} with chunks {chunks:?} differs"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rank_zero_outputs(exec: &Distributed) -> Check {
+    let sq = Op::typed("sq", |x: i64| x * x);
+    let mut b = GraphBuilder::new();
+    let mut keys = Vec::new();
+    for i in 0..16i64 {
+        b.task(("sq", i), &sq, [Arg::lit(i)])
+            .map_err(|e| e.to_string())?;
+        keys.push(Key::tuple("sq", [i]));
+    }
+    let plan = Plan::new(&b.build(), &keys).map_err(|e| e.to_string())?;
+    let d = exec.share();
+    let got = d.run(&plan).map_err(|e| e.to_string())?.values;
+    if exec.rank() == 0 {
+        let want: Vec<Value> = (0..16i64).map(|i| Value::Int(i * i)).collect();
+        compare("rank 0", &got, &want)
+    } else if got.len() == 16 {
+        Ok(())
+    } else {
+        Err(format!("{} values for 16 outputs", got.len()))
+    }
+}
+
+/// A graph whose task `("bad", 3)` runs `op` on the last rank, with work around it on
+/// every rank.
+fn graph_with(op: &Op) -> blockwork::Result<(blockwork::Graph, Vec<Key>)> {
+    let inc = Op::typed("inc", |x: i64| x + 1);
+    let sum = Op::new("sum", |args: &[Value]| {
+        Ok(Value::Int(args.iter().filter_map(Value::as_int).sum()))
+    });
+    let mut b = GraphBuilder::new();
+    let mut parts = Vec::new();
+    for i in 0..8i64 {
+        if i == 3 {
+            b.task(("bad", i), op, [Arg::lit(i)])?;
+            b.task(("x", i), &inc, [Arg::key(("bad", i))])?;
+        } else {
+            b.task(("x", i), &inc, [Arg::lit(i)])?;
+        }
+        parts.push(Arg::key(("x", i)));
+    }
+    b.task("total", &sum, parts)?;
+    Ok((b.build(), vec![Key::from("total")]))
+}
+
+fn expect_failure(exec: &Distributed, op: &Op, kind: ErrorKind) -> Check {
+    let (g, keys) = graph_with(op).map_err(|e| e.to_string())?;
+    let plan = Plan::new(&g, &keys).map_err(|e| e.to_string())?;
+    let last = exec.ranks() - 1;
+    let d = exec
+        .share()
+        .placement(Placement::default().pin_prefix("bad", last));
+    match d.run(&plan) {
+        Err(Error::OnRank { rank, error }) => {
+            let ok = rank == last
+                && error.kind() == kind
+                && error.task_key() == Some(&Key::tuple("bad", [3i64]))
+                && matches!(&*error, Error::Task { op: o, .. } if &**o == op.name());
+            if !ok {
+                return Err(format!("wrong error: rank {rank}: {error}"));
+            }
+        }
+        Err(other) => return Err(format!("not an OnRank error: {other}")),
+        Ok(_) => return Err("the run succeeded".into()),
+    }
+    // The executor is usable afterwards.
+    let fine = Op::typed("fine", |x: i64| x);
+    let (g, keys) = graph_with(&fine).map_err(|e| e.to_string())?;
+    let plan = Plan::new(&g, &keys).map_err(|e| e.to_string())?;
+    let got = d
+        .outputs_on_every_rank(true)
+        .run(&plan)
+        .map_err(|e| e.to_string())?;
+    compare("after the failure", &got.values, &[Value::Int(36)])
+}
+
+fn failing_task(exec: &Distributed) -> Check {
+    let op = Op::new("refuse", |_: &[Value]| Err(TaskError::new("refused")));
+    expect_failure(exec, &op, ErrorKind::TaskFailed)
+}
+
+fn panicking_task(exec: &Distributed) -> Check {
+    let op = Op::new("explode", |_: &[Value]| panic!("boom"));
+    expect_failure(exec, &op, ErrorKind::TaskPanicked)
+}
+
+struct Secret(i64);
+
+fn no_codec(exec: &Distributed) -> Check {
+    if exec.ranks() < 2 {
+        return Ok(());
+    }
+    let make = Op::new("make", |_: &[Value]| Ok(Value::opaque(Secret(7), 8)));
+    let open = Op::new("open", |a: &[Value]| {
+        Ok(Value::Int(
+            a[0].downcast_ref::<Secret>().map_or(-1, |s| s.0),
+        ))
+    });
+    let mut b = GraphBuilder::new();
+    b.task("secret", &make, []).map_err(|e| e.to_string())?;
+    b.task("reader", &open, [Arg::key("secret")])
+        .map_err(|e| e.to_string())?;
+    let plan = Plan::new(&b.build(), &[Key::from("reader")]).map_err(|e| e.to_string())?;
+    let d = exec.share().placement(
+        Placement::default()
+            .pin_key("secret", 0)
+            .pin_key("reader", 1),
+    );
+    match d.run(&plan) {
+        Err(e @ Error::OnRank { rank: 0, .. })
+            if e.kind() == ErrorKind::Codec && e.to_string().contains("secret") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(format!("wrong error: {e}")),
+        Ok(_) => Err("the run succeeded".into()),
+    }
+}
+
+fn user_codec(exec: &Distributed) -> Check {
+    let make = Op::typed("make", |n: i64| -> Vec<String> {
+        (0..n).map(|i| format!("w{i}")).collect()
+    });
+    let join = Op::typed("join", |a: Vec<String>, b: Vec<String>| {
+        a.join(",") + ";" + &b.join(",")
+    });
+    let mut b = GraphBuilder::new();
+    b.task("a", &make, [Arg::lit(3)])
+        .map_err(|e| e.to_string())?;
+    b.task("b", &make, [Arg::lit(2)])
+        .map_err(|e| e.to_string())?;
+    b.task("j", &join, [Arg::key("a"), Arg::key("b")])
+        .map_err(|e| e.to_string())?;
+    let plan = Plan::new(&b.build(), &[Key::from("j")]).map_err(|e| e.to_string())?;
+    let mut codecs = Codecs::new();
+    codecs.serde_opaque::<Vec<String>>();
+    let last = exec.ranks() - 1;
+    let d = exec
+        .share()
+        .codecs(codecs)
+        .placement(
+            Placement::default()
+                .pin_key("a", last)
+                .pin_key("b", 0)
+                .pin_key("j", last / 2),
+        )
+        .outputs_on_every_rank(true);
+    let got = d.run(&plan).map_err(|e| e.to_string())?.values;
+    compare("serde codec", &got, &[Value::from("w0,w1,w2;w0,w1")])
+}
+
+fn bags(exec: &Distributed) -> Check {
+    use blockwork::bag::Bag;
+    let e = |e: Error| e.to_string();
+    let words: Vec<String> = (0..300)
+        .map(|i| format!("w{}", (i * 7 + i / 13) % 17))
+        .collect();
+    let bag = Bag::from_vec(words.clone(), 6).map_err(e)?;
+    let mut codecs = Codecs::new();
+    codecs
+        .partition::<String>()
+        .partition::<(String, Vec<String>)>()
+        .partition::<(String, usize)>()
+        .serde_opaque::<Vec<Vec<(String, String)>>>();
+    let d = exec.share().codecs(codecs).outputs_on_every_rank(true);
+    let grouped = bag.groupby(|w: &String| w.clone());
+    let mut got: Vec<(String, usize)> = grouped
+        .map(|(k, v): (String, Vec<String>)| (k, v.len()))
+        .compute(&d)
+        .map_err(e)?;
+    let mut want: Vec<(String, usize)> = grouped
+        .map(|(k, v): (String, Vec<String>)| (k, v.len()))
+        .compute(&Sequential::new())
+        .map_err(e)?;
+    got.sort();
+    want.sort();
+    if got != want {
+        return Err(format!("groupby: got {got:?}, want {want:?}"));
+    }
+    // The word count: counters per partition, merged in a tree, the top 5.
+    let lines: Vec<String> = (0..120)
+        .map(|i| format!("w{} w{} w{}", i % 7, (i * 3) % 11, i % 2))
+        .collect();
+    let lines = Bag::from_vec(lines, 5).map_err(e)?;
+    let counts = lines.frequencies_by(|line: &String, words: &mut blockwork::bag::Counter<str>| {
+        line.split_ascii_whitespace().for_each(|w| words.add(w))
+    });
+    let top = counts.topk(5, |&(_, n)| n);
+    let got = top.compute(&d).map_err(e)?;
+    let want = top.compute(&Sequential::new()).map_err(e)?;
+    if got != want {
+        return Err(format!("word count: got {got:?}, want {want:?}"));
+    }
+    Ok(())
+}

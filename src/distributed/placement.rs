@@ -1,0 +1,278 @@
+//! Placement: which rank runs each task, decided the same way on every rank from the plan.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{Atom, Key};
+use crate::plan::Plan;
+use rustc_hash::FxHashMap;
+
+/// Owner of a task that every rank has (a literal node: its value is in every rank's graph).
+pub(crate) const EVERYWHERE: u32 = u32::MAX;
+
+/// How tasks are spread over ranks when no pin applies.
+///
+/// A *block key* is a tuple key whose atoms are all non-negative integers, such as
+/// `("x", 2, 0)` (array blocks, bag partitions). Literal nodes belong to every rank: each
+/// rank built the same graph, so their values are already everywhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Partitioner {
+    /// Block keys by their coordinates: each collection (name and arity) is cut into
+    /// contiguous ranges of its largest block axis, one per rank, so that blocks with the
+    /// same coordinates in collections of the same grid meet on one rank. Other tasks by
+    /// [`Ranges`](Partitioner::Ranges).
+    #[default]
+    Blocks,
+    /// Block keys dealt round-robin along the largest block axis (block `i` of that axis to
+    /// rank `i % ranks`); other tasks by [`Ranges`](Partitioner::Ranges).
+    BlockCyclic,
+    /// Contiguous ranges of the plan's priority (topological) order, each with the same
+    /// number of tasks, ignoring keys.
+    Ranges,
+}
+
+/// A rule that sends some tasks to a given rank before the partitioner is asked.
+#[derive(Clone, Debug, PartialEq)]
+enum Pin {
+    /// This exact key.
+    Key(Key),
+    /// Every key whose name starts with this.
+    Prefix(String),
+    /// Every task whose op's name starts with this.
+    Op(String),
+    /// Every task whose op's name starts with this, and every task that reads one of
+    /// those, transitively.
+    OpAndReaders(String),
+}
+
+/// The partitioner and the pins of a distributed executor.
+///
+/// ```
+/// use blockwork::distributed::{Partitioner, Placement};
+/// let p = Placement::new(Partitioner::Ranges)
+///     .pin_key("model", 0)
+///     .pin_prefix("load-", 1);
+/// assert_eq!(p.partitioner(), Partitioner::Ranges);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement {
+    partitioner: Partitioner,
+    pins: Vec<(Pin, usize)>,
+}
+
+impl Placement {
+    /// A placement with this partitioner and no pins.
+    pub fn new(partitioner: Partitioner) -> Placement {
+        Placement {
+            partitioner,
+            pins: Vec::new(),
+        }
+    }
+
+    /// The partitioner.
+    pub fn partitioner(&self) -> Partitioner {
+        self.partitioner
+    }
+
+    /// Runs the task of `key` on `rank`. The first matching pin wins.
+    pub fn pin_key(mut self, key: impl Into<Key>, rank: usize) -> Placement {
+        self.pins.push((Pin::Key(key.into()), rank));
+        self
+    }
+
+    /// Runs every task whose key's name starts with `prefix` on `rank`.
+    pub fn pin_prefix(mut self, prefix: impl Into<String>, rank: usize) -> Placement {
+        self.pins.push((Pin::Prefix(prefix.into()), rank));
+        self
+    }
+
+    /// Runs every task whose op's name starts with `prefix` on `rank` (for ops whose values
+    /// have no codec, so that they and their readers stay together).
+    pub fn pin_op(mut self, prefix: impl Into<String>, rank: usize) -> Placement {
+        self.pins.push((Pin::Op(prefix.into()), rank));
+        self
+    }
+
+    /// Runs every task whose op's name starts with `prefix` on `rank`, and with it every
+    /// task that reads such a task's value, directly or through others: for values that
+    /// have no codec, so that no reader of them is elsewhere (`blockwork run --mpi` keeps
+    /// the `array.*` recipes of a spec file so).
+    pub fn pin_op_and_readers(mut self, prefix: impl Into<String>, rank: usize) -> Placement {
+        self.pins.push((Pin::OpAndReaders(prefix.into()), rank));
+        self
+    }
+
+    /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
+    /// the plan's size times the number of pins. A pin naming a rank `>= ranks` is an
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    pub(crate) fn owners(&self, plan: &Plan, ranks: usize) -> Result<Vec<u32>> {
+        const UNSET: u32 = u32::MAX - 1;
+        if let Some((pin, r)) = self.pins.iter().find(|(_, r)| *r >= ranks) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{pin:?} pins to rank {r}, but the run has {ranks} ranks"),
+            ));
+        }
+        let mut owner = vec![UNSET; plan.len()];
+        // The rank a task is pinned to with its readers, per task (in priority order, so a
+        // task's dependencies are decided before it).
+        let mut sticky: Vec<Option<u32>> = vec![None; plan.len()];
+        for t in plan.tasks() {
+            if plan.op(t).is_none() {
+                owner[t.index()] = EVERYWHERE;
+                continue;
+            }
+            let key = plan.key(t);
+            let op = plan.op_name(t);
+            let pinned = self.pins.iter().find(|(pin, _)| match pin {
+                Pin::Key(k) => k == key,
+                Pin::Prefix(p) => key.name().starts_with(p.as_str()),
+                Pin::Op(p) | Pin::OpAndReaders(p) => op.starts_with(p.as_str()),
+            });
+            let inherited = plan.deps(t).iter().find_map(|d| sticky[d.index()]);
+            if let Some((pin, r)) = pinned {
+                owner[t.index()] = *r as u32;
+                if matches!(pin, Pin::OpAndReaders(_)) {
+                    sticky[t.index()] = Some(*r as u32);
+                }
+            } else if let Some(r) = inherited {
+                owner[t.index()] = r;
+                sticky[t.index()] = Some(r);
+            }
+        }
+        if self.partitioner != Partitioner::Ranges {
+            self.place_blocks(plan, ranks, &mut owner, UNSET);
+        }
+        // What is left: contiguous ranges of the priority order, balanced by count.
+        let left = owner.iter().filter(|&&o| o == UNSET).count();
+        for (j, o) in owner.iter_mut().filter(|o| **o == UNSET).enumerate() {
+            *o = (j * ranks / left) as u32;
+        }
+        Ok(owner)
+    }
+
+    /// Places the unplaced block keys by their coordinates along their collection's largest
+    /// axis.
+    fn place_blocks(&self, plan: &Plan, ranks: usize, owner: &mut [u32], unset: u32) {
+        let coords = |k: &Key| -> Option<Vec<u64>> {
+            if !k.is_tuple() || k.n_atoms() == 0 {
+                return None;
+            }
+            k.atoms()
+                .map(|a| match a {
+                    Atom::Int(i) => u64::try_from(i).ok(),
+                    Atom::Str(_) => None,
+                })
+                .collect()
+        };
+        // The extent of each collection: one past its largest coordinate on each axis.
+        let mut extents: FxHashMap<(&str, usize), Vec<u64>> = FxHashMap::default();
+        for t in plan.tasks().filter(|t| owner[t.index()] == unset) {
+            let key = plan.key(t);
+            let Some(c) = coords(key) else { continue };
+            let e = extents
+                .entry((key.name(), c.len()))
+                .or_insert_with(|| vec![0; c.len()]);
+            for (e, &i) in e.iter_mut().zip(&c) {
+                *e = (*e).max(i.saturating_add(1));
+            }
+        }
+        for t in plan.tasks() {
+            if owner[t.index()] != unset {
+                continue;
+            }
+            let key = plan.key(t);
+            let Some(c) = coords(key) else { continue };
+            let e = &extents[&(key.name(), c.len())];
+            // The largest axis, the first one on ties.
+            let axis = (0..e.len()).fold(0, |best, a| if e[a] > e[best] { a } else { best });
+            let (i, n) = (c[axis] as u128, e[axis] as u128);
+            let r = match self.partitioner {
+                Partitioner::BlockCyclic => i % ranks as u128,
+                _ => i * ranks as u128 / n,
+            };
+            owner[t.index()] = r as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Arg, GraphBuilder, Op};
+
+    fn array_plan() -> Plan {
+        let id = Op::typed("id", |x: i64| x);
+        let mut b = GraphBuilder::new();
+        let mut outs = Vec::new();
+        for i in 0..4i64 {
+            for j in 0..2i64 {
+                b.literal(("in", i, j), i).unwrap();
+                b.task(("x", i, j), &id, [Arg::key(("in", i, j))]).unwrap();
+                b.task(("y", i, j), &id, [Arg::key(("x", i, j))]).unwrap();
+                outs.push(Key::tuple("y", [i, j]));
+            }
+        }
+        b.task("total", &id, [Arg::key(("y", 0i64, 0i64))]).unwrap();
+        outs.push("total".into());
+        Plan::new(&b.build(), &outs).unwrap()
+    }
+
+    fn owner_of(plan: &Plan, owners: &[u32], key: Key) -> u32 {
+        let t = plan.tasks().find(|&t| plan.key(t) == &key).unwrap();
+        owners[t.index()]
+    }
+
+    #[test]
+    fn blocks_follow_the_largest_axis_and_align_collections() {
+        let plan = array_plan();
+        let owners = Placement::default().owners(&plan, 2).unwrap();
+        for i in 0..4i64 {
+            for j in 0..2i64 {
+                let want = (i as u32) * 2 / 4;
+                assert_eq!(owner_of(&plan, &owners, Key::tuple("x", [i, j])), want);
+                assert_eq!(owner_of(&plan, &owners, Key::tuple("y", [i, j])), want);
+                let lit = owner_of(&plan, &owners, Key::tuple("in", [i, j]));
+                assert_eq!(lit, EVERYWHERE);
+            }
+        }
+        let cyclic = Placement::new(Partitioner::BlockCyclic)
+            .owners(&plan, 2)
+            .unwrap();
+        assert_eq!(owner_of(&plan, &cyclic, Key::tuple("x", [3i64, 1])), 1);
+        assert_eq!(owner_of(&plan, &cyclic, Key::tuple("x", [2i64, 1])), 0);
+    }
+
+    #[test]
+    fn ranges_balance_by_count_and_pins_win() {
+        let plan = array_plan();
+        let owners = Placement::new(Partitioner::Ranges)
+            .pin_prefix("y", 2)
+            .pin_op("nothing-", 1)
+            .owners(&plan, 3)
+            .unwrap();
+        let mut counts = [0usize; 3];
+        for t in plan.tasks() {
+            let o = owners[t.index()];
+            if o == EVERYWHERE {
+                continue;
+            }
+            if plan.key(t).name() == "y" {
+                assert_eq!(o, 2);
+            } else {
+                counts[o as usize] += 1;
+            }
+        }
+        // 9 unpinned tasks (8 "x" and "total") over 3 ranks.
+        assert_eq!(counts, [3, 3, 3]);
+        let bad = Placement::default().pin_key("total", 5).owners(&plan, 2);
+        assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        let by_op = Placement::default()
+            .pin_op("i", 1)
+            .owners(&plan, 2)
+            .unwrap();
+        assert!(
+            plan.tasks()
+                .all(|t| [1, EVERYWHERE].contains(&by_op[t.index()]))
+        );
+    }
+}

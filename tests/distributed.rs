@@ -1,0 +1,76 @@
+//! The distributed executor under `mpirun`: `examples/distributed_check` (random DAGs against
+//! the sequential executor, arrays against one process, bags, failures, codecs) on 2 and 4
+//! ranks. Needs Open MPI's `mpirun` on the PATH (`apt-get install openmpi-bin
+//! libopenmpi-dev`); run with `cargo test --release --features distributed --test distributed`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Builds the check program with the profile of this test build and returns its path.
+fn check_program() -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "--example",
+        "distributed_check",
+        "--features",
+        "distributed",
+        "--message-format=json",
+        "--quiet",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["target"]["name"] == "distributed_check" && m["executable"].is_string())
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("an executable for distributed_check")
+}
+
+/// Runs the checks on `ranks` processes and asserts that every one passed on every rank.
+fn run_on(ranks: usize) {
+    let program = check_program();
+    let out = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np"])
+        .arg(ranks.to_string())
+        .arg(&program)
+        // One machine, possibly in a container: shared memory and loopback TCP only.
+        .env("OMPI_MCA_btl", "self,vader,tcp")
+        .env("OMPI_MCA_btl_tcp_if_include", "lo")
+        .env("OMPI_MCA_oob_tcp_if_include", "lo")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .output()
+        .expect("mpirun on the PATH (apt-get install openmpi-bin libopenmpi-dev)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mpirun -np {ranks} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("9 passed, 0 failed"),
+        "unexpected summary:\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn two_ranks_agree_with_one_process() {
+    run_on(2);
+}
+
+#[test]
+fn four_ranks_agree_with_one_process() {
+    run_on(4);
+}

@@ -28,7 +28,7 @@ fn main() -> blockwork::Result<()> {
     println!(
         "fused graph: {} nodes for {} blocks",
         y.graph()?.len(),
-        y.chunks().nblocks()
+        y.chunks().unwrap().nblocks()
     );
     let row = y
         .index(&[Idx::Int(0), Idx::slice(None, Some(3), 1)])?
@@ -52,11 +52,14 @@ fn main() -> blockwork::Result<()> {
 
     // Slicing with negative steps across blocks, transpose, matmul.
     let rev = x.index(&[Idx::slice(None, None, -2), Idx::Ellipsis])?;
-    println!("every other row, reversed: shape {:?}", rev.shape());
+    println!(
+        "every other row, reversed: shape {:?}",
+        rev.shape().unwrap()
+    );
     let gram = x.t().matmul(&x)?;
     println!(
         "x.T @ x: shape {:?}, element [0, 0] {}",
-        gram.shape(),
+        gram.shape().unwrap(),
         gram.index(&[Idx::Int(0), Idx::Int(0)])?
             .compute_scalar(&pool)?
             .as_f64()
@@ -91,7 +94,7 @@ fn main() -> blockwork::Result<()> {
     println!(
         "read back {:?} of shape {:?}, sum {:.4}",
         back.dtype(),
-        back.shape(),
+        back.shape().unwrap(),
         back.sum(None)?.compute_scalar(&pool)?.as_f64()
     );
     std::fs::remove_file(&path).ok();

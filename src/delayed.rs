@@ -227,10 +227,11 @@ impl<T: Element> Delayed<T> {
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn from_scalar(array: &Array) -> Result<Delayed<T>> {
-        if array.len() != 1 {
+        let shape = array.shape()?;
+        if shape.iter().product::<usize>() != 1 {
             return Err(Error::new(
                 ErrorKind::Shape,
-                format!("a delayed scalar of an array of shape {:?}", array.shape()),
+                format!("a delayed scalar of an array of shape {shape:?}"),
             ));
         }
         let block = array.keys().remove(0);

@@ -39,6 +39,10 @@ pub enum ErrorKind {
     Type,
     /// A reduction over nothing where the result is undefined (the mean of no values).
     Empty,
+    /// An operation needs an array's chunk lengths, which are not known until its blocks
+    /// are computed (the result of a boolean mask); `Array::compute_chunk_sizes` gives an
+    /// array whose lengths are known.
+    UnknownChunks,
     /// Reading or writing a file failed.
     Io,
     /// A spec file could not be parsed or checked.

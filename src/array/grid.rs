@@ -3,8 +3,15 @@
 //! Everything here is pure and overflow-checked: a shape whose element count, or whose size
 //! in bytes, does not fit the address space is an [`Overflow`](crate::ErrorKind::Overflow)
 //! error, never a wrapped number.
+//!
+//! A [`Grid`] is what an array is cut into: either a [`Chunks`] (every length known) or an
+//! [`UnknownChunks`] (dask's NaN chunks: a number of blocks whose lengths are known only
+//! once they are computed, as after a boolean mask). Code that needs lengths asks for
+//! [`Grid::known`], which answers an [`UnknownChunks`](ErrorKind::UnknownChunks) error for
+//! the second kind; nothing ever reads a made-up length.
 
 use crate::error::{Error, ErrorKind, Result};
+use std::sync::Arc;
 
 /// How an array is cut into blocks, as given by the caller.
 ///
@@ -352,6 +359,152 @@ impl Chunks {
         let c = Chunks::with_offsets(axes)?;
         checked_size(&c.shape(), 8)?;
         Ok(c)
+    }
+}
+
+/// One axis of blocks whose lengths are not known until they are computed: what a boolean
+/// mask gives ([`Array::mask`](super::Array::mask)). Only the number of blocks is known,
+/// and where the lengths come from: two grids are equal exactly when they have the same
+/// `origin`, so arrays computed from one masked array line up block by block, while the
+/// results of two different masks (whose lengths may differ) do not.
+///
+/// ```
+/// use blockwork::array::ArrayContext;
+/// let ctx = ArrayContext::new();
+/// let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
+/// let y = x.mask(&x.gt(4.5)?)?;
+/// let g = y.grid().unknown().expect("lengths unknown until computed");
+/// assert_eq!(g.nblocks(), 3);
+/// assert_eq!(y.dims(), vec![None]);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UnknownChunks {
+    nblocks: usize,
+    origin: Arc<str>,
+}
+
+impl UnknownChunks {
+    /// `nblocks` blocks (at least one, at most [`MAX_BLOCKS`]) whose lengths come from the
+    /// computation named `origin`.
+    pub(crate) fn new(nblocks: usize, origin: Arc<str>) -> Result<UnknownChunks> {
+        check_block_count([nblocks.max(1)])?;
+        Ok(UnknownChunks {
+            nblocks: nblocks.max(1),
+            origin,
+        })
+    }
+
+    /// Number of blocks.
+    pub fn nblocks(&self) -> usize {
+        self.nblocks
+    }
+
+    /// The name of the computation the lengths come from.
+    pub fn origin(&self) -> &Arc<str> {
+        &self.origin
+    }
+}
+
+/// An array's chunk grid: every length known ([`Chunks`]), or one axis of blocks whose
+/// lengths are known only once computed ([`UnknownChunks`], always one-dimensional).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Grid {
+    /// Every block length is known.
+    Known(Chunks),
+    /// A one-dimensional grid whose block lengths are unknown until computed.
+    Unknown(UnknownChunks),
+}
+
+impl From<Chunks> for Grid {
+    fn from(c: Chunks) -> Grid {
+        Grid::Known(c)
+    }
+}
+
+/// The error of an operation that needs the lengths of a grid that does not know them.
+#[cold]
+pub fn unknown_err(what: &str) -> Error {
+    Error::new(
+        ErrorKind::UnknownChunks,
+        format!(
+            "{what} needs the chunk lengths, which are unknown until the blocks are computed \
+             (the result of a boolean mask): call `Array::compute_chunk_sizes` first"
+        ),
+    )
+}
+
+impl Grid {
+    /// The known chunks, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error naming
+    /// `what` needed them.
+    pub fn known_for(&self, what: &str) -> Result<&Chunks> {
+        match self {
+            Grid::Known(c) => Ok(c),
+            Grid::Unknown(_) => Err(unknown_err(what)),
+        }
+    }
+
+    /// The known chunks, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error.
+    pub fn known(&self) -> Result<&Chunks> {
+        self.known_for("this operation")
+    }
+
+    /// The unknown grid, if the lengths are unknown.
+    pub fn unknown(&self) -> Option<&UnknownChunks> {
+        match self {
+            Grid::Known(_) => None,
+            Grid::Unknown(u) => Some(u),
+        }
+    }
+
+    /// Whether every block length is known.
+    pub fn is_known(&self) -> bool {
+        matches!(self, Grid::Known(_))
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        match self {
+            Grid::Known(c) => c.ndim(),
+            Grid::Unknown(_) => 1,
+        }
+    }
+
+    /// Number of blocks along each axis.
+    pub fn numblocks(&self) -> Vec<usize> {
+        match self {
+            Grid::Known(c) => c.numblocks(),
+            Grid::Unknown(u) => vec![u.nblocks],
+        }
+    }
+
+    /// Total number of blocks.
+    pub fn nblocks(&self) -> usize {
+        match self {
+            Grid::Known(c) => c.nblocks(),
+            Grid::Unknown(u) => u.nblocks,
+        }
+    }
+
+    /// Every block index, row-major.
+    pub fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
+        BlockIndices::new(self.numblocks())
+    }
+
+    /// The length of each axis, `None` where it is unknown.
+    pub fn dims(&self) -> Vec<Option<usize>> {
+        match self {
+            Grid::Known(c) => c.shape().into_iter().map(Some).collect(),
+            Grid::Unknown(_) => vec![None],
+        }
+    }
+
+    /// Per axis, the block lengths, `None` where they are unknown.
+    pub fn axes(&self) -> Vec<Option<&[usize]>> {
+        match self {
+            Grid::Known(c) => c.axes().iter().map(|a| Some(a.as_slice())).collect(),
+            Grid::Unknown(_) => vec![None],
+        }
     }
 }
 

@@ -31,6 +31,30 @@
 //! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
 //! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
 //!
+//! Boolean masks ([`Array::mask`], NumPy's `x[cond]`) give arrays whose chunk lengths are
+//! not known until computed: their [`Grid`] is [`Grid::Unknown`] (dask's NaN chunks), and
+//! [`Array::dims`] gives `None` for their length.
+//!
+//! **What works on unknown lengths.** Such arrays are always one-dimensional. Elementwise
+//! operations between arrays of one unknown grid (the same mask result, or arrays computed
+//! elementwise from it), and with scalars or known arrays of one element (a reduction's
+//! result, say); reductions over axis 0 or all axes (`sum`, `prod`, `mean`, `min`, `max`,
+//! `var`, `std`, `any`, `all`, the NaN variants, ...: min and max of nothing, and a `ddof`
+//! over the count, are errors of the last task, found when it runs); `cumsum`/`cumprod`
+//! and `map_blocks` (which read lengths from the blocks); masks again
+//! (`y.mask(&y.lt(0.5)?)`); `compute`, `persist` (whose result knows its lengths) and
+//! [`Array::compute_chunk_sizes`], which computes the lengths and gives the same array with
+//! a known grid.
+//!
+//! Everything that needs the lengths up front is an
+//! [`UnknownChunks`](ErrorKind::UnknownChunks) error naming `compute_chunk_sizes`, never a
+//! made-up answer: [`Array::shape`], [`Array::len`], [`Array::is_empty`] and
+//! [`Array::chunks`] ([`Array::dims`] and [`Array::grid`] answer instead), slicing and
+//! indexing, `rechunk`, `reshape`, `concatenate`, `stack`, `matmul`, `dot`, `tensordot`,
+//! `broadcast_to`, `expand_dims`, `squeeze`, arg reductions, `map_overlap`, `to_npy`,
+//! elementwise operations with arrays of other lengths (another mask's result, or a known
+//! array of more than one element), and `Delayed::from_scalar`.
+//!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
@@ -52,6 +76,7 @@ pub mod grid;
 mod interop;
 mod kernels;
 mod linalg;
+mod masks;
 mod npy;
 mod pool;
 mod reduce;
@@ -71,7 +96,7 @@ pub use expr::{BinOp, UnOp};
 pub use fuzz::fuzz_array_index;
 #[cfg(feature = "testing")]
 pub use fuzz_shapes::fuzz_array_shapes;
-pub use grid::{ChunkSpec, Chunks};
+pub use grid::{ChunkSpec, Chunks, Grid, UnknownChunks};
 pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
@@ -149,8 +174,9 @@ enum Source {
 
 struct Inner {
     name: Arc<str>,
+    /// The shape when every length is known (empty otherwise; never read then).
     shape: Vec<usize>,
-    chunks: Chunks,
+    grid: Grid,
     dtype: DType,
     ctx: ArrayContext,
     source: Source,
@@ -166,8 +192,8 @@ impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Array")
             .field("name", &self.name())
-            .field("shape", &self.shape())
-            .field("chunks", &self.chunks().axes())
+            .field("shape", &self.dims())
+            .field("chunks", &self.grid().axes())
             .field("dtype", &self.dtype())
             .finish()
     }
@@ -198,14 +224,15 @@ impl Array {
     pub(crate) fn from_layer(
         ctx: &ArrayContext,
         layer: Layer,
-        chunks: Chunks,
+        grid: impl Into<Grid>,
         dtype: DType,
     ) -> Array {
+        let grid = grid.into();
         Array {
             inner: Arc::new(Inner {
                 name: layer.name.clone(),
-                shape: chunks.shape(),
-                chunks,
+                shape: grid_shape(&grid),
+                grid,
                 dtype,
                 ctx: ctx.clone(),
                 source: Source::Layer(Arc::new(layer)),
@@ -217,16 +244,20 @@ impl Array {
     pub(crate) fn from_fused(
         ctx: &ArrayContext,
         fused: Fused,
-        chunks: Chunks,
+        grid: impl Into<Grid>,
         prefix: &str,
     ) -> Array {
-        let name = token(prefix, (&fused, &chunks));
+        let grid = grid.into();
+        let name = match &grid {
+            Grid::Known(c) => token(prefix, (&fused, c)),
+            Grid::Unknown(u) => token(prefix, (&fused, u)),
+        };
         Array {
             inner: Arc::new(Inner {
                 name,
-                shape: chunks.shape(),
+                shape: grid_shape(&grid),
                 dtype: fused.expr.dtype,
-                chunks,
+                grid,
                 ctx: ctx.clone(),
                 source: Source::Fused(Arc::new(fused), OnceLock::new()),
             }),
@@ -237,25 +268,52 @@ impl Array {
     pub fn name(&self) -> &Arc<str> {
         &self.inner.name
     }
-    /// The shape.
-    pub fn shape(&self) -> &[usize] {
-        &self.inner.shape
+    /// The shape; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when a length is
+    /// not known until computed (see [`Array::mask`] and [`Array::dims`]).
+    pub fn shape(&self) -> Result<&[usize]> {
+        self.grid().known_for("the shape")?;
+        Ok(&self.inner.shape)
     }
-    /// Number of axes.
+    /// The length of each axis, `None` where it is not known until computed (dask's NaN).
+    pub fn dims(&self) -> Vec<Option<usize>> {
+        self.grid().dims()
+    }
+    /// Number of axes (always known).
     pub fn ndim(&self) -> usize {
-        self.inner.shape.len()
+        self.grid().ndim()
     }
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.inner.shape.iter().product()
+    /// Number of elements; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when the
+    /// lengths are not known until computed.
+    pub fn len(&self) -> Result<usize> {
+        Ok(self.shape()?.iter().product())
     }
-    /// Whether the array has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether the array has no elements; an [`UnknownChunks`](ErrorKind::UnknownChunks)
+    /// error when the lengths are not known until computed.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
-    /// The chunk grid.
-    pub fn chunks(&self) -> &Chunks {
-        &self.inner.chunks
+    /// The chunk grid; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when the block
+    /// lengths are not known until computed ([`Array::grid`] answers in both cases).
+    pub fn chunks(&self) -> Result<&Chunks> {
+        self.grid().known_for("the chunk lengths")
+    }
+    /// The chunk grid, whether its lengths are known or not.
+    pub fn grid(&self) -> &Grid {
+        &self.inner.grid
+    }
+    /// Whether every chunk length is known (false after a boolean mask, until
+    /// [`Array::compute_chunk_sizes`]).
+    pub fn chunks_known(&self) -> bool {
+        self.grid().is_known()
+    }
+    /// The known chunk grid, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error
+    /// saying that `what` needs the lengths.
+    pub(crate) fn known(&self, what: &str) -> Result<&Chunks> {
+        self.grid().known_for(what)
+    }
+    /// Number of blocks along each axis (always known).
+    pub fn numblocks(&self) -> Vec<usize> {
+        self.grid().numblocks()
     }
     /// The element type.
     pub fn dtype(&self) -> DType {
@@ -273,10 +331,7 @@ impl Array {
 
     /// Every block key, row-major.
     pub fn keys(&self) -> Vec<Key> {
-        self.chunks()
-            .indices()
-            .map(|i| self.block_key(&i))
-            .collect()
+        self.grid().indices().map(|i| self.block_key(&i)).collect()
     }
 
     /// The fused recipe of this array: its own expression, or itself as a single leaf.
@@ -287,7 +342,7 @@ impl Array {
                 expr: expr::Expr::new(self.dtype(), expr::ExprKind::Leaf(0)),
                 leaves: vec![Leaf {
                     src: LeafSrc::Array(self.clone()),
-                    view: View::identity(&self.chunks().numblocks()),
+                    view: View::identity(&self.numblocks()),
                 }],
             },
         }
@@ -317,7 +372,7 @@ impl Array {
             inner: Arc::new(Inner {
                 name: self.inner.name.clone(),
                 shape: self.inner.shape.clone(),
-                chunks: self.inner.chunks.clone(),
+                grid: self.inner.grid.clone(),
                 dtype: self.inner.dtype,
                 ctx: self.inner.ctx.clone(),
                 source: Source::Layer(layer),
@@ -325,20 +380,36 @@ impl Array {
         }
     }
 
+    /// The same blocks (same name, same keys) seen with another grid: for an array whose
+    /// lengths were computed.
+    pub(crate) fn regrid(&self, grid: impl Into<Grid>) -> Array {
+        let grid = grid.into();
+        Array {
+            inner: Arc::new(Inner {
+                name: self.inner.name.clone(),
+                shape: grid_shape(&grid),
+                grid,
+                dtype: self.inner.dtype,
+                ctx: self.inner.ctx.clone(),
+                source: Source::Layer(self.layer()),
+            }),
+        }
+    }
+
     fn fused_layer(&self, f: &Arc<Fused>) -> Layer {
         let fused = f.clone();
         let ctx = self.inner.ctx.clone();
-        let chunks = self.inner.chunks.clone();
+        let grid = self.inner.grid.clone();
         let dtype = self.dtype();
         let op = Op::new("fused", move |args: &[Value]| {
             let idx = block_index(&args[0])?;
             let inputs = blocks_of(&args[1..])?;
-            let shape = chunks.block_shape(&idx);
+            let shape = masks::block_shape(&grid, &fused, &inputs, &idx)?;
             let mut out = ctx.alloc(dtype, &shape);
             kernels::eval::Kernel::new(&fused, &inputs, &idx, &shape, &[])?.write(&mut out)?;
             Ok(ctx.block(out))
         });
-        let mut graph = Graph::with_capacity(self.chunks().nblocks());
+        let mut graph = Graph::with_capacity(self.grid().nblocks());
         let mut deps: Vec<Arc<Layer>> = Vec::new();
         let leaves: Vec<(&Array, &View)> = f.array_leaves().collect();
         for (a, _) in &leaves {
@@ -347,7 +418,7 @@ impl Array {
                 deps.push(l);
             }
         }
-        for idx in self.chunks().indices() {
+        for idx in self.grid().indices() {
             let mut args = vec![Arg::lit(index_value(&idx))];
             for (a, v) in &leaves {
                 args.push(Arg::key(a.block_key(&v.source_block(&idx, a.ndim()))));
@@ -385,32 +456,34 @@ impl Array {
         Ok(T::unwrap(data).expect("type checked above"))
     }
 
-    /// Computes every block and assembles them into one block of the array's type.
+    /// Computes every block and assembles them into one block of the array's type (for an
+    /// array whose lengths are unknown, the 1-d blocks one after the other).
     pub fn compute_data(&self, exec: &impl Executor) -> Result<BlockData> {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
-        let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
-            ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
-        for (idx, v) in self.chunks().indices().zip(&out.values) {
-            let b = block_of(v).map_err(|e| Error::new(e.kind(), e.message()))?;
-            let offs: Vec<usize> = (0..self.ndim())
-                .map(|k| self.chunks().offset(k, idx[k]))
-                .collect();
-            assign_block(&mut full, b, &offs)?;
-        }
-        Ok(full)
+        crate::compute::assemble(self, &out.values).map_err(|e| Error::new(e.kind(), e.message()))
     }
 
-    /// Computes a single-element array (a full reduction) and returns its value.
+    /// Computes a single-element array (a full reduction) and returns its value; an array
+    /// of another size is a [`Shape`](ErrorKind::Shape) error (found before running when
+    /// the lengths are known, after it when they are not).
     pub fn compute_scalar(&self, exec: &impl Executor) -> Result<Scalar> {
-        if self.len() != 1 {
-            return Err(Error::new(
+        let wrong = |n: &dyn std::fmt::Debug| {
+            Error::new(
                 ErrorKind::Shape,
-                format!("compute_scalar of an array of shape {:?}", self.shape()),
-            ));
+                format!("compute_scalar of an array of shape {n:?}"),
+            )
+        };
+        if let Ok(s) = self.shape()
+            && s.iter().product::<usize>() != 1
+        {
+            return Err(wrong(&s));
         }
         let d = self.compute_data(exec)?;
+        if d.len() != 1 {
+            return Err(wrong(&d.shape()));
+        }
         Ok(with_block!(&d, a => a.iter().next().expect("one element").scalar()))
     }
 
@@ -500,6 +573,19 @@ impl Array {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
+        // Stored blocks tell their lengths: a persisted array's grid is always known.
+        let grid: Grid = match self.grid() {
+            Grid::Known(c) => c.clone().into(),
+            Grid::Unknown(_) => {
+                let lens = out
+                    .values
+                    .iter()
+                    .map(|v| block_of(v).and_then(masks::one_d_len))
+                    .collect::<Result<Vec<usize>, TaskError>>()
+                    .map_err(|e| Error::new(e.kind(), e.message()))?;
+                masks::lengths_grid(lens)?.into()
+            }
+        };
         let mut graph = Graph::with_capacity(keys.len());
         for (k, v) in keys.into_iter().zip(out.values) {
             graph.insert(k, crate::Node::Literal(v));
@@ -509,12 +595,16 @@ impl Array {
             graph,
             deps: vec![],
         };
-        Ok(Array::from_layer(
-            self.context(),
-            layer,
-            self.chunks().clone(),
-            self.dtype(),
-        ))
+        Ok(Array::from_layer(self.context(), layer, grid, self.dtype()))
+    }
+}
+
+/// The shape of a known grid; empty for an unknown one (never read: [`Array::shape`]
+/// answers an error first).
+fn grid_shape(grid: &Grid) -> Vec<usize> {
+    match grid {
+        Grid::Known(c) => c.shape(),
+        Grid::Unknown(_) => Vec::new(),
     }
 }
 
@@ -568,24 +658,4 @@ pub(crate) fn block_of(v: &Value) -> Result<&BlockData, TaskError> {
 /// The blocks inside a slice of values.
 pub(crate) fn blocks_of(vs: &[Value]) -> Result<Vec<&BlockData>, TaskError> {
     vs.iter().map(block_of).collect()
-}
-
-/// Copies block `b` into `full` at `offs`.
-fn assign_block(full: &mut BlockData, b: &BlockData, offs: &[usize]) -> Result<()> {
-    use ndarray::{Slice, SliceInfoElem};
-    let info: Vec<SliceInfoElem> = offs
-        .iter()
-        .zip(b.shape())
-        .map(|(&o, &l)| Slice::from(o..o + l).into())
-        .collect();
-    macro_rules! arms {
-        ($($v:ident),*) => {
-            match (full, b) {
-                $((BlockData::$v(f), BlockData::$v(b)) => f.slice_mut(info.as_slice()).assign(b),)*
-                _ => return Err(Error::new(ErrorKind::Type, "block type differs from the array's")),
-            }
-        };
-    }
-    arms!(Bool, I32, I64, F32, F64);
-    Ok(())
 }

@@ -80,7 +80,7 @@ impl Array {
     /// consecutive positions change input block.
     pub(crate) fn take(&self, axis: usize, positions: &[usize]) -> Result<Array> {
         let src = self.materialize();
-        let offs = src.chunks().offsets(axis);
+        let offs = src.chunks()?.offsets(axis);
         let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
         for &p in positions {
             let (b, off) = locate(offs, p);
@@ -92,7 +92,7 @@ impl Array {
         if runs.is_empty() {
             runs.push((0, vec![]));
         }
-        let mut axes: Vec<Vec<usize>> = src.chunks().axes().to_vec();
+        let mut axes: Vec<Vec<usize>> = src.chunks()?.axes().to_vec();
         axes[axis] = runs.iter().map(|r| r.1.len()).collect();
         let chunks = Chunks::from_axes(axes)?;
         let name = token("take", (src.name(), axis, positions));
@@ -130,17 +130,18 @@ impl Array {
     /// use blockwork::array::ArrayContext;
     /// let ctx = ArrayContext::new();
     /// let x = ctx.arange(0.0, 10.0, 1.0, 3)?.rechunk(4)?;
-    /// assert_eq!(x.chunks().axis(0), &[4, 4, 2]);
+    /// assert_eq!(x.chunks()?.axis(0), &[4, 4, 2]);
     /// assert_eq!(x.compute::<f64>(&blockwork::Sequential::new())?[9], 9.0);
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        let new = Chunks::new(self.shape(), chunks)?;
-        if &new == self.chunks() {
+        let own = self.known("rechunk")?;
+        let new = Chunks::new(&own.shape(), chunks)?;
+        if &new == own {
             return Ok(self.clone());
         }
         let n = self.ndim();
-        let src_offs: Vec<&[usize]> = (0..n).map(|k| self.chunks().offsets(k)).collect();
+        let src_offs: Vec<&[usize]> = (0..n).map(|k| own.offsets(k)).collect();
         let dst_offs: Vec<&[usize]> = (0..n).map(|k| new.offsets(k)).collect();
         let per_axis: AxisPieces = (0..n)
             .map(|k| {
@@ -237,7 +238,8 @@ impl Array {
     /// Blocks are re-cut along the first axis with the trailing axes whole, so each block is
     /// a contiguous range of the flat order.
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
-        let total = self.len();
+        let own = self.known("reshape")?;
+        let total = self.len()?;
         let dims = || shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize);
         // The product of the given lengths, which may overflow only when none is 0.
         let known: usize = if dims().any(|d| d == 0) {
@@ -264,10 +266,10 @@ impl Array {
         if checked_size(&out, 8)? != total {
             return Err(Error::new(
                 ErrorKind::Shape,
-                format!("cannot reshape {:?} to {shape:?}", self.shape()),
+                format!("cannot reshape {:?} to {shape:?}", own.shape()),
             ));
         }
-        if out == self.shape() {
+        if out == own.shape() {
             return Ok(self.clone());
         }
         if total == 0 {
@@ -275,19 +277,16 @@ impl Array {
             let whole: Vec<usize> = out.iter().map(|&d| d.max(1)).collect();
             return self.context().zeros(&out, whole, self.dtype());
         }
-        let target = self
-            .chunks()
+        let target = own
             .indices()
             .next()
-            .map_or(1, |i| {
-                self.chunks().block_shape(&i).iter().product::<usize>()
-            })
+            .map_or(1, |i| own.block_shape(&i).iter().product::<usize>())
             .max(1);
         let src = self
-            .rechunk(row_blocks(self.shape(), target))?
+            .rechunk(row_blocks(&own.shape(), target))?
             .materialize();
         let new = Chunks::new(&out, row_blocks(&out, target))?;
-        Ok(flat_regroup(&src, new))
+        flat_regroup(&src, new)
     }
 
     /// Arrays joined along an existing axis (types promote; other axes must match).
@@ -295,6 +294,9 @@ impl Array {
         let first = arrays
             .first()
             .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "concatenate of no arrays"))?;
+        for a in arrays {
+            a.known("concatenate")?;
+        }
         let k = norm_axis(axis, first.ndim())?;
         let dtype = arrays
             .iter()
@@ -302,16 +304,12 @@ impl Array {
             .reduce(DType::promote)
             .expect("non-empty");
         for a in arrays {
-            let same = a.ndim() == first.ndim()
-                && (0..a.ndim()).all(|j| j == k || a.shape()[j] == first.shape()[j]);
+            let (sa, sf) = (a.shape()?, first.shape()?);
+            let same = a.ndim() == first.ndim() && (0..a.ndim()).all(|j| j == k || sa[j] == sf[j]);
             if !same {
                 return Err(Error::new(
                     ErrorKind::Shape,
-                    format!(
-                        "cannot concatenate {:?} with {:?} on axis {k}",
-                        first.shape(),
-                        a.shape()
-                    ),
+                    format!("cannot concatenate {sf:?} with {sa:?} on axis {k}"),
                 ));
             }
         }
@@ -320,16 +318,17 @@ impl Array {
             .map(|a| a.astype(dtype).map(|a| a.materialize()))
             .collect::<Result<_>>()?;
         // Other axes take the first array's chunks; the rest are rechunked to match.
-        let mut axes = first.chunks().axes().to_vec();
-        axes[k] = srcs
-            .iter()
-            .flat_map(|a| a.chunks().axis(k).to_vec())
-            .collect();
+        let mut axes = first.chunks()?.axes().to_vec();
+        let mut along = Vec::new();
+        for a in &srcs {
+            along.extend_from_slice(a.chunks()?.axis(k));
+        }
+        axes[k] = along;
         let srcs: Vec<Array> = srcs
             .iter()
             .map(|a| {
                 let mut c = axes.clone();
-                c[k] = a.chunks().axis(k).to_vec();
+                c[k] = a.chunks()?.axis(k).to_vec();
                 a.rechunk(c).map(|a| a.materialize())
             })
             .collect::<Result<_>>()?;
@@ -340,7 +339,7 @@ impl Array {
         let owner: Vec<(usize, usize)> = srcs
             .iter()
             .enumerate()
-            .flat_map(|(i, a)| (0..a.chunks().axis(k).len()).map(move |b| (i, b)))
+            .flat_map(|(i, a)| (0..a.numblocks()[k]).map(move |b| (i, b)))
             .collect();
         for idx in chunks.indices() {
             let (i, b) = owner[idx[k]];
@@ -364,7 +363,10 @@ impl Array {
         let first = arrays
             .first()
             .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "stack of no arrays"))?;
-        if arrays.iter().any(|a| a.shape() != first.shape()) {
+        for a in arrays {
+            a.known("stack")?;
+        }
+        if arrays.iter().any(|a| a.shape().ok() != first.shape().ok()) {
             return Err(Error::new(
                 ErrorKind::Shape,
                 "stack needs arrays of one shape",
@@ -396,7 +398,7 @@ fn row_blocks(shape: &[usize], target: usize) -> ChunkSpec {
 
 /// Output blocks (contiguous flat ranges) gathered from input blocks (contiguous flat
 /// ranges) of `src`.
-fn flat_regroup(src: &Array, new: Chunks) -> Array {
+fn flat_regroup(src: &Array, new: Chunks) -> Result<Array> {
     let flat = |c: &Chunks| -> Vec<usize> {
         let row: usize = if c.ndim() == 0 {
             1
@@ -409,7 +411,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
             c.offsets(0).iter().map(|o| o * row).collect()
         }
     };
-    let (so, dofs) = (flat(src.chunks()), flat(&new));
+    let (so, dofs) = (flat(src.chunks()?), flat(&new));
     let name = token("reshape", (src.name(), &new));
     let (ctx, dtype, nc) = (src.context().clone(), src.dtype(), new.clone());
     let pieces: Arc<Vec<Vec<Piece>>> = Arc::new(
@@ -454,7 +456,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Array {
         graph,
         deps: vec![src.layer()],
     };
-    Array::from_layer(src.context(), layer, new, src.dtype())
+    Ok(Array::from_layer(src.context(), layer, new, src.dtype()))
 }
 
 /// Copies each piece `(_, from, to, len)` of the flat order from its part into `out`.

@@ -53,6 +53,9 @@ pub(crate) struct Partial {
     pub(crate) skip_nan: bool,
     pub(crate) shape: Vec<usize>,
     pub(crate) fields: Vec<AccVec>,
+    /// Number of input elements folded in (checked where the lengths were not known
+    /// before running).
+    pub(crate) count: usize,
 }
 
 impl Payload for Partial {
@@ -120,6 +123,7 @@ impl Partial {
             skip_nan,
             shape,
             fields,
+            count: 0,
         }
     }
 
@@ -320,6 +324,7 @@ impl Partial {
 
     /// Merges `o` (same kind and shape) into `self`.
     pub(crate) fn merge(&mut self, o: &Partial) -> Result<(), TaskError> {
+        self.count = self.count.saturating_add(o.count);
         let skip = self.skip_nan;
         match (self.kind, self.fields.as_mut_slice(), o.fields.as_slice()) {
             (Kind::ArgMin | Kind::ArgMax, [va, AccVec::I(ia)], [vb, AccVec::I(ib)]) => {

@@ -496,3 +496,29 @@ fn random_input_matches_its_computed_values() {
         .collect();
     assert_eq!(got_f64(&z, &pool()), want);
 }
+
+/// One axis in many blocks (some empty after the mask), through the pool.
+#[test]
+fn one_d_many_blocks() {
+    let a = data(&[1000], 29);
+    for chunks in [
+        ChunkSpec::from(7),
+        ChunkSpec::from(1000),
+        ChunkSpec::from(1),
+    ] {
+        let x = ctx().from_ndarray(&a, chunks.clone()).unwrap();
+        let y = x.mask(&x.abs().unwrap().lt(1.0).unwrap()).unwrap();
+        let want = filtered(&a, |v| v.abs() < 1.0);
+        assert_eq!(got_f64(&y, &pool()), want, "{chunks:?}");
+        let z = y.compute_chunk_sizes(&pool()).unwrap();
+        let lens = z.chunks().unwrap().axis(0).to_vec();
+        assert_eq!(lens.len(), x.numblocks()[0]);
+        assert_eq!(lens.iter().sum::<usize>(), want.len());
+        assert!(
+            (y.mean(None).unwrap().compute_f64(&pool()).unwrap()
+                - want.iter().sum::<f64>() / want.len() as f64)
+                .abs()
+                < 1e-12
+        );
+    }
+}

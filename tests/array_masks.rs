@@ -226,6 +226,15 @@ fn reductions_equal_the_naive_result() {
         // The count of kept elements, as a sum of ones.
         let count = y.gt(-1.0).unwrap().sum(None).unwrap();
         assert_eq!(count.compute_item::<i64>(&seq).unwrap(), v.len() as i64);
+        // Over no axes: the values themselves, on the same unknown grid.
+        let none = y.max(Vec::<isize>::new()).unwrap();
+        assert_eq!(none.grid(), y.grid());
+        assert_eq!(got_f64(&none, &seq), v);
+        let none_min = y
+            .mask(&y.gt(1e9).unwrap())
+            .unwrap()
+            .min(Vec::<isize>::new());
+        assert_eq!(got_f64(&none_min.unwrap(), &seq), Vec::<f64>::new());
         // keepdims gives a known shape [1].
         let k = y.sum(Reduction::all().keepdims(true)).unwrap();
         assert_eq!(k.shape().unwrap(), &[1]);

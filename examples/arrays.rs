@@ -28,7 +28,7 @@ fn main() -> blockwork::Result<()> {
     println!(
         "fused graph: {} nodes for {} blocks",
         y.graph()?.len(),
-        y.chunks().unwrap().nblocks()
+        y.chunks().nblocks()
     );
     let row = y
         .index(&[Idx::Int(0), Idx::slice(None, Some(3), 1)])?
@@ -52,14 +52,11 @@ fn main() -> blockwork::Result<()> {
 
     // Slicing with negative steps across blocks, transpose, matmul.
     let rev = x.index(&[Idx::slice(None, None, -2), Idx::Ellipsis])?;
-    println!(
-        "every other row, reversed: shape {:?}",
-        rev.shape().unwrap()
-    );
+    println!("every other row, reversed: shape {:?}", rev.shape());
     let gram = x.t().matmul(&x)?;
     println!(
         "x.T @ x: shape {:?}, element [0, 0] {}",
-        gram.shape().unwrap(),
+        gram.shape(),
         gram.index(&[Idx::Int(0), Idx::Int(0)])?
             .compute_scalar(&pool)?
             .as_f64()
@@ -94,7 +91,7 @@ fn main() -> blockwork::Result<()> {
     println!(
         "read back {:?} of shape {:?}, sum {:.4}",
         back.dtype(),
-        back.shape().unwrap(),
+        back.shape(),
         back.sum(None)?.compute_scalar(&pool)?.as_f64()
     );
     std::fs::remove_file(&path).ok();

@@ -13,7 +13,8 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 
-use crate::array::{Array, Block, BlockData, DType, Element, Grid};
+use crate::array::grid::Grid;
+use crate::array::{Array, Block, BlockData, DType, Element, Filtered};
 pub(crate) use crate::bag::task_to_error as task_error;
 use crate::bag::{self, Bag, Item, Partition};
 use crate::error::{Error, Result, TaskError};
@@ -148,6 +149,20 @@ impl Collection for Array {
     }
     fn finish(&self, values: Vec<Value>) -> Result<BlockData> {
         assemble(self, &values).map_err(task_error)
+    }
+}
+
+/// Computes to the whole array as one 1-d block of its type (as [`Filtered::compute_data`]).
+impl Collection for Filtered {
+    type Output = BlockData;
+    fn task_graph(&self) -> Result<Graph> {
+        self.graph()
+    }
+    fn output_keys(&self) -> Vec<Key> {
+        self.keys()
+    }
+    fn finish(&self, values: Vec<Value>) -> Result<BlockData> {
+        assemble(self.inner(), &values).map_err(task_error)
     }
 }
 

@@ -268,7 +268,6 @@ fn grids_too_large_to_hold_are_typed_errors() {
         c.zeros(&[1 << 40], 1 << 20, DType::F64)
             .unwrap()
             .chunks()
-            .unwrap()
             .nblocks(),
         1 << 20
     );

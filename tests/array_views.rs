@@ -129,7 +129,7 @@ fn index_errors_by_kind() {
     let ext = x
         .index(&[Idx::slice(Some(isize::MIN), Some(isize::MAX), isize::MIN)])
         .unwrap();
-    assert_eq!(ext.shape().unwrap(), &[0, 3]);
+    assert_eq!(ext.shape(), &[0, 3]);
     let ext = x
         .index(&[Idx::slice(Some(isize::MAX), None, isize::MIN)])
         .unwrap();
@@ -228,7 +228,7 @@ fn reshape_rechunk_concatenate_stack() {
         vec![-1, 1],
     ] {
         let r = x.reshape(&shape).unwrap();
-        let want_shape: Vec<usize> = r.shape().unwrap().to_vec();
+        let want_shape: Vec<usize> = r.shape().to_vec();
         assert_eq!(
             get(&r),
             a.clone().into_shape_with_order(want_shape).unwrap()
@@ -244,7 +244,7 @@ fn reshape_rechunk_concatenate_stack() {
     ] {
         let r = x.rechunk(spec.clone()).unwrap();
         assert_eq!(
-            r.chunks().unwrap(),
+            r.chunks(),
             &blockwork::array::Chunks::new(&[6, 10], spec).unwrap()
         );
         assert_eq!(get(&r), a);
@@ -392,7 +392,7 @@ fn split_advanced_indices_put_the_list_axis_first() {
     let split = x
         .index(&[Idx::Int(0), Idx::full(), Idx::List(vec![1, -1])])
         .unwrap();
-    assert_eq!(split.shape().unwrap(), &[2, 3]);
+    assert_eq!(split.shape(), &[2, 3]);
     let got = get(&split);
     for (p, &k) in [1usize, 3].iter().enumerate() {
         for j in 0..3 {
@@ -403,7 +403,7 @@ fn split_advanced_indices_put_the_list_axis_first() {
     let together = x
         .index(&[Idx::full(), Idx::Int(1), Idx::List(vec![0, 2])])
         .unwrap();
-    assert_eq!(together.shape().unwrap(), &[2, 2]);
+    assert_eq!(together.shape(), &[2, 2]);
     let got = get(&together);
     for i in 0..2 {
         for (p, &k) in [0usize, 2].iter().enumerate() {
@@ -419,5 +419,5 @@ fn split_advanced_indices_put_the_list_axis_first() {
             Idx::Mask(vec![true, false, true, true]),
         ])
         .unwrap();
-    assert_eq!(ell.shape().unwrap(), &[3, 3]);
+    assert_eq!(ell.shape(), &[3, 3]);
 }

@@ -234,7 +234,7 @@ impl Array {
         + Sync
         + 'static,
     ) -> Result<Array> {
-        let (shape, chunks) = (self.shape()?, self.chunks()?);
+        let (shape, chunks) = (self.shape(), self.chunks());
         let n = self.ndim();
         if depth.len() != n {
             return Err(Error::new(

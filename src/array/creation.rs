@@ -55,7 +55,7 @@ impl ArrayContext {
     /// let ctx = ArrayContext::new();
     /// let a = ndarray::Array::from_shape_fn((5, 3), |(i, j)| (i * 3 + j) as i64).into_dyn();
     /// let x = ctx.from_ndarray(&a, [2, 2])?;
-    /// assert_eq!(x.chunks()?.axis(0), &[2, 2, 1]);
+    /// assert_eq!(x.chunks().axis(0), &[2, 2, 1]);
     /// assert_eq!(x.compute::<i64>(&blockwork::Sequential::new())?, a);
     /// # Ok::<(), blockwork::Error>(())
     /// ```

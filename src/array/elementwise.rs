@@ -193,15 +193,15 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
     }
     let mut shape: Vec<usize> = Vec::new();
     for a in &arrays {
-        shape = broadcast_shapes(&shape, a.shape()?)?;
+        shape = broadcast_shapes(&shape, a.shape())?;
     }
     let n = shape.len();
     let mut axes: Vec<Option<Vec<usize>>> = vec![None; n];
     for a in &arrays {
         for k in 0..a.ndim() {
             let o = n - a.ndim() + k;
-            if a.shape()?[k] == shape[o] {
-                let c = a.chunks()?.axis(k);
+            if a.shape()[k] == shape[o] {
+                let c = a.chunks().axis(k);
                 axes[o] = Some(match &axes[o] {
                     None => c.to_vec(),
                     Some(prev) => refine(prev, c),
@@ -215,7 +215,7 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
             .map(|(c, &d)| c.unwrap_or_else(|| vec![d]))
             .collect(),
     )?;
-    let view = |a: &Array| Ok(align_view(a.chunks()?, &chunks));
+    let view = |a: &Array| Ok(align_view(a.chunks(), &chunks));
     align_with(ops, &arrays, ctx, Grid::Known(chunks.clone()), view)
 }
 
@@ -363,95 +363,112 @@ macro_rules! un_methods {
     )*};
 }
 
+/// Calls macro `$m` with every binary elementwise method: `name => BinOp`, documented
+/// (shared by [`Array`] and [`Filtered`](super::Filtered)).
+macro_rules! bin_ops {
+    ($m:ident) => {
+        $m! {
+            /// `self + other`.
+            add => Add,
+            /// `self - other`.
+            sub => Sub,
+            /// `self * other`.
+            mul => Mul,
+            /// `self / other` (true division: integers give `f64`).
+            div => Div,
+            /// `self // other` (floor division; integer division by zero gives 0).
+            floor_div => FloorDiv,
+            /// `self % other` (the sign of the divisor, as NumPy's `remainder`).
+            rem => Rem,
+            /// `self ** other`.
+            pow => Pow,
+            /// Elementwise maximum (NaN propagates).
+            maximum => Maximum,
+            /// Elementwise minimum (NaN propagates).
+            minimum => Minimum,
+            /// `arctan2(self, other)`.
+            arctan2 => Arctan2,
+            /// `hypot(self, other)`.
+            hypot => Hypot,
+            /// `self == other`.
+            eq => Eq,
+            /// `self != other`.
+            ne => Ne,
+            /// `self < other`.
+            lt => Lt,
+            /// `self <= other`.
+            le => Le,
+            /// `self > other`.
+            gt => Gt,
+            /// `self >= other`.
+            ge => Ge,
+            /// Logical and (operands converted to bool).
+            logical_and => And,
+            /// Logical or.
+            logical_or => Or,
+            /// Logical exclusive or.
+            logical_xor => Xor,
+        }
+    };
+}
+pub(crate) use bin_ops;
+
+/// Calls macro `$m` with every unary elementwise method: `name => UnOp`, documented.
+macro_rules! un_ops {
+    ($m:ident) => {
+        $m! {
+            /// `-self`.
+            neg => Neg,
+            /// `|self|`.
+            abs => Abs,
+            /// Logical not.
+            logical_not => Not,
+            /// `e^x`.
+            exp => Exp,
+            /// Natural logarithm.
+            log => Log,
+            /// `ln(1 + x)`.
+            log1p => Log1p,
+            /// `e^x - 1`.
+            expm1 => Expm1,
+            /// Square root.
+            sqrt => Sqrt,
+            /// Sine.
+            sin => Sin,
+            /// Cosine.
+            cos => Cos,
+            /// Tangent.
+            tan => Tan,
+            /// Inverse sine.
+            arcsin => Arcsin,
+            /// Inverse cosine.
+            arccos => Arccos,
+            /// Inverse tangent.
+            arctan => Arctan,
+            /// Hyperbolic sine.
+            sinh => Sinh,
+            /// Hyperbolic cosine.
+            cosh => Cosh,
+            /// Hyperbolic tangent.
+            tanh => Tanh,
+            /// Round down.
+            floor => Floor,
+            /// Round up.
+            ceil => Ceil,
+            /// Round toward zero.
+            trunc => Trunc,
+            /// Whether each element is NaN (false for integers).
+            isnan => IsNan,
+            /// Whether each element is infinite (false for integers).
+            isinf => IsInf,
+        }
+    };
+}
+pub(crate) use un_ops;
+
 impl Array {
-    bin_methods! {
-        /// `self + other`.
-        add => Add,
-        /// `self - other`.
-        sub => Sub,
-        /// `self * other`.
-        mul => Mul,
-        /// `self / other` (true division: integers give `f64`).
-        div => Div,
-        /// `self // other` (floor division; integer division by zero gives 0).
-        floor_div => FloorDiv,
-        /// `self % other` (the sign of the divisor, as NumPy's `remainder`).
-        rem => Rem,
-        /// `self ** other`.
-        pow => Pow,
-        /// Elementwise maximum (NaN propagates).
-        maximum => Maximum,
-        /// Elementwise minimum (NaN propagates).
-        minimum => Minimum,
-        /// `arctan2(self, other)`.
-        arctan2 => Arctan2,
-        /// `hypot(self, other)`.
-        hypot => Hypot,
-        /// `self == other`.
-        eq => Eq,
-        /// `self != other`.
-        ne => Ne,
-        /// `self < other`.
-        lt => Lt,
-        /// `self <= other`.
-        le => Le,
-        /// `self > other`.
-        gt => Gt,
-        /// `self >= other`.
-        ge => Ge,
-        /// Logical and (operands converted to bool).
-        logical_and => And,
-        /// Logical or.
-        logical_or => Or,
-        /// Logical exclusive or.
-        logical_xor => Xor,
-    }
-    un_methods! {
-        /// `-self`.
-        neg => Neg,
-        /// `|self|`.
-        abs => Abs,
-        /// Logical not.
-        logical_not => Not,
-        /// `e^x`.
-        exp => Exp,
-        /// Natural logarithm.
-        log => Log,
-        /// `ln(1 + x)`.
-        log1p => Log1p,
-        /// `e^x - 1`.
-        expm1 => Expm1,
-        /// Square root.
-        sqrt => Sqrt,
-        /// Sine.
-        sin => Sin,
-        /// Cosine.
-        cos => Cos,
-        /// Tangent.
-        tan => Tan,
-        /// Inverse sine.
-        arcsin => Arcsin,
-        /// Inverse cosine.
-        arccos => Arccos,
-        /// Inverse tangent.
-        arctan => Arctan,
-        /// Hyperbolic sine.
-        sinh => Sinh,
-        /// Hyperbolic cosine.
-        cosh => Cosh,
-        /// Hyperbolic tangent.
-        tanh => Tanh,
-        /// Round down.
-        floor => Floor,
-        /// Round up.
-        ceil => Ceil,
-        /// Round toward zero.
-        trunc => Trunc,
-        /// Whether each element is NaN (false for integers).
-        isnan => IsNan,
-        /// Whether each element is infinite (false for integers).
-        isinf => IsInf,
-    }
+    bin_ops!(bin_methods);
+    un_ops!(un_methods);
 
     /// Limits values to `[lo, hi]` (`minimum(maximum(self, lo), hi)`).
     pub fn clip(&self, lo: impl Into<Operand>, hi: impl Into<Operand>) -> Result<Array> {
@@ -476,7 +493,7 @@ impl Array {
     /// `self` broadcast to `shape` (NumPy rules: a [`Shape`](ErrorKind::Shape) error if it
     /// does not broadcast).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
-        let (own, own_chunks) = (self.shape()?, self.chunks()?);
+        let (own, own_chunks) = (self.shape(), self.chunks());
         let b = broadcast_shapes(own, shape)?;
         if b != shape {
             return Err(Error::new(

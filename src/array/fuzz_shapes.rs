@@ -15,16 +15,6 @@ const SMALL: usize = 1 << 10;
 /// only slow to build).
 const MANY_BLOCKS: usize = 1 << 12;
 
-/// The shape of an array made here (their lengths are always known).
-fn kshape(a: &Array) -> &[usize] {
-    a.shape().expect("the fuzzed arrays have known lengths")
-}
-
-/// The number of elements of an array made here.
-fn klen(a: &Array) -> usize {
-    kshape(a).iter().product()
-}
-
 impl Bytes<'_> {
     /// An axis length: mostly small, sometimes huge or at the edge of `usize`.
     fn dim(&mut self) -> usize {
@@ -119,10 +109,10 @@ fn check(
             assert!(
                 !invalid,
                 "{what}: succeeded with shape {:?}, allowed {allowed:?}",
-                kshape(&y)
+                y.shape()
             );
             if let Some(s) = want_shape {
-                assert_eq!(kshape(&y), s.as_slice(), "{what}");
+                assert_eq!(y.shape(), s.as_slice(), "{what}");
             }
             if let Some(w) = want
                 && w.len() <= SMALL
@@ -165,7 +155,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
     match op {
         0 => {
             let to = b.shape();
-            let want = broadcast_shapes(kshape(&x), &to)
+            let want = broadcast_shapes(x.shape(), &to)
                 .ok()
                 .filter(|s| s.as_slice() == to.as_slice());
             let mut allowed = match &want {
@@ -186,7 +176,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
             let Some((y, ya)) = input(&ctx, &mut b) else {
                 return;
             };
-            let want = broadcast_shapes(kshape(&x), kshape(&y)).ok();
+            let want = broadcast_shapes(x.shape(), y.shape()).ok();
             let allowed = match &want {
                 None => vec![ErrorKind::Shape],
                 Some(s) => size_errors(s),
@@ -198,7 +188,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 }
                 _ => None,
             };
-            let what = format!("{:?} + {:?}", kshape(&x), kshape(&y));
+            let what = format!("{:?} + {:?}", x.shape(), y.shape());
             check(&what, x.add(&y), allowed, want, vals);
         }
         2 => {
@@ -218,15 +208,15 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 // An inferred length: whatever comes out must hold the same elements.
                 match got {
                     Ok(y) => {
-                        assert_eq!(checked_size(kshape(&y), 8).ok(), Some(klen(&x)), "reshape");
+                        assert_eq!(checked_size(y.shape(), 8).ok(), Some(x.len()), "reshape");
                         let vals = xa
                             .as_ref()
-                            .and_then(|a| a.clone().into_shape_with_order(IxDyn(kshape(&y))).ok());
+                            .and_then(|a| a.clone().into_shape_with_order(IxDyn(y.shape())).ok());
                         check(
                             "reshape -1",
                             Ok(y.clone()),
                             vec![],
-                            Some(kshape(&y).to_vec()),
+                            Some(y.shape().to_vec()),
                             vals,
                         );
                     }
@@ -241,7 +231,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
             } else {
                 let s: Vec<usize> = to.iter().map(|&d| d as usize).collect();
                 let mut allowed = size_errors(&s);
-                if checked_size(&s, 8).ok() != Some(klen(&x)) {
+                if checked_size(&s, 8).ok() != Some(x.len()) {
                     allowed.push(ErrorKind::Shape);
                 }
                 let vals = xa
@@ -259,8 +249,8 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 let got = Array::concatenate(&[x.clone(), y.clone()], axis);
                 let n = x.ndim();
                 let want = norm(axis, n).filter(|_| y.ndim() == n).and_then(|k| {
-                    let same = (0..n).all(|j| j == k || kshape(&x)[j] == kshape(&y)[j]);
-                    let len = kshape(&x)[k].checked_add(kshape(&y)[k]);
+                    let same = (0..n).all(|j| j == k || x.shape()[j] == y.shape()[j]);
+                    let len = x.shape()[k].checked_add(y.shape()[k]);
                     same.then_some((k, len))
                 });
                 let mut allowed = Vec::new();
@@ -269,7 +259,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 }
                 let (shape, vals) = match want {
                     Some((k, Some(len))) => {
-                        let mut s = kshape(&x).to_vec();
+                        let mut s = x.shape().to_vec();
                         s[k] = len;
                         allowed.extend(size_errors(&s));
                         let vals = xa.as_ref().zip(ya.as_ref()).and_then(|(a, c)| {
@@ -289,7 +279,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 (got, allowed, shape, vals)
             } else {
                 let got = Array::stack(&[x.clone(), y.clone()], axis);
-                let same = kshape(&x) == kshape(&y);
+                let same = x.shape() == y.shape();
                 let k = norm(axis, x.ndim() + 1);
                 let mut allowed = Vec::new();
                 if !same {
@@ -300,7 +290,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 }
                 let (shape, vals) = match (same, k) {
                     (true, Some(k)) => {
-                        let mut s = kshape(&x).to_vec();
+                        let mut s = x.shape().to_vec();
                         s.insert(k, 2);
                         allowed.extend(size_errors(&s));
                         let vals = xa
@@ -316,7 +306,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
             check("concatenate/stack", got, allowed, want, vals);
         }
         5 => {
-            let want: Vec<usize> = kshape(&x).iter().rev().copied().collect();
+            let want: Vec<usize> = x.shape().iter().rev().copied().collect();
             let axes: Vec<isize> = (0..x.ndim() as isize).rev().collect();
             let vals = xa.as_ref().map(|a| a.clone().reversed_axes());
             check("transpose", x.transpose(&axes), vec![], Some(want), vals);
@@ -328,7 +318,7 @@ pub fn fuzz_array_shapes(data: &[u8]) {
                 check("sum", got, vec![ErrorKind::Index], None, None);
                 return;
             };
-            let mut s = kshape(&x).to_vec();
+            let mut s = x.shape().to_vec();
             s.remove(k);
             // Summing an empty axis away can leave many zeros, and summing over a huge axis
             // of an empty array leaves none (ndarray would walk the huge axis): compare
@@ -347,15 +337,15 @@ pub fn fuzz_array_shapes(data: &[u8]) {
         }
         _ => {
             let chunk = 1 + b.dim().min(1 << 62);
-            if super::Chunks::new(kshape(&x), chunk).is_ok_and(|c| c.nblocks() > MANY_BLOCKS) {
+            if super::Chunks::new(x.shape(), chunk).is_ok_and(|c| c.nblocks() > MANY_BLOCKS) {
                 return;
             }
             let got = x.rechunk(chunk);
             check(
                 "rechunk",
                 got,
-                size_errors(kshape(&x)),
-                Some(kshape(&x).to_vec()),
+                size_errors(x.shape()),
+                Some(x.shape().to_vec()),
                 xa,
             );
         }

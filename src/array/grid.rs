@@ -4,11 +4,9 @@
 //! in bytes, does not fit the address space is an [`Overflow`](crate::ErrorKind::Overflow)
 //! error, never a wrapped number.
 //!
-//! A [`Grid`] is what an array is cut into: either a [`Chunks`] (every length known) or an
-//! [`UnknownChunks`] (dask's NaN chunks: a number of blocks whose lengths are known only
-//! once they are computed, as after a boolean mask). Code that needs lengths asks for
-//! [`Grid::known`], which answers an [`UnknownChunks`](ErrorKind::UnknownChunks) error for
-//! the second kind; nothing ever reads a made-up length.
+//! Inside the crate, an array's grid is a `Grid`: either a [`Chunks`] (every length known)
+//! or, only inside a [`Filtered`](super::Filtered), an `UnknownChunks` (dask's NaN chunks:
+//! a number of blocks whose lengths are known only once they are computed).
 
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -362,24 +360,13 @@ impl Chunks {
     }
 }
 
-/// One axis of blocks whose lengths are not known until they are computed: what a boolean
-/// mask gives ([`Array::mask`](super::Array::mask)). Only the number of blocks is known,
-/// and where the lengths come from: two grids are equal exactly when they have the same
-/// `origin`, so arrays computed from one masked array line up block by block, while the
-/// results of two different masks (whose lengths may differ) do not.
-///
-/// ```
-/// use blockwork::array::ArrayContext;
-/// let ctx = ArrayContext::new();
-/// let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
-/// let y = x.mask(&x.gt(4.5)?)?;
-/// let g = y.grid().unknown().expect("lengths unknown until computed");
-/// assert_eq!(g.nblocks(), 3);
-/// assert_eq!(y.dims(), vec![None]);
-/// # Ok::<(), blockwork::Error>(())
-/// ```
+/// One axis of blocks whose lengths are not known until they are computed: the grid of a
+/// [`Filtered`](super::Filtered). Only the number of blocks is known, and where the lengths
+/// come from: two grids are equal exactly when they have the same `origin`, so arrays
+/// computed from one masked array line up block by block, while the results of two
+/// different masks (whose lengths may differ) do not.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct UnknownChunks {
+pub(crate) struct UnknownChunks {
     nblocks: usize,
     origin: Arc<str>,
 }
@@ -396,20 +383,15 @@ impl UnknownChunks {
     }
 
     /// Number of blocks.
-    pub fn nblocks(&self) -> usize {
+    pub(crate) fn nblocks(&self) -> usize {
         self.nblocks
-    }
-
-    /// The name of the computation the lengths come from.
-    pub fn origin(&self) -> &Arc<str> {
-        &self.origin
     }
 }
 
 /// An array's chunk grid: every length known ([`Chunks`]), or one axis of blocks whose
 /// lengths are known only once computed ([`UnknownChunks`], always one-dimensional).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Grid {
+pub(crate) enum Grid {
     /// Every block length is known.
     Known(Chunks),
     /// A one-dimensional grid whose block lengths are unknown until computed.
@@ -424,7 +406,7 @@ impl From<Chunks> for Grid {
 
 /// The error of an operation that needs the lengths of a grid that does not know them.
 #[cold]
-pub fn unknown_err(what: &str) -> Error {
+pub(crate) fn unknown_err(what: &str) -> Error {
     Error::new(
         ErrorKind::UnknownChunks,
         format!(
@@ -435,22 +417,21 @@ pub fn unknown_err(what: &str) -> Error {
 }
 
 impl Grid {
-    /// The known chunks, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error naming
-    /// `what` needed them.
-    pub fn known_for(&self, what: &str) -> Result<&Chunks> {
+    /// The known chunks, or an `UnknownChunks` error naming `what` needed them.
+    pub(crate) fn known_for(&self, what: &str) -> Result<&Chunks> {
         match self {
             Grid::Known(c) => Ok(c),
             Grid::Unknown(_) => Err(unknown_err(what)),
         }
     }
 
-    /// The known chunks, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error.
-    pub fn known(&self) -> Result<&Chunks> {
+    /// The known chunks, or an `UnknownChunks` error.
+    pub(crate) fn known(&self) -> Result<&Chunks> {
         self.known_for("this operation")
     }
 
     /// The unknown grid, if the lengths are unknown.
-    pub fn unknown(&self) -> Option<&UnknownChunks> {
+    pub(crate) fn unknown(&self) -> Option<&UnknownChunks> {
         match self {
             Grid::Known(_) => None,
             Grid::Unknown(u) => Some(u),
@@ -458,12 +439,12 @@ impl Grid {
     }
 
     /// Whether every block length is known.
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         matches!(self, Grid::Known(_))
     }
 
     /// Number of axes.
-    pub fn ndim(&self) -> usize {
+    pub(crate) fn ndim(&self) -> usize {
         match self {
             Grid::Known(c) => c.ndim(),
             Grid::Unknown(_) => 1,
@@ -471,7 +452,7 @@ impl Grid {
     }
 
     /// Number of blocks along each axis.
-    pub fn numblocks(&self) -> Vec<usize> {
+    pub(crate) fn numblocks(&self) -> Vec<usize> {
         match self {
             Grid::Known(c) => c.numblocks(),
             Grid::Unknown(u) => vec![u.nblocks],
@@ -479,7 +460,7 @@ impl Grid {
     }
 
     /// Total number of blocks.
-    pub fn nblocks(&self) -> usize {
+    pub(crate) fn nblocks(&self) -> usize {
         match self {
             Grid::Known(c) => c.nblocks(),
             Grid::Unknown(u) => u.nblocks,
@@ -487,12 +468,12 @@ impl Grid {
     }
 
     /// Every block index, row-major.
-    pub fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
+    pub(crate) fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
         BlockIndices::new(self.numblocks())
     }
 
     /// The length of each axis, `None` where it is unknown.
-    pub fn dims(&self) -> Vec<Option<usize>> {
+    pub(crate) fn dims(&self) -> Vec<Option<usize>> {
         match self {
             Grid::Known(c) => c.shape().into_iter().map(Some).collect(),
             Grid::Unknown(_) => vec![None],
@@ -500,7 +481,7 @@ impl Grid {
     }
 
     /// Per axis, the block lengths, `None` where they are unknown.
-    pub fn axes(&self) -> Vec<Option<&[usize]>> {
+    pub(crate) fn axes(&self) -> Vec<Option<&[usize]>> {
         match self {
             Grid::Known(c) => c.axes().iter().map(|a| Some(a.as_slice())).collect(),
             Grid::Unknown(_) => vec![None],

@@ -221,7 +221,7 @@ impl Array {
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn blocks(&self) -> impl Iterator<Item = (Vec<usize>, Key)> + '_ {
-        self.grid().indices().map(|i| {
+        self.chunks().indices().map(|i| {
             let k = self.block_key(&i);
             (i, k)
         })

@@ -26,8 +26,6 @@ impl Array {
     /// [`Index`](ErrorKind::Index) errors; contracted axes of different lengths are
     /// [`Shape`](ErrorKind::Shape) errors.
     pub fn tensordot(&self, other: &Array, axes_a: &[isize], axes_b: &[isize]) -> Result<Array> {
-        let (ka, kb) = (self.known("tensordot")?, other.known("tensordot")?);
-        let (sa, sb) = (ka.shape(), kb.shape());
         if axes_a.len() != axes_b.len() {
             return Err(Error::new(
                 ErrorKind::Index,
@@ -49,10 +47,14 @@ impl Array {
             }
         }
         for (&i, &j) in ca.iter().zip(&cb) {
-            if sa[i] != sb[j] {
+            if self.shape()[i] != other.shape()[j] {
                 return Err(Error::new(
                     ErrorKind::Shape,
-                    format!("contracted axes of lengths {} and {}", sa[i], sb[j]),
+                    format!(
+                        "contracted axes of lengths {} and {}",
+                        self.shape()[i],
+                        other.shape()[j]
+                    ),
                 ));
             }
         }
@@ -61,7 +63,10 @@ impl Array {
             dt = DType::I64;
         }
         // Chunk the contracted axes alike.
-        let (mut a_axes, mut b_axes) = (ka.axes().to_vec(), kb.axes().to_vec());
+        let (mut a_axes, mut b_axes) = (
+            self.chunks().axes().to_vec(),
+            other.chunks().axes().to_vec(),
+        );
         for (&i, &j) in ca.iter().zip(&cb) {
             let r = refine(&a_axes[i], &b_axes[j]);
             a_axes[i] = r.clone();
@@ -76,8 +81,6 @@ impl Array {
     /// the leading ones are batch axes, broadcast against each other, and each batch entry
     /// is a 2-D product (a 1-D operand is a row or column vector, as in NumPy).
     pub fn matmul(&self, other: &Array) -> Result<Array> {
-        self.known("matmul")?;
-        other.known("matmul")?;
         match (self.ndim(), other.ndim()) {
             (0, _) | (_, 0) => Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -93,12 +96,12 @@ impl Array {
     /// `matmul` with batch axes: one 2-D product per batch entry, stacked back.
     fn batched_matmul(&self, other: &Array) -> Result<Array> {
         let (na, nb) = (self.ndim(), other.ndim());
-        let (sa, sb) = (self.shape()?, other.shape()?);
-        let batch = super::grid::broadcast_shapes(&sa[..na - 2], &sb[..nb - 2])?;
+        let batch =
+            super::grid::broadcast_shapes(&self.shape()[..na - 2], &other.shape()[..nb - 2])?;
         let mut a_shape = batch.clone();
-        a_shape.extend_from_slice(&sa[na - 2..]);
+        a_shape.extend_from_slice(&self.shape()[na - 2..]);
         let mut b_shape = batch.clone();
-        b_shape.extend_from_slice(&sb[nb - 2..]);
+        b_shape.extend_from_slice(&other.shape()[nb - 2..]);
         let (a, b) = (self.broadcast_to(&a_shape)?, other.broadcast_to(&b_shape)?);
         stack_products(&a, &b, batch.len())
     }
@@ -118,7 +121,7 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
     if depth == 0 {
         return a.tensordot(b, &[-1], &[0]);
     }
-    let parts: Vec<Array> = (0..a.shape()?[0])
+    let parts: Vec<Array> = (0..a.shape()[0])
         .map(|i| {
             let (ai, bi) = (
                 a.index(&[super::Idx::Int(i as isize)])?,
@@ -128,8 +131,8 @@ fn stack_products(a: &Array, b: &Array, depth: usize) -> Result<Array> {
         })
         .collect::<Result<_>>()?;
     if parts.is_empty() {
-        let mut shape = a.shape()?[..a.ndim() - 1].to_vec();
-        shape.push(b.shape()?[b.ndim() - 1]);
+        let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+        shape.push(b.shape()[b.ndim() - 1]);
         return a.context().zeros(&shape, 1, a.dtype());
     }
     Array::stack(&parts, 0)
@@ -192,9 +195,9 @@ fn contract(a: &Array, b: &Array, ca: &[usize], cb: &[usize], dt: DType) -> Resu
     };
     let out_axes: Vec<Vec<usize>> = fa
         .iter()
-        .map(|&k| Ok(a.chunks()?.axis(k).to_vec()))
-        .chain(fb.iter().map(|&k| Ok(b.chunks()?.axis(k).to_vec())))
-        .collect::<Result<_>>()?;
+        .map(|&k| a.chunks().axis(k).to_vec())
+        .chain(fb.iter().map(|&k| b.chunks().axis(k).to_vec()))
+        .collect();
     let chunks = Chunks::from_axes(out_axes)?;
     let name = token("tensordot", (a.name(), b.name(), ca, cb));
     let op = product_op(a.context().clone(), chunks.clone(), Arc::new((la, lb)), dt);
@@ -226,8 +229,8 @@ fn add_panels(graph: &mut Graph, name: &Arc<str>, x: &Array, free: &[usize], con
     let panel = Op::new("tensordot-panel", |args: &[Value]| {
         Ok(Value::List(args.into()))
     });
-    let nb = x.numblocks();
-    let counts = |axes: &[usize]| -> Vec<usize> { axes.iter().map(|&k| nb[k]).collect() };
+    let counts =
+        |axes: &[usize]| -> Vec<usize> { axes.iter().map(|&k| x.chunks().axis(k).len()).collect() };
     let mut at = vec![0; x.ndim()];
     for f in BlockIndices::new(counts(free)) {
         for (&k, &i) in free.iter().zip(&f) {

@@ -96,8 +96,10 @@ pub use expr::{BinOp, UnOp};
 pub use fuzz::fuzz_array_index;
 #[cfg(feature = "testing")]
 pub use fuzz_shapes::fuzz_array_shapes;
-pub use grid::{ChunkSpec, Chunks, Grid, UnknownChunks};
+use grid::Grid;
+pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
+pub use masks::{Filtered, FilteredOperand};
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange};
@@ -268,51 +270,45 @@ impl Array {
     pub fn name(&self) -> &Arc<str> {
         &self.inner.name
     }
-    /// The shape; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when a length is
-    /// not known until computed (see [`Array::mask`] and [`Array::dims`]).
-    pub fn shape(&self) -> Result<&[usize]> {
-        self.grid().known_for("the shape")?;
-        Ok(&self.inner.shape)
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.inner.shape
     }
-    /// The length of each axis, `None` where it is not known until computed (dask's NaN).
-    pub fn dims(&self) -> Vec<Option<usize>> {
-        self.grid().dims()
-    }
-    /// Number of axes (always known).
+    /// Number of axes.
     pub fn ndim(&self) -> usize {
         self.grid().ndim()
     }
-    /// Number of elements; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when the
-    /// lengths are not known until computed.
-    pub fn len(&self) -> Result<usize> {
-        Ok(self.shape()?.iter().product())
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.inner.shape.iter().product()
     }
-    /// Whether the array has no elements; an [`UnknownChunks`](ErrorKind::UnknownChunks)
-    /// error when the lengths are not known until computed.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    /// The chunk grid; an [`UnknownChunks`](ErrorKind::UnknownChunks) error when the block
-    /// lengths are not known until computed ([`Array::grid`] answers in both cases).
-    pub fn chunks(&self) -> Result<&Chunks> {
-        self.grid().known_for("the chunk lengths")
+    /// The chunk grid.
+    pub fn chunks(&self) -> &Chunks {
+        match self.grid() {
+            Grid::Known(c) => c,
+            // No `Array` handed out holds an unknown grid: those are `Filtered`s.
+            Grid::Unknown(_) => unreachable!("an array of unknown lengths outside a Filtered"),
+        }
     }
-    /// The chunk grid, whether its lengths are known or not.
-    pub fn grid(&self) -> &Grid {
+    /// The length of each axis, `None` where it is not known until computed.
+    pub(crate) fn dims(&self) -> Vec<Option<usize>> {
+        self.grid().dims()
+    }
+    /// The chunk grid, whether its lengths are known or not (unknown only inside a
+    /// [`Filtered`]).
+    pub(crate) fn grid(&self) -> &Grid {
         &self.inner.grid
     }
-    /// Whether every chunk length is known (false after a boolean mask, until
-    /// [`Array::compute_chunk_sizes`]).
-    pub fn chunks_known(&self) -> bool {
+    /// Whether every chunk length is known (false only inside a [`Filtered`]).
+    pub(crate) fn chunks_known(&self) -> bool {
         self.grid().is_known()
     }
-    /// The known chunk grid, or an [`UnknownChunks`](ErrorKind::UnknownChunks) error
-    /// saying that `what` needs the lengths.
-    pub(crate) fn known(&self, what: &str) -> Result<&Chunks> {
-        self.grid().known_for(what)
-    }
-    /// Number of blocks along each axis (always known).
-    pub fn numblocks(&self) -> Vec<usize> {
+    /// Number of blocks along each axis.
+    pub(crate) fn numblocks(&self) -> Vec<usize> {
         self.grid().numblocks()
     }
     /// The element type.
@@ -456,8 +452,7 @@ impl Array {
         Ok(T::unwrap(data).expect("type checked above"))
     }
 
-    /// Computes every block and assembles them into one block of the array's type (for an
-    /// array whose lengths are unknown, the 1-d blocks one after the other).
+    /// Computes every block and assembles them into one block of the array's type.
     pub fn compute_data(&self, exec: &impl Executor) -> Result<BlockData> {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
@@ -466,8 +461,7 @@ impl Array {
     }
 
     /// Computes a single-element array (a full reduction) and returns its value; an array
-    /// of another size is a [`Shape`](ErrorKind::Shape) error (found before running when
-    /// the lengths are known, after it when they are not).
+    /// of another size is a [`Shape`](ErrorKind::Shape) error.
     pub fn compute_scalar(&self, exec: &impl Executor) -> Result<Scalar> {
         let wrong = |n: &dyn std::fmt::Debug| {
             Error::new(
@@ -475,10 +469,8 @@ impl Array {
                 format!("compute_scalar of an array of shape {n:?}"),
             )
         };
-        if let Ok(s) = self.shape()
-            && s.iter().product::<usize>() != 1
-        {
-            return Err(wrong(&s));
+        if self.chunks_known() && self.len() != 1 {
+            return Err(wrong(&self.shape()));
         }
         let d = self.compute_data(exec)?;
         if d.len() != 1 {

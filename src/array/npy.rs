@@ -228,8 +228,6 @@ impl Array {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_npy(&self, path: impl AsRef<Path>, exec: &impl Executor) -> Result<()> {
-        // The header states the shape, so the lengths must be known before anything is written.
-        let chunks = self.known("to_npy")?.clone();
         let path = path.as_ref();
         let named = |e: &dyn std::fmt::Display| io_error(format!("{}: {e}", path.display()));
         let target = crate::files::write_target(path).map_err(|e| named(&e))?;
@@ -242,27 +240,27 @@ impl Array {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let tmp = builder.tempfile_in(dir).map_err(|e| named(&e))?;
-        let shape = chunks.shape();
+        let shape = self.shape().to_vec();
         with_zeroed(tmp.as_file(), self.dtype(), &shape).map_err(|e| named(&e))?;
         let nbytes =
             super::grid::checked_size(&shape, self.dtype().itemsize())? * self.dtype().itemsize();
         let data_at = tmp.as_file().metadata().map_err(|e| named(&e))?.len() as usize - nbytes;
         let file = Arc::new(tmp.as_file().try_clone().map_err(|e| named(&e))?);
+        let chunks = self.chunks().clone();
         let shown: Arc<str> = path.display().to_string().into();
-        let grid = chunks.clone();
         let op = Op::new("write-npy", move |args: &[Value]| {
             let idx = super::block_index(&args[0])?;
             let b = block_of(&args[1])?;
-            let off: Vec<usize> = (0..idx.len()).map(|k| grid.offset(k, idx[k])).collect();
+            let off: Vec<usize> = (0..idx.len()).map(|k| chunks.offset(k, idx[k])).collect();
             with_block!(b, a => write_block(&file, data_at, &shape, &off, a))
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
             Ok(Value::Unit)
         });
         let src = self.materialize();
         let name = token("to-npy", (src.name(), path));
-        let mut graph = Graph::with_capacity(chunks.nblocks());
+        let mut graph = Graph::with_capacity(self.chunks().nblocks());
         let mut keys = Vec::new();
-        for idx in chunks.indices() {
+        for idx in self.chunks().indices() {
             let k = Key::block(&name, &idx);
             graph.insert(
                 k.clone(),

@@ -119,7 +119,7 @@ impl ReduceOp {
 /// let seq = Sequential::new();
 /// assert_eq!(x.sum(1)?.compute::<f64>(&seq)?, a.sum_axis(ndarray::Axis(1)));
 /// let kept = x.mean(Reduction::axes([0, 2]).keepdims(true))?;
-/// assert_eq!(kept.shape()?, &[1, 3, 1]);
+/// assert_eq!(kept.shape(), &[1, 3, 1]);
 /// assert_eq!(x.sum([0, 1, 2])?.compute_f64(&seq)?, a.sum());
 /// # Ok::<(), blockwork::Error>(())
 /// ```
@@ -367,7 +367,8 @@ impl Array {
             return Err(unknown_err(&op.name()));
         }
         // With unknown lengths nothing is known up front: the last task checks the count.
-        let count: Option<usize> = self.shape().ok().map(|shape| {
+        let count: Option<usize> = self.chunks_known().then(|| {
+            let shape = self.shape();
             (0..n)
                 .filter(|&k| red[k])
                 .map(|k| shape[k])

@@ -80,7 +80,7 @@ impl Array {
     /// consecutive positions change input block.
     pub(crate) fn take(&self, axis: usize, positions: &[usize]) -> Result<Array> {
         let src = self.materialize();
-        let offs = src.chunks()?.offsets(axis);
+        let offs = src.chunks().offsets(axis);
         let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
         for &p in positions {
             let (b, off) = locate(offs, p);
@@ -92,7 +92,7 @@ impl Array {
         if runs.is_empty() {
             runs.push((0, vec![]));
         }
-        let mut axes: Vec<Vec<usize>> = src.chunks()?.axes().to_vec();
+        let mut axes: Vec<Vec<usize>> = src.chunks().axes().to_vec();
         axes[axis] = runs.iter().map(|r| r.1.len()).collect();
         let chunks = Chunks::from_axes(axes)?;
         let name = token("take", (src.name(), axis, positions));
@@ -130,18 +130,17 @@ impl Array {
     /// use blockwork::array::ArrayContext;
     /// let ctx = ArrayContext::new();
     /// let x = ctx.arange(0.0, 10.0, 1.0, 3)?.rechunk(4)?;
-    /// assert_eq!(x.chunks()?.axis(0), &[4, 4, 2]);
+    /// assert_eq!(x.chunks().axis(0), &[4, 4, 2]);
     /// assert_eq!(x.compute::<f64>(&blockwork::Sequential::new())?[9], 9.0);
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<Array> {
-        let own = self.known("rechunk")?;
-        let new = Chunks::new(&own.shape(), chunks)?;
-        if &new == own {
+        let new = Chunks::new(self.shape(), chunks)?;
+        if &new == self.chunks() {
             return Ok(self.clone());
         }
         let n = self.ndim();
-        let src_offs: Vec<&[usize]> = (0..n).map(|k| own.offsets(k)).collect();
+        let src_offs: Vec<&[usize]> = (0..n).map(|k| self.chunks().offsets(k)).collect();
         let dst_offs: Vec<&[usize]> = (0..n).map(|k| new.offsets(k)).collect();
         let per_axis: AxisPieces = (0..n)
             .map(|k| {
@@ -238,8 +237,7 @@ impl Array {
     /// Blocks are re-cut along the first axis with the trailing axes whole, so each block is
     /// a contiguous range of the flat order.
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
-        let own = self.known("reshape")?;
-        let total = self.len()?;
+        let total = self.len();
         let dims = || shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize);
         // The product of the given lengths, which may overflow only when none is 0.
         let known: usize = if dims().any(|d| d == 0) {
@@ -266,10 +264,10 @@ impl Array {
         if checked_size(&out, 8)? != total {
             return Err(Error::new(
                 ErrorKind::Shape,
-                format!("cannot reshape {:?} to {shape:?}", own.shape()),
+                format!("cannot reshape {:?} to {shape:?}", self.shape()),
             ));
         }
-        if out == own.shape() {
+        if out == self.shape() {
             return Ok(self.clone());
         }
         if total == 0 {
@@ -277,16 +275,19 @@ impl Array {
             let whole: Vec<usize> = out.iter().map(|&d| d.max(1)).collect();
             return self.context().zeros(&out, whole, self.dtype());
         }
-        let target = own
+        let target = self
+            .chunks()
             .indices()
             .next()
-            .map_or(1, |i| own.block_shape(&i).iter().product::<usize>())
+            .map_or(1, |i| {
+                self.chunks().block_shape(&i).iter().product::<usize>()
+            })
             .max(1);
         let src = self
-            .rechunk(row_blocks(&own.shape(), target))?
+            .rechunk(row_blocks(self.shape(), target))?
             .materialize();
         let new = Chunks::new(&out, row_blocks(&out, target))?;
-        flat_regroup(&src, new)
+        Ok(flat_regroup(&src, new))
     }
 
     /// Arrays joined along an existing axis (types promote; other axes must match).
@@ -294,9 +295,6 @@ impl Array {
         let first = arrays
             .first()
             .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "concatenate of no arrays"))?;
-        for a in arrays {
-            a.known("concatenate")?;
-        }
         let k = norm_axis(axis, first.ndim())?;
         let dtype = arrays
             .iter()
@@ -304,12 +302,16 @@ impl Array {
             .reduce(DType::promote)
             .expect("non-empty");
         for a in arrays {
-            let (sa, sf) = (a.shape()?, first.shape()?);
-            let same = a.ndim() == first.ndim() && (0..a.ndim()).all(|j| j == k || sa[j] == sf[j]);
+            let same = a.ndim() == first.ndim()
+                && (0..a.ndim()).all(|j| j == k || a.shape()[j] == first.shape()[j]);
             if !same {
                 return Err(Error::new(
                     ErrorKind::Shape,
-                    format!("cannot concatenate {sf:?} with {sa:?} on axis {k}"),
+                    format!(
+                        "cannot concatenate {:?} with {:?} on axis {k}",
+                        first.shape(),
+                        a.shape()
+                    ),
                 ));
             }
         }
@@ -318,17 +320,16 @@ impl Array {
             .map(|a| a.astype(dtype).map(|a| a.materialize()))
             .collect::<Result<_>>()?;
         // Other axes take the first array's chunks; the rest are rechunked to match.
-        let mut axes = first.chunks()?.axes().to_vec();
-        let mut along = Vec::new();
-        for a in &srcs {
-            along.extend_from_slice(a.chunks()?.axis(k));
-        }
-        axes[k] = along;
+        let mut axes = first.chunks().axes().to_vec();
+        axes[k] = srcs
+            .iter()
+            .flat_map(|a| a.chunks().axis(k).to_vec())
+            .collect();
         let srcs: Vec<Array> = srcs
             .iter()
             .map(|a| {
                 let mut c = axes.clone();
-                c[k] = a.chunks()?.axis(k).to_vec();
+                c[k] = a.chunks().axis(k).to_vec();
                 a.rechunk(c).map(|a| a.materialize())
             })
             .collect::<Result<_>>()?;
@@ -339,7 +340,7 @@ impl Array {
         let owner: Vec<(usize, usize)> = srcs
             .iter()
             .enumerate()
-            .flat_map(|(i, a)| (0..a.numblocks()[k]).map(move |b| (i, b)))
+            .flat_map(|(i, a)| (0..a.chunks().axis(k).len()).map(move |b| (i, b)))
             .collect();
         for idx in chunks.indices() {
             let (i, b) = owner[idx[k]];
@@ -363,10 +364,7 @@ impl Array {
         let first = arrays
             .first()
             .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "stack of no arrays"))?;
-        for a in arrays {
-            a.known("stack")?;
-        }
-        if arrays.iter().any(|a| a.shape().ok() != first.shape().ok()) {
+        if arrays.iter().any(|a| a.shape() != first.shape()) {
             return Err(Error::new(
                 ErrorKind::Shape,
                 "stack needs arrays of one shape",
@@ -398,7 +396,7 @@ fn row_blocks(shape: &[usize], target: usize) -> ChunkSpec {
 
 /// Output blocks (contiguous flat ranges) gathered from input blocks (contiguous flat
 /// ranges) of `src`.
-fn flat_regroup(src: &Array, new: Chunks) -> Result<Array> {
+fn flat_regroup(src: &Array, new: Chunks) -> Array {
     let flat = |c: &Chunks| -> Vec<usize> {
         let row: usize = if c.ndim() == 0 {
             1
@@ -411,7 +409,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Result<Array> {
             c.offsets(0).iter().map(|o| o * row).collect()
         }
     };
-    let (so, dofs) = (flat(src.chunks()?), flat(&new));
+    let (so, dofs) = (flat(src.chunks()), flat(&new));
     let name = token("reshape", (src.name(), &new));
     let (ctx, dtype, nc) = (src.context().clone(), src.dtype(), new.clone());
     let pieces: Arc<Vec<Vec<Piece>>> = Arc::new(
@@ -456,7 +454,7 @@ fn flat_regroup(src: &Array, new: Chunks) -> Result<Array> {
         graph,
         deps: vec![src.layer()],
     };
-    Ok(Array::from_layer(src.context(), layer, new, src.dtype()))
+    Array::from_layer(src.context(), layer, new, src.dtype())
 }
 
 /// Copies each piece `(_, from, to, len)` of the flat order from its part into `out`.

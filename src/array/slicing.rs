@@ -207,7 +207,6 @@ impl Array {
     /// ```
     pub fn slice(&self, elems: impl AsRef<[SliceElem]>) -> Result<Array> {
         let elems = elems.as_ref();
-        let shape = self.known("slicing")?.shape();
         let n = self.ndim();
         let consuming = elems
             .iter()
@@ -225,7 +224,7 @@ impl Array {
         let mut axis = 0;
         let mut idx = Vec::with_capacity(elems.len());
         for e in elems {
-            idx.push(e.resolve(shape.get(axis).copied().unwrap_or(0))?);
+            idx.push(e.resolve(self.shape().get(axis).copied().unwrap_or(0))?);
             match e {
                 SliceElem::Slice { .. } | SliceElem::Index(_) => axis += 1,
                 SliceElem::Ellipsis => axis += n - consuming,

@@ -5,7 +5,7 @@
 
 use super::Array;
 use super::expr::{AxisMap, Segment, View};
-use super::grid::{Chunks, Grid, norm_axis, offsets};
+use super::grid::{Chunks, norm_axis, offsets};
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::Arc;
 
@@ -190,16 +190,16 @@ impl Array {
                 return Err(index_err(format!("axes {axes:?} repeat an axis")));
             }
         }
-        let Grid::Known(own) = self.grid() else {
-            // Unknown lengths are 1-d: the only permutation is the identity.
-            return Ok(self.clone());
-        };
-        let id = View::identity(&own.numblocks());
+        let id = View::identity(&self.chunks().numblocks());
         let view = View {
             axes: perm.iter().map(|&p| id.axes[p].clone()).collect(),
             fixed: vec![],
         };
-        let chunks = Chunks::from_axes(perm.iter().map(|&p| own.axis(p).to_vec()).collect())?;
+        let chunks = Chunks::from_axes(
+            perm.iter()
+                .map(|&p| self.chunks().axis(p).to_vec())
+                .collect(),
+        )?;
         Ok(self.view_as(view, chunks, "transpose"))
     }
 
@@ -228,16 +228,15 @@ impl Array {
 
     /// Length-1 axes removed: the given ones (an error if one is longer), or all.
     pub fn squeeze(&self, axes: Option<&[isize]>) -> Result<Array> {
-        let shape = self.known("squeeze")?.shape();
         let n = self.ndim();
         let drop: Vec<usize> = match axes {
-            None => (0..n).filter(|&k| shape[k] == 1).collect(),
+            None => (0..n).filter(|&k| self.shape()[k] == 1).collect(),
             Some(a) => a.iter().map(|&x| norm_axis(x, n)).collect::<Result<_>>()?,
         };
-        if let Some(&k) = drop.iter().find(|&&k| shape[k] != 1) {
+        if let Some(&k) = drop.iter().find(|&&k| self.shape()[k] != 1) {
             return Err(Error::new(
                 ErrorKind::Shape,
-                format!("cannot squeeze axis {k} of length {}", shape[k]),
+                format!("cannot squeeze axis {k} of length {}", self.shape()[k]),
             ));
         }
         let idx: Vec<Idx> = (0..n)
@@ -260,7 +259,6 @@ impl Array {
     /// Errors ([`Index`](ErrorKind::Index)): a position out of bounds, a zero step, more
     /// indices than axes, two ellipses, two lists or masks, a mask of the wrong length.
     pub fn index(&self, idx: &[Idx]) -> Result<Array> {
-        self.known("indexing")?;
         let n = self.ndim();
         let consuming = idx
             .iter()
@@ -320,8 +318,6 @@ impl Array {
     }
 
     fn basic_index(&self, full: &[Idx]) -> Result<Array> {
-        let own = self.known("indexing")?;
-        let shape = own.shape();
         let (mut axes, mut fixed, mut chunks) = (Vec::new(), Vec::new(), Vec::new());
         let mut list: Option<(usize, Vec<usize>)> = None;
         let mut k = 0; // input axis
@@ -333,19 +329,19 @@ impl Array {
                     continue;
                 }
                 Idx::Int(p) => {
-                    let len = shape[k];
+                    let len = self.shape()[k];
                     let q = if *p < 0 { *p + len as isize } else { *p };
                     if q < 0 || q >= len as isize {
                         return Err(index_err(format!(
                             "index {p} out of bounds for axis {k} of length {len}"
                         )));
                     }
-                    let (b, off) = super::grid::locate(own.offsets(k), q as usize);
+                    let (b, off) = super::grid::locate(self.chunks().offsets(k), q as usize);
                     fixed.push((k, b, off));
                 }
                 Idx::Slice { start, stop, step } => {
-                    let (first, step, len) = slice_bounds(*start, *stop, *step, shape[k])?;
-                    let (c, segs) = pieces(own.axis(k), first, step, len);
+                    let (first, step, len) = slice_bounds(*start, *stop, *step, self.shape()[k])?;
+                    let (c, segs) = pieces(self.chunks().axis(k), first, step, len);
                     axes.push(Some(AxisMap {
                         src: k,
                         segs: segs.into(),
@@ -354,7 +350,7 @@ impl Array {
                 }
                 Idx::List(_) | Idx::Mask(_) => {
                     list = Some((axes.len(), self.positions(i, k)?));
-                    let segs: Arc<[Segment]> = (0..own.axis(k).len())
+                    let segs: Arc<[Segment]> = (0..self.chunks().axis(k).len())
                         .map(|b| Segment {
                             block: b,
                             start: 0,
@@ -362,7 +358,7 @@ impl Array {
                         })
                         .collect();
                     axes.push(Some(AxisMap { src: k, segs }));
-                    chunks.push(own.axis(k).to_vec());
+                    chunks.push(self.chunks().axis(k).to_vec());
                 }
                 Idx::Ellipsis => unreachable!("expanded by index"),
             }
@@ -378,7 +374,7 @@ impl Array {
 
     /// The positions selected by a list or mask on axis `k`, checked.
     fn positions(&self, i: &Idx, k: usize) -> Result<Vec<usize>> {
-        let len = self.shape()?[k];
+        let len = self.shape()[k];
         match i {
             Idx::List(v) => v
                 .iter()

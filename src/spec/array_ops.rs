@@ -33,7 +33,7 @@ pub const MAX_LIST_ELEMENTS: usize = 1 << 24;
 /// use blockwork::{Executor, Sequential};
 /// let spec = Spec::from_json(r#"{"nodes": {"x": {"op": "array.ones", "args": [[4], 2]}}}"#)?;
 /// let v = Sequential::new().get(spec.graph(), "x")?;
-/// assert_eq!(v.downcast_ref::<ArrayValue>().unwrap().array().shape()?, &[4]);
+/// assert_eq!(v.downcast_ref::<ArrayValue>().unwrap().array().shape(), &[4]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -244,16 +244,15 @@ fn fail(op: &str, kind: ErrorKind, msg: impl std::fmt::Display) -> TaskError {
 /// An array result, checked against the spec limits, or the array error named by the op.
 fn out(op: &str, r: crate::error::Result<Array>) -> Result<Value, TaskError> {
     let a = r.map_err(|e| lift(op, e))?;
-    let c = a.chunks().map_err(|e| lift(op, e))?;
-    let nblocks = c.nblocks();
-    if nblocks > MAX_BLOCKS || largest_block(c).is_none_or(|b| b > MAX_BLOCK_ELEMENTS) {
+    let nblocks = a.chunks().nblocks();
+    if nblocks > MAX_BLOCKS || largest_block(&a).is_none_or(|b| b > MAX_BLOCK_ELEMENTS) {
         return Err(fail(
             op,
             ErrorKind::TooLarge,
             format!(
                 "array of shape {:?} in {nblocks} blocks is over the limits \
                  ({MAX_BLOCKS} blocks, {MAX_BLOCK_ELEMENTS} elements a block)",
-                c.shape()
+                a.shape()
             ),
         ));
     }
@@ -261,7 +260,8 @@ fn out(op: &str, r: crate::error::Result<Array>) -> Result<Value, TaskError> {
 }
 
 /// Elements of the largest block of `a` (`None` if that overflows).
-fn largest_block(c: &crate::array::Chunks) -> Option<usize> {
+fn largest_block(a: &Array) -> Option<usize> {
+    let c = a.chunks();
     (0..c.ndim())
         .map(|k| c.axis(k).iter().copied().max().unwrap_or(0))
         .try_fold(1usize, |acc, n| acc.checked_mul(n))
@@ -515,10 +515,9 @@ fn matmul(op: &str, a: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let (x, y) = (array(op, &a[0])?, array(op, &a[1])?);
     let r = x.matmul(y).map_err(|e| lift(op, e))?;
     let item = r.dtype().itemsize();
-    let grids = [x.chunks(), y.chunks(), r.chunks()];
-    let bytes = grids
-        .into_iter()
-        .map(|c| largest_block(c.ok()?).and_then(|n| n.checked_mul(item)))
+    let bytes = [x, y, &r]
+        .iter()
+        .map(|a| largest_block(a).and_then(|n| n.checked_mul(item)))
         .try_fold(0usize, |acc, b| acc.checked_add(b?));
     limits
         .check(
@@ -531,8 +530,7 @@ fn matmul(op: &str, a: &[Value], limits: &Limits) -> Result<Value, TaskError> {
 
 fn shape(op: &str, a: &[Value]) -> Result<Value, TaskError> {
     let x = array(op, &a[0])?;
-    let shape = x.shape().map_err(|e| lift(op, e))?;
-    Ok(Value::list(shape.iter().map(|&d| d as i64)))
+    Ok(Value::list(x.shape().iter().map(|&d| d as i64)))
 }
 
 /// Bytes of the nested list of an array of `shape`, as [`Value::deep_size`] counts them: one
@@ -551,19 +549,20 @@ fn nested_list_bytes(shape: &[usize]) -> Option<usize> {
 /// list would be over the value budget.
 fn compute(op: &str, a: &[Value], limits: &Limits) -> Result<Value, TaskError> {
     let x = array(op, &a[0])?;
-    let shape = x.shape().map_err(|e| lift(op, e))?;
     limits
         .check(
             "the nested list of the array",
-            nested_list_bytes(shape).unwrap_or(usize::MAX),
+            nested_list_bytes(x.shape()).unwrap_or(usize::MAX),
         )
         .map_err(|e| fail(op, ErrorKind::TooLarge, e.message()))?;
-    let len: usize = shape.iter().product();
-    if len > MAX_LIST_ELEMENTS {
+    if x.len() > MAX_LIST_ELEMENTS {
         return Err(fail(
             op,
             ErrorKind::TooLarge,
-            format!("{len} elements are over the {MAX_LIST_ELEMENTS} a list may hold"),
+            format!(
+                "{} elements are over the {MAX_LIST_ELEMENTS} a list may hold",
+                x.len()
+            ),
         ));
     }
     let data = x

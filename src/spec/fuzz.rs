@@ -276,7 +276,7 @@ fn bounded_size(values: &[Value], budget: usize) -> Option<usize> {
             Value::Opaque(_) => {
                 if let Some(a) = v.downcast_ref::<ArrayValue>() {
                     let a = a.array();
-                    total = total.saturating_add(a.len().unwrap_or(0).max(a.grid().nblocks()));
+                    total = total.saturating_add(a.len().max(a.chunks().nblocks()));
                 }
             }
             _ => {}

@@ -39,9 +39,10 @@ pub enum ErrorKind {
     Type,
     /// A reduction over nothing where the result is undefined (the mean of no values).
     Empty,
-    /// An operation needs an array's chunk lengths, which are not known until its blocks
-    /// are computed (the result of a boolean mask); `Array::compute_chunk_sizes` gives an
-    /// array whose lengths are known.
+    /// An operation on a [`Filtered`](crate::array::Filtered) (the result of a boolean
+    /// mask) needs chunk lengths that are not known until its blocks are computed: operands
+    /// from different masks, an operand of more than one element, an arg reduction.
+    /// `Filtered::compute_chunk_sizes` gives an array whose lengths are known.
     UnknownChunks,
     /// Reading or writing a file failed.
     Io,

@@ -411,7 +411,7 @@ pub(crate) fn unknown_err(what: &str) -> Error {
         ErrorKind::UnknownChunks,
         format!(
             "{what} needs the chunk lengths, which are unknown until the blocks are computed \
-             (the result of a boolean mask): call `Array::compute_chunk_sizes` first"
+             (the result of a boolean mask): call `Filtered::compute_chunk_sizes` first"
         ),
     )
 }

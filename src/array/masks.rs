@@ -2,8 +2,8 @@
 //!
 //! [`Array::mask`] is NumPy's `x[cond]` for a boolean `cond` of `x`'s shape: the elements
 //! of `x` where `cond` is true, in row-major order over the whole array, as a 1-d array.
-//! How many there are is known only once `cond` is computed, so the result's grid is an
-//! [`UnknownChunks`] (dask's NaN chunks): a known number of blocks of unknown lengths.
+//! How many there are is known only once `cond` is computed, so the result is a
+//! [`Filtered`] (dask's NaN chunks): a known number of blocks of unknown lengths.
 //!
 //! **Order.** One output block is one task, reading one *band* of blocks: the blocks that
 //! share a block position along axis 0 (all of them, for a 1-d array). The task walks its
@@ -37,41 +37,10 @@
 //! assert_eq!(z.shape(), &[want.len()]);
 //! # Ok::<(), blockwork::Error>(())
 //! ```
-//!
-//! Operations that need the lengths are not there to call:
-//!
-//! ```compile_fail
-//! use blockwork::array::ArrayContext;
-//! let ctx = ArrayContext::new();
-//! let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
-//! let y = x.mask(&x.gt(4.5)?)?;
-//! let n = y.shape(); // no such method: the lengths are not known
-//! # Ok::<(), blockwork::Error>(())
-//! ```
-//!
-//! ```compile_fail
-//! use blockwork::array::ArrayContext;
-//! let ctx = ArrayContext::new();
-//! let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
-//! let y = x.mask(&x.gt(4.5)?)?;
-//! let p = y.matmul(&y)?; // no such method
-//! # Ok::<(), blockwork::Error>(())
-//! ```
-//!
-//! ```compile_fail
-//! use blockwork::array::ArrayContext;
-//! let ctx = ArrayContext::new();
-//! let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
-//! let y = x.mask(&x.gt(4.5)?)?;
-//! let s = x.add(&y)?; // an Array takes no Filtered operand
-//! # Ok::<(), blockwork::Error>(())
-//! ```
 
-use super::dtype::Scalar;
-use super::dtype::{BlockData, DType, Element, with_dtype};
+use super::dtype::{BlockData, DType, Element, Scalar, with_dtype};
 use super::elementwise::{Operand, bin_ops, binary, un_ops, unary};
-use super::expr::{BinOp, UnOp};
-use super::expr::{Fused, LeafSrc};
+use super::expr::{BinOp, Fused, LeafSrc, UnOp};
 use super::grid::{BlockIndices, Chunks, Grid, UnknownChunks, unknown_err};
 use super::reduce::{ReduceOp, Reduction};
 use super::{Array, ArrayContext, Layer, block_of, blocks_of, token};
@@ -362,6 +331,35 @@ fn filter_band<T: Element>(
 /// let seq = Sequential::new();
 /// assert_eq!(z.compute::<f64>(&seq)?.to_vec(), vec![5.0, 7.0, 9.0]);
 /// assert_eq!(y.persist(&seq)?.shape(), &[5]);
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+///
+/// Operations that need the lengths are not there to call:
+///
+/// ```compile_fail
+/// use blockwork::array::ArrayContext;
+/// let ctx = ArrayContext::new();
+/// let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
+/// let y = x.mask(&x.gt(4.5)?)?;
+/// let n = y.shape(); // no such method: the lengths are not known
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// use blockwork::array::ArrayContext;
+/// let ctx = ArrayContext::new();
+/// let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
+/// let y = x.mask(&x.gt(4.5)?)?;
+/// let p = y.matmul(&y)?; // no such method
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// use blockwork::array::ArrayContext;
+/// let ctx = ArrayContext::new();
+/// let x = ctx.arange(0.0, 10.0, 1.0, 4)?;
+/// let y = x.mask(&x.gt(4.5)?)?;
+/// let s = x.add(&y)?; // an Array takes no Filtered operand
 /// # Ok::<(), blockwork::Error>(())
 /// ```
 #[derive(Clone)]

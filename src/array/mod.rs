@@ -31,29 +31,26 @@
 //! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
 //! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
 //!
-//! Boolean masks ([`Array::mask`], NumPy's `x[cond]`) give arrays whose chunk lengths are
-//! not known until computed: their [`Grid`] is [`Grid::Unknown`] (dask's NaN chunks), and
-//! [`Array::dims`] gives `None` for their length.
+//! **Boolean masks.** [`Array::mask`] (NumPy's `x[cond]`) gives a [`Filtered`]: a 1-d
+//! array whose block lengths are known only once computed, as dask's arrays with NaN
+//! chunks. It is a type of its own so that an [`Array`] always knows its lengths
+//! ([`Array::shape`], [`Array::len`], [`Array::chunks`] never fail), and what needs them
+//! is not there to call on a `Filtered` (a compile-time error, not a run-time one).
 //!
-//! **What works on unknown lengths.** Such arrays are always one-dimensional. Elementwise
-//! operations between arrays of one unknown grid (the same mask result, or arrays computed
-//! elementwise from it), and with scalars or known arrays of one element (a reduction's
-//! result, say); reductions over axis 0 or all axes (`sum`, `prod`, `mean`, `min`, `max`,
-//! `var`, `std`, `any`, `all`, the NaN variants, ...: min and max of nothing, and a `ddof`
-//! over the count, are errors of the last task, found when it runs); `cumsum`/`cumprod`
-//! and `map_blocks` (which read lengths from the blocks); masks again
-//! (`y.mask(&y.lt(0.5)?)`); `compute`, `persist` (whose result knows its lengths) and
-//! [`Array::compute_chunk_sizes`], which computes the lengths and gives the same array with
-//! a known grid.
-//!
-//! Everything that needs the lengths up front is an
-//! [`UnknownChunks`](ErrorKind::UnknownChunks) error naming `compute_chunk_sizes`, never a
-//! made-up answer: [`Array::shape`], [`Array::len`], [`Array::is_empty`] and
-//! [`Array::chunks`] ([`Array::dims`] and [`Array::grid`] answer instead), slicing and
-//! indexing, `rechunk`, `reshape`, `concatenate`, `stack`, `matmul`, `dot`, `tensordot`,
-//! `broadcast_to`, `expand_dims`, `squeeze`, arg reductions, `map_overlap`, `to_npy`,
-//! elementwise operations with arrays of other lengths (another mask's result, or a known
-//! array of more than one element), and `Delayed::from_scalar`.
+//! **What a `Filtered` offers.** Elementwise methods and operators with another `Filtered`
+//! of the same origin (the same mask result, or computed elementwise from it), with
+//! scalars, and with an [`Array`] of one element (`&y - y.mean()?`); comparisons, whose
+//! results mask again ([`Filtered::mask`]: `y.mask(&y.lt(0.5)?)`); reductions over
+//! everything (`sum`, `prod`, `mean`, `min`, `max`, `var`, `std`, `any`, `all`, the NaN
+//! variants; not `argmin`/`argmax`), giving ordinary arrays (0-d; min and max of nothing,
+//! and a `ddof` over the count, are errors of the last task, found when it runs);
+//! `cumsum`/`cumprod` and `map_blocks` (which read lengths from the blocks); `compute`,
+//! `compute_data`, `compute_scalar`, [`crate::compute`] and
+//! [`Delayed::from_filtered`](crate::Delayed::from_filtered); `nblocks`, `keys` and
+//! `graph`. [`Filtered::persist`] and [`Filtered::compute_chunk_sizes`] give an ordinary
+//! [`Array`] with known chunks, on which slicing, `rechunk`, `matmul` and the rest work.
+//! Operands whose lengths may differ (another mask's result, an array of more than one
+//! element) are [`UnknownChunks`](ErrorKind::UnknownChunks) errors.
 //!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or

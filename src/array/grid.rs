@@ -471,22 +471,6 @@ impl Grid {
     pub(crate) fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
         BlockIndices::new(self.numblocks())
     }
-
-    /// The length of each axis, `None` where it is unknown.
-    pub(crate) fn dims(&self) -> Vec<Option<usize>> {
-        match self {
-            Grid::Known(c) => c.shape().into_iter().map(Some).collect(),
-            Grid::Unknown(_) => vec![None],
-        }
-    }
-
-    /// Per axis, the block lengths, `None` where they are unknown.
-    pub(crate) fn axes(&self) -> Vec<Option<&[usize]>> {
-        match self {
-            Grid::Known(c) => c.axes().iter().map(|a| Some(a.as_slice())).collect(),
-            Grid::Unknown(_) => vec![None],
-        }
-    }
 }
 
 /// Cumulative offsets of block lengths, with a leading 0.

@@ -189,12 +189,14 @@ pub struct Array {
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array")
-            .field("name", &self.name())
-            .field("shape", &self.dims())
-            .field("chunks", &self.grid().axes())
-            .field("dtype", &self.dtype())
-            .finish()
+        let mut d = f.debug_struct("Array");
+        d.field("name", &self.name());
+        match self.grid() {
+            Grid::Known(c) => d.field("shape", &self.shape()).field("chunks", &c.axes()),
+            // Only the array inside a `Filtered`.
+            Grid::Unknown(u) => d.field("nblocks", &u.nblocks()),
+        };
+        d.field("dtype", &self.dtype()).finish()
     }
 }
 
@@ -290,10 +292,6 @@ impl Array {
             // No `Array` handed out holds an unknown grid: those are `Filtered`s.
             Grid::Unknown(_) => unreachable!("an array of unknown lengths outside a Filtered"),
         }
-    }
-    /// The length of each axis, `None` where it is not known until computed.
-    pub(crate) fn dims(&self) -> Vec<Option<usize>> {
-        self.grid().dims()
     }
     /// The chunk grid, whether its lengths are known or not (unknown only inside a
     /// [`Filtered`]).

@@ -319,7 +319,7 @@ fn filter_band<T: Element>(
 ///   last task runs;
 /// - [`Filtered::cumsum`], [`Filtered::cumprod`] and [`Filtered::map_blocks`];
 /// - [`Filtered::compute`], [`Filtered::compute_data`], [`Filtered::compute_scalar`],
-///   [`crate::compute`] and [`Delayed::from_filtered`](crate::Delayed::from_filtered).
+///   [`compute`](crate::compute()) and [`Delayed::from_filtered`](crate::Delayed::from_filtered).
 ///
 /// ```
 /// use blockwork::array::ArrayContext;

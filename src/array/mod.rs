@@ -45,7 +45,7 @@
 //! variants; not `argmin`/`argmax`), giving ordinary arrays (0-d; min and max of nothing,
 //! and a `ddof` over the count, are errors of the last task, found when it runs);
 //! `cumsum`/`cumprod` and `map_blocks` (which read lengths from the blocks); `compute`,
-//! `compute_data`, `compute_scalar`, [`crate::compute`] and
+//! `compute_data`, `compute_scalar`, [`compute`](crate::compute()) and
 //! [`Delayed::from_filtered`](crate::Delayed::from_filtered); `nblocks`, `keys` and
 //! `graph`. [`Filtered::persist`] and [`Filtered::compute_chunk_sizes`] give an ordinary
 //! [`Array`] with known chunks, on which slicing, `rechunk`, `matmul` and the rest work.

@@ -14,7 +14,8 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 
-use crate::array::{Array, Block, BlockData, DType, Element};
+use crate::array::grid::Grid;
+use crate::array::{Array, Block, BlockData, DType, Element, Filtered};
 pub(crate) use crate::bag::task_to_error as task_error;
 use crate::bag::{self, Bag, Item, Partition};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -256,6 +257,20 @@ pub(crate) fn typed_result<T: Element, D: ndarray::Dimension>(
         .map_err(|e| Error::new(ErrorKind::Shape, e.to_string()))
 }
 
+/// Computes to the whole array as one 1-d block of its type (as [`Filtered::compute_data`]).
+impl Collection for Filtered {
+    type Output = BlockData;
+    fn task_graph(&self) -> Result<Graph> {
+        self.graph()
+    }
+    fn output_keys(&self) -> Vec<Key> {
+        self.keys()
+    }
+    fn finish(&self, values: Vec<Value>) -> Result<BlockData> {
+        assemble(self.inner(), &values).map_err(task_error)
+    }
+}
+
 /// Computes to the elements of every partition, in order.
 impl<T: bag::Element> Collection for Bag<T> {
     type Output = Vec<T>;
@@ -315,24 +330,41 @@ pub(crate) fn one_value(values: &[Value]) -> Result<&Value> {
 /// The blocks of `array` (its [`Array::keys`] order) assembled into one block.
 pub(crate) fn assemble(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
     fn typed<T: Element>(array: &Array, blocks: &[Value]) -> Result<BlockData, TaskError> {
-        crate::array::check_alloc::<T>(array.len())?;
-        let mut full = ndarray::ArrayD::<T>::default(array.shape());
-        let indices = array.chunks().indices();
-        if blocks.len() != array.chunks().nblocks() {
+        let nblocks = array.grid().nblocks();
+        if blocks.len() != nblocks {
             return Err(TaskError::with_kind(
                 crate::ErrorKind::Shape,
-                format!(
-                    "{} blocks for an array of {}",
-                    blocks.len(),
-                    array.chunks().nblocks()
-                ),
+                format!("{} blocks for an array of {nblocks}", blocks.len()),
             ));
         }
-        for (idx, v) in indices.zip(blocks) {
+        let chunks = match array.grid() {
+            Grid::Known(c) => c,
+            Grid::Unknown(_) => {
+                // Lengths unknown: 1-d blocks, one after the other.
+                let mut out = Vec::new();
+                for v in blocks {
+                    let block = ndarray::ArrayViewD::<T>::from_arg(v)?;
+                    if block.ndim() != 1 {
+                        return Err(TaskError::with_kind(
+                            crate::ErrorKind::Shape,
+                            format!("a block of shape {:?} in a 1-d array", block.shape()),
+                        ));
+                    }
+                    out.extend(block.iter().copied());
+                }
+                let n = out.len();
+                return ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n]), out)
+                    .map(T::wrap)
+                    .map_err(|e| TaskError::with_kind(crate::ErrorKind::Shape, e.to_string()));
+            }
+        };
+        crate::array::check_alloc::<T>(array.len())?;
+        let mut full = ndarray::ArrayD::<T>::default(chunks.shape());
+        for (idx, v) in chunks.indices().zip(blocks) {
             let block = ndarray::ArrayViewD::<T>::from_arg(v)?;
             let mut ranges = Vec::with_capacity(full.ndim());
             for (k, (&len, &n)) in block.shape().iter().zip(full.shape()).enumerate() {
-                let start = array.chunks().offset(k, idx[k]);
+                let start = chunks.offset(k, idx[k]);
                 ranges.push(start..start + len);
                 if start + len > n {
                     ranges.clear();

@@ -43,7 +43,7 @@
 //! [`FromValue`]: what a function returns is what a `Delayed` of it computes to, through
 //! [`IntoTaskResult::Output`].
 
-use crate::array::{Array, BlockData, Element, Scalar};
+use crate::array::{Array, BlockData, Element, Filtered, Scalar};
 use crate::bag::{self, Bag, Partition};
 use crate::compute::{Collection, assemble, block_value, merge_new, one_value, task_error};
 use crate::error::{Error, ErrorKind, Result, TaskError};
@@ -285,6 +285,27 @@ impl<T: Element> Delayed<ArrayD<T>> {
     /// # Ok::<(), blockwork::Error>(())
     /// ```
     pub fn from_array(array: &Array) -> Result<Delayed<ArrayD<T>>> {
+        Self::assembled(array, array)
+    }
+
+    /// A whole [`Filtered`] as one delayed 1-d `ArrayD<T>` (as [`Delayed::from_array`];
+    /// the lengths are found when it runs).
+    ///
+    /// ```
+    /// use blockwork::{Delayed, Sequential};
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.arange(0.0, 6.0, 1.0, 4)?;
+    /// let d = Delayed::<ndarray::ArrayD<f64>>::from_filtered(&x.mask(&x.gt(3.5)?)?)?;
+    /// assert_eq!(d.compute(&Sequential::new())?.into_raw_vec_and_offset().0, vec![4.0, 5.0]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn from_filtered(filtered: &Filtered) -> Result<Delayed<ArrayD<T>>> {
+        Self::assembled(filtered.inner(), filtered)
+    }
+
+    /// `array`'s blocks assembled by one task, with the graph of collection `c`.
+    fn assembled(array: &Array, c: &impl Collection) -> Result<Delayed<ArrayD<T>>> {
         if array.dtype() != T::DTYPE {
             return Err(Error::new(
                 ErrorKind::Type,
@@ -297,7 +318,7 @@ impl<T: Element> Delayed<ArrayD<T>> {
             assemble(&a, args).map(block_value)
         });
         let args = array.keys().into_iter().map(Arg::key).collect();
-        Delayed::from_collection(array, key, &op, args)
+        Delayed::from_collection(c, key, &op, args)
     }
 
     /// The blocks of `array` as delayed values, row-major over its grid (dask's

@@ -39,6 +39,11 @@ pub enum ErrorKind {
     Type,
     /// A reduction over nothing where the result is undefined (the mean of no values).
     Empty,
+    /// An operation on a [`Filtered`](crate::array::Filtered) (the result of a boolean
+    /// mask) needs chunk lengths that are not known until its blocks are computed: operands
+    /// from different masks, an operand of more than one element, an arg reduction.
+    /// `Filtered::compute_chunk_sizes` gives an array whose lengths are known.
+    UnknownChunks,
     /// Reading or writing a file failed.
     Io,
     /// A file's contents are malformed: a JSON or CSV record that does not parse or does not

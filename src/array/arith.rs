@@ -24,10 +24,11 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 
-use super::Array;
 use super::dtype::Scalar;
 use super::elementwise::binary;
 use super::expr::BinOp;
+use super::masks::filtered_binary;
+use super::{Array, Filtered, FilteredOperand};
 use crate::error::{Error, Result};
 use std::ops::{
     Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAssign, Sub, SubAssign,
@@ -36,7 +37,7 @@ use std::ops::{
 /// The array, or a panic with the error's message (the operators' convention).
 #[inline]
 #[track_caller]
-fn or_panic(r: Result<Array>) -> Array {
+fn or_panic<A>(r: Result<A>) -> A {
     match r {
         Ok(a) => a,
         Err(e) => op_failed(e),
@@ -177,5 +178,77 @@ impl Neg for Array {
     #[track_caller]
     fn neg(self) -> Array {
         or_panic(Array::neg(&self))
+    }
+}
+
+/// The operators on [`Filtered`]: as those on arrays, with another `Filtered` of the same
+/// origin, an [`Array`] of one element or a scalar ([`FilteredOperand`]) on the right, and
+/// `f64`/`i64` scalars on the left; they panic where the method returns an error.
+macro_rules! filtered_operator {
+    ($Tr:ident, $m:ident, $TrA:ident, $ma:ident, $op:ident) => {
+        impl<R: Into<FilteredOperand>> $Tr<R> for &Filtered {
+            type Output = Filtered;
+            #[track_caller]
+            fn $m(self, rhs: R) -> Filtered {
+                or_panic(filtered_binary(BinOp::$op, self, rhs))
+            }
+        }
+        impl<R: Into<FilteredOperand>> $Tr<R> for Filtered {
+            type Output = Filtered;
+            #[track_caller]
+            fn $m(self, rhs: R) -> Filtered {
+                or_panic(filtered_binary(BinOp::$op, self, rhs))
+            }
+        }
+        impl<R: Into<FilteredOperand>> $TrA<R> for Filtered {
+            #[track_caller]
+            fn $ma(&mut self, rhs: R) {
+                *self = or_panic(filtered_binary(BinOp::$op, &*self, rhs));
+            }
+        }
+        filtered_scalar_left!($Tr, $m, $op; f64, i64);
+    };
+}
+
+macro_rules! filtered_scalar_left {
+    ($Tr:ident, $m:ident, $op:ident; $($s:ty),*) => {$(
+        impl $Tr<&Filtered> for $s {
+            type Output = Filtered;
+            #[track_caller]
+            fn $m(self, rhs: &Filtered) -> Filtered {
+                or_panic(filtered_binary(BinOp::$op, self, rhs))
+            }
+        }
+        impl $Tr<Filtered> for $s {
+            type Output = Filtered;
+            #[track_caller]
+            fn $m(self, rhs: Filtered) -> Filtered {
+                or_panic(filtered_binary(BinOp::$op, self, rhs))
+            }
+        }
+    )*};
+}
+
+filtered_operator!(Add, add, AddAssign, add_assign, Add);
+filtered_operator!(Sub, sub, SubAssign, sub_assign, Sub);
+filtered_operator!(Mul, mul, MulAssign, mul_assign, Mul);
+filtered_operator!(Div, div, DivAssign, div_assign, Div);
+filtered_operator!(Rem, rem, RemAssign, rem_assign, Rem);
+
+impl Neg for &Filtered {
+    type Output = Filtered;
+    /// `-self`, as [`Filtered::neg`].
+    #[track_caller]
+    fn neg(self) -> Filtered {
+        or_panic(Filtered::neg(self))
+    }
+}
+
+impl Neg for Filtered {
+    type Output = Filtered;
+    /// `-self`, as [`Filtered::neg`].
+    #[track_caller]
+    fn neg(self) -> Filtered {
+        or_panic(Filtered::neg(&self))
     }
 }

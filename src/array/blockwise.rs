@@ -2,7 +2,7 @@
 //! block extended by a halo from its neighbours or the boundary).
 
 use super::dtype::{BlockData, DType, Element, Scalar, with_block};
-use super::grid::{BlockIndices, locate};
+use super::grid::{BlockIndices, Chunks, Grid, locate};
 use super::{Array, Layer, block_index, blocks_of, index_value, token, unique};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::graph::{Arg, Graph, Node, Op, Task};
@@ -119,19 +119,23 @@ impl Array {
     ) -> Result<Array> {
         let src = self.materialize();
         let out = token(name, (src.name(), dtype, fn_token));
-        let (ctx, chunks) = (self.context().clone(), self.chunks().clone());
+        let (ctx, grid) = (self.context().clone(), self.grid().clone());
         let op = Op::new(name, move |args: &[Value]| {
             let idx = block_index(&args[0])?;
             let b = blocks_of(&args[1..])?[0];
             let r = f(b, &idx)?;
-            let want = chunks.block_shape(&idx);
+            // Unknown lengths: each result keeps its input block's length.
+            let want = match &grid {
+                Grid::Known(c) => c.block_shape(&idx),
+                Grid::Unknown(_) => b.shape().to_vec(),
+            };
             if r.shape() != want.as_slice() || r.dtype() != dtype {
                 return Err(shape_err(&want, r.shape()));
             }
             Ok(ctx.block(r))
         });
-        let mut graph = Graph::with_capacity(self.chunks().nblocks());
-        for idx in self.chunks().indices() {
+        let mut graph = Graph::with_capacity(self.grid().nblocks());
+        for idx in self.grid().indices() {
             let args = [Arg::lit(index_value(&idx)), Arg::key(src.block_key(&idx))];
             graph.insert(Key::block(&out, &idx), Node::Task(Task::new(&op, args)));
         }
@@ -143,7 +147,7 @@ impl Array {
         Ok(Array::from_layer(
             self.context(),
             layer,
-            self.chunks().clone(),
+            self.grid().clone(),
             dtype,
         ))
     }
@@ -230,6 +234,7 @@ impl Array {
         + Sync
         + 'static,
     ) -> Result<Array> {
+        let (shape, chunks) = (self.shape(), self.chunks());
         let n = self.ndim();
         if depth.len() != n {
             return Err(Error::new(
@@ -237,19 +242,19 @@ impl Array {
                 format!("{} depths for {n} axes", depth.len()),
             ));
         }
-        if boundary != Boundary::None && (0..n).any(|k| depth[k] > self.shape()[k]) {
+        if boundary != Boundary::None && (0..n).any(|k| depth[k] > shape[k]) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "halo deeper than its axis",
             ));
         }
         // Without a boundary a halo stops at the array's edge: a deeper one is the same.
-        let depth: Vec<usize> = (0..n).map(|k| depth[k].min(self.shape()[k])).collect();
+        let depth: Vec<usize> = (0..n).map(|k| depth[k].min(shape[k])).collect();
         let depth = depth.as_slice();
         // The largest extended block must be a size that can be allocated.
         let ext: Vec<usize> = (0..n)
             .map(|k| {
-                let widest = self.chunks().axis(k).iter().copied().max().unwrap_or(0);
+                let widest = chunks.axis(k).iter().copied().max().unwrap_or(0);
                 depth[k]
                     .checked_mul(2)
                     .and_then(|d| d.checked_add(widest))
@@ -260,14 +265,14 @@ impl Array {
         let src = self.materialize();
         let plans: Vec<Vec<AxisHalo>> = (0..n)
             .map(|k| {
-                (0..self.chunks().axis(k).len())
-                    .map(|b| axis_halo(self, k, b, depth[k], boundary))
+                (0..chunks.axis(k).len())
+                    .map(|b| axis_halo(chunks, k, b, depth[k], boundary))
                     .collect()
             })
             .collect();
         let plans = Arc::new(plans);
         let out = token(name, (src.name(), depth, format!("{boundary:?}"), fn_token));
-        let (ctx, chunks, p2) = (self.context().clone(), self.chunks().clone(), plans.clone());
+        let (ctx, ck, p2) = (self.context().clone(), chunks.clone(), plans.clone());
         let plans = &plans[..];
         let fill = match boundary {
             Boundary::Constant(c) => Scalar::F64(c),
@@ -282,13 +287,13 @@ impl Array {
             if r.shape() != ext.shape() {
                 return Err(shape_err(ext.shape(), r.shape()));
             }
-            Ok(ctx.block(trim(&r, &halos, &chunks.block_shape(&idx))))
+            Ok(ctx.block(trim(&r, &halos, &ck.block_shape(&idx))))
         });
         let layer = overlap_layer(&src, plans, &op, out);
         Ok(Array::from_layer(
             self.context(),
             layer,
-            self.chunks().clone(),
+            chunks.clone(),
             self.dtype(),
         ))
     }
@@ -307,8 +312,8 @@ fn trim(r: &BlockData, halos: &[&AxisHalo], shape: &[usize]) -> BlockData {
 
 /// One `op` task per block of `src`, reading every block its halo plan lists.
 fn overlap_layer(src: &Array, plans: &[Vec<AxisHalo>], op: &Op, out: Arc<str>) -> Layer {
-    let mut graph = Graph::with_capacity(src.chunks().nblocks());
-    for idx in src.chunks().indices() {
+    let mut graph = Graph::with_capacity(src.grid().nblocks());
+    for idx in src.grid().indices() {
         let counts: Vec<usize> = idx
             .iter()
             .enumerate()
@@ -345,9 +350,9 @@ struct AxisHalo {
     before: usize,
 }
 
-fn axis_halo(a: &Array, k: usize, b: usize, d: usize, boundary: Boundary) -> AxisHalo {
-    let offs = a.chunks().offsets(k);
-    let len = a.shape()[k] as isize;
+fn axis_halo(c: &Chunks, k: usize, b: usize, d: usize, boundary: Boundary) -> AxisHalo {
+    let offs = c.offsets(k);
+    let len = offs[offs.len() - 1] as isize;
     let (s, e) = (offs[b] as isize, offs[b + 1] as isize);
     let (lo, hi) = match boundary {
         Boundary::None => ((s - d as isize).max(0), (e + d as isize).min(len)),

@@ -8,7 +8,9 @@
 use super::Array;
 use super::dtype::{DType, Scalar};
 use super::expr::{AxisMap, BinOp, Expr, ExprKind, Fused, Leaf, LeafSrc, Segment, UnOp, View};
-use super::grid::{Chunks, broadcast_shapes, locate, offsets, refine};
+use super::grid::{
+    Chunks, Grid, UnknownChunks, broadcast_shapes, locate, offsets, refine, unknown_err,
+};
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::Arc;
 
@@ -69,21 +71,22 @@ fn weak(s: Scalar, t: Option<DType>) -> DType {
 
 /// Operands brought to one shape and chunk grid.
 struct Aligned {
-    chunks: Chunks,
+    chunks: Grid,
     ctx: super::ArrayContext,
     /// Per operand: its expression (leaf indices into `leaves`) and its type.
     exprs: Vec<Arc<Expr>>,
     leaves: Vec<Leaf>,
 }
 
-/// The view that reads `a` (shape `sa`) as part of a broadcast array of `out` chunks.
-fn align_view(a: &Array, out: &Chunks) -> View {
+/// The view that reads an array of chunks `a` as part of a broadcast array of `out` chunks.
+fn align_view(a: &Chunks, out: &Chunks) -> View {
     let (n, m) = (out.ndim(), a.ndim());
+    let sa = a.shape();
     let axes = (0..n)
         .map(|o| {
             let k = (o + m).checked_sub(n)?;
             let nb = out.axis(o).len();
-            let segs: Arc<[Segment]> = if a.shape()[k] == 1 && out.shape()[o] != 1 {
+            let segs: Arc<[Segment]> = if sa[k] == 1 && out.offsets(o)[nb] != 1 {
                 vec![
                     Segment {
                         block: 0,
@@ -94,7 +97,7 @@ fn align_view(a: &Array, out: &Chunks) -> View {
                 ]
                 .into()
             } else {
-                let (src, dst) = (offsets(a.chunks().axis(k)), offsets(out.axis(o)));
+                let (src, dst) = (offsets(a.axis(k)), offsets(out.axis(o)));
                 dst[..nb]
                     .iter()
                     .map(|&p| {
@@ -116,6 +119,61 @@ fn align_view(a: &Array, out: &Chunks) -> View {
     }
 }
 
+/// The grid of operands some of which have unknown lengths: they must share one unknown
+/// grid, and every other array must have one element and at most one axis (it broadcasts
+/// without knowing the lengths).
+fn unknown_grid(arrays: &[&Array]) -> Result<Option<UnknownChunks>> {
+    let Some(u) = arrays.iter().find_map(|a| a.grid().unknown()) else {
+        return Ok(None);
+    };
+    for a in arrays {
+        match a.grid() {
+            Grid::Unknown(v) if v == u => {}
+            Grid::Unknown(_) => {
+                return Err(unknown_err(
+                    "an elementwise operation between arrays of unknown lengths from different masks",
+                ));
+            }
+            Grid::Known(c) if c.ndim() <= 1 && c.shape().iter().product::<usize>() == 1 => {}
+            Grid::Known(c) => {
+                return Err(unknown_err(&format!(
+                    "broadcasting a known array of shape {:?} against one of unknown length",
+                    c.shape()
+                )));
+            }
+        }
+    }
+    Ok(Some(u.clone()))
+}
+
+/// The view that reads `a` (of the unknown grid `u`, or one element) block by block.
+fn unknown_view(a: &Array, u: &UnknownChunks) -> View {
+    let segs = |step| -> Arc<[Segment]> {
+        (0..u.nblocks())
+            .map(|b| Segment {
+                block: if step == 0 { 0 } else { b },
+                start: 0,
+                step,
+            })
+            .collect()
+    };
+    let axis = match a.grid() {
+        Grid::Unknown(_) => Some(AxisMap {
+            src: 0,
+            segs: segs(1),
+        }),
+        Grid::Known(c) if c.ndim() == 1 => Some(AxisMap {
+            src: 0,
+            segs: segs(0),
+        }),
+        Grid::Known(_) => None,
+    };
+    View {
+        axes: vec![axis],
+        fixed: Vec::new(),
+    }
+}
+
 fn align(ops: &[Operand]) -> Result<Aligned> {
     let arrays: Vec<&Array> = ops
         .iter()
@@ -128,6 +186,11 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
         .first()
         .map(|a| a.context().clone())
         .unwrap_or_default();
+    if let Some(u) = unknown_grid(&arrays)? {
+        return align_with(ops, &arrays, ctx, Grid::Unknown(u.clone()), |a| {
+            Ok(unknown_view(a, &u))
+        });
+    }
     let mut shape: Vec<usize> = Vec::new();
     for a in &arrays {
         shape = broadcast_shapes(&shape, a.shape())?;
@@ -152,6 +215,18 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
             .map(|(c, &d)| c.unwrap_or_else(|| vec![d]))
             .collect(),
     )?;
+    let view = |a: &Array| Ok(align_view(a.chunks(), &chunks));
+    align_with(ops, &arrays, ctx, Grid::Known(chunks.clone()), view)
+}
+
+/// The operands read through `view` as parts of one expression on `chunks`.
+fn align_with(
+    ops: &[Operand],
+    arrays: &[&Array],
+    ctx: super::ArrayContext,
+    chunks: Grid,
+    view: impl Fn(&Array) -> Result<View>,
+) -> Result<Aligned> {
     let tdt = arrays.iter().map(|a| a.dtype()).reduce(DType::promote);
     let mut exprs = Vec::new();
     let mut leaves: Vec<Leaf> = Vec::new();
@@ -167,7 +242,7 @@ fn align(ops: &[Operand]) -> Result<Aligned> {
                 } else {
                     a.clone()
                 };
-                let f = a.fused().view(&align_view(&a, &chunks));
+                let f = a.fused().view(&view(&a)?);
                 exprs.push(merge_leaves(&mut leaves, f));
             }
         }
@@ -288,95 +363,112 @@ macro_rules! un_methods {
     )*};
 }
 
+/// Calls macro `$m` with every binary elementwise method: `name => BinOp`, documented
+/// (shared by [`Array`] and [`Filtered`](super::Filtered)).
+macro_rules! bin_ops {
+    ($m:ident) => {
+        $m! {
+            /// `self + other`.
+            add => Add,
+            /// `self - other`.
+            sub => Sub,
+            /// `self * other`.
+            mul => Mul,
+            /// `self / other` (true division: integers give `f64`).
+            div => Div,
+            /// `self // other` (floor division; integer division by zero gives 0).
+            floor_div => FloorDiv,
+            /// `self % other` (the sign of the divisor, as NumPy's `remainder`).
+            rem => Rem,
+            /// `self ** other`.
+            pow => Pow,
+            /// Elementwise maximum (NaN propagates).
+            maximum => Maximum,
+            /// Elementwise minimum (NaN propagates).
+            minimum => Minimum,
+            /// `arctan2(self, other)`.
+            arctan2 => Arctan2,
+            /// `hypot(self, other)`.
+            hypot => Hypot,
+            /// `self == other`.
+            eq => Eq,
+            /// `self != other`.
+            ne => Ne,
+            /// `self < other`.
+            lt => Lt,
+            /// `self <= other`.
+            le => Le,
+            /// `self > other`.
+            gt => Gt,
+            /// `self >= other`.
+            ge => Ge,
+            /// Logical and (operands converted to bool).
+            logical_and => And,
+            /// Logical or.
+            logical_or => Or,
+            /// Logical exclusive or.
+            logical_xor => Xor,
+        }
+    };
+}
+pub(crate) use bin_ops;
+
+/// Calls macro `$m` with every unary elementwise method: `name => UnOp`, documented.
+macro_rules! un_ops {
+    ($m:ident) => {
+        $m! {
+            /// `-self`.
+            neg => Neg,
+            /// `|self|`.
+            abs => Abs,
+            /// Logical not.
+            logical_not => Not,
+            /// `e^x`.
+            exp => Exp,
+            /// Natural logarithm.
+            log => Log,
+            /// `ln(1 + x)`.
+            log1p => Log1p,
+            /// `e^x - 1`.
+            expm1 => Expm1,
+            /// Square root.
+            sqrt => Sqrt,
+            /// Sine.
+            sin => Sin,
+            /// Cosine.
+            cos => Cos,
+            /// Tangent.
+            tan => Tan,
+            /// Inverse sine.
+            arcsin => Arcsin,
+            /// Inverse cosine.
+            arccos => Arccos,
+            /// Inverse tangent.
+            arctan => Arctan,
+            /// Hyperbolic sine.
+            sinh => Sinh,
+            /// Hyperbolic cosine.
+            cosh => Cosh,
+            /// Hyperbolic tangent.
+            tanh => Tanh,
+            /// Round down.
+            floor => Floor,
+            /// Round up.
+            ceil => Ceil,
+            /// Round toward zero.
+            trunc => Trunc,
+            /// Whether each element is NaN (false for integers).
+            isnan => IsNan,
+            /// Whether each element is infinite (false for integers).
+            isinf => IsInf,
+        }
+    };
+}
+pub(crate) use un_ops;
+
 impl Array {
-    bin_methods! {
-        /// `self + other`.
-        add => Add,
-        /// `self - other`.
-        sub => Sub,
-        /// `self * other`.
-        mul => Mul,
-        /// `self / other` (true division: integers give `f64`).
-        div => Div,
-        /// `self // other` (floor division; integer division by zero gives 0).
-        floor_div => FloorDiv,
-        /// `self % other` (the sign of the divisor, as NumPy's `remainder`).
-        rem => Rem,
-        /// `self ** other`.
-        pow => Pow,
-        /// Elementwise maximum (NaN propagates).
-        maximum => Maximum,
-        /// Elementwise minimum (NaN propagates).
-        minimum => Minimum,
-        /// `arctan2(self, other)`.
-        arctan2 => Arctan2,
-        /// `hypot(self, other)`.
-        hypot => Hypot,
-        /// `self == other`.
-        eq => Eq,
-        /// `self != other`.
-        ne => Ne,
-        /// `self < other`.
-        lt => Lt,
-        /// `self <= other`.
-        le => Le,
-        /// `self > other`.
-        gt => Gt,
-        /// `self >= other`.
-        ge => Ge,
-        /// Logical and (operands converted to bool).
-        logical_and => And,
-        /// Logical or.
-        logical_or => Or,
-        /// Logical exclusive or.
-        logical_xor => Xor,
-    }
-    un_methods! {
-        /// `-self`.
-        neg => Neg,
-        /// `|self|`.
-        abs => Abs,
-        /// Logical not.
-        logical_not => Not,
-        /// `e^x`.
-        exp => Exp,
-        /// Natural logarithm.
-        log => Log,
-        /// `ln(1 + x)`.
-        log1p => Log1p,
-        /// `e^x - 1`.
-        expm1 => Expm1,
-        /// Square root.
-        sqrt => Sqrt,
-        /// Sine.
-        sin => Sin,
-        /// Cosine.
-        cos => Cos,
-        /// Tangent.
-        tan => Tan,
-        /// Inverse sine.
-        arcsin => Arcsin,
-        /// Inverse cosine.
-        arccos => Arccos,
-        /// Inverse tangent.
-        arctan => Arctan,
-        /// Hyperbolic sine.
-        sinh => Sinh,
-        /// Hyperbolic cosine.
-        cosh => Cosh,
-        /// Hyperbolic tangent.
-        tanh => Tanh,
-        /// Round down.
-        floor => Floor,
-        /// Round up.
-        ceil => Ceil,
-        /// Round toward zero.
-        trunc => Trunc,
-        /// Whether each element is NaN (false for integers).
-        isnan => IsNan,
-        /// Whether each element is infinite (false for integers).
-        isinf => IsInf,
-    }
+    bin_ops!(bin_methods);
+    un_ops!(un_methods);
 
     /// Limits values to `[lo, hi]` (`minimum(maximum(self, lo), hi)`).
     pub fn clip(&self, lo: impl Into<Operand>, hi: impl Into<Operand>) -> Result<Array> {
@@ -401,11 +493,12 @@ impl Array {
     /// `self` broadcast to `shape` (NumPy rules: a [`Shape`](ErrorKind::Shape) error if it
     /// does not broadcast).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
-        let b = broadcast_shapes(self.shape(), shape)?;
+        let (own, own_chunks) = (self.shape(), self.chunks());
+        let b = broadcast_shapes(own, shape)?;
         if b != shape {
             return Err(Error::new(
                 ErrorKind::Shape,
-                format!("cannot broadcast {:?} to {shape:?}", self.shape()),
+                format!("cannot broadcast {own:?} to {shape:?}"),
             ));
         }
         let chunks = Chunks::from_axes(
@@ -413,13 +506,13 @@ impl Array {
                 .map(|o| {
                     let k = (o + self.ndim()).checked_sub(shape.len());
                     match k {
-                        Some(k) if self.shape()[k] == shape[o] => self.chunks().axis(k).to_vec(),
+                        Some(k) if own[k] == shape[o] => own_chunks.axis(k).to_vec(),
                         _ => vec![shape[o]],
                     }
                 })
                 .collect(),
         )?;
-        let f = self.fused().view(&align_view(self, &chunks));
+        let f = self.fused().view(&align_view(own_chunks, &chunks));
         Ok(Array::from_fused(self.context(), f, chunks, "broadcast_to"))
     }
 }

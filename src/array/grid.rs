@@ -3,8 +3,13 @@
 //! Everything here is pure and overflow-checked: a shape whose element count, or whose size
 //! in bytes, does not fit the address space is an [`Overflow`](crate::ErrorKind::Overflow)
 //! error, never a wrapped number.
+//!
+//! Inside the crate, an array's grid is a `Grid`: either a [`Chunks`] (every length known)
+//! or, only inside a [`Filtered`](super::Filtered), an `UnknownChunks` (dask's NaN chunks:
+//! a number of blocks whose lengths are known only once they are computed).
 
 use crate::error::{Error, ErrorKind, Result};
+use std::sync::Arc;
 
 /// How an array is cut into blocks, as given by the caller.
 ///
@@ -352,6 +357,119 @@ impl Chunks {
         let c = Chunks::with_offsets(axes)?;
         checked_size(&c.shape(), 8)?;
         Ok(c)
+    }
+}
+
+/// One axis of blocks whose lengths are not known until they are computed: the grid of a
+/// [`Filtered`](super::Filtered). Only the number of blocks is known, and where the lengths
+/// come from: two grids are equal exactly when they have the same `origin`, so arrays
+/// computed from one masked array line up block by block, while the results of two
+/// different masks (whose lengths may differ) do not.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct UnknownChunks {
+    nblocks: usize,
+    origin: Arc<str>,
+}
+
+impl UnknownChunks {
+    /// `nblocks` blocks (at least one, at most [`MAX_BLOCKS`]) whose lengths come from the
+    /// computation named `origin`.
+    pub(crate) fn new(nblocks: usize, origin: Arc<str>) -> Result<UnknownChunks> {
+        check_block_count([nblocks.max(1)])?;
+        Ok(UnknownChunks {
+            nblocks: nblocks.max(1),
+            origin,
+        })
+    }
+
+    /// Number of blocks.
+    pub(crate) fn nblocks(&self) -> usize {
+        self.nblocks
+    }
+}
+
+/// An array's chunk grid: every length known ([`Chunks`]), or one axis of blocks whose
+/// lengths are known only once computed ([`UnknownChunks`], always one-dimensional).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Grid {
+    /// Every block length is known.
+    Known(Chunks),
+    /// A one-dimensional grid whose block lengths are unknown until computed.
+    Unknown(UnknownChunks),
+}
+
+impl From<Chunks> for Grid {
+    fn from(c: Chunks) -> Grid {
+        Grid::Known(c)
+    }
+}
+
+/// The error of an operation that needs the lengths of a grid that does not know them.
+#[cold]
+pub(crate) fn unknown_err(what: &str) -> Error {
+    Error::new(
+        ErrorKind::UnknownChunks,
+        format!(
+            "{what} needs the chunk lengths, which are unknown until the blocks are computed \
+             (the result of a boolean mask): call `Filtered::compute_chunk_sizes` first"
+        ),
+    )
+}
+
+impl Grid {
+    /// The known chunks, or an `UnknownChunks` error naming `what` needed them.
+    pub(crate) fn known_for(&self, what: &str) -> Result<&Chunks> {
+        match self {
+            Grid::Known(c) => Ok(c),
+            Grid::Unknown(_) => Err(unknown_err(what)),
+        }
+    }
+
+    /// The known chunks, or an `UnknownChunks` error.
+    pub(crate) fn known(&self) -> Result<&Chunks> {
+        self.known_for("this operation")
+    }
+
+    /// The unknown grid, if the lengths are unknown.
+    pub(crate) fn unknown(&self) -> Option<&UnknownChunks> {
+        match self {
+            Grid::Known(_) => None,
+            Grid::Unknown(u) => Some(u),
+        }
+    }
+
+    /// Whether every block length is known.
+    pub(crate) fn is_known(&self) -> bool {
+        matches!(self, Grid::Known(_))
+    }
+
+    /// Number of axes.
+    pub(crate) fn ndim(&self) -> usize {
+        match self {
+            Grid::Known(c) => c.ndim(),
+            Grid::Unknown(_) => 1,
+        }
+    }
+
+    /// Number of blocks along each axis.
+    pub(crate) fn numblocks(&self) -> Vec<usize> {
+        match self {
+            Grid::Known(c) => c.numblocks(),
+            Grid::Unknown(u) => vec![u.nblocks],
+        }
+    }
+
+    /// Total number of blocks.
+    pub(crate) fn nblocks(&self) -> usize {
+        match self {
+            Grid::Known(c) => c.nblocks(),
+            Grid::Unknown(u) => u.nblocks,
+        }
+    }
+
+    /// Every block index, row-major.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = Vec<usize>> + use<> {
+        BlockIndices::new(self.numblocks())
     }
 }
 

@@ -31,6 +31,27 @@
 //! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
 //! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
 //!
+//! **Boolean masks.** [`Array::mask`] (NumPy's `x[cond]`) gives a [`Filtered`]: a 1-d
+//! array whose block lengths are known only once computed, as dask's arrays with NaN
+//! chunks. It is a type of its own so that an [`Array`] always knows its lengths
+//! ([`Array::shape`], [`Array::len`], [`Array::chunks`] never fail), and what needs them
+//! is not there to call on a `Filtered` (a compile-time error, not a run-time one).
+//!
+//! **What a `Filtered` offers.** Elementwise methods and operators with another `Filtered`
+//! of the same origin (the same mask result, or computed elementwise from it), with
+//! scalars, and with an [`Array`] of one element (`&y - y.mean()?`); comparisons, whose
+//! results mask again ([`Filtered::mask`]: `y.mask(&y.lt(0.5)?)`); reductions over
+//! everything (`sum`, `prod`, `mean`, `min`, `max`, `var`, `std`, `any`, `all`, the NaN
+//! variants; not `argmin`/`argmax`), giving ordinary arrays (0-d; min and max of nothing,
+//! and a `ddof` over the count, are errors of the last task, found when it runs);
+//! `cumsum`/`cumprod` and `map_blocks` (which read lengths from the blocks); `compute`,
+//! `compute_data`, `compute_scalar`, [`compute`](crate::compute()) and
+//! [`Delayed::from_filtered`](crate::Delayed::from_filtered); `nblocks`, `keys` and
+//! `graph`. [`Filtered::persist`] and [`Filtered::compute_chunk_sizes`] give an ordinary
+//! [`Array`] with known chunks, on which slicing, `rechunk`, `matmul` and the rest work.
+//! Operands whose lengths may differ (another mask's result, an array of more than one
+//! element) are [`UnknownChunks`](ErrorKind::UnknownChunks) errors.
+//!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
@@ -81,6 +102,7 @@ pub mod grid;
 mod interop;
 mod kernels;
 pub mod linalg;
+mod masks;
 mod npy;
 mod pool;
 mod reduce;
@@ -103,11 +125,13 @@ pub use expr::{BinOp, UnOp};
 pub use fuzz::fuzz_array_index;
 #[cfg(feature = "testing")]
 pub use fuzz_shapes::fuzz_array_shapes;
+use grid::Grid;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 pub(crate) use pool::check_alloc;
 #[cfg(feature = "distributed")]
 pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};
+pub use masks::{Filtered, FilteredOperand};
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};
@@ -187,8 +211,9 @@ enum Source {
 
 struct Inner {
     name: Arc<str>,
+    /// The shape when every length is known (empty otherwise; never read then).
     shape: Vec<usize>,
-    chunks: Chunks,
+    grid: Grid,
     dtype: DType,
     ctx: ArrayContext,
     source: Source,
@@ -202,12 +227,14 @@ pub struct Array {
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Array")
-            .field("name", &self.name())
-            .field("shape", &self.shape())
-            .field("chunks", &self.chunks().axes())
-            .field("dtype", &self.dtype())
-            .finish()
+        let mut d = f.debug_struct("Array");
+        d.field("name", &self.name());
+        match self.grid() {
+            Grid::Known(c) => d.field("shape", &self.shape()).field("chunks", &c.axes()),
+            // Only the array inside a `Filtered`.
+            Grid::Unknown(u) => d.field("nblocks", &u.nblocks()),
+        };
+        d.field("dtype", &self.dtype()).finish()
     }
 }
 
@@ -236,14 +263,15 @@ impl Array {
     pub(crate) fn from_layer(
         ctx: &ArrayContext,
         layer: Layer,
-        chunks: Chunks,
+        grid: impl Into<Grid>,
         dtype: DType,
     ) -> Array {
+        let grid = grid.into();
         Array {
             inner: Arc::new(Inner {
                 name: layer.name.clone(),
-                shape: chunks.shape(),
-                chunks,
+                shape: grid_shape(&grid),
+                grid,
                 dtype,
                 ctx: ctx.clone(),
                 source: Source::Layer(Arc::new(layer)),
@@ -255,16 +283,20 @@ impl Array {
     pub(crate) fn from_fused(
         ctx: &ArrayContext,
         fused: Fused,
-        chunks: Chunks,
+        grid: impl Into<Grid>,
         prefix: &str,
     ) -> Array {
-        let name = token(prefix, (&fused, &chunks));
+        let grid = grid.into();
+        let name = match &grid {
+            Grid::Known(c) => token(prefix, (&fused, c)),
+            Grid::Unknown(u) => token(prefix, (&fused, u)),
+        };
         Array {
             inner: Arc::new(Inner {
                 name,
-                shape: chunks.shape(),
+                shape: grid_shape(&grid),
                 dtype: fused.expr.dtype,
-                chunks,
+                grid,
                 ctx: ctx.clone(),
                 source: Source::Fused(Arc::new(fused), OnceLock::new()),
             }),
@@ -281,7 +313,7 @@ impl Array {
     }
     /// Number of axes.
     pub fn ndim(&self) -> usize {
-        self.inner.shape.len()
+        self.grid().ndim()
     }
     /// Number of elements.
     pub fn len(&self) -> usize {
@@ -293,7 +325,24 @@ impl Array {
     }
     /// The chunk grid.
     pub fn chunks(&self) -> &Chunks {
-        &self.inner.chunks
+        match self.grid() {
+            Grid::Known(c) => c,
+            // No `Array` handed out holds an unknown grid: those are `Filtered`s.
+            Grid::Unknown(_) => unreachable!("an array of unknown lengths outside a Filtered"),
+        }
+    }
+    /// The chunk grid, whether its lengths are known or not (unknown only inside a
+    /// [`Filtered`]).
+    pub(crate) fn grid(&self) -> &Grid {
+        &self.inner.grid
+    }
+    /// Whether every chunk length is known (false only inside a [`Filtered`]).
+    pub(crate) fn chunks_known(&self) -> bool {
+        self.grid().is_known()
+    }
+    /// Number of blocks along each axis.
+    pub(crate) fn numblocks(&self) -> Vec<usize> {
+        self.grid().numblocks()
     }
     /// The element type.
     pub fn dtype(&self) -> DType {
@@ -311,10 +360,7 @@ impl Array {
 
     /// Every block key, row-major.
     pub fn keys(&self) -> Vec<Key> {
-        self.chunks()
-            .indices()
-            .map(|i| self.block_key(&i))
-            .collect()
+        self.grid().indices().map(|i| self.block_key(&i)).collect()
     }
 
     /// The fused recipe of this array: its own expression, or itself as a single leaf.
@@ -325,7 +371,7 @@ impl Array {
                 expr: expr::Expr::new(self.dtype(), expr::ExprKind::Leaf(0)),
                 leaves: vec![Leaf {
                     src: LeafSrc::Array(self.clone()),
-                    view: View::identity(&self.chunks().numblocks()),
+                    view: View::identity(&self.numblocks()),
                 }],
             },
         }
@@ -355,7 +401,7 @@ impl Array {
             inner: Arc::new(Inner {
                 name: self.inner.name.clone(),
                 shape: self.inner.shape.clone(),
-                chunks: self.inner.chunks.clone(),
+                grid: self.inner.grid.clone(),
                 dtype: self.inner.dtype,
                 ctx: self.inner.ctx.clone(),
                 source: Source::Layer(layer),
@@ -363,20 +409,36 @@ impl Array {
         }
     }
 
+    /// The same blocks (same name, same keys) seen with another grid: for an array whose
+    /// lengths were computed.
+    pub(crate) fn regrid(&self, grid: impl Into<Grid>) -> Array {
+        let grid = grid.into();
+        Array {
+            inner: Arc::new(Inner {
+                name: self.inner.name.clone(),
+                shape: grid_shape(&grid),
+                grid,
+                dtype: self.inner.dtype,
+                ctx: self.inner.ctx.clone(),
+                source: Source::Layer(self.layer()),
+            }),
+        }
+    }
+
     fn fused_layer(&self, f: &Arc<Fused>) -> Layer {
         let fused = f.clone();
         let ctx = self.inner.ctx.clone();
-        let chunks = self.inner.chunks.clone();
+        let grid = self.inner.grid.clone();
         let dtype = self.dtype();
         let op = Op::new("fused", move |args: &[Value]| {
             let idx = block_index(&args[0])?;
             let inputs = blocks_of(&args[1..])?;
-            let shape = chunks.block_shape(&idx);
+            let shape = masks::block_shape(&grid, &fused, &inputs, &idx)?;
             let mut out = ctx.alloc(dtype, &shape)?;
             kernels::eval::Kernel::new(&fused, &inputs, &idx, &shape, &[])?.write(&mut out)?;
             Ok(ctx.block(out))
         });
-        let mut graph = Graph::with_capacity(self.chunks().nblocks());
+        let mut graph = Graph::with_capacity(self.grid().nblocks());
         let mut deps: Vec<Arc<Layer>> = Vec::new();
         let leaves: Vec<(&Array, &View)> = f.array_leaves().collect();
         for (a, _) in &leaves {
@@ -385,7 +447,7 @@ impl Array {
                 deps.push(l);
             }
         }
-        for idx in self.chunks().indices() {
+        for idx in self.grid().indices() {
             let mut args = vec![Arg::lit(index_value(&idx))];
             for (a, v) in &leaves {
                 args.push(Arg::key(a.block_key(&v.source_block(&idx, a.ndim()))));
@@ -428,29 +490,25 @@ impl Array {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
-        dtype::with_dtype!(self.dtype(), T => pool::check_alloc::<T>(self.len()))
-            .map_err(|e| Error::new(e.kind(), e.message()))?;
-        let mut full = dtype::with_dtype!(self.dtype(), T => Element::wrap(
-            ndarray::ArrayD::<T>::default(ndarray::IxDyn(self.shape()))));
-        for (idx, v) in self.chunks().indices().zip(&out.values) {
-            let b = block_of(v).map_err(|e| Error::new(e.kind(), e.message()))?;
-            let offs: Vec<usize> = (0..self.ndim())
-                .map(|k| self.chunks().offset(k, idx[k]))
-                .collect();
-            assign_block(&mut full, b, &offs)?;
-        }
-        Ok(full)
+        crate::compute::assemble(self, &out.values).map_err(|e| Error::new(e.kind(), e.message()))
     }
 
-    /// Computes a single-element array (a full reduction) and returns its value.
+    /// Computes a single-element array (a full reduction) and returns its value; an array
+    /// of another size is a [`Shape`](ErrorKind::Shape) error.
     pub fn compute_scalar(&self, exec: &impl Executor) -> Result<Scalar> {
-        if self.len() != 1 {
-            return Err(Error::new(
+        let wrong = |n: &dyn std::fmt::Debug| {
+            Error::new(
                 ErrorKind::Shape,
-                format!("compute_scalar of an array of shape {:?}", self.shape()),
-            ));
+                format!("compute_scalar of an array of shape {n:?}"),
+            )
+        };
+        if self.chunks_known() && self.len() != 1 {
+            return Err(wrong(&self.shape()));
         }
         let d = self.compute_data(exec)?;
+        if d.len() != 1 {
+            return Err(wrong(&d.shape()));
+        }
         Ok(with_block!(&d, a => a.iter().next().expect("one element").scalar()))
     }
 
@@ -551,6 +609,19 @@ impl Array {
         let keys = self.keys();
         let plan = Plan::new(&self.graph()?, &keys)?;
         let out = exec.run(&plan)?;
+        // Stored blocks tell their lengths: a persisted array's grid is always known.
+        let grid: Grid = match self.grid() {
+            Grid::Known(c) => c.clone().into(),
+            Grid::Unknown(_) => {
+                let lens = out
+                    .values
+                    .iter()
+                    .map(|v| block_of(v).and_then(masks::one_d_len))
+                    .collect::<Result<Vec<usize>, TaskError>>()
+                    .map_err(|e| Error::new(e.kind(), e.message()))?;
+                masks::lengths_grid(lens)?.into()
+            }
+        };
         let mut graph = Graph::with_capacity(keys.len());
         for (k, v) in keys.into_iter().zip(out.values) {
             graph.insert(k, crate::Node::Literal(v));
@@ -560,12 +631,16 @@ impl Array {
             graph,
             deps: vec![],
         };
-        Ok(Array::from_layer(
-            self.context(),
-            layer,
-            self.chunks().clone(),
-            self.dtype(),
-        ))
+        Ok(Array::from_layer(self.context(), layer, grid, self.dtype()))
+    }
+}
+
+/// The shape of a known grid; empty for an unknown one (never read: [`Array::shape`]
+/// answers an error first).
+fn grid_shape(grid: &Grid) -> Vec<usize> {
+    match grid {
+        Grid::Known(c) => c.shape(),
+        Grid::Unknown(_) => Vec::new(),
     }
 }
 
@@ -619,24 +694,4 @@ pub(crate) fn block_of(v: &Value) -> Result<&BlockData, TaskError> {
 /// The blocks inside a slice of values.
 pub(crate) fn blocks_of(vs: &[Value]) -> Result<Vec<&BlockData>, TaskError> {
     vs.iter().map(block_of).collect()
-}
-
-/// Copies block `b` into `full` at `offs`.
-fn assign_block(full: &mut BlockData, b: &BlockData, offs: &[usize]) -> Result<()> {
-    use ndarray::{Slice, SliceInfoElem};
-    let info: Vec<SliceInfoElem> = offs
-        .iter()
-        .zip(b.shape())
-        .map(|(&o, &l)| Slice::from(o..o + l).into())
-        .collect();
-    macro_rules! arms {
-        ($($v:ident),*) => {
-            match (full, b) {
-                $((BlockData::$v(f), BlockData::$v(b)) => f.slice_mut(info.as_slice()).assign(b),)*
-                _ => return Err(Error::new(ErrorKind::Type, "block type differs from the array's")),
-            }
-        };
-    }
-    arms!(Bool, I32, I64, F32, F64);
-    Ok(())
 }

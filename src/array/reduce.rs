@@ -10,7 +10,7 @@
 use super::dtype::{BlockData, DType};
 use super::elementwise::MAX_FUSED_NODES;
 use super::expr::Fused;
-use super::grid::{BlockIndices, Chunks, c_strides, norm_axis};
+use super::grid::{BlockIndices, Chunks, Grid, c_strides, norm_axis, unknown_err};
 use super::kernels::eval::Kernel;
 use super::kernels::ops::{self, Out, TileOperand, Val};
 use super::kernels::reduce::{AccVec, Kind, Partial, Scratch};
@@ -221,6 +221,9 @@ struct Spec {
     float: bool,
     red: Vec<bool>,
     in_dtype: DType,
+    /// The lengths are unknown until run: the checks on the number of reduced elements
+    /// (nothing to take a minimum of, `ddof` over the count) are made by the last task.
+    check_count: bool,
 }
 
 macro_rules! shortcuts {
@@ -358,26 +361,23 @@ impl Array {
                 "split_every must be at least 2",
             ));
         }
-        let count: usize = (0..n)
-            .filter(|&k| red[k])
-            .map(|k| self.shape()[k])
-            .fold(1usize, usize::saturating_mul);
-        if let ReduceOp::Var(d) | ReduceOp::Std(d) = op
-            && d > count
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("ddof {d} is over the {count} elements reduced"),
-            ));
+        let check_count = !self.chunks_known();
+        if check_count && arg {
+            // The flat index of an element needs the offsets of its block.
+            return Err(unknown_err(&op.name()));
+        }
+        // With unknown lengths nothing is known up front: the last task checks the count.
+        let count: Option<usize> = self.chunks_known().then(|| {
+            let shape = self.shape();
+            (0..n)
+                .filter(|&k| red[k])
+                .map(|k| shape[k])
+                .fold(1usize, usize::saturating_mul)
+        });
+        if let Some(count) = count {
+            count_errors(op, count).map_err(|e| Error::new(e.kind(), e.message()))?;
         }
         let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
-        let nan_when_empty = matches!(kind, Kind::Mean | Kind::Var);
-        if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op && !nan_when_empty {
-            return Err(Error::new(
-                ErrorKind::Empty,
-                format!("{} of an empty selection", op.name()),
-            ));
-        }
         let float = matches!(kind, Kind::Mean | Kind::Var) || (self.dtype().is_float() && !bool_op);
         Ok(Spec {
             op,
@@ -386,22 +386,45 @@ impl Array {
             float,
             red,
             in_dtype: self.dtype(),
+            check_count,
         })
     }
+}
+
+/// The errors of reducing `count` elements with `op`: a `ddof` over the count, and min,
+/// max and the arg reductions of nothing (mean, var and std of nothing are NaN, as in NumPy).
+fn count_errors(op: ReduceOp, count: usize) -> Result<(), TaskError> {
+    if let ReduceOp::Var(d) | ReduceOp::Std(d) = op
+        && d > count
+    {
+        return Err(TaskError::with_kind(
+            ErrorKind::InvalidArgument,
+            format!("ddof {d} is over the {count} elements reduced"),
+        ));
+    }
+    let (kind, _) = op.kind();
+    let bool_op = matches!(op, ReduceOp::Any | ReduceOp::All);
+    let nan_when_empty = matches!(kind, Kind::Mean | Kind::Var);
+    if count == 0 && !matches!(kind, Kind::Sum | Kind::Prod) && !bool_op && !nan_when_empty {
+        return Err(TaskError::with_kind(
+            ErrorKind::Empty,
+            format!("{} of an empty selection", op.name()),
+        ));
+    }
+    Ok(())
 }
 
 /// Level 0: one partial per input block.
 fn level0(src: &Array, f: Arc<Fused>, spec: &Arc<Spec>, base: &str) -> (Arc<Layer>, Vec<usize>) {
     let name: Arc<str> = format!("{base}-0").into();
-    let chunks = src.chunks().clone();
-    let shape = src.shape().to_vec();
+    let grid = src.grid().clone();
     let (fk, sk) = (f.clone(), spec.clone());
     let op = Op::new("reduce-block", move |args: &[Value]| {
         let idx = block_index(&args[0])?;
         let inputs = blocks_of(&args[1..])?;
-        partial_block(&fk, &inputs, &idx, &chunks, &shape, &sk).map(Value::payload)
+        partial_block(&fk, &inputs, &idx, &grid, &sk).map(Value::payload)
     });
-    let mut graph = Graph::with_capacity(src.chunks().nblocks());
+    let mut graph = Graph::with_capacity(src.grid().nblocks());
     let leaves: Vec<_> = f.array_leaves().collect();
     let mut deps: Vec<Arc<Layer>> = Vec::new();
     for (a, _) in &leaves {
@@ -410,7 +433,7 @@ fn level0(src: &Array, f: Arc<Fused>, spec: &Arc<Spec>, base: &str) -> (Arc<Laye
             deps.push(l);
         }
     }
-    for idx in src.chunks().indices() {
+    for idx in src.grid().indices() {
         let mut args = vec![Arg::lit(index_value(&idx))];
         for (a, v) in &leaves {
             args.push(Arg::key(a.block_key(&v.source_block(&idx, a.ndim()))));
@@ -420,10 +443,7 @@ fn level0(src: &Array, f: Arc<Fused>, spec: &Arc<Spec>, base: &str) -> (Arc<Laye
             Node::Task(Task::new(&op, args)),
         );
     }
-    (
-        Arc::new(Layer { name, graph, deps }),
-        src.chunks().numblocks(),
-    )
+    (Arc::new(Layer { name, graph, deps }), src.numblocks())
 }
 
 /// The partial of one block: the fused input evaluated tile by tile into accumulators.
@@ -431,11 +451,10 @@ fn partial_block(
     f: &Fused,
     inputs: &[&BlockData],
     idx: &[usize],
-    chunks: &Chunks,
-    shape: &[usize],
+    grid: &Grid,
     spec: &Spec,
 ) -> Result<Partial, TaskError> {
-    let bshape = chunks.block_shape(idx);
+    let bshape = super::masks::block_shape(grid, f, inputs, idx)?;
     let acc_shape: Vec<usize> = bshape
         .iter()
         .zip(&spec.red)
@@ -449,10 +468,16 @@ fn partial_block(
     let mut extra = vec![(0isize, acc_st)];
     let arg = matches!(spec.kind, Kind::ArgMin | Kind::ArgMax);
     if arg {
+        let Grid::Known(chunks) = grid else {
+            return Err(TaskError::new(
+                "internal: an arg reduction of unknown lengths",
+            ));
+        };
+        let shape = chunks.shape();
         // Reduction index: the flat index over all axes, or the position along one axis.
         let all = spec.red.iter().all(|&r| r);
         let g: Vec<isize> = if all {
-            c_strides(shape).iter().map(|&s| s as isize).collect()
+            c_strides(&shape).iter().map(|&s| s as isize).collect()
         } else {
             spec.red.iter().map(|&r| r as isize).collect()
         };
@@ -470,6 +495,7 @@ fn partial_block(
         0
     };
     let mut p = Partial::new(spec.kind, spec.skip, spec.float, acc_shape);
+    p.count = bshape.iter().product();
     let mut sc = Scratch::default();
     k.tiles(|offs, n, v| {
         let ix = if arg { offs[ix_s] as i64 } else { 0 };
@@ -560,17 +586,23 @@ fn finalize_layer(
     name: &str,
 ) -> Result<Array> {
     let n = src.ndim();
-    let out_axes: Vec<Vec<usize>> = (0..n)
-        .filter(|&k| keepdims || !spec.red[k])
-        .map(|k| {
-            if spec.red[k] {
-                vec![1]
-            } else {
-                src.chunks().axis(k).to_vec()
-            }
-        })
-        .collect();
-    let chunks = Chunks::from_axes(out_axes)?;
+    let grid: Grid = match src.grid() {
+        // Unknown lengths are 1-d: kept, the output has the input's grid.
+        g @ Grid::Unknown(_) if !spec.red[0] => g.clone(),
+        g => Chunks::from_axes(
+            (0..n)
+                .filter(|&k| keepdims || !spec.red[k])
+                .map(|k| {
+                    if spec.red[k] {
+                        Ok(vec![1])
+                    } else {
+                        Ok(g.known()?.axis(k).to_vec())
+                    }
+                })
+                .collect::<Result<_>>()?,
+        )?
+        .into(),
+    };
     let out_dtype = spec.op.out_dtype(spec.in_dtype);
     let name: Arc<str> = name.into();
     let (sk, ctx) = (spec.clone(), src.context().clone());
@@ -584,10 +616,14 @@ fn finalize_layer(
             .filter(|&(_, &r)| kd || !r)
             .map(|(&l, _)| l)
             .collect();
+        if sk.check_count {
+            // One-dimensional: all of it reduced, or nothing.
+            count_errors(sk.op, if red[0] { p.count } else { 1 })?;
+        }
         Ok(ctx.block(finalize(p, &sk, out_dtype, &shape)?))
     });
-    let mut graph = Graph::with_capacity(chunks.nblocks());
-    for idx in chunks.indices() {
+    let mut graph = Graph::with_capacity(grid.nblocks());
+    for idx in grid.indices() {
         // The partial's index: reduced axes at block 0.
         let mut it = idx.iter();
         let full: Vec<usize> = (0..n)
@@ -613,7 +649,7 @@ fn finalize_layer(
         graph,
         deps: vec![prev],
     };
-    Ok(Array::from_layer(src.context(), layer, chunks, out_dtype))
+    Ok(Array::from_layer(src.context(), layer, grid, out_dtype))
 }
 
 /// The values of a partial, as a block of `dtype` and `shape`.

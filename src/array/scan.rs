@@ -43,8 +43,9 @@ impl Array {
             format!("{base}-carry").into(),
         );
         let (local_op, carry_op, out_op) = scan_ops(self.context(), k, prod);
-        let mut graph = Graph::with_capacity(3 * x.chunks().nblocks());
-        for idx in x.chunks().indices() {
+        // Lengths are read from the blocks: a grid of unknown lengths scans as well.
+        let mut graph = Graph::with_capacity(3 * x.grid().nblocks());
+        for idx in x.grid().indices() {
             let lk = Key::block(&local, &idx);
             graph.insert(
                 lk.clone(),
@@ -52,7 +53,7 @@ impl Array {
             );
             let mut args = vec![Arg::key(lk.clone())];
             if idx[k] > 0 {
-                let mut p = idx.clone();
+                let mut p = idx.to_vec();
                 p[k] -= 1;
                 args.push(Arg::key(Key::block(&carry, &p)));
             }
@@ -63,7 +64,7 @@ impl Array {
             let out = if idx[k] == 0 {
                 Node::Alias(lk)
             } else {
-                let mut p = idx.clone();
+                let mut p = idx.to_vec();
                 p[k] -= 1;
                 Node::Task(Task::new(
                     &out_op,
@@ -77,7 +78,7 @@ impl Array {
             graph,
             deps: vec![x.layer()],
         };
-        let out = Array::from_layer(self.context(), layer, x.chunks().clone(), x.dtype());
+        let out = Array::from_layer(self.context(), layer, x.grid().clone(), x.dtype());
         if self.dtype() == DType::F32 {
             out.astype(DType::F32)
         } else {

@@ -53,6 +53,9 @@ pub(crate) struct Partial {
     pub(crate) skip_nan: bool,
     pub(crate) shape: Vec<usize>,
     pub(crate) fields: Vec<AccVec>,
+    /// Number of input elements folded in (checked where the lengths were not known
+    /// before running).
+    pub(crate) count: usize,
 }
 
 impl Payload for Partial {
@@ -120,6 +123,7 @@ impl Partial {
             skip_nan,
             shape,
             fields,
+            count: 0,
         }
     }
 
@@ -320,6 +324,7 @@ impl Partial {
 
     /// Merges `o` (same kind and shape) into `self`.
     pub(crate) fn merge(&mut self, o: &Partial) -> Result<(), TaskError> {
+        self.count = self.count.saturating_add(o.count);
         let skip = self.skip_nan;
         match (self.kind, self.fields.as_mut_slice(), o.fields.as_slice()) {
             (Kind::ArgMin | Kind::ArgMax, [va, AccVec::I(ia)], [vb, AccVec::I(ib)]) => {
@@ -558,6 +563,7 @@ pub(crate) fn encode_partial(p: &Partial, out: &mut Vec<u8>) -> Result<(), Strin
             AccVec::I(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
         }
     }
+    out.extend((p.count as u64).to_le_bytes());
     Ok(())
 }
 
@@ -607,6 +613,7 @@ pub(crate) fn decode_partial(b: &[u8]) -> Result<crate::Value, String> {
             t => return Err(format!("unknown field tag {t}")),
         });
     }
+    let count = c.len()?;
     if !c.0.is_empty() {
         return Err("bytes after a reduction partial".into());
     }
@@ -615,5 +622,6 @@ pub(crate) fn decode_partial(b: &[u8]) -> Result<crate::Value, String> {
         skip_nan,
         shape,
         fields,
+        count,
     }))
 }

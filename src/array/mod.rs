@@ -40,6 +40,7 @@ mod arith;
 #[cfg(feature = "workloads")]
 pub mod bench;
 mod blockwise;
+mod coarsen;
 mod creation;
 mod dtype;
 mod elementwise;
@@ -52,13 +53,18 @@ pub mod grid;
 mod interop;
 mod kernels;
 mod linalg;
+mod matrix;
 mod npy;
 mod pool;
+mod quantile;
 mod reduce;
 mod scan;
 mod shape;
 mod slicing;
+mod sort;
+mod stats;
 mod views;
+mod vindex;
 
 /// The index macro of [`Array::slice`] (also at the crate root).
 pub use crate::s;
@@ -76,6 +82,8 @@ pub use kernels::eval::TILE;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange};
+pub use sort::{Side, Unique};
+pub use stats::{Bins, Histogram};
 pub use views::Idx;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};

@@ -40,6 +40,8 @@ fn unary_ref(op: UnOp, x: f64) -> f64 {
                 1.0
             } else if x < 0.0 {
                 -1.0
+            } else if x == 0.0 {
+                0.0
             } else {
                 x
             }

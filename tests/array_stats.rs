@@ -87,6 +87,49 @@ fn histogram_bins_range_weights_density() {
             ref_hist(&v, None, &edges)
         );
     }
+    // Fixtures computed with NumPy 2.4 on the same data (common::data).
+    // (length, salt, bins, range, scale, NumPy's counts)
+    type Fixture = (usize, usize, usize, Option<(f64, f64)>, f64, &'static [i64]);
+    let fixtures: [Fixture; 4] = [
+        (
+            101,
+            3,
+            10,
+            None,
+            1.0,
+            &[10, 10, 9, 11, 9, 10, 12, 9, 10, 11],
+        ),
+        (101, 3, 7, Some((-3.0, 2.0)), 1.0, &[6, 7, 6, 5, 6, 7, 6]),
+        (
+            1000,
+            2,
+            13,
+            None,
+            1.0,
+            &[83, 72, 82, 72, 72, 82, 72, 83, 73, 72, 82, 72, 83],
+        ),
+        (
+            1000,
+            2,
+            37,
+            Some((0.01, 0.9)),
+            0.1,
+            &[
+                21, 21, 21, 20, 21, 20, 21, 20, 21, 20, 10, 21, 21, 20, 21, 21, 21, 20, 21, 21, 21,
+                20, 21, 10, 20, 21, 21, 20, 20, 21, 21, 20, 21, 21, 21, 20, 11,
+            ],
+        ),
+    ];
+    for (n, salt, bins, range, scale, want) in fixtures {
+        // np.histogram(data * 0.1 + 0.3, ...) for the last one.
+        let shift = if scale == 1.0 { 0.0 } else { 0.3 };
+        let a = data(&[n], salt).mapv(|v| v * scale + shift);
+        for spec in chunkings_1d(n) {
+            let x = ctx().from_ndarray(&a, spec).unwrap();
+            let c = x.histogram(bins, range, None, false).unwrap().counts;
+            assert_eq!(c.compute::<i64>(&pool).unwrap().as_slice().unwrap(), want);
+        }
+    }
     // Fixture from NumPy: np.histogram([1, 2, 1], bins=[0, 1, 2, 3]) -> [0, 2, 1].
     let x = ctx()
         .from_ndarray(&ndarray::arr1(&[1.0, 2.0, 1.0]).into_dyn(), 2)

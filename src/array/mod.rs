@@ -31,6 +31,16 @@
 //! [`Overflow`](ErrorKind::Overflow) error, and a grid of more than
 //! [`grid::MAX_BLOCKS`] blocks is [`TooLarge`](ErrorKind::TooLarge).
 //!
+//! Beyond elementwise work, views and reductions: sorting along a chunked axis (`sort`,
+//! `argsort`: per-block sorted runs, an exact rank split and a merge; `topk`, `searchsorted`,
+//! exact `quantile`), counting (`histogram`, `bincount`, `unique`), windows (`coarsen`,
+//! `diff`, `map_overlap`), selection (`choose`, `vindex`) and matrix creation (`eye`, `diag`,
+//! `tril`, `triu`). Every array has known chunk lengths: the two operations whose length
+//! depends on the data compute that much first, on the executor they are given —
+//! [`Array::unique`] computes its tally and returns arrays made from it (the inverse stays
+//! lazy), [`Array::bincount`] computes the minimum and maximum and returns a lazy array of
+//! the resulting length.
+//!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function

@@ -106,7 +106,7 @@ pub(crate) trait Num: Copy + PartialOrd {
     fn abs(self) -> Self;
     /// Whether this is NaN (never, for integers).
     fn nan(self) -> bool;
-    /// -1, 0 or 1 by the sign (NaN and signed zeros stay as they are).
+    /// -1, 0 or 1 by the sign (NaN stays NaN; both zeros give 0, as NumPy's `sign`).
     fn sign(self) -> Self;
     /// Rounded half to even at `decimals` decimal places, as NumPy's `round`.
     fn round_to(self, decimals: i32) -> Self;
@@ -195,7 +195,7 @@ macro_rules! float_num {
             #[inline(always)] fn nan(self) -> bool { self.is_nan() }
             #[inline(always)]
             fn sign(self) -> Self {
-                if self > 0.0 { 1.0 } else if self < 0.0 { -1.0 } else { self }
+                if self > 0.0 { 1.0 } else if self < 0.0 { -1.0 } else if self == 0.0 { 0.0 } else { self }
             }
             /// NumPy's two steps: scale by a power of ten, round half to even, scale back.
             fn round_to(self, decimals: i32) -> Self {

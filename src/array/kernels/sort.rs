@@ -135,13 +135,16 @@ fn sort_run_typed<T: SortKey>(a: &ArrayD<T>, axis: usize, first: usize, arg: boo
     let (data, c) = lanes_of(a, axis);
     let mut keys = Vec::with_capacity(data.len());
     let mut perm: Vec<usize> = Vec::with_capacity(data.len());
+    // (key, position) pairs are distinct, so an unstable sort of them is the stable order,
+    // and sorting them in place reads memory in order (no indirection through a permutation).
+    let mut pairs: Vec<(u64, usize)> = Vec::with_capacity(c);
     for lane in data.chunks(c.max(1)) {
-        let ks: Vec<u64> = lane.iter().map(|x| x.key()).collect();
         let base = perm.len();
-        let mut p: Vec<usize> = (0..lane.len()).collect();
-        p.sort_by_key(|&i| ks[i]);
-        keys.extend(p.iter().map(|&i| ks[i]));
-        perm.extend(p.iter().map(|&i| base + i));
+        pairs.clear();
+        pairs.extend(lane.iter().enumerate().map(|(i, x)| (x.key(), i)));
+        pairs.sort_unstable();
+        keys.extend(pairs.iter().map(|p| p.0));
+        perm.extend(pairs.iter().map(|p| base + p.1));
     }
     let lanes = data.len() / c.max(1);
     let vals = if arg {

@@ -9,7 +9,7 @@
 //! Blocks are handled as "lanes": the sorted axis moved last and the block made contiguous,
 //! so lane `l` of a block with axis length `c` is `data[l * c..(l + 1) * c]`.
 
-use crate::array::dtype::{BlockData, Element, with_block};
+use crate::array::dtype::{BlockData, DType, Element, with_block, with_dtype};
 use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
 use ndarray::{ArrayD, IxDyn};
@@ -323,8 +323,8 @@ pub(crate) fn keys_of(b: &BlockData) -> Vec<u64> {
 }
 
 /// Elements of `dtype` from keys.
-pub(crate) fn values_of(keys: &[u64], dtype: crate::array::DType) -> BlockData {
-    crate::array::dtype::with_dtype!(dtype, T => T::wrap(
+pub(crate) fn values_of(keys: &[u64], dtype: DType) -> BlockData {
+    with_dtype!(dtype, T => T::wrap(
         ArrayD::from_shape_vec(IxDyn(&[keys.len()]), keys.iter().map(|&k| T::from_key(k)).collect())
             .expect("1-d")
     ))

@@ -29,16 +29,20 @@ from common import UNSUPPORTED, shape_tasks  # noqa: E402
 
 PY = sys.executable
 SHAPES = ("independent", "chain", "tree", "wavefront", "random_dag")
-ARRAY_CASES = "abcdefg"
+ARRAY_CASES = ("a", "b", "c", "d", "e", "f", "g", "sort", "unique", "histogram")
+# Cases an engine cannot express (a 12.8 GB array for NumPy; a full sort for dask.array).
+ARRAY_NOT_RUN = {"numpy": ("g",), "dask-array": ("sort",)}
 # NumPy runs without these (they may be set on this machine and slow OpenBLAS down).
 NUMPY_ENV_UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 SIZES = {
     "quick": dict(runs=3, shapes={"dask": 10_000, "native": 10_000},
-                  arrays=dict(a=2000, b=4000, c=2000, d=1024, e=2000, f=2000, g=8000),
+                  arrays=dict(a=2000, b=4000, c=2000, d=1024, e=2000, f=2000, g=8000,
+                              sort=2_000_000, unique=2_000_000, histogram=4_000_000),
                   corpus=20_000_000, stream_n=16_000_000, dgemm_n=2048, timeout=240),
     "full": dict(runs=5, shapes={"dask": 100_000, "native": 1_000_000},
-                 arrays=dict(a=10000, b=20000, c=10000, d=4096, e=10000, f=10000, g=40000),
+                 arrays=dict(a=10000, b=20000, c=10000, d=4096, e=10000, f=10000, g=40000,
+                             sort=100_000_000, unique=100_000_000, histogram=200_000_000),
                  corpus=200_000_000, stream_n=1 << 25, dgemm_n=4096, timeout=900),
 }
 
@@ -132,11 +136,10 @@ def plan_cases(cfg, threads, blockwork, corpus_dir, groups):
             n = cfg["arrays"][c]
             w = f"array_{c}"
             engines = {"blockwork": blockwork_argv(blockwork, w, n, threads)}
-            if c != "g":  # 12.8 GB logical: NumPy cannot
-                engines["numpy"] = [PY, tool("py", "arrays.py"), "--engine", "numpy", "--case", c,
-                                    "--n", str(n), "--threads", t]
-            engines["dask-array"] = [PY, tool("py", "arrays.py"), "--engine", "dask", "--case", c,
-                                     "--n", str(n), "--threads", t]
+            for engine, arg in (("numpy", "numpy"), ("dask-array", "dask")):
+                if c not in ARRAY_NOT_RUN[engine]:
+                    engines[engine] = [PY, tool("py", "arrays.py"), "--engine", arg, "--case", c,
+                                       "--n", str(n), "--threads", t]
             cases.append(Case("arrays", w, n, engines, unset_env={"numpy": NUMPY_ENV_UNSET}))
 
     if "wordcount" in groups:
@@ -412,7 +415,7 @@ def ratio_text(bw, other):
 
 def array_bound(series, bounds, threads):
     """Seconds the hardware bound allows for this array case (None if unknown), and its name."""
-    n, c = series.case.n, series.case.workload[-1]
+    n, c = series.case.n, series.case.workload.removeprefix("array_")
     triad = bounds["stream"].get(threads)
     moved = {"a": 3 * 8 * n * n, "c": 8 * n * n, "e": 8 * n * n / 2, "f": 8 * n * n}
     if c in moved and triad:
@@ -420,7 +423,7 @@ def array_bound(series, bounds, threads):
     if c == "d" and bounds["dgemm"].get(threads):
         peak = bounds["dgemm"][threads]
         return 2 * n ** 3 / (peak * 1e9), f"DGEMM peak {peak:.0f} GFLOP/s"
-    if c in "bg" and bounds["rng_fill"]:
+    if c in ("b", "g") and bounds["rng_fill"]:
         rate = bounds["rng_fill"] * threads
         return 8 * n * n / (rate * 1e9), f"RNG fill {rate:.1f} GB/s (reference)"
     return None, ""

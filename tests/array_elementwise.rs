@@ -33,11 +33,32 @@ fn unary_ref(op: UnOp, x: f64) -> f64 {
         Floor => x.floor(),
         Ceil => x.ceil(),
         Trunc => x.trunc(),
-        Not | IsNan | IsInf => unreachable!(),
+        Log10 => x.log10(),
+        Log2 => x.log2(),
+        Sign => {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else if x == 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
+        Round(d) => {
+            let f = 10f64.powi(d.abs());
+            if d >= 0 {
+                (x * f).round_ties_even() / f
+            } else {
+                (x / f).round_ties_even() * f
+            }
+        }
+        Not | IsNan | IsInf | IsFinite => unreachable!(),
     }
 }
 
-const FLOAT_UNARY: [UnOp; 19] = [
+const FLOAT_UNARY: [UnOp; 25] = [
     UnOp::Neg,
     UnOp::Abs,
     UnOp::Exp,
@@ -57,6 +78,12 @@ const FLOAT_UNARY: [UnOp; 19] = [
     UnOp::Floor,
     UnOp::Ceil,
     UnOp::Trunc,
+    UnOp::Log10,
+    UnOp::Log2,
+    UnOp::Sign,
+    UnOp::Round(0),
+    UnOp::Round(2),
+    UnOp::Round(-1),
 ];
 
 #[test]

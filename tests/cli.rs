@@ -486,6 +486,77 @@ fn bench_array_workloads() {
     }
 }
 
+/// The 1-d cases at small sizes: the chunking, and `value` against the same inputs computed
+/// here and sorted, deduplicated or binned with std.
+#[test]
+fn bench_flat_array_workloads() {
+    use blockwork::array::ArrayContext;
+    use blockwork::array::bench::{HISTOGRAM_BINS, RANDOM_SEED, SEED, UNIQUE_DISTINCT, Workload};
+    let seq = Sequential::new();
+    let ctx = ArrayContext::new();
+    let weighted =
+        |v: &[f64]| -> f64 { v.iter().enumerate().map(|(i, x)| x * (i + 1) as f64).sum() };
+    for (w, n) in [
+        ("array_sort", 5000),
+        ("array_unique", 3000),
+        ("array_histogram", 4000),
+    ] {
+        let r = bench_record(w, &["--n", &n.to_string()]);
+        let chunk = Workload::chunk(w, n);
+        assert_eq!(r["chunk"].as_u64(), Some((n / 100) as u64), "{r}");
+        let want = match w {
+            "array_sort" => {
+                let x = ctx
+                    .random(&[n], chunk, SEED)
+                    .unwrap()
+                    .compute::<f64>(&seq)
+                    .unwrap();
+                let mut v: Vec<f64> = x.iter().copied().collect();
+                v.sort_by(f64::total_cmp);
+                weighted(&v)
+            }
+            "array_unique" => {
+                let x = ctx
+                    .random_integers(&[n], chunk, SEED, 0, UNIQUE_DISTINCT)
+                    .unwrap();
+                let set: std::collections::BTreeSet<i64> =
+                    x.compute::<i64>(&seq).unwrap().iter().copied().collect();
+                weighted(&set.iter().map(|&v| v as f64).collect::<Vec<_>>())
+            }
+            _ => {
+                let x = ctx
+                    .random(&[n], chunk, RANDOM_SEED)
+                    .unwrap()
+                    .compute::<f64>(&seq)
+                    .unwrap();
+                // NumPy's linspace(0, 1, bins + 1): i * step, the last exactly 1.
+                let step = 1.0 / HISTOGRAM_BINS as f64;
+                let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
+                    .map(|i| {
+                        if i == HISTOGRAM_BINS {
+                            1.0
+                        } else {
+                            i as f64 * step
+                        }
+                    })
+                    .collect();
+                let mut c = vec![0.0; HISTOGRAM_BINS];
+                for &v in &x {
+                    let b = edges.partition_point(|&e| e <= v).clamp(1, HISTOGRAM_BINS) - 1;
+                    c[b] += 1.0;
+                }
+                assert_eq!(c.iter().sum::<f64>(), n as f64);
+                weighted(&c)
+            }
+        };
+        let got = r["value"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{w}: {got} != {want}"
+        );
+    }
+}
+
 #[test]
 fn bench_array_rejects_bad_sides() {
     for (w, n) in [

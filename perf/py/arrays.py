@@ -1,9 +1,17 @@
-"""Array cases a-g of perf/BENCHMARKS.md §2 with NumPy and dask.array (float64).
+"""Array cases a-g of perf/BENCHMARKS.md §2, and the 1-d cases sort, unique and histogram,
+with NumPy and dask.array.
 
-Inputs of a, c, d, e, f are built before timing; each case runs once untimed, then once timed
-in the same process (warm). Chunks are n/10 per axis (d: n/4). One measurement per invocation.
+Cases a-g: float64, n the side of the square array, chunks n/10 per axis (d: n/4). The 1-d
+cases: n elements in chunks of n/100 (FLAT_BLOCKS); sort: uniform float64, persisted before
+timing (NumPy only: dask.array has no sort along a chunked axis); unique: int64 drawn from
+0..10000, persisted before timing, distinct values returned; histogram: n uniform values
+generated inside the timed run, 100 bins over [0, 1].
+
+Inputs are built before timing; each case runs once untimed, then once timed in the same
+process (warm). One measurement per invocation.
 
     python arrays.py --engine dask --case a --n 10000 --threads 2
+    python arrays.py --engine numpy --case sort --n 1e8
 """
 
 import argparse
@@ -13,8 +21,13 @@ import numpy as np
 
 from common import emit, int_arg, unsupported
 
-CASES = "abcdefg"
+CASES = ("a", "b", "c", "d", "e", "f", "g", "sort", "unique", "histogram")
+FLAT_CASES = ("sort", "unique", "histogram")
 SEED = 1
+# The 1-d cases: blocks per array, the integers' range, histogram bins.
+FLAT_BLOCKS = 100
+UNIQUE_DISTINCT = 10_000
+HISTOGRAM_BINS = 100
 
 
 def blas_info():
@@ -32,6 +45,15 @@ def blas_info():
 
 def numpy_case(case, n):
     rng = np.random.default_rng(SEED)
+    if case == "sort":
+        x = rng.random(n)
+        return lambda: np.sort(x)
+    if case == "unique":
+        x = rng.integers(0, UNIQUE_DISTINCT, n, dtype=np.int64)
+        return lambda: np.unique(x)
+    if case == "histogram":
+        return lambda: np.histogram(np.random.default_rng(SEED).random(n), bins=HISTOGRAM_BINS,
+                                    range=(0.0, 1.0))[0]
     if case == "b":
         return lambda: np.random.default_rng(SEED).random((n, n)).sum()
     if case == "g":
@@ -56,7 +78,17 @@ def dask_case(case, n):
     import dask.array as da
 
     chunk = n // 4 if case == "d" else max(1, n // 10)
+    if case in FLAT_CASES:
+        chunk = max(1, n // FLAT_BLOCKS)
     rng = da.random.default_rng(SEED)
+    if case == "sort":
+        return None  # no sort along a chunked axis in dask.array
+    if case == "unique":
+        x = rng.integers(0, UNIQUE_DISTINCT, n, chunks=chunk, dtype=np.int64).persist()
+        return lambda: da.unique(x).compute()
+    if case == "histogram":
+        return lambda: da.histogram(da.random.default_rng(SEED).random(n, chunks=chunk),
+                                    bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0].compute()
     if case == "b":
         return lambda: da.random.default_rng(SEED).random((n, n), chunks=chunk).sum().compute()
     if case == "g":
@@ -80,8 +112,10 @@ def dask_case(case, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", choices=("numpy", "dask"), required=True)
-    ap.add_argument("--case", required=True, help="a..g (or array_a..array_g)")
-    ap.add_argument("--n", type=int_arg, required=True, help="side of the square array")
+    ap.add_argument("--case", required=True,
+                    help="a..g, sort, unique, histogram (or with the array_ prefix)")
+    ap.add_argument("--n", type=int_arg, required=True,
+                    help="side of the square array (the 1-d cases: element count)")
     ap.add_argument("--threads", type=int, default=2, help="dask workers (NumPy: BLAS default)")
     args = ap.parse_args()
     case = args.case.removeprefix("array_")

@@ -1,8 +1,13 @@
 //! The array workloads of the benchmarks (perf/BENCHMARKS.md §2), shared by `blockwork bench` and
 //! the `array_bench` example.
 //!
-//! float64, `n` the side of the square arrays, chunks `n / 10` per axis (`d`: `n / 4`), as the
-//! cross-engine harness runs them on every engine. [`Workload::prepare`] builds the inputs
+//! `array_a` .. `array_g`: float64, `n` the side of the square arrays, chunks `n / 10` per
+//! axis (`d`: `n / 4`), as the cross-engine harness runs them on every engine. The 1-d cases
+//! ([`is_flat`](Workload::is_flat)) take `n` as the element count, in chunks of
+//! [`FLAT_BLOCKS`]-th of it: `array_sort` sorts `n` uniform float64 values (persisted before
+//! timing), `array_unique` finds the distinct values of `n` int64 values drawn from
+//! [`UNIQUE_DISTINCT`] (persisted before timing), `array_histogram` counts `n` uniform values,
+//! generated inside the timed run, into [`HISTOGRAM_BINS`] bins over `[0, 1]`. [`Workload::prepare`] builds the inputs
 //! (persisted, so they are not part of the timing); [`Workload::run`] is the timed part;
 //! [`Workload::value`] reduces what a run produced to one number, for checking (untimed).
 //!
@@ -19,10 +24,25 @@
 use super::{Array, ArrayContext, Idx};
 use crate::{Error, ErrorKind, Executor, Result};
 
-/// The workload names, `array_a` .. `array_g`.
-pub const WORKLOADS: [&str; 7] = [
-    "array_a", "array_b", "array_c", "array_d", "array_e", "array_f", "array_g",
+/// The workload names: `array_a` .. `array_g`, then the 1-d cases.
+pub const WORKLOADS: [&str; 10] = [
+    "array_a",
+    "array_b",
+    "array_c",
+    "array_d",
+    "array_e",
+    "array_f",
+    "array_g",
+    "array_sort",
+    "array_unique",
+    "array_histogram",
 ];
+/// The 1-d cases are cut into this many blocks (fewer when `n` is smaller).
+pub const FLAT_BLOCKS: usize = 100;
+/// `array_unique` draws its integers from `0..UNIQUE_DISTINCT`.
+pub const UNIQUE_DISTINCT: i64 = 10_000;
+/// `array_histogram`'s bin count.
+pub const HISTOGRAM_BINS: usize = 100;
 /// Seed of the first input array (`x`); the second (`y`) uses `SEED + 1`.
 pub const SEED: u64 = 1;
 /// Seed of the array generated inside the timed run of `b` and `g`.
@@ -32,9 +52,9 @@ pub const E_MARGIN: usize = 100;
 
 /// What one run produced.
 pub enum Output {
-    /// A materialised (persisted) array: cases `a` and `d`.
+    /// A materialised (persisted) array: cases `a`, `d` and `sort`.
     Array(Array),
-    /// A computed vector: case `c`.
+    /// A computed vector: cases `c`, `unique` and `histogram`.
     Vector(Vec<f64>),
     /// A scalar reduction: cases `b`, `e`, `f`, `g`.
     Scalar(f64),
@@ -42,7 +62,7 @@ pub enum Output {
 
 /// One array case with its inputs built.
 pub struct Workload {
-    case: char,
+    case: &'static str,
     n: usize,
     chunk: usize,
     ctx: ArrayContext,
@@ -55,9 +75,20 @@ impl Workload {
         WORKLOADS.contains(&name)
     }
 
-    /// The chunk side of case `name` at side `n`: `n / 10` (`array_d`: `n / 4`), at least 1.
+    /// Whether case `name` is 1-d, with `n` its element count (not a side).
+    pub fn is_flat(name: &str) -> bool {
+        WORKLOADS[7..].contains(&name)
+    }
+
+    /// The chunk side of case `name` at `n`: `n / 10` (`array_d`: `n / 4`; the 1-d cases:
+    /// `n / FLAT_BLOCKS`), at least 1.
     pub fn chunk(name: &str, n: usize) -> usize {
-        (if name == "array_d" { n / 4 } else { n / 10 }).max(1)
+        let parts = match name {
+            "array_d" => 4,
+            _ if Self::is_flat(name) => FLAT_BLOCKS,
+            _ => 10,
+        };
+        (n / parts).max(1)
     }
 
     /// Builds (and persists on `exec`) the inputs of case `name` (`array_a` .. `array_g`) at
@@ -77,8 +108,12 @@ impl Workload {
                 ),
             ));
         }
-        let case = name.chars().last().expect("a known name");
-        let min = if case == 'e' { 2 * E_MARGIN + 1 } else { 1 };
+        let case = WORKLOADS
+            .iter()
+            .find(|w| **w == name)
+            .and_then(|w| w.strip_prefix("array_"))
+            .expect("a known name");
+        let min = if case == "e" { 2 * E_MARGIN + 1 } else { 1 };
         if n < min {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -88,8 +123,13 @@ impl Workload {
         let chunk = Self::chunk(name, n);
         let input = |seed| ctx.random(&[n, n], chunk, seed)?.persist(exec);
         let inputs = match case {
-            'a' | 'd' => vec![input(SEED)?, input(SEED + 1)?],
-            'c' | 'e' | 'f' => vec![input(SEED)?],
+            "a" | "d" => vec![input(SEED)?, input(SEED + 1)?],
+            "c" | "e" | "f" => vec![input(SEED)?],
+            "sort" => vec![ctx.random(&[n], chunk, SEED)?.persist(exec)?],
+            "unique" => vec![
+                ctx.random_integers(&[n], chunk, SEED, 0, UNIQUE_DISTINCT)?
+                    .persist(exec)?,
+            ],
             _ => Vec::new(),
         };
         Ok(Workload {
@@ -111,23 +151,23 @@ impl Workload {
         let n = self.n;
         let input = |i: usize| -> &Array { &self.inputs[i] };
         Ok(match self.case {
-            'a' => Output::Array(input(0).add(1.0)?.mul(2.0)?.sub(input(1))?.persist(exec)?),
-            'b' | 'g' => {
+            "a" => Output::Array(input(0).add(1.0)?.mul(2.0)?.sub(input(1))?.persist(exec)?),
+            "b" | "g" => {
                 let r = self.ctx.random(&[n, n], self.chunk, RANDOM_SEED)?;
-                let r = if self.case == 'b' {
+                let r = if self.case == "b" {
                     r.sum(None)?
                 } else {
                     r.mean(None)?
                 };
                 Output::Scalar(r.compute_scalar(exec)?.as_f64())
             }
-            'c' => {
+            "c" => {
                 let x = input(0);
                 let s = x.add(x.t())?.sum(Some(0))?.compute::<f64>(exec)?;
                 Output::Vector(s.iter().copied().collect())
             }
-            'd' => Output::Array(input(0).matmul(input(1))?.persist(exec)?),
-            'e' => {
+            "d" => Output::Array(input(0).matmul(input(1))?.persist(exec)?),
+            "e" => {
                 let margin = E_MARGIN as isize;
                 let v = input(0).index(&[
                     Idx::slice(None, None, 2),
@@ -135,7 +175,19 @@ impl Workload {
                 ])?;
                 Output::Scalar(v.mean(None)?.compute_scalar(exec)?.as_f64())
             }
-            'f' => Output::Scalar(input(0).std(None, 0)?.compute_scalar(exec)?.as_f64()),
+            "f" => Output::Scalar(input(0).std(None, 0)?.compute_scalar(exec)?.as_f64()),
+            "sort" => Output::Array(input(0).sort(0)?.persist(exec)?),
+            "unique" => {
+                let u = input(0).unique(exec, true, false)?.values;
+                let v = u.compute::<i64>(exec)?;
+                Output::Vector(v.iter().map(|&x| x as f64).collect())
+            }
+            "histogram" => {
+                let r = self.ctx.random(&[n], self.chunk, RANDOM_SEED)?;
+                let h = r.histogram(HISTOGRAM_BINS, Some((0.0, 1.0)), None, false)?;
+                let c = h.counts.compute::<i64>(exec)?;
+                Output::Vector(c.iter().map(|&x| x as f64).collect())
+            }
             _ => unreachable!("prepare accepts only the known cases"),
         })
     }
@@ -143,7 +195,9 @@ impl Workload {
     /// One number summarising a run's output, computed without materialising anything of
     /// the size of the result: for a result matrix `z` (`a`, `d`), the sum of
     /// `z[i, j] * ((i + 1) + 2 (j + 1))` (so a transposed or permuted result shows); for the
-    /// vector `v` of `c`, the sum of `v[j] * (j + 1)`; the scalar itself otherwise.
+    /// sorted vector `z` of `sort`, the sum of `z[i] * (i + 1)`; for a computed vector `v`
+    /// (`c`, the distinct values of `unique`, the counts of `histogram`), the sum of
+    /// `v[j] * (j + 1)`; the scalar itself otherwise.
     pub fn value(&self, out: &Output, exec: &impl Executor) -> Result<f64> {
         let weighted = |v: &[f64], w: f64| -> f64 {
             v.iter()
@@ -152,6 +206,11 @@ impl Workload {
                 .sum()
         };
         Ok(match out {
+            Output::Array(z) if z.ndim() == 1 => {
+                let n = z.shape()[0];
+                let w = self.ctx.arange(1.0, n as f64 + 1.0, 1.0, z.chunks())?;
+                z.mul(&w)?.sum(None)?.compute_f64(exec)?
+            }
             Output::Array(z) => {
                 let rows = z.sum(Some(1))?.compute::<f64>(exec)?;
                 let cols = z.sum(Some(0))?.compute::<f64>(exec)?;

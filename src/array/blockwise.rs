@@ -22,6 +22,8 @@ pub enum Boundary {
     Periodic,
     /// The array mirrored at its edge, edge element included (`symmetric` in NumPy's pad).
     Reflect,
+    /// The edge element repeated (`edge` in NumPy's pad, `nearest` in dask).
+    Nearest,
 }
 
 /// What tells one user function from another in its output's keys.
@@ -153,7 +155,8 @@ impl Array {
     }
 
     /// Applies `f` to each block extended by `depth[k]` elements on both sides of axis `k`
-    /// (taken from the neighbouring blocks, or from `boundary` at the array's edges), then
+    /// (taken from the neighbouring blocks, or from `boundary` at the array's edges: a
+    /// constant, the wrapped-around array, its mirror image or its edge element repeated), then
     /// trims the halo from the result. `f` must return a block of the extended shape.
     /// `name` labels the function; every call gets keys of its own (see
     /// [`map_overlap_with_token`](Self::map_overlap_with_token) for shared keys).
@@ -364,6 +367,7 @@ fn axis_halo(c: &Chunks, k: usize, b: usize, d: usize, boundary: Boundary) -> Ax
             Boundary::Periodic => Some(p.rem_euclid(len) as usize),
             Boundary::Reflect if p < 0 => Some((-p - 1) as usize),
             Boundary::Reflect => Some((2 * len - p - 1) as usize),
+            Boundary::Nearest => Some(p.clamp(0, len - 1) as usize),
             _ => None,
         })
         .collect();

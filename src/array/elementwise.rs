@@ -461,6 +461,14 @@ macro_rules! un_ops {
             isnan => IsNan,
             /// Whether each element is infinite (false for integers).
             isinf => IsInf,
+            /// Whether each element is neither NaN nor infinite (true for integers).
+            isfinite => IsFinite,
+            /// Base-10 logarithm.
+            log10 => Log10,
+            /// Base-2 logarithm.
+            log2 => Log2,
+            /// -1, 0 or 1 by the sign of each element (NaN stays NaN; bools count as integers).
+            sign => Sign,
         }
     };
 }
@@ -469,6 +477,26 @@ pub(crate) use un_ops;
 impl Array {
     bin_ops!(bin_methods);
     un_ops!(un_methods);
+
+    /// Each element rounded half to even at `decimals` decimal places, as NumPy's `round`
+    /// (`decimals` may be negative: `-1` rounds to tens). Floats are scaled by a power of
+    /// ten, rounded and scaled back, so results carry that scaling's rounding, as in NumPy;
+    /// integers change only at negative decimals; bools round as integers.
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.from_ndarray(&ndarray::arr1(&[0.5, 1.5, 2.5, -2.5, 1.26]).into_dyn(), 2)?;
+    /// let got = x.round(0)?.compute::<f64>(&blockwork::Sequential::new())?;
+    /// assert_eq!(got.as_slice().unwrap(), &[0.0, 2.0, 2.0, -2.0, 1.0]);
+    /// let i = ctx.from_ndarray(&ndarray::arr1(&[15i64, 25, -15]).into_dyn(), 2)?;
+    /// let got = i.round(-1)?.compute::<i64>(&blockwork::Sequential::new())?;
+    /// assert_eq!(got.as_slice().unwrap(), &[20, 20, -20]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn round(&self, decimals: i32) -> Result<Array> {
+        unary(UnOp::Round(decimals), self)
+    }
 
     /// Limits values to `[lo, hi]` (`minimum(maximum(self, lo), hi)`).
     pub fn clip(&self, lo: impl Into<Operand>, hi: impl Into<Operand>) -> Result<Array> {

@@ -41,6 +41,12 @@ pub enum UnOp {
     Trunc,
     IsNan,
     IsInf,
+    IsFinite,
+    Log10,
+    Log2,
+    Sign,
+    /// Round half to even at this many decimals (negative: tens, hundreds, ...).
+    Round(i32),
 }
 
 /// Elementwise functions of two arguments.
@@ -74,12 +80,17 @@ impl UnOp {
     pub(crate) fn types(self, t: DType) -> (DType, DType) {
         use UnOp::*;
         match self {
-            Neg | Abs => {
+            Neg | Abs | Sign => {
                 let t = if t == DType::Bool { DType::I64 } else { t };
                 (t, t)
             }
             Not => (DType::Bool, DType::Bool),
-            IsNan | IsInf => (t.float(), DType::Bool),
+            IsNan | IsInf | IsFinite => (t.float(), DType::Bool),
+            // Integers round to integers (only negative decimals change them).
+            Round(_) => {
+                let t = if t == DType::Bool { DType::I64 } else { t };
+                (t, t)
+            }
             _ => (t.float(), t.float()),
         }
     }

@@ -52,6 +52,16 @@
 //! Operands whose lengths may differ (another mask's result, an array of more than one
 //! element) are [`UnknownChunks`](ErrorKind::UnknownChunks) errors.
 //!
+//! Beyond elementwise work, views and reductions: sorting along a chunked axis (`sort`,
+//! `argsort`: per-block sorted runs, an exact rank split and a merge; `topk`, `searchsorted`,
+//! exact `quantile`), counting (`histogram`, `bincount`, `unique`), windows (`coarsen`,
+//! `diff`, `map_overlap`), selection (`choose`, `vindex`) and matrix creation (`eye`, `diag`,
+//! `tril`, `triu`). Every array has known chunk lengths: the two operations whose length
+//! depends on the data compute that much first, on the executor they are given —
+//! [`Array::unique`] computes its tally and returns arrays made from it (the inverse stays
+//! lazy), [`Array::bincount`] computes the minimum and maximum and returns a lazy array of
+//! the resulting length.
+//!
 //! Names are deterministic: the same expression on the same inputs gives the same keys. User
 //! functions are the exception: each [`Array::map_blocks`], [`Array::map_overlap`] or
 //! [`ArrayContext::fromfunction`] call gets keys of its own, unless the caller passes a token that names the function
@@ -90,6 +100,7 @@ mod arith;
 #[cfg(feature = "workloads")]
 pub mod bench;
 mod blockwise;
+mod coarsen;
 mod creation;
 mod dtype;
 mod elementwise;
@@ -103,15 +114,20 @@ mod interop;
 mod kernels;
 pub mod linalg;
 mod masks;
+mod matrix;
 mod npy;
 mod pool;
+mod quantile;
 mod reduce;
 mod scan;
 mod shape;
 mod slicing;
+mod sort;
+mod stats;
 mod views;
 #[cfg(feature = "zarr")]
 mod zarr;
+mod vindex;
 
 pub use crate::compute::TypedArray;
 /// The index macro of [`Array::slice`] (also at the crate root).
@@ -135,6 +151,8 @@ pub use masks::{Filtered, FilteredOperand};
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};
+pub use sort::{Side, Unique};
+pub use stats::{Bins, Histogram};
 pub use views::Idx;
 #[cfg(feature = "zarr")]
 pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};

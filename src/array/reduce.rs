@@ -54,6 +54,16 @@ pub enum ReduceOp {
     NanMin,
     /// Maximum ignoring NaN.
     NanMax,
+    /// Product ignoring NaN (NaN counts as 1).
+    NanProd,
+    /// Variance ignoring NaN, with `ddof`: NaN where no more than `ddof` values are left.
+    NanVar(usize),
+    /// Standard deviation ignoring NaN, with `ddof`.
+    NanStd(usize),
+    /// Index of the first minimum ignoring NaN (a slice of only NaN is an error).
+    NanArgMin,
+    /// Index of the first maximum ignoring NaN (a slice of only NaN is an error).
+    NanArgMax,
 }
 
 impl ReduceOp {
@@ -63,6 +73,10 @@ impl ReduceOp {
             Sum => (Kind::Sum, false),
             NanSum => (Kind::Sum, true),
             Prod => (Kind::Prod, false),
+            NanProd => (Kind::Prod, true),
+            NanVar(_) | NanStd(_) => (Kind::Var, true),
+            NanArgMin => (Kind::ArgMin, true),
+            NanArgMax => (Kind::ArgMax, true),
             Min | All => (Kind::Min, false),
             NanMin => (Kind::Min, true),
             Max | Any => (Kind::Max, false),
@@ -84,7 +98,7 @@ impl ReduceOp {
     pub fn out_dtype(self, t: DType) -> DType {
         use ReduceOp::*;
         match self {
-            Sum | Prod | NanSum => {
+            Sum | Prod | NanSum | NanProd => {
                 if t.is_float() {
                     t
                 } else {
@@ -92,9 +106,9 @@ impl ReduceOp {
                 }
             }
             Min | Max | NanMin | NanMax => t,
-            Mean | NanMean | Var(_) | Std(_) => t.float(),
+            Mean | NanMean | Var(_) | Std(_) | NanVar(_) | NanStd(_) => t.float(),
             Any | All => DType::Bool,
-            ArgMin | ArgMax => DType::I64,
+            ArgMin | ArgMax | NanArgMin | NanArgMax => DType::I64,
         }
     }
 }
@@ -264,6 +278,43 @@ impl Array {
         nanmin => ReduceOp::NanMin,
         /// Maximum ignoring NaN.
         nanmax => ReduceOp::NanMax,
+        /// Product ignoring NaN (NaN counts as 1; integers as [`Array::prod`]).
+        nanprod => ReduceOp::NanProd,
+        /// Index of the first minimum ignoring NaN. A slice of only NaN is an
+        /// [`InvalidArgument`](ErrorKind::InvalidArgument) error when computed (the
+        /// [`task_cause`](crate::Error::task_cause) of a [`TaskFailed`](ErrorKind::TaskFailed)
+        /// error), as NumPy's `ValueError`.
+        nanargmin => ReduceOp::NanArgMin,
+        /// Index of the first maximum ignoring NaN (a slice of only NaN is an error, as in
+        /// [`Array::nanargmin`]).
+        nanargmax => ReduceOp::NanArgMax,
+    }
+
+    /// Variance ignoring NaN, with `ddof` (divisor: the number of non-NaN values less
+    /// `ddof`); NaN where no more than `ddof` values are left, as NumPy's `nanvar`.
+    ///
+    /// Errors: as [`Array::var`] (a `ddof` over the number of reduced elements, NaN or
+    /// not, is [`InvalidArgument`](ErrorKind::InvalidArgument)).
+    ///
+    /// ```
+    /// use blockwork::array::ArrayContext;
+    /// let ctx = ArrayContext::new();
+    /// let x = ctx.from_ndarray(&ndarray::arr1(&[1.0, f64::NAN, 3.0]).into_dyn(), 2)?;
+    /// let seq = blockwork::Sequential::new();
+    /// assert_eq!(x.nanvar(None, 0)?.compute_f64(&seq)?, 1.0);
+    /// assert_eq!(x.nanstd(None, 1)?.compute_f64(&seq)?, 2f64.sqrt());
+    /// assert_eq!(x.nanprod(None)?.compute_f64(&seq)?, 3.0);
+    /// assert_eq!(x.nanargmax(None)?.compute_item::<i64>(&seq)?, 2);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn nanvar(&self, how: impl Into<Reduction>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::NanVar(ddof), &how.into())
+    }
+
+    /// Standard deviation ignoring NaN: the square root of [`Array::nanvar`], with its
+    /// errors.
+    pub fn nanstd(&self, how: impl Into<Reduction>, ddof: usize) -> Result<Array> {
+        self.reduce(ReduceOp::NanStd(ddof), &how.into())
     }
 
     /// Variance with `ddof` delta degrees of freedom (divisor `n - ddof`), over the axes of
@@ -394,7 +445,7 @@ impl Array {
 /// The errors of reducing `count` elements with `op`: a `ddof` over the count, and min,
 /// max and the arg reductions of nothing (mean, var and std of nothing are NaN, as in NumPy).
 fn count_errors(op: ReduceOp, count: usize) -> Result<(), TaskError> {
-    if let ReduceOp::Var(d) | ReduceOp::Std(d) = op
+    if let ReduceOp::Var(d) | ReduceOp::Std(d) | ReduceOp::NanVar(d) | ReduceOp::NanStd(d) = op
         && d > count
     {
         return Err(TaskError::with_kind(
@@ -663,12 +714,21 @@ fn finalize(
         (ReduceOp::Mean | ReduceOp::NanMean, [AccVec::F(s), AccVec::F(c)]) => {
             AccVec::F(s.iter().zip(c).map(|(s, c)| s / c).collect())
         }
-        (ReduceOp::Var(d) | ReduceOp::Std(d), [AccVec::F(n), _, AccVec::F(m2)]) => AccVec::F(
+        (
+            ReduceOp::Var(d) | ReduceOp::Std(d) | ReduceOp::NanVar(d) | ReduceOp::NanStd(d),
+            [AccVec::F(n), _, AccVec::F(m2)],
+        ) => AccVec::F(
             n.iter()
                 .zip(m2)
                 .map(|(&n, &m2)| {
-                    let v = m2 / (n - d as f64).max(0.0);
-                    if matches!(spec.op, ReduceOp::Std(_)) {
+                    let dof = n - d as f64;
+                    // NumPy's nanvar: NaN where no degrees of freedom are left.
+                    let v = if spec.skip && dof <= 0.0 {
+                        f64::NAN
+                    } else {
+                        m2 / dof.max(0.0)
+                    };
+                    if matches!(spec.op, ReduceOp::Std(_) | ReduceOp::NanStd(_)) {
                         v.sqrt()
                     } else {
                         v
@@ -676,7 +736,18 @@ fn finalize(
                 })
                 .collect(),
         ),
-        (ReduceOp::ArgMin | ReduceOp::ArgMax, [_, idx]) => idx.clone(),
+        (ReduceOp::NanArgMin | ReduceOp::NanArgMax, [AccVec::F(v), _])
+            if v.iter().any(|x| x.is_nan()) =>
+        {
+            return Err(TaskError::with_kind(
+                ErrorKind::InvalidArgument,
+                "all-NaN slice in nanargmin or nanargmax",
+            ));
+        }
+        (
+            ReduceOp::ArgMin | ReduceOp::ArgMax | ReduceOp::NanArgMin | ReduceOp::NanArgMax,
+            [_, idx],
+        ) => idx.clone(),
         // `any` is the max and `all` the min of 0/1 values; over nothing they hold the
         // identities (i64::MIN and i64::MAX): "positive" gives false and true, as in NumPy.
         (ReduceOp::Any | ReduceOp::All, [AccVec::I(v)]) => {

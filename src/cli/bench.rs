@@ -7,6 +7,7 @@
 
 use super::bench_data::{self, is_data_workload};
 use super::{Failure, Outcome};
+use blockwork::array::bench::Workload;
 use blockwork::bench_shapes::{self, SHAPES, shape_tasks};
 use blockwork::{Executor, Graph, Key, Plan, Pool, RunOptions, RunOutput, Sequential, Value};
 use clap::Args;
@@ -24,7 +25,8 @@ const LATENCY_REPS: usize = 10_000;
 #[derive(Args)]
 pub(crate) struct BenchArgs {
     /// One workload: independent, chain, tree, wavefront, random_dag, latency10, array_a ..
-    /// array_g or wordcount (default: the shapes and latency10).
+    /// array_g, array_sort, array_unique, array_histogram or wordcount (default: the shapes
+    /// and latency10).
     #[arg(long)]
     workload: Option<String>,
     /// Tasks per shape (default 100000, at most 1e8), the side of the square arrays (default:
@@ -61,11 +63,14 @@ pub(crate) struct BenchArgs {
 const MAX_SHAPE_TASKS: usize = 100_000_000;
 /// Largest array side `--n` may ask of an array workload.
 const MAX_ARRAY_SIDE: usize = 200_000;
+/// Most elements `--n` may ask of a 1-d array workload.
+const MAX_ARRAY_ELEMENTS: usize = 10_000_000_000;
 
 /// `n` for workload `w` within the caps, or bad input.
 fn check_size(w: &str, n: usize) -> Result<(), Failure> {
     let (cap, what) = match w {
         "wordcount" | "latency10" => return Ok(()),
+        _ if Workload::is_flat(w) => (MAX_ARRAY_ELEMENTS, "an element count"),
         _ if is_data_workload(w) => (MAX_ARRAY_SIDE, "an array side"),
         _ => (MAX_SHAPE_TASKS, "a task count"),
     };
@@ -102,6 +107,10 @@ fn estimated_bytes(w: &str, n: usize) -> Option<u64> {
         // Two inputs, and the last result beside the one being made.
         "array_a" | "array_d" => 4,
         "array_c" | "array_e" | "array_f" => 1,
+        // The input, each block's sorted keys and values, and the output.
+        "array_sort" => return Some(n.saturating_mul(8 * 4)),
+        // The input and a block's keys being tallied.
+        "array_unique" => return Some(n.saturating_mul(8)),
         _ => return None,
     };
     Some(square.saturating_mul(arrays))
@@ -163,7 +172,7 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             let known = SHAPES.join(", ");
             return Err(Failure::Unsupported(format!(
                 "unsupported workload '{w}' (this build runs {known}, latency10, array_a .. \
-                 array_g and wordcount)"
+                 array_g, array_sort, array_unique, array_histogram and wordcount)"
             )));
         }
         if w == "wordcount" && a.data.is_none() {

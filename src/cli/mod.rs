@@ -64,8 +64,9 @@ enum Command {
     Dot(DotArgs),
     /// Print a spec's size and shape: tasks, edges, depth, width, critical path, ops.
     Info(InfoArgs),
-    /// Run the benchmarks (the scheduler shapes of perf/BENCHMARKS.md §1 by default; the array cases
-    /// array_a .. array_g and wordcount on request) and print the times.
+    /// Run the benchmarks (the scheduler shapes of perf/BENCHMARKS.md §1 by default; the array
+    /// cases array_a .. array_g, array_sort, array_unique, array_histogram and wordcount on
+    /// request) and print the times.
     Bench(bench::BenchArgs),
     /// List the builtin ops that spec files can name.
     Ops,

@@ -10,6 +10,8 @@
 //! - `random`: the counter-based generator behind `random`.
 //! - `gemm`: the block product of `tensordot` / `matmul` (GEMM into the output block).
 //! - `scan`: the loops of `cumsum` / `cumprod` (a block's scan, the carry, its application).
+//! - `sort`: order keys, sorted runs, rank splits and merges (`sort`, `argsort`,
+//!   `unique`, `searchsorted`).
 //! - `npy_io`: positioned reads and writes of one block of a `.npy` file's data.
 
 pub(crate) mod eval;
@@ -19,4 +21,5 @@ pub(crate) mod ops;
 pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod scan;
+pub(crate) mod sort;
 pub(crate) mod walk;

@@ -106,6 +106,10 @@ pub(crate) trait Num: Copy + PartialOrd {
     fn abs(self) -> Self;
     /// Whether this is NaN (never, for integers).
     fn nan(self) -> bool;
+    /// -1, 0 or 1 by the sign (NaN stays NaN; both zeros give 0, as NumPy's `sign`).
+    fn sign(self) -> Self;
+    /// Rounded half to even at `decimals` decimal places, as NumPy's `round`.
+    fn round_to(self, decimals: i32) -> Self;
     #[inline(always)]
     fn max_or_nan(self, o: Self) -> Self {
         if self >= o || self.nan() { self } else { o }
@@ -153,6 +157,21 @@ macro_rules! int_num {
             #[inline(always)] fn neg(self) -> Self { self.wrapping_neg() }
             #[inline(always)] fn abs(self) -> Self { self.wrapping_abs() }
             #[inline(always)] fn nan(self) -> bool { false }
+            #[inline(always)] fn sign(self) -> Self { self.signum() }
+            /// Integers change only at negative decimals: to the nearest multiple of
+            /// `10^-decimals`, ties to the even multiple (0 once that power overflows).
+            fn round_to(self, decimals: i32) -> Self {
+                if decimals >= 0 {
+                    return self;
+                }
+                let Some(f) = (10 as $t).checked_pow(decimals.unsigned_abs()) else {
+                    return 0;
+                };
+                let q = self.div_euclid(f);
+                let r = self.rem_euclid(f);
+                let up = r > f - r || (r == f - r && q % 2 != 0);
+                q.wrapping_add(up as $t).wrapping_mul(f)
+            }
         }
     )*};
 }
@@ -174,6 +193,19 @@ macro_rules! float_num {
             #[inline(always)] fn neg(self) -> Self { -self }
             #[inline(always)] fn abs(self) -> Self { self.abs() }
             #[inline(always)] fn nan(self) -> bool { self.is_nan() }
+            #[inline(always)]
+            fn sign(self) -> Self {
+                if self > 0.0 { 1.0 } else if self < 0.0 { -1.0 } else if self == 0.0 { 0.0 } else { self }
+            }
+            /// NumPy's two steps: scale by a power of ten, round half to even, scale back.
+            fn round_to(self, decimals: i32) -> Self {
+                let f = (10.0 as $t).powi(decimals.saturating_abs());
+                if decimals >= 0 {
+                    (self * f).round_ties_even() / f
+                } else {
+                    (self / f).round_ties_even() * f
+                }
+            }
         }
     )*};
 }
@@ -269,6 +301,13 @@ pub(crate) fn unary(op: UnOp, a: Val<'_>, out: Out<'_>) -> Result<(), TaskError>
         Trunc => fl!(trunc),
         IsNan => float_pred!(a, out, f64::is_nan),
         IsInf => float_pred!(a, out, f64::is_infinite),
+        IsFinite => float_pred!(a, out, f64::is_finite),
+        Log10 => fl!(log10),
+        Log2 => fl!(log2),
+        Sign => num!(sign),
+        Round(d) => {
+            num_unary!(a, out, |x| Num::round_to(x, d), [I32: i32, I64: i64, F32: f32, F64: f64])
+        }
     }
 }
 

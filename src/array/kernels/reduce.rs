@@ -172,7 +172,9 @@ impl Partial {
         let skip = self.skip_nan;
         match (self.kind, self.fields.as_mut_slice()) {
             (Kind::Sum, [AccVec::F(a)]) => a[pos] += lane_sum(t, skip),
-            (Kind::Prod, [AccVec::F(a)]) => a[pos] *= t.iter().product::<f64>(),
+            (Kind::Prod, [AccVec::F(a)]) => {
+                a[pos] *= t.iter().filter(|x| !(skip && x.is_nan())).product::<f64>()
+            }
             (Kind::Min, [AccVec::F(a)]) => a[pos] = lane_extremum(t, a[pos], skip, better_min),
             (Kind::Max, [AccVec::F(a)]) => a[pos] = lane_extremum(t, a[pos], skip, better_max),
             (Kind::Mean, [AccVec::F(s), AccVec::F(c)]) => {
@@ -185,6 +187,13 @@ impl Partial {
                 c[pos] += n as f64;
             }
             (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) => {
+                let kept: Vec<f64>;
+                let t = if skip && t.iter().any(|x| x.is_nan()) {
+                    kept = t.iter().copied().filter(|x| !x.is_nan()).collect();
+                    &kept[..]
+                } else {
+                    t
+                };
                 // Shift by the running mean (or the tile's first value) so that one pass
                 // of sums of shifted values and their squares stays accurate.
                 let shift = if n[pos] > 0.0 {
@@ -213,7 +222,10 @@ impl Partial {
                 .iter()
                 .enumerate()
                 .for_each(|(j, &x)| a[at(j)] += if skip && x.is_nan() { 0.0 } else { x }),
-            (Kind::Prod, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| a[at(j)] *= x),
+            (Kind::Prod, [AccVec::F(a)]) => t
+                .iter()
+                .enumerate()
+                .for_each(|(j, &x)| a[at(j)] *= if skip && x.is_nan() { 1.0 } else { x }),
             (Kind::Min, [AccVec::F(a)]) => t.iter().enumerate().for_each(|(j, &x)| {
                 if better_min(x, a[at(j)], skip) {
                     a[at(j)] = x
@@ -231,7 +243,7 @@ impl Partial {
                 }
             }
             (Kind::Var, [AccVec::F(n), AccVec::F(m), AccVec::F(m2)]) => {
-                for (j, &x) in t.iter().enumerate() {
+                for (j, &x) in t.iter().enumerate().filter(|(_, x)| !(skip && x.is_nan())) {
                     let p = at(j);
                     n[p] += 1.0;
                     let d = x - m[p];

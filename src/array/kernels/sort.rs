@@ -1,0 +1,331 @@
+//! Sorting loops: order keys, a block's sorted runs, rank splits across runs and their
+//! k-way merge, and the sorted tallies behind `unique`.
+//!
+//! Every element maps to a `u64` key whose unsigned order is NumPy's sort order: integers
+//! and bools by value, floats by value with `-0.0` equal to `0.0` and every NaN equal to
+//! each other and after everything else. Ties keep their original order (a stable sort), so
+//! `argsort` gives the same permutation as NumPy's stable sort.
+//!
+//! Blocks are handled as "lanes": the sorted axis moved last and the block made contiguous,
+//! so lane `l` of a block with axis length `c` is `data[l * c..(l + 1) * c]`.
+
+use crate::array::dtype::{BlockData, DType, Element, with_block, with_dtype};
+use crate::error::{ErrorKind, TaskError};
+use crate::value::Payload;
+use ndarray::{ArrayD, IxDyn};
+use std::any::Any;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Elements with an order key.
+pub(crate) trait SortKey: Element {
+    /// The key: unsigned order is the sort order.
+    fn key(self) -> u64;
+    /// The element of a key (floats: `0.0` for both zeros, one NaN for all).
+    fn from_key(k: u64) -> Self;
+}
+
+const SIGN: u64 = 1 << 63;
+
+impl SortKey for bool {
+    fn key(self) -> u64 {
+        self as u64
+    }
+    fn from_key(k: u64) -> bool {
+        k != 0
+    }
+}
+impl SortKey for i32 {
+    fn key(self) -> u64 {
+        (self as i64 as u64) ^ SIGN
+    }
+    fn from_key(k: u64) -> i32 {
+        (k ^ SIGN) as i64 as i32
+    }
+}
+impl SortKey for i64 {
+    fn key(self) -> u64 {
+        (self as u64) ^ SIGN
+    }
+    fn from_key(k: u64) -> i64 {
+        (k ^ SIGN) as i64
+    }
+}
+impl SortKey for f64 {
+    fn key(self) -> u64 {
+        if self.is_nan() {
+            return u64::MAX;
+        }
+        // `+ 0.0` turns -0.0 into 0.0.
+        let b = (self + 0.0).to_bits();
+        if b & SIGN != 0 { !b } else { b | SIGN }
+    }
+    fn from_key(k: u64) -> f64 {
+        if k == u64::MAX {
+            return f64::NAN;
+        }
+        f64::from_bits(if k & SIGN != 0 { k & !SIGN } else { !k })
+    }
+}
+impl SortKey for f32 {
+    fn key(self) -> u64 {
+        (self as f64).key()
+    }
+    fn from_key(k: u64) -> f32 {
+        f64::from_key(k) as f32
+    }
+}
+
+#[cold]
+pub(crate) fn type_err(what: &str) -> TaskError {
+    TaskError::with_kind(ErrorKind::Type, format!("internal: {what}"))
+}
+
+/// The block with `axis` moved last, contiguous, as a flat vector, with the lane length.
+pub(crate) fn lanes_of<T: Element>(a: &ArrayD<T>, axis: usize) -> (Vec<T>, usize) {
+    let mut perm: Vec<usize> = (0..a.ndim()).filter(|&k| k != axis).collect();
+    perm.push(axis);
+    let v = a.view().permuted_axes(perm);
+    (v.iter().copied().collect(), a.shape()[axis])
+}
+
+/// The inverse of [`lanes_of`]: lane-major `data` back to a block of `shape` (which has
+/// `shape[axis]` as lane length).
+pub(crate) fn from_lanes<T: Element>(data: Vec<T>, shape: &[usize], axis: usize) -> ArrayD<T> {
+    let mut perm: Vec<usize> = (0..shape.len()).filter(|&k| k != axis).collect();
+    perm.push(axis);
+    let moved: Vec<usize> = perm.iter().map(|&k| shape[k]).collect();
+    let mut inv = vec![0; perm.len()];
+    for (j, &k) in perm.iter().enumerate() {
+        inv[k] = j;
+    }
+    let a = ArrayD::from_shape_vec(IxDyn(&moved), data).expect("lane data fills the block");
+    a.permuted_axes(inv).as_standard_layout().into_owned()
+}
+
+/// One block sorted along its lanes: per lane, the keys ascending and the values that go
+/// with them (the elements for `sort`, their positions along the whole axis for
+/// `argsort`), lane-major.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) keys: Vec<u64>,
+    pub(crate) vals: BlockData,
+    pub(crate) len: usize,
+}
+
+impl Payload for Run {
+    fn nbytes(&self) -> usize {
+        self.keys.len() * 8 + self.vals.len() * self.vals.dtype().itemsize()
+    }
+    fn type_name(&self) -> &'static str {
+        "sorted run"
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Sorts each lane of `a` along `axis`, stably; `first` is the block's position along the
+/// axis (added to positions for `argsort`).
+pub(crate) fn sort_run(a: &BlockData, axis: usize, first: usize, arg: bool) -> Run {
+    with_block!(a, a => sort_run_typed(a, axis, first, arg))
+}
+
+fn sort_run_typed<T: SortKey>(a: &ArrayD<T>, axis: usize, first: usize, arg: bool) -> Run {
+    let (data, c) = lanes_of(a, axis);
+    let mut keys = Vec::with_capacity(data.len());
+    let mut perm: Vec<usize> = Vec::with_capacity(data.len());
+    // (key, position) pairs are distinct, so an unstable sort of them is the stable order,
+    // and sorting them in place reads memory in order (no indirection through a permutation).
+    let mut pairs: Vec<(u64, usize)> = Vec::with_capacity(c);
+    for lane in data.chunks(c.max(1)) {
+        let base = perm.len();
+        pairs.clear();
+        pairs.extend(lane.iter().enumerate().map(|(i, x)| (x.key(), i)));
+        pairs.sort_unstable();
+        keys.extend(pairs.iter().map(|p| p.0));
+        perm.extend(pairs.iter().map(|p| base + p.1));
+    }
+    let lanes = data.len() / c.max(1);
+    let vals = if arg {
+        let pos = perm
+            .iter()
+            .map(|&i| (first + i % c.max(1)) as i64)
+            .collect();
+        i64::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), pos).expect("lanes"))
+    } else {
+        let v = perm.iter().map(|&i| data[i]).collect();
+        T::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), v).expect("lanes"))
+    };
+    Run { keys, vals, len: c }
+}
+
+/// How many elements of each sorted run come before overall rank `r` of their stable
+/// merge (ties ordered by run, then position): `out[i]` for run `i`.
+///
+/// The key `v` of rank `r` is found by bisection over the keys' range, counting with a
+/// binary search per run: O(64 · runs · log(run length)).
+pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
+    let total: usize = runs.iter().map(|x| x.len()).sum();
+    if r == 0 || r >= total {
+        for (o, run) in out.iter_mut().zip(runs) {
+            *o = if r == 0 { 0 } else { run.len() };
+        }
+        return;
+    }
+    let le = |v: u64| -> usize { runs.iter().map(|x| x.partition_point(|&k| k <= v)).sum() };
+    let (mut lo, mut hi) = (
+        runs.iter()
+            .filter_map(|x| x.first())
+            .copied()
+            .min()
+            .unwrap_or(0),
+        runs.iter()
+            .filter_map(|x| x.last())
+            .copied()
+            .max()
+            .unwrap_or(0),
+    );
+    // Smallest v in [lo, hi] with le(v) >= r (le(hi) = total >= r).
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if le(mid) >= r { hi = mid } else { lo = mid + 1 }
+    }
+    let mut left = r;
+    for (o, run) in out.iter_mut().zip(runs) {
+        *o = run.partition_point(|&k| k < lo);
+        left -= *o;
+    }
+    for (o, run) in out.iter_mut().zip(runs) {
+        let ties = run.partition_point(|&k| k <= lo) - *o;
+        let take = ties.min(left);
+        *o += take;
+        left -= take;
+    }
+}
+
+/// Merges the pieces `runs[i][lo[i]..hi[i]]` (keys, with values `vals[i]`) into `out`,
+/// ties in run order.
+pub(crate) fn merge_into<T: Copy>(
+    keys: &[&[u64]],
+    vals: &[&[T]],
+    lo: &[usize],
+    hi: &[usize],
+    out: &mut Vec<T>,
+) {
+    let mut at = lo.to_vec();
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = (0..keys.len())
+        .filter(|&i| at[i] < hi[i])
+        .map(|i| Reverse((keys[i][at[i]], i)))
+        .collect();
+    while let Some(Reverse((_, i))) = heap.pop() {
+        out.push(vals[i][at[i]]);
+        at[i] += 1;
+        // Stay on this run while it is still the smallest: no heap traffic for long
+        // stretches from one run.
+        while at[i] < hi[i]
+            && heap
+                .peek()
+                .is_none_or(|Reverse(top)| (keys[i][at[i]], i) < *top)
+        {
+            out.push(vals[i][at[i]]);
+            at[i] += 1;
+        }
+        if at[i] < hi[i] {
+            heap.push(Reverse((keys[i][at[i]], i)));
+        }
+    }
+}
+
+/// Sorted distinct keys with their counts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) keys: Vec<u64>,
+    pub(crate) counts: Vec<i64>,
+}
+
+impl Payload for Tally {
+    fn nbytes(&self) -> usize {
+        self.keys.len() * 16
+    }
+    fn type_name(&self) -> &'static str {
+        "unique tally"
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Tally {
+    /// The tally of a block's elements.
+    pub(crate) fn of(b: &BlockData) -> Tally {
+        let mut keys: Vec<u64> = with_block!(b, a => a.iter().map(|x| x.key()).collect());
+        keys.sort_unstable();
+        let mut t = Tally::default();
+        for k in keys {
+            match t.keys.last() {
+                Some(&l) if l == k => *t.counts.last_mut().expect("paired") += 1,
+                _ => {
+                    t.keys.push(k);
+                    t.counts.push(1);
+                }
+            }
+        }
+        t
+    }
+
+    /// The tally of several tallies (a linear merge of sorted lists, pairwise).
+    pub(crate) fn merge(parts: &[&Tally]) -> Tally {
+        let mut acc = parts.first().map(|t| (*t).clone()).unwrap_or_default();
+        for p in &parts[1.min(parts.len())..] {
+            let mut out = Tally::default();
+            let (mut i, mut j) = (0, 0);
+            while i < acc.keys.len() || j < p.keys.len() {
+                let take_a = j >= p.keys.len() || (i < acc.keys.len() && acc.keys[i] <= p.keys[j]);
+                let take_b = i >= acc.keys.len() || (j < p.keys.len() && p.keys[j] <= acc.keys[i]);
+                let (k, mut c) = if take_a {
+                    (acc.keys[i], acc.counts[i])
+                } else {
+                    (p.keys[j], 0)
+                };
+                if take_b {
+                    c += p.counts[j];
+                    j += 1;
+                }
+                if take_a {
+                    i += 1;
+                }
+                out.keys.push(k);
+                out.counts.push(c);
+            }
+            acc = out;
+        }
+        acc
+    }
+}
+
+/// The sorted keys of a 1-d block (for `searchsorted`).
+#[derive(Debug)]
+pub(crate) struct SortedKeys(pub(crate) Vec<u64>);
+
+impl Payload for SortedKeys {
+    fn nbytes(&self) -> usize {
+        self.0.len() * 8
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The keys of a block's elements, in order.
+pub(crate) fn keys_of(b: &BlockData) -> Vec<u64> {
+    with_block!(b, a => a.iter().map(|x| x.key()).collect())
+}
+
+/// Elements of `dtype` from keys.
+pub(crate) fn values_of(keys: &[u64], dtype: DType) -> BlockData {
+    with_dtype!(dtype, T => T::wrap(
+        ArrayD::from_shape_vec(IxDyn(&[keys.len()]), keys.iter().map(|&k| T::from_key(k)).collect())
+            .expect("1-d")
+    ))
+}

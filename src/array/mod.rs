@@ -125,9 +125,9 @@ mod slicing;
 mod sort;
 mod stats;
 mod views;
+mod vindex;
 #[cfg(feature = "zarr")]
 mod zarr;
-mod vindex;
 
 pub use crate::compute::TypedArray;
 /// The index macro of [`Array::slice`] (also at the crate root).
@@ -144,10 +144,10 @@ pub use fuzz_shapes::fuzz_array_shapes;
 use grid::Grid;
 pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
-pub(crate) use pool::check_alloc;
 #[cfg(feature = "distributed")]
 pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};
 pub use masks::{Filtered, FilteredOperand};
+pub(crate) use pool::check_alloc;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};

@@ -142,7 +142,7 @@ impl Array {
     /// graph). The result has this array's chunks.
     ///
     /// Errors: an axis out of range is an [`Index`](ErrorKind::Index) error; an exchange of
-    /// more than [`MAX_BLOCKS`](super::grid::MAX_BLOCKS) edges is
+    /// more than [`MAX_BLOCKS`] edges is
     /// [`TooLarge`](ErrorKind::TooLarge).
     ///
     /// ```

@@ -248,7 +248,7 @@ impl Array {
     /// let x = ctx.from_ndarray(&ndarray::arr1(&[1.0, 2.0, 1.0, 4.0]).into_dyn(), 3)?;
     /// let seq = blockwork::Sequential::new();
     /// let h = x.histogram(3, None, None, false)?;
-    /// assert_eq!(h.counts.compute::<i64>(&seq)?.as_slice().unwrap(), &[3, 0, 1]);
+    /// assert_eq!(h.counts.compute::<i64>(&seq)?.as_slice().unwrap(), &[2, 1, 1]);
     /// assert_eq!(h.edges.compute::<f64>(&seq)?.as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
     /// let h = x.histogram(vec![0.0, 1.0, 2.0, 3.0], None, None, false)?;
     /// assert_eq!(h.counts.compute::<i64>(&seq)?.as_slice().unwrap(), &[0, 2, 1]);

@@ -74,9 +74,9 @@ impl Latch {
         unsafe { (*this).done.store(true, Ordering::Release) };
         // Under loom the caller spins (see `wait`): loom's thread-park tokens interfere with
         // the condition variables the workers' parkers use (loom issue 422).
-        #[cfg(not(loom))]
+        #[cfg(not(blockwork_loom))]
         caller.unpark();
-        #[cfg(loom)]
+        #[cfg(blockwork_loom)]
         drop(caller);
     }
 
@@ -90,7 +90,7 @@ impl Latch {
         let backoff = Backoff::new();
         let mut yields = 0;
         while !self.done.load(Ordering::Acquire) {
-            if cfg!(loom) || !backoff.is_completed() {
+            if cfg!(blockwork_loom) || !backoff.is_completed() {
                 // Under loom always: a yield lets the model run the workers.
                 spin_hint(&backoff);
             } else if yields < WAIT_YIELDS {

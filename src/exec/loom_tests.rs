@@ -1,9 +1,9 @@
-//! Loom models of the executor's lock-free protocols (`RUSTFLAGS="--cfg loom"`).
+//! Loom models of the executor's lock-free protocols (`RUSTFLAGS="--cfg blockwork_loom"`).
 //!
 //! Run with (a target directory of its own, since the flag rebuilds everything):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
+//! RUSTFLAGS="--cfg blockwork_loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 //! ```
 //!
 //! - The countdown and freeing protocol of `run_state.rs`: small plans run by 2 or 3 threads

@@ -23,7 +23,7 @@ pub(crate) mod sync;
 mod tally;
 mod worker;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, blockwork_loom))]
 mod loom_tests;
 
 pub use pool::{Pool, PoolBuilder};

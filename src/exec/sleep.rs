@@ -27,7 +27,7 @@ pub(crate) struct Sleep {
     /// injector give from a push to the pop or steal that takes the job. Loom cannot see
     /// crossbeam's own atomics, so without it a model would find a worker reading a run's
     /// context with no visible happens-before from the thread that made it.
-    #[cfg(loom)]
+    #[cfg(blockwork_loom)]
     handoff: AtomicUsize,
 }
 
@@ -37,7 +37,7 @@ impl Sleep {
             sleeping: AtomicUsize::new(0),
             idle: Mutex::new(Vec::with_capacity(unparkers.len())),
             unparkers: unparkers.into_boxed_slice(),
-            #[cfg(loom)]
+            #[cfg(blockwork_loom)]
             handoff: AtomicUsize::new(0),
         }
     }
@@ -54,7 +54,7 @@ impl Sleep {
     /// Called right before a job is pushed (see `handoff`); a no-op outside loom.
     #[inline]
     pub(crate) fn will_push(&self) {
-        #[cfg(loom)]
+        #[cfg(blockwork_loom)]
         self.handoff.fetch_add(1, Ordering::Release);
     }
 
@@ -63,7 +63,7 @@ impl Sleep {
     pub(crate) fn took_job(&self) {
         // An RMW reads the latest value, so it synchronises with every earlier push's
         // release.
-        #[cfg(loom)]
+        #[cfg(blockwork_loom)]
         self.handoff.fetch_add(0, Ordering::AcqRel);
     }
 

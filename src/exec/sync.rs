@@ -1,24 +1,24 @@
 //! The synchronisation primitives of the executor's lock-free protocols, from `std` (and
-//! crossbeam-utils) normally and from `loom` under `--cfg loom`, so the same code is model
+//! crossbeam-utils) normally and from `loom` under `--cfg blockwork_loom`, so the same code is model
 //! checked. Holds nothing else.
 
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 pub(crate) use std::sync::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering, fence};
 
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) use loom::sync::Mutex;
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering, fence};
 
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 pub(crate) use crossbeam_utils::sync::{Parker, Unparker};
 
 /// Under loom, a parker is a token behind a loom mutex and condition variable, which the
 /// model checker explores. Like crossbeam's `Parker` it can be made on one thread and parked
 /// on another, and an unpark before the park is kept (the token is sticky).
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 mod loom_park {
     use loom::sync::{Arc, Condvar, Mutex};
 
@@ -69,15 +69,15 @@ mod loom_park {
         }
     }
 }
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) use loom_park::{Parker, Unparker};
 
 /// A cell with loom's closure-based access API, so that loom can check accesses.
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) fn new(v: T) -> Self {
         UnsafeCell(std::cell::UnsafeCell::new(v))
@@ -92,22 +92,22 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) use loom::thread::{Thread, current as current_thread, park as park_thread};
 /// The handle of a thread that waits for a run, and the calls that park and find it.
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 pub(crate) use std::thread::{Thread, current as current_thread, park as park_thread};
 
 /// One round of a spin-wait: a CPU hint normally; under loom a yield, so the model checker
 /// runs the other threads instead of exploring the spin.
 #[inline]
 pub(crate) fn spin_hint(backoff: &crossbeam_utils::Backoff) {
-    #[cfg(not(loom))]
+    #[cfg(not(blockwork_loom))]
     backoff.snooze();
-    #[cfg(loom)]
+    #[cfg(blockwork_loom)]
     {
         let _ = backoff;
         loom::thread::yield_now();

@@ -41,10 +41,10 @@ const ROOT_GRAIN: u32 = 32;
 /// Rounds of `Backoff::snooze` an idle worker spends looking for work before it sleeps.
 /// Spinning keeps the wake-up latency of a warm pool in the sub-microsecond range; sleeping
 /// afterwards gives the cores back.
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 const IDLE_ROUNDS: u32 = 200;
 /// Under loom, one round: the model checker sees the sleep protocol, not the spinning.
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 const IDLE_ROUNDS: u32 = 1;
 
 thread_local! {

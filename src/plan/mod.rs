@@ -81,10 +81,10 @@ pub(crate) enum Countdown {
 }
 
 /// Counters larger than this use [`Countdown::Batched`].
-#[cfg(not(loom))]
+#[cfg(not(blockwork_loom))]
 pub(crate) const BATCH_FAN: u32 = 16;
 /// Under loom, small enough that a model of a few tasks exercises the batched paths.
-#[cfg(loom)]
+#[cfg(blockwork_loom)]
 pub(crate) const BATCH_FAN: u32 = 2;
 
 impl Countdown {

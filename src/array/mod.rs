@@ -159,13 +159,14 @@ pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
-use crate::graph::{Arg, Graph, Op};
+use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
 use crate::plan::Plan;
 use crate::value::Value;
 pub(crate) use dtype::with_block;
 use expr::{Fused, Leaf, LeafSrc, View};
 use std::hash::{Hash, Hasher};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// What arrays are made from: owns the buffer pool their blocks share.
@@ -210,6 +211,47 @@ impl ArrayContext {
     /// a size the system cannot allocate is an error (see [`pool::check_alloc`]).
     pub(crate) fn alloc(&self, dtype: DType, shape: &[usize]) -> Result<BlockData, TaskError> {
         Ok(dtype::with_dtype!(dtype, T => Element::wrap(self.pool.try_array::<T>(shape)?)))
+    }
+}
+
+impl ArrayContext {
+    /// An array whose blocks are read from storage: one task per block calls `read` with the
+    /// block's offset and shape; its error keeps its kind and is prefixed with `shown`.
+    pub(crate) fn from_block_reader(
+        &self,
+        name: Arc<str>,
+        op_name: &str,
+        chunks: Chunks,
+        dtype: DType,
+        shown: &Path,
+        read: impl Fn(&[usize], &[usize]) -> std::result::Result<BlockData, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Array {
+        let (ctx, ch) = (self.clone(), chunks.clone());
+        let shown: Arc<str> = shown.display().to_string().into();
+        let op = Op::new(op_name, move |args: &[Value]| {
+            let idx = block_index(&args[0])?;
+            let bshape = ch.block_shape(&idx);
+            let off: Vec<usize> = (0..idx.len()).map(|k| ch.offset(k, idx[k])).collect();
+            let data = read(&off, &bshape)
+                .map_err(|e| TaskError::with_kind(e.kind(), format!("{shown}: {}", e.message())))?;
+            Ok(ctx.block(data))
+        });
+        let mut graph = Graph::with_capacity(chunks.nblocks());
+        for idx in chunks.indices() {
+            graph.insert(
+                Key::block(&name, &idx),
+                Node::Task(Task::new(&op, [Arg::lit(index_value(&idx))])),
+            );
+        }
+        let layer = Layer {
+            name,
+            graph,
+            deps: vec![],
+        };
+        Array::from_layer(self, layer, chunks, dtype)
     }
 }
 

@@ -16,7 +16,7 @@
 use super::dtype::{DType, with_block};
 use super::grid::{ChunkSpec, Chunks};
 use super::kernels::npy_io::{read_block, write_block};
-use super::{Array, ArrayContext, Layer, block_of, token};
+use super::{Array, ArrayContext, block_of, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
 use crate::graph::{Arg, Graph, Node, Op, Task};
@@ -72,35 +72,14 @@ impl ArrayContext {
             (path, meta.len(), stamp, dtype, &shape, &chunks),
         );
         let data_at = header.len as u64;
-        let (ctx, ch, sh) = (self.clone(), chunks.clone(), shape.clone());
-        let file = Arc::new(file);
-        let shown: Arc<str> = path.display().to_string().into();
-        let op = Op::new("read-npy", move |args: &[Value]| {
-            let idx = super::block_index(&args[0])?;
-            let bshape = ch.block_shape(&idx);
-            let off: Vec<usize> = (0..idx.len()).map(|k| ch.offset(k, idx[k])).collect();
-            let mut out = ctx.alloc(dtype, &bshape)?;
-            with_block!(&mut out, a => read_block(&file, data_at, &sh, &off, &bshape, a))
-                .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
-            Ok(ctx.block(out))
-        });
-        let mut graph = Graph::with_capacity(chunks.nblocks());
-        for idx in chunks.indices() {
-            graph.insert(
-                Key::block(&name, &idx),
-                Node::Task(Task::new(&op, [Arg::lit(super::index_value(&idx))])),
-            );
-        }
-        Ok(Array::from_layer(
-            self,
-            Layer {
-                name,
-                graph,
-                deps: vec![],
-            },
-            chunks,
-            dtype,
-        ))
+        let (ctx, file) = (self.clone(), Arc::new(file));
+        let reader = move |off: &[usize], bshape: &[usize]| {
+            let mut out = ctx.alloc(dtype, bshape)?;
+            with_block!(&mut out, a => read_block(&file, data_at, &shape, off, bshape, a))
+                .map_err(|e| TaskError::with_kind(ErrorKind::Io, e.to_string()))?;
+            Ok(out)
+        };
+        Ok(self.from_block_reader(name, "read-npy", chunks, dtype, path, reader))
     }
 }
 

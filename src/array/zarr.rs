@@ -2,7 +2,7 @@
 
 use super::dtype::{Element, with_block, with_dtype};
 use super::grid::{ChunkSpec, Chunks, checked_size};
-use super::{Array, ArrayContext, DType, Layer, block_index, block_of, token};
+use super::{Array, ArrayContext, DType, block_index, block_of, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
 use crate::graph::{Arg, Graph, Node, Op, Task};
@@ -262,34 +262,12 @@ impl ArrayContext {
             "from-zarr",
             (path, metadata_stamp(path), dtype, &shape, &chunks),
         );
-        let (ctx, ch) = (self.clone(), chunks.clone());
         let z = Arc::new(z);
-        let shown: Arc<str> = path.display().to_string().into();
-        let op = Op::new("read-zarr", move |args: &[Value]| {
-            let idx = block_index(&args[0])?;
-            let bshape = ch.block_shape(&idx);
-            let off: Vec<usize> = (0..idx.len()).map(|k| ch.offset(k, idx[k])).collect();
-            let data = with_dtype!(dtype, T => read_block::<T>(&z, &off, &bshape))
-                .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
-            Ok(ctx.block(data))
-        });
-        let mut graph = Graph::with_capacity(chunks.nblocks());
-        for idx in chunks.indices() {
-            graph.insert(
-                Key::block(&name, &idx),
-                Node::Task(Task::new(&op, [Arg::lit(super::index_value(&idx))])),
-            );
-        }
-        Ok(Array::from_layer(
-            self,
-            Layer {
-                name,
-                graph,
-                deps: vec![],
-            },
-            chunks,
-            dtype,
-        ))
+        let reader = move |off: &[usize], bshape: &[usize]| {
+            with_dtype!(dtype, T => read_block::<T>(&z, off, bshape))
+                .map_err(|e| TaskError::with_kind(ErrorKind::Io, e))
+        };
+        Ok(self.from_block_reader(name, "read-zarr", chunks, dtype, path, reader))
     }
 }
 

@@ -217,7 +217,7 @@ impl ArrayContext {
 impl ArrayContext {
     /// An array whose blocks are read from storage: one task per block calls `read` with the
     /// block's offset and shape; its error keeps its kind and is prefixed with `shown`.
-    pub(crate) fn from_block_reader(
+    pub(crate) fn block_reader_array(
         &self,
         name: Arc<str>,
         op_name: &str,

@@ -79,7 +79,7 @@ impl ArrayContext {
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, e.to_string()))?;
             Ok(out)
         };
-        Ok(self.from_block_reader(name, "read-npy", chunks, dtype, path, reader))
+        Ok(self.block_reader_array(name, "read-npy", chunks, dtype, path, reader))
     }
 }
 

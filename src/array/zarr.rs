@@ -267,7 +267,7 @@ impl ArrayContext {
             with_dtype!(dtype, T => read_block::<T>(&z, off, bshape))
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, e))
         };
-        Ok(self.from_block_reader(name, "read-zarr", chunks, dtype, path, reader))
+        Ok(self.block_reader_array(name, "read-zarr", chunks, dtype, path, reader))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Interning: graph -> plan.
 
-use super::{Countdown, EncodedArg, LITERAL, MAX_NESTING, Plan, TaskId};
+use super::{Countdown, EncodedArg, LITERAL, MAX_NESTING, Plan, Row, TaskId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Op;
 use crate::graph::{
@@ -70,14 +70,11 @@ impl<'g> Builder<'g> {
             plan: Plan {
                 graph: graph.clone(),
                 node: Vec::new(),
-                ops: Vec::new(),
+                rows: Vec::new(),
                 op_table: Vec::new(),
-                arg_offsets: Vec::new(),
                 args: Vec::new(),
                 lits: Vec::new(),
-                dep_offsets: Vec::new(),
                 deps: Vec::new(),
-                user_offsets: Vec::new(),
                 users: Vec::new(),
                 dep_modes: Vec::new(),
                 user_modes: Vec::new(),
@@ -179,15 +176,13 @@ impl<'g> Builder<'g> {
             ));
         }
         let plan = &mut self.plan;
-        plan.arg_offsets = prefix_sums(&arg_len);
-        plan.dep_offsets = prefix_sums(&dep_len);
+        plan.rows = rows_from(&arg_len, &dep_len);
         plan.roots = (0..n as u32)
             .filter(|&t| dep_len[t as usize] == 0)
             .map(TaskId)
             .collect();
         plan.n_deps = dep_len;
         drop(arg_len);
-        plan.ops = vec![LITERAL; n];
         plan.args = vec![EncodedArg::Lit(0); total_args as usize];
         plan.deps = vec![TaskId(0); total_deps as usize];
         // Pass three, in graph order: each task's op, arguments and dependencies, in place.
@@ -198,18 +193,18 @@ impl<'g> Builder<'g> {
             }
             self.deps_of(i, &mut scratch);
             let plan = &mut self.plan;
-            let d0 = plan.dep_offsets[t as usize] as usize;
+            let d0 = plan.rows[t as usize].dep as usize;
             for (slot, &d) in plan.deps[d0..d0 + scratch.len()].iter_mut().zip(&scratch) {
                 *slot = TaskId(d);
             }
-            let mut at = plan.arg_offsets[t as usize] as usize;
+            let mut at = plan.rows[t as usize].arg as usize;
             match node {
                 Node::Literal(v) => {
                     plan.args[at] = EncodedArg::Lit(plan.lits.len() as u32);
                     plan.lits.push(v.clone());
                 }
                 Node::Task(task) => {
-                    plan.ops[t as usize] =
+                    plan.rows[t as usize].op =
                         intern_op(plan, &mut self.op_index, &mut self.last_op, &task.op);
                     let refs = self.resolved.of(i);
                     let mut cursor = 0;
@@ -452,10 +447,7 @@ impl<'g> Builder<'g> {
         let mut fill = counts.clone();
         let mut users = vec![TaskId(0); plan.deps.len()];
         for t in 0..n {
-            let (s, e) = (
-                plan.dep_offsets[t] as usize,
-                plan.dep_offsets[t + 1] as usize,
-            );
+            let (s, e) = (plan.rows[t].dep as usize, plan.rows[t + 1].dep as usize);
             for d in &plan.deps[s..e] {
                 let slot = &mut fill[d.index()];
                 users[*slot as usize] = TaskId(t as u32);
@@ -469,10 +461,12 @@ impl<'g> Builder<'g> {
                 plan.n_users[o.index()] += 1;
             }
         }
-        plan.user_offsets = counts;
+        for (row, &c) in plan.rows.iter_mut().zip(&counts) {
+            row.user = c;
+        }
         plan.users = users;
         plan.literal_tasks = (0..n as u32)
-            .filter(|&t| plan.ops[t as usize] == LITERAL)
+            .filter(|&t| plan.rows[t as usize].op == LITERAL)
             .map(TaskId)
             .collect();
         if !plan.literal_tasks.is_empty() {
@@ -485,7 +479,7 @@ impl<'g> Builder<'g> {
                 }
             }
             plan.start_roots = (0..n as u32)
-                .filter(|&t| start[t as usize] == 0 && plan.ops[t as usize] != LITERAL)
+                .filter(|&t| start[t as usize] == 0 && plan.rows[t as usize].op != LITERAL)
                 .map(TaskId)
                 .collect();
             if start != plan.n_deps {
@@ -524,15 +518,28 @@ fn encoded_len(arg: &Arg, depth: usize) -> Option<u64> {
     Some(len)
 }
 
-/// `[0, c0, c0 + c1, ...]`: offsets from counts (the caller checked the total fits).
-fn prefix_sums(counts: &[u32]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(counts.len() + 1);
-    let mut sum = 0u32;
-    out.push(0);
-    for &c in counts {
-        sum += c;
-        out.push(sum);
+/// One row per task plus the closing one, with argument and dependency starts as prefix
+/// sums of the counts (the caller checked the totals fit) and every op [`LITERAL`] until
+/// written.
+fn rows_from(arg_len: &[u32], dep_len: &[u32]) -> Vec<Row> {
+    let mut out = Vec::with_capacity(arg_len.len() + 1);
+    let (mut arg, mut dep) = (0u32, 0u32);
+    for (&a, &d) in arg_len.iter().zip(dep_len) {
+        out.push(Row {
+            op: LITERAL,
+            arg,
+            dep,
+            user: 0,
+        });
+        arg += a;
+        dep += d;
     }
+    out.push(Row {
+        op: LITERAL,
+        arg,
+        dep,
+        user: 0,
+    });
     out
 }
 

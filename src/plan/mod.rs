@@ -5,11 +5,12 @@
 //! struct-of-arrays indexed by [`TaskId`]:
 //!
 //! ```text
-//!  task t:   op_table[ops[t]]  what to run (LITERAL: a literal node, its value is args[0])
-//!            args[arg_offsets[t] .. arg_offsets[t+1]]    prefix-encoded argument trees
-//!            deps[dep_offsets[t] .. dep_offsets[t+1]]    distinct tasks t reads, ascending
-//!            users[user_offsets[t] .. user_offsets[t+1]] distinct tasks reading t, ascending
-//!            n_deps[t], n_users[t]                      the counts the executors copy per run
+//!  task t:   rows[t] = { op, arg, dep, user }   one 16-byte header: what a worker reads first
+//!            op_table[rows[t].op]  what to run (LITERAL: a literal node, its value is args[0])
+//!            args[rows[t].arg .. rows[t+1].arg]     prefix-encoded argument trees
+//!            deps[rows[t].dep .. rows[t+1].dep]     distinct tasks t reads, ascending
+//!            users[rows[t].user .. rows[t+1].user]  distinct tasks reading t, ascending
+//!            n_deps[t], n_users[t]                  the counts the executors copy per run
 //! ```
 //!
 //! Ids are assigned in the post-order of a depth-first walk from the outputs, so every
@@ -97,10 +98,26 @@ impl Countdown {
     }
 }
 
-/// The `ops` entry of a literal node.
+/// The `op` of a literal node's row.
 pub(crate) const LITERAL: u32 = u32::MAX;
 
 pub use crate::graph::MAX_NESTING;
+
+/// A task's header: its op and where its arguments, dependencies and users start (they end
+/// where the next row's start). Four of them share a cache line, so running a task reads
+/// one line of headers where separate offset arrays cost four.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub(crate) struct Row {
+    /// Index into `op_table`; [`LITERAL`] for a literal node (and the closing row).
+    pub(crate) op: u32,
+    /// Start of the task's argument trees in `args`.
+    pub(crate) arg: u32,
+    /// Start of the task's dependencies in `deps` (and `dep_modes`).
+    pub(crate) dep: u32,
+    /// Start of the task's users in `users` (and `user_modes`).
+    pub(crate) user: u32,
+}
 
 /// A graph interned for execution. See the [module docs](self) for the layout.
 ///
@@ -118,23 +135,17 @@ pub struct Plan {
     graph: Graph,
     /// Graph node index of each task (for its key).
     node: Vec<u32>,
-    /// Index into `op_table` of each task's op; [`LITERAL`] for a literal node, whose single
-    /// argument is the value.
-    ops: Vec<u32>,
+    /// Per task its header, plus one closing row holding the ends of `args`, `deps` and
+    /// `users` (always `len() + 1` long; offsets non-decreasing, starting at 0).
+    rows: Vec<Row>,
     /// The distinct ops of the plan (of tasks and nested tasks), each stored once.
     op_table: Vec<Op>,
-    /// Always `len() + 1` long, starts at 0, non-decreasing; last == `args.len()`.
-    arg_offsets: Vec<u32>,
     /// Argument trees of all tasks, concatenated.
     args: Vec<EncodedArg>,
     /// Literal values referenced by [`EncodedArg::Lit`].
     lits: Vec<Value>,
-    /// Always `len() + 1` long; last == `deps.len()`.
-    dep_offsets: Vec<u32>,
     /// Distinct dependencies of each task, ascending; each is smaller than the task.
     deps: Vec<TaskId>,
-    /// Always `len() + 1` long; last == `users.len()`.
-    user_offsets: Vec<u32>,
     /// Distinct dependents of each task, ascending; each is larger than the task.
     users: Vec<TaskId>,
     /// Parallel to `deps`: how the dependency's `n_users` counter is counted down.
@@ -185,12 +196,12 @@ impl Plan {
     /// Number of tasks.
     #[inline]
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.node.len()
     }
 
     /// Whether the plan has no tasks (nothing was requested).
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.node.is_empty()
     }
 
     /// Number of dependency edges (distinct pairs).
@@ -214,21 +225,21 @@ impl Plan {
 
     /// The op of a task, `None` for a literal node.
     pub fn op(&self, t: TaskId) -> Option<&Op> {
-        self.op_table.get(self.ops[t.index()] as usize)
+        self.op_table.get(self.rows[t.index()].op as usize)
     }
 
     /// Distinct dependencies of a task, ascending.
     #[inline]
     pub fn deps(&self, t: TaskId) -> &[TaskId] {
-        let i = t.index();
-        &self.deps[self.dep_offsets[i] as usize..self.dep_offsets[i + 1] as usize]
+        let (a, b) = self.bounds(t);
+        &self.deps[a.dep as usize..b.dep as usize]
     }
 
     /// Distinct dependents of a task, ascending.
     #[inline]
     pub fn users(&self, t: TaskId) -> &[TaskId] {
-        let i = t.index();
-        &self.users[self.user_offsets[i] as usize..self.user_offsets[i + 1] as usize]
+        let (a, b) = self.bounds(t);
+        &self.users[a.user as usize..b.user as usize]
     }
 
     /// The per-task dependency counts (the readiness countdown's start).
@@ -306,16 +317,16 @@ impl Plan {
     /// Dependencies of `t` with the countdown mode of each one's user counter.
     #[inline]
     pub(crate) fn deps_with_modes(&self, t: TaskId) -> (&[TaskId], &[Countdown]) {
-        let i = t.index();
-        let r = self.dep_offsets[i] as usize..self.dep_offsets[i + 1] as usize;
+        let (a, b) = self.bounds(t);
+        let r = a.dep as usize..b.dep as usize;
         (&self.deps[r.clone()], &self.dep_modes[r])
     }
 
     /// Users of `t` with the countdown mode of each one's dependency counter.
     #[inline]
     pub(crate) fn users_with_modes(&self, t: TaskId) -> (&[TaskId], &[Countdown]) {
-        let i = t.index();
-        let r = self.user_offsets[i] as usize..self.user_offsets[i + 1] as usize;
+        let (a, b) = self.bounds(t);
+        let r = a.user as usize..b.user as usize;
         (&self.users[r.clone()], &self.user_modes[r])
     }
 
@@ -339,8 +350,17 @@ impl Plan {
 
     #[inline]
     pub(crate) fn args(&self, t: TaskId) -> &[EncodedArg] {
-        let i = t.index();
-        &self.args[self.arg_offsets[i] as usize..self.arg_offsets[i + 1] as usize]
+        let (a, b) = self.bounds(t);
+        &self.args[a.arg as usize..b.arg as usize]
+    }
+
+    /// Task `t`'s row and the next one (whose starts end `t`'s ranges).
+    #[inline]
+    fn bounds(&self, t: TaskId) -> (&Row, &Row) {
+        match self.rows.get(t.index()..t.index() + 2) {
+            Some([a, b]) => (a, b),
+            _ => panic!("task {t:?} is not in this plan"),
+        }
     }
 }
 

@@ -32,6 +32,9 @@ SHAPES = ("independent", "chain", "tree", "wavefront", "random_dag")
 ARRAY_CASES = ("a", "b", "c", "d", "e", "f", "g", "sort", "unique", "histogram")
 # Cases an engine cannot express (a 12.8 GB array for NumPy; a full sort for dask.array).
 ARRAY_NOT_RUN = {"numpy": ("g",), "dask-array": ("sort",)}
+# Array cases whose 1 -> N thread scaling is a goal: Blockwork also runs them on 1 thread
+# (engine "blockwork-1t") in the same run, alternating with the others.
+SCALING_CASES = ("b", "c", "d", "f", "g")
 # NumPy runs without these (they may be set on this machine and slow OpenBLAS down).
 NUMPY_ENV_UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -136,6 +139,8 @@ def plan_cases(cfg, threads, blockwork, corpus_dir, groups):
             n = cfg["arrays"][c]
             w = f"array_{c}"
             engines = {"blockwork": blockwork_argv(blockwork, w, n, threads)}
+            if c in SCALING_CASES and threads > 1:
+                engines["blockwork-1t"] = blockwork_argv(blockwork, w, n, 1)
             for engine, arg in (("numpy", "numpy"), ("dask-array", "dask")):
                 if c not in ARRAY_NOT_RUN[engine]:
                     engines[engine] = [PY, tool("py", "arrays.py"), "--engine", arg, "--case", c,
@@ -454,7 +459,7 @@ def case_table(group_series, bounds, threads, with_bound=False):
                 per = statistics.median(builds) / shape_tasks(s.case.workload, s.case.n) * 1e9 if builds else None
                 cells.append(f"{fmt_num(per)} ns" if per else "-")
             if with_bound:
-                bound, _ = array_bound(s, bounds, threads)
+                bound, _ = array_bound(s, bounds, 1 if s.engine == "blockwork-1t" else threads)
                 cells.append(f"{bound / s.median():.2f}" if bound else "-")
             if s.case.workload == "array_d":
                 cells[3] += f" ({2 * s.case.n ** 3 / s.median() / 1e9:.0f} GFLOP/s)"
@@ -506,6 +511,82 @@ def targets_section(results):
     return lines if len(lines) > 2 else ["No Blockwork results at the full sizes."]
 
 
+# The goals of the array cases and the word count as same-run ratios (perf/BENCHMARKS.md,
+# "Same-run ratios and the machine's bound"): Blockwork's time / NumPy's and / dask's at most
+# these (None: no such goal; a plain "faster" is < 1), the fraction of the bound at least
+# `bound`, the 1 -> N thread speed-up at least `scaling`.
+GOALS = {
+    "a": dict(numpy=1.0, dask=1.0, bound=0.85),
+    "b": dict(numpy=1.0, dask=1.0, scaling=1.85),
+    "c": dict(numpy=1.0, dask=0.5, bound=0.60, scaling=1.85),
+    "d": dict(numpy=1.0, dask=1.0, scaling=1.85),  # d: >= 1.0x NumPy's GFLOP/s
+    "e": dict(numpy=0.7, dask=1.0, bound=0.60),
+    "f": dict(numpy=1.0, dask=1.0, bound=0.70, scaling=1.85),
+    "g": dict(dask=1.0, scaling=1.85),
+}
+WORDCOUNT_GOALS = dict(mb_per_s=800, vs_dask_processes=20)
+
+
+def goals_section(results, bounds, threads):
+    """One row per array case a-g and the word count: Blockwork's median, its ratio to NumPy
+    and to dask, the fraction of the bound and the 1 -> `threads` speed-up, all from this run,
+    and which goals are met."""
+    lines = [f"| case | n | Blockwork | / NumPy | / dask | fraction of bound | 1 -> {threads} threads "
+             "| goals | met |", "|---|---|---|---|---|---|---|---|---|"]
+    by_case = {}
+    for s in results:
+        by_case.setdefault(id(s.case), {})[s.engine] = s
+
+    def ok(s):
+        return s is not None and s.status == "ok"
+
+    def verdict(got, need, op):
+        if got is None:
+            return "n/a"
+        return "yes" if (got < need if op == "<" else got <= need if op == "<=" else got >= need) else "**no**"
+
+    for members in by_case.values():
+        bw = members.get("blockwork")
+        case = (bw or next(iter(members.values()))).case
+        if case.group == "wordcount" and ok(bw):
+            mbs = case.n / bw.median() / 1e6
+            dp = members.get("dask-bag-processes")
+            vs = dp.median() / bw.median() if ok(dp) else None
+            g = WORDCOUNT_GOALS
+            need = [f">= {g['mb_per_s']} MB/s: {verdict(mbs, g['mb_per_s'], '>=')}",
+                    f">= {g['vs_dask_processes']}x dask.bag (processes): {verdict(vs, g['vs_dask_processes'], '>=')}"]
+            met = all(n.endswith("yes") for n in need)
+            lines.append(f"| wordcount | {case.n:,} | {fmt_time(bw.median())} ({mbs:.0f} MB/s) | - | "
+                         f"{f'1/{vs:.1f} (processes)' if vs else 'n/a'} | - | - | {'; '.join(need)} | "
+                         f"{'yes' if met else '**no**'} |")
+            continue
+        c = case.workload.removeprefix("array_")
+        if case.group != "arrays" or c not in GOALS or not ok(bw):
+            continue
+        goal, need, cells = GOALS[c], [], [c, f"{case.n:,}", fmt_time(bw.median())]
+        for engine, key in (("numpy", "numpy"), ("dask-array", "dask")):
+            other = members.get(engine)
+            r = bw.median() / other.median() if ok(other) else None
+            cells.append(f"{r:.3g}" if r is not None else "n/a")
+            if goal.get(key) is not None:
+                op = "<" if goal[key] == 1.0 and c != "d" else "<="
+                need.append(f"/ {key} {op} {goal[key]}: {verdict(r, goal[key], op)}")
+        bound, _ = array_bound(bw, bounds, threads)
+        frac = bound / bw.median() if bound else None
+        cells.append(f"{frac:.2f}" if frac is not None else "n/a")
+        if "bound" in goal:
+            need.append(f"bound >= {goal['bound']}: {verdict(frac, goal['bound'], '>=')}")
+        one = members.get("blockwork-1t")
+        speed = one.median() / bw.median() if ok(one) else None
+        cells.append(f"{speed:.2f}x" if speed is not None else "n/a")
+        if "scaling" in goal:
+            need.append(f"1 -> {threads} >= {goal['scaling']}x: {verdict(speed, goal['scaling'], '>=')}")
+        met = all(n.endswith("yes") for n in need)
+        cells += ["; ".join(need), "yes" if met else "**no**"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines if len(lines) > 2 else []
+
+
 def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
     threads = args.threads
     L = ["# Blockwork cross-engine benchmarks (generated by perf/harness.py)", "",
@@ -548,6 +629,13 @@ def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
                   "bound). Bounds: " + "; ".join(
                       f"{s.case.workload}: {array_bound(s, bounds, threads)[1]}"
                       for s in members if s.engine == "dask-array")]
+    goals = goals_section(results, bounds, threads)
+    if goals:
+        L += ["", "## Goals: same-run ratios, fraction of the bound, scaling", "",
+              "Blockwork / NumPy and / dask: ratios of medians (< 1: Blockwork faster); fraction "
+              "of bound as in the arrays table; 1 -> N threads: the median of `blockwork-1t` "
+              "over Blockwork's."] + goals
+        print("\n".join(goals))
     if args.mode == "full":
         L += ["", "## Blockwork against the targets of perf/BENCHMARKS.md", ""] + targets_section(results)
     bad = check_mismatches(results)

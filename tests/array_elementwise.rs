@@ -564,3 +564,49 @@ fn long_chains_materialise_and_stay_correct() {
         t.elapsed()
     );
 }
+
+/// Blocks of at least 4 MiB are written with streaming stores: `(x + 1) * 2 - y` over
+/// blocks that size (and a ragged edge of smaller blocks, and other types), against
+/// ndarray, persisted and computed, on the pool.
+#[test]
+fn large_blocks_match_ndarray() {
+    let c = ctx();
+    let pool = blockwork::Pool::builder()
+        .threads(2)
+        .pin(false)
+        .build()
+        .unwrap();
+    // 1100 x 1030 in 1024 x 1024 chunks: one 8 MiB block, three small edge blocks.
+    let a = data(&[1100, 1030], 3);
+    let b = data(&[1100, 1030], 4);
+    let x = c.from_ndarray(&a, 1024).unwrap();
+    let y = c.from_ndarray(&b, 1024).unwrap();
+    let z = x.add(1.0).unwrap().mul(2.0).unwrap().sub(&y).unwrap();
+    let want = (&a + 1.0) * 2.0 - &b;
+    let persisted = z.persist(&pool).unwrap();
+    assert_eq!(persisted.compute::<f64>(&pool).unwrap(), want);
+    assert_eq!(z.compute::<f64>(&pool).unwrap(), want);
+    // A transposed operand (the row-group walk) and other element types.
+    let at = a.slice(ndarray::s![..1030, ..]).to_owned().into_dyn();
+    let xs = c.from_ndarray(&at, 1024).unwrap();
+    let want_t = &at + &at.t();
+    assert_eq!(
+        xs.add(xs.t())
+            .unwrap()
+            .persist(&pool)
+            .unwrap()
+            .compute::<f64>(&pool)
+            .unwrap(),
+        want_t
+    );
+    let ai = a.mapv(|v| (v * 4.0) as i32);
+    let xi = c.from_ndarray(&ai, 1024).unwrap();
+    let got = xi
+        .mul(3i32)
+        .unwrap()
+        .persist(&pool)
+        .unwrap()
+        .compute::<i32>(&pool)
+        .unwrap();
+    assert_eq!(got, ai.mapv(|v| v.wrapping_mul(3)));
+}

@@ -421,3 +421,54 @@ fn split_advanced_indices_put_the_list_axis_first() {
         .unwrap();
     assert_eq!(ell.shape(), &[3, 3]);
 }
+
+/// Reductions over slices whose rows lie apart in memory, with rows long enough that the
+/// walk prefetches the next one (`x[::2, 10:-10]`, `x[1::3, ::-1]`, `x[:, 70:-3]`), and the
+/// views themselves, against loops over NumPy's positions.
+#[test]
+fn strided_row_views_and_reductions_match_loops() {
+    let c = ctx();
+    let a = data(&[300, 260], 5);
+    let x = c.from_ndarray(&a, [100, 130]).unwrap();
+    let cases = [
+        ((None, None, 2), (Some(10), Some(-10), 1)),
+        ((Some(1), None, 3), (None, None, -1)),
+        ((None, None, 1), (Some(70), Some(-3), 1)),
+    ];
+    for (r, k) in cases {
+        let v = x
+            .index(&[Idx::slice(r.0, r.1, r.2), Idx::slice(k.0, k.1, k.2)])
+            .unwrap();
+        let rows = numpy_positions(r.0, r.1, r.2, 300);
+        let cols = numpy_positions(k.0, k.1, k.2, 260);
+        let want = ArrayD::from_shape_fn(ndarray::IxDyn(&[rows.len(), cols.len()]), |ix| {
+            a[[rows[ix[0]], cols[ix[1]]].as_slice()]
+        });
+        assert_eq!(get(&v), want, "{r:?} {k:?}");
+        let mut sum = 0.0;
+        for &i in &rows {
+            for &j in &cols {
+                sum += a[[i, j].as_slice()];
+            }
+        }
+        let mean = sum / (rows.len() * cols.len()) as f64;
+        let got = v
+            .mean(None)
+            .unwrap()
+            .compute_f64(&Sequential::new())
+            .unwrap();
+        assert!(
+            (got - mean).abs() <= 1e-12 * (1.0 + mean.abs()),
+            "{got} {mean}"
+        );
+        let got = v
+            .sum(None)
+            .unwrap()
+            .compute_f64(&Pool::new(2).unwrap())
+            .unwrap();
+        assert!(
+            (got - sum).abs() <= 1e-12 * (1.0 + sum.abs()),
+            "{got} {sum}"
+        );
+    }
+}

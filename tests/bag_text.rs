@@ -1,7 +1,8 @@
-//! Bags and text files: byte-range partitions against `str::lines`, round trips through a
-//! temporary directory, errors, and the word count against a plain `HashMap` count.
+//! Bags and text files: byte-range partitions against `str::lines`, runs of whole lines
+//! against the file's bytes, round trips through a temporary directory, errors, and the
+//! word count against a plain `HashMap` count.
 
-use blockwork::bag::{Bag, Counter, TextFiles, corpus};
+use blockwork::bag::{Bag, Counter, TextFiles, corpus, for_each_word};
 use blockwork::{ErrorKind, Pool, Sequential};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -46,6 +47,41 @@ fn byte_ranges_cover_every_line_once() {
             );
             let expect_parts = (text.len() as u64).div_ceil(bs).max(1) as usize;
             assert_eq!(b.npartitions(), expect_parts);
+            // Runs of whole lines: the same partitions, and together the file's bytes.
+            let runs = TextFiles::paths([&p]).blocksize(bs).line_blocks().unwrap();
+            assert_eq!(runs.npartitions(), expect_parts);
+            assert_eq!(
+                runs.compute(&seq).unwrap().concat(),
+                *text,
+                "text {i}, blocksize {bs}"
+            );
+        }
+    }
+}
+
+/// Each partition of `line_blocks` holds exactly the lines that the same partition of
+/// `lines` holds, every run ending at a line end (or the end of the file).
+#[test]
+fn line_blocks_partitions_hold_the_lines_of_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "alpha beta\ngamma\r\n\ndelta epsilon zeta\neta\ntheta iota\nkappa";
+    let p = write(dir.path(), "t.txt", text);
+    let seq = Sequential::new();
+    for bs in [1, 4, 7, 13, 64] {
+        let lines = TextFiles::paths([&p]).blocksize(bs).lines().unwrap();
+        let runs = TextFiles::paths([&p]).blocksize(bs).line_blocks().unwrap();
+        let want_parts = lines.compute_partitions(&seq).unwrap();
+        let got_parts = runs.compute_partitions(&seq).unwrap();
+        assert_eq!(got_parts.len(), want_parts.len());
+        for (part, (want, got)) in want_parts.into_iter().zip(got_parts).enumerate() {
+            for r in &got {
+                assert!(r.ends_with('\n') || text.ends_with(r.as_str()), "{r:?}");
+            }
+            assert_eq!(
+                std_lines(&got.concat()),
+                want,
+                "blocksize {bs}, partition {part}"
+            );
         }
     }
 }
@@ -60,6 +96,25 @@ fn long_lines_span_read_buffers() {
         let b = TextFiles::paths([&p]).blocksize(bs).lines().unwrap();
         let got = b.compute(&pool()).unwrap();
         assert_eq!(got, std_lines(&text), "blocksize {bs}");
+        let runs = TextFiles::paths([&p]).blocksize(bs).line_blocks().unwrap();
+        assert_eq!(
+            runs.compute(&pool()).unwrap().concat(),
+            text,
+            "blocksize {bs}"
+        );
+    }
+    // A line longer than `max_line_bytes` fails in both forms, inside one read or across two.
+    for max in [10, 2 << 20] {
+        for runs in [false, true] {
+            let t = TextFiles::paths([&p]).max_line_bytes(max);
+            let b = if runs { t.line_blocks() } else { t.lines() }.unwrap();
+            let e = b.compute(&Sequential::new()).unwrap_err();
+            assert_eq!(
+                e.task_cause(),
+                Some(ErrorKind::TooLarge),
+                "max {max}, runs {runs}"
+            );
+        }
     }
 }
 
@@ -77,6 +132,8 @@ proptest! {
         let b = TextFiles::paths([&p]).blocksize(bs).lines().unwrap();
         prop_assert_eq!(b.compute(&Sequential::new()).unwrap(), std_lines(&text));
         prop_assert_eq!(b.count().compute(&Sequential::new()).unwrap(), std_lines(&text).len());
+        let runs = TextFiles::paths([&p]).blocksize(bs).line_blocks().unwrap();
+        prop_assert_eq!(runs.compute(&Sequential::new()).unwrap().concat(), text);
     }
 }
 
@@ -130,13 +187,14 @@ fn text_errors_are_typed() {
     assert_eq!(missing.unwrap_err().kind(), ErrorKind::Io);
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, b"fine\n\xff\xfe\n").unwrap();
-    let e = TextFiles::paths([&bad])
-        .lines()
-        .unwrap()
-        .compute(&Sequential::new())
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TaskFailed);
-    assert!(e.to_string().contains("UTF-8"), "{e}");
+    // Both readers fail the partition, naming the line holding the bad byte (at byte 5).
+    for runs in [false, true] {
+        let t = TextFiles::paths([&bad]);
+        let b = if runs { t.line_blocks() } else { t.lines() }.unwrap();
+        let e = b.compute(&Sequential::new()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TaskFailed);
+        assert!(e.to_string().contains("UTF-8 in the line at byte 5"), "{e}");
+    }
     // A bad line fails only the partition that owns it.
     let split = dir.path().join("split.txt");
     std::fs::write(&split, b"good line\nmore good\n\xff bad\n").unwrap();
@@ -209,6 +267,28 @@ fn word_count_matches_hashmap() {
         for (w, c) in &top {
             assert_eq!(want[w], *c);
         }
+        // Runs of lines split by `for_each_word`, counted as byte slices, agree.
+        let runs = TextFiles::glob(&pattern)
+            .unwrap()
+            .blocksize(bs)
+            .line_blocks()
+            .unwrap();
+        let counts = runs.frequencies_by(|t: &String, words: &mut Counter<[u8]>| {
+            for_each_word(t.as_bytes(), |w| words.add(w))
+        });
+        let got: HashMap<String, usize> = counts
+            .compute(&p)
+            .unwrap()
+            .into_iter()
+            .map(|(w, c)| (String::from_utf8(w).unwrap(), c))
+            .collect();
+        assert_eq!(got, want);
+    }
+    // The benchmark's own word count.
+    let top = corpus::top_words(&pattern, 10, &p).unwrap();
+    assert_eq!(top.len(), 10);
+    for (i, (w, c)) in top.iter().enumerate() {
+        assert_eq!((want[w], *c), (want_top[i].1, want_top[i].1), "{w}");
     }
 }
 

@@ -156,8 +156,10 @@ pub fn generate(dir: &Path, total_bytes: u64, files: usize, seed: u64) -> Result
     Ok(paths)
 }
 
-/// The benchmark's word count over the files matching `pattern` (a glob): a bag of lines, one
-/// partition per file, each line's words (split on ASCII whitespace) counted in place, the
+/// The benchmark's word count over the files matching `pattern` (a glob): the files' lines
+/// read in runs of whole lines ([`TextFiles::line_blocks`](super::TextFiles::line_blocks)),
+/// one partition per file, the words of each run (split on ASCII whitespace by
+/// [`for_each_word`](super::for_each_word)) counted in place as borrowed byte slices, the
 /// per-partition tables merged in a tree, then the `k` most frequent words with their counts.
 ///
 /// ```
@@ -174,10 +176,15 @@ pub fn top_words<E: crate::Executor + ?Sized>(
     k: usize,
     exec: &E,
 ) -> Result<Vec<(String, usize)>> {
-    use super::{Bag, Counter, TextFiles};
-    let lines: Bag<String> = TextFiles::glob(pattern)?.lines()?;
-    let counts = lines.frequencies_by(|line: &String, words: &mut Counter<str>| {
-        line.split_ascii_whitespace().for_each(|w| words.add(w))
+    use super::{Bag, Counter, TextFiles, for_each_word};
+    let blocks: Bag<String> = TextFiles::glob(pattern)?.line_blocks()?;
+    let counts = blocks.frequencies_by(|text: &String, words: &mut Counter<[u8]>| {
+        for_each_word(text.as_bytes(), |w| words.add(w))
     });
-    counts.topk(k, |&(_, n)| n).compute(exec)
+    let top = counts.topk(k, |&(_, n)| n).compute(exec)?;
+    // The words come from UTF-8 text cut at ASCII bytes: they are UTF-8.
+    Ok(top
+        .into_iter()
+        .map(|(w, n)| (String::from_utf8_lossy(&w).into_owned(), n))
+        .collect())
 }

@@ -81,11 +81,13 @@ mod reduce;
 mod shuffle;
 mod text;
 mod transform;
+mod words;
 
 pub use counter::{CountKey, Counter};
 pub use pluck::{At, Pluck};
 pub use reduce::{Numeric, Summable};
 pub use text::{DEFAULT_BLOCKSIZE, DEFAULT_MAX_LINE_BYTES, TextFiles};
+pub use words::for_each_word;
 
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;

@@ -123,6 +123,28 @@ impl TextFiles {
         })
     }
 
+    /// The same lines as [`lines`](Self::lines), in the same partitions, but several whole
+    /// lines per element: each element is a run of consecutive lines that one read of 1 MiB
+    /// completed, with their line ends (`\n`, or `\r\n`) kept. For work that does not need
+    /// lines one by one (counting words, searching), this skips the `String` and the call
+    /// per line; a line that spans two reads is an element of its own.
+    ///
+    /// ```
+    /// use blockwork::{bag::TextFiles, Sequential};
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("a.txt"), "one\ntwo\r\nthree")?;
+    /// let blocks = TextFiles::paths([dir.path().join("a.txt")]).line_blocks()?;
+    /// assert_eq!(blocks.compute(&Sequential::new())?.concat(), "one\ntwo\r\nthree");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn line_blocks(&self) -> Result<Bag<String>> {
+        self.read_with("read_text_blocks", "", |path, start, limits, sink| {
+            read_range_as(path, start, limits, true, &mut |lines, _| {
+                Ok(sink(lines.to_owned()))
+            })
+        })
+    }
+
     /// A bag with one partition per byte range of each file (as [`lines`](Self::lines)
     /// cuts them), whose task calls `read` with the file, the range's start and its
     /// [`Bounds`]. `label` names the op and, with `kind` (what differs between readers of
@@ -397,6 +419,18 @@ pub(super) fn read_range(
     bounds: Bounds,
     sink: &mut OnLine<'_>,
 ) -> std::result::Result<(), TaskError> {
+    read_range_as(path, start, bounds, false, sink)
+}
+
+/// As [`read_range`]; with `blocks`, `sink` gets runs of whole lines with their line ends
+/// (as many as each read completed) instead of one line at a time without its end.
+fn read_range_as(
+    path: &Path,
+    start: u64,
+    bounds: Bounds,
+    blocks: bool,
+    sink: &mut OnLine<'_>,
+) -> std::result::Result<(), TaskError> {
     let file = open_regular(path)?;
     let mut r = BufReader::with_capacity(READ_BUFFER, file);
     let mut line_start = 0;
@@ -411,6 +445,7 @@ pub(super) fn read_range(
         end: bounds.end,
         max_line: bounds.max_line,
         carry: Vec::new(),
+        blocks,
     };
     let mut read = 0u64;
     loop {
@@ -430,7 +465,7 @@ pub(super) fn read_range(
             // A last line without a newline; its start was checked when it began.
             if !lines.carry.is_empty() {
                 let last = std::mem::take(&mut lines.carry);
-                lines.emit(&last, None, sink)?;
+                lines.emit(&last, last.len(), None, sink)?;
             }
             return Ok(());
         }
@@ -471,6 +506,8 @@ struct LineSplitter<'p> {
     max_line: usize,
     /// The beginning of a line whose end is in a later buffer.
     carry: Vec<u8>,
+    /// Emit runs of whole lines, ends kept, rather than lines one by one.
+    blocks: bool,
 }
 
 impl LineSplitter<'_> {
@@ -486,9 +523,9 @@ impl LineSplitter<'_> {
                 return Ok(true);
             };
             let mut line = std::mem::take(&mut self.carry);
-            line.extend_from_slice(&buf[..i]);
-            let go = self.emit(&line, None, sink)?;
-            self.line_start += line.len() as u64 + 1;
+            line.extend_from_slice(&buf[..=i]);
+            let go = self.emit(&line, line.len() - 1, None, sink)?;
+            self.line_start += line.len() as u64;
             off = i + 1;
             if !go {
                 return Ok(false);
@@ -498,6 +535,9 @@ impl LineSplitter<'_> {
         // end at `\n` bytes, which are char boundaries), else line by line, so that a bad
         // byte fails only the partition that owns its line.
         let whole = memchr::memrchr(b'\n', &buf[off..]).map_or(off, |j| off + j + 1);
+        if self.blocks {
+            return self.feed_block(&buf[off..whole], &buf[whole..], sink);
+        }
         let region = &buf[off..whole];
         let text = std::str::from_utf8(region).ok();
         let mut at = 0;
@@ -506,21 +546,78 @@ impl LineSplitter<'_> {
                 return Ok(false);
             }
             let i = memchr::memchr(b'\n', &region[at..]).map_or(region.len() - at, |i| i);
-            let go = self.emit(&region[at..at + i], text.map(|t| &t[at..at + i]), sink)?;
+            let go = self.emit(&region[at..at + i], i, text.map(|t| &t[at..at + i]), sink)?;
             self.line_start += i as u64 + 1;
             at += i + 1;
             if !go {
                 return Ok(false);
             }
         }
-        if whole < buf.len() {
-            if self.line_start >= self.end {
-                return Ok(false);
-            }
-            self.carry.extend_from_slice(&buf[whole..]);
-            self.check_carry()?;
+        self.keep(&buf[whole..])
+    }
+
+    /// Carries `rest`, the start of a line whose end is in a later buffer; `false` when
+    /// that line is the next partition's.
+    fn keep(&mut self, rest: &[u8]) -> std::result::Result<bool, TaskError> {
+        if rest.is_empty() {
+            return Ok(true);
         }
+        if self.line_start >= self.end {
+            return Ok(false);
+        }
+        self.carry.extend_from_slice(rest);
+        self.check_carry()?;
         Ok(true)
+    }
+
+    /// Block mode: emits the lines of `region` (whole lines, each ending in `\n`) that
+    /// start before `end` as one run, then carries `rest`.
+    fn feed_block(
+        &mut self,
+        region: &[u8],
+        rest: &[u8],
+        sink: &mut OnLine<'_>,
+    ) -> std::result::Result<bool, TaskError> {
+        if self.line_start >= self.end {
+            return Ok(false);
+        }
+        // Lines start at the region's start and after each `\n`: those at or past `end`
+        // begin after the first `\n` at or past offset `end - 1`.
+        let before = usize::try_from(self.end - self.line_start - 1).unwrap_or(usize::MAX);
+        let own = if before >= region.len() {
+            region.len()
+        } else {
+            memchr::memchr(b'\n', &region[before..]).map_or(region.len(), |j| before + j + 1)
+        };
+        let run = &region[..own];
+        if self.max_line < READ_BUFFER {
+            // A line wholly inside one read may still pass a small `max_line`.
+            let mut at = 0;
+            for i in memchr::memchr_iter(b'\n', run) {
+                if i - at > self.max_line {
+                    self.line_start += at as u64;
+                    return Err(self.too_long());
+                }
+                at = i + 1;
+            }
+        }
+        let text = match std::str::from_utf8(run) {
+            Ok(t) => t,
+            Err(e) => {
+                // Name the line that holds the bad byte.
+                let at = memchr::memrchr(b'\n', &run[..e.valid_up_to()]).map_or(0, |j| j + 1);
+                self.line_start += at as u64;
+                return Err(self.bad_utf8(e));
+            }
+        };
+        if !run.is_empty() && !sink(text, self.line_start)? {
+            return Ok(false);
+        }
+        self.line_start += own as u64;
+        if own < region.len() {
+            return Ok(false);
+        }
+        self.keep(rest)
     }
 
     /// A line still being assembled may not pass `max_line` bytes.
@@ -544,29 +641,39 @@ impl LineSplitter<'_> {
         )
     }
 
-    /// Emits one line (`checked`: the same bytes, already known to be UTF-8).
+    #[cold]
+    fn bad_utf8(&self, e: std::str::Utf8Error) -> TaskError {
+        TaskError::with_kind(
+            ErrorKind::Io,
+            format!(
+                "{}: invalid UTF-8 in the line at byte {}: {e}",
+                self.path.display(),
+                self.line_start
+            ),
+        )
+    }
+
+    /// Emits the line `full[..len]` (`checked`: the same bytes, already known to be UTF-8);
+    /// `full[len..]` is its `\n`, if any, which goes with it in block mode.
     #[inline]
     fn emit(
         &self,
-        line: &[u8],
+        full: &[u8],
+        len: usize,
         checked: Option<&str>,
         sink: &mut OnLine<'_>,
     ) -> std::result::Result<bool, TaskError> {
-        if line.len() > self.max_line {
+        if len > self.max_line {
             return Err(self.too_long());
         }
+        if self.blocks {
+            let s = std::str::from_utf8(full).map_err(|e| self.bad_utf8(e))?;
+            return sink(s, self.line_start);
+        }
+        let line = &full[..len];
         let s = match checked {
             Some(s) => s,
-            None => std::str::from_utf8(line).map_err(|e| {
-                TaskError::with_kind(
-                    ErrorKind::Io,
-                    format!(
-                        "{}: invalid UTF-8 in the line at byte {}: {e}",
-                        self.path.display(),
-                        self.line_start
-                    ),
-                )
-            })?,
+            None => std::str::from_utf8(line).map_err(|e| self.bad_utf8(e))?,
         };
         sink(s.strip_suffix('\r').unwrap_or(s), self.line_start)
     }

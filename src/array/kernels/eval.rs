@@ -13,6 +13,7 @@
 
 use super::ops::{self, Out, TileOperand, Val};
 use super::random;
+use super::stream;
 use super::walk::{RunSpace, Transposer};
 use crate::array::dtype::{BlockData, DType, Element, Scalar, with_block};
 use crate::array::expr::{Expr, ExprKind, Fused, Gen, GenKind, LeafSrc, SharedData};
@@ -498,18 +499,35 @@ impl<'a> Kernel<'a> {
         let nl = self.leaves.len();
         let mut tr = Transposer::new(&self.leaves, &self.space);
         let (root, leaves, space) = (&mut self.root, &self.leaves, &self.space);
+        // A block larger than the caches: each tile is computed into the root's scratch
+        // tile (in L1) and streamed out, so the block's lines are not read before being
+        // overwritten (a quarter of the traffic of `(x + 1) * 2 - y`).
+        let streamed = std::mem::size_of_val(dst) >= stream::STREAM_MIN_BYTES
+            && !matches!(root.expr.kind, ExprKind::Leaf(_) | ExprKind::Scalar(_))
+            && T::buf(&mut root.buf).is_some();
         let mut one = |ls: &[LeafIn<'_>], cur: &LeafCursor, pos: usize, n: usize| {
-            let out = T::out(&mut dst[pos..pos + n]);
+            let dst = &mut dst[pos..pos + n];
+            if streamed {
+                compute(root.expr, &mut root.kids, ls, cur, n, root.buf.out(n))?;
+                let tile = T::buf(&mut root.buf).ok_or_else(|| internal("root scratch type"))?;
+                stream::copy(&tile[..n], dst);
+                return Ok(());
+            }
+            let out = T::out(dst);
             match root.expr.kind {
                 ExprKind::Leaf(_) | ExprKind::Scalar(_) => ops::copy(eval(root, ls, cur, n)?, out),
                 _ => compute(root.expr, &mut root.kids, ls, cur, n, out),
             }
         };
-        space.each_tile(nl, |step| {
+        let done = space.each_tile(nl, |step| {
             tr.step(step, leaves, space, &mut |ls, cur, offs, n| {
                 one(ls, cur, offs[nl] as usize, n)
             })
-        })
+        });
+        if streamed {
+            stream::fence();
+        }
+        done
     }
 
     /// Calls `sink(offsets, len, value)` for every tile, where `offsets` holds every

@@ -13,6 +13,7 @@
 //! - `sort`: order keys, sorted runs, rank splits and merges (`sort`, `argsort`,
 //!   `unique`, `searchsorted`).
 //! - `npy_io`: positioned reads and writes of one block of a `.npy` file's data.
+//! - `stream`: non-temporal stores for output blocks larger than the caches.
 
 pub(crate) mod eval;
 pub(crate) mod gemm;
@@ -22,4 +23,5 @@ pub(crate) mod random;
 pub(crate) mod reduce;
 pub(crate) mod scan;
 pub(crate) mod sort;
+pub(crate) mod stream;
 pub(crate) mod walk;

@@ -164,8 +164,10 @@ fn sort_run_typed<T: SortKey>(a: &ArrayD<T>, axis: usize, first: usize, arg: boo
 /// How many elements of each sorted run come before overall rank `r` of their stable
 /// merge (ties ordered by run, then position): `out[i]` for run `i`.
 ///
-/// The key `v` of rank `r` is found by bisection over the keys' range, counting with a
-/// binary search per run: O(64 · runs · log(run length)).
+/// The key `v` of rank `r` is found by bisection over the keys' range. Each run keeps the
+/// window of its keys inside the current range (those below it are counted, those above it
+/// cannot be), so each step's binary searches cover only the windows, which shrink with the
+/// range: O(64 · runs) steps at most, each a binary search of a shrinking window.
 pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
     let total: usize = runs.iter().map(|x| x.len()).sum();
     if r == 0 || r >= total {
@@ -174,7 +176,6 @@ pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
         }
         return;
     }
-    let le = |v: u64| -> usize { runs.iter().map(|x| x.partition_point(|&k| k <= v)).sum() };
     let (mut lo, mut hi) = (
         runs.iter()
             .filter_map(|x| x.first())
@@ -187,19 +188,34 @@ pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
             .max()
             .unwrap_or(0),
     );
-    // Smallest v in [lo, hi] with le(v) >= r (le(hi) = total >= r).
+    // Per run, `below` keys are < lo and `upto` keys are <= hi.
+    let mut below = vec![0usize; runs.len()];
+    let mut upto: Vec<usize> = runs.iter().map(|x| x.len()).collect();
+    let mut cut = vec![0usize; runs.len()];
+    // Smallest v in [lo, hi] with (keys <= v) >= r (all keys are <= hi: the count is total).
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if le(mid) >= r { hi = mid } else { lo = mid + 1 }
+        let mut le = 0;
+        for (i, run) in runs.iter().enumerate() {
+            cut[i] = below[i] + run[below[i]..upto[i]].partition_point(|&k| k <= mid);
+            le += cut[i];
+        }
+        if le >= r {
+            hi = mid;
+            upto.copy_from_slice(&cut);
+        } else {
+            lo = mid + 1;
+            below.copy_from_slice(&cut);
+        }
     }
+    // Now lo == hi: `below` counts the keys < lo in each run, `upto` those <= lo.
     let mut left = r;
-    for (o, run) in out.iter_mut().zip(runs) {
-        *o = run.partition_point(|&k| k < lo);
-        left -= *o;
+    for (o, &b) in out.iter_mut().zip(&below) {
+        *o = b;
+        left -= b;
     }
-    for (o, run) in out.iter_mut().zip(runs) {
-        let ties = run.partition_point(|&k| k <= lo) - *o;
-        let take = ties.min(left);
+    for (o, (&b, &u)) in out.iter_mut().zip(below.iter().zip(&upto)) {
+        let take = (u - b).min(left);
         *o += take;
         left -= take;
     }

@@ -91,10 +91,11 @@ fn counts_of(v: &Value) -> std::result::Result<&Counts, TaskError> {
         .ok_or_else(|| task_err(ErrorKind::Type, "internal: bin counts"))
 }
 
-/// A block's values as `f64`: borrowed where the block is a contiguous `f64` block.
+/// A block's values as `f64`, in logical order: borrowed where the block is an `f64` block
+/// in standard layout.
 fn as_f64(b: &BlockData) -> Cow<'_, [f64]> {
     if let BlockData::F64(a) = b
-        && let Some(s) = a.as_slice_memory_order()
+        && let Some(s) = a.as_slice()
     {
         return Cow::Borrowed(s);
     }

@@ -1,15 +1,17 @@
 //! The array benchmark workloads (perf/BENCHMARKS.md §2), one per run, for timing and peak RSS:
 //!
 //! ```text
-//! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS]   # no CASE: usage
+//! cargo run --release --example array_bench -- CASE [THREADS] [REPEATS] [N]   # no CASE: usage
 //! /usr/bin/time -v target/release/examples/array_bench g 2 1   # peak RSS ("Maximum resident set size")
 //! ```
 //!
 //! CASE is one of `a` (elementwise, persisted), `b` (sum of random), `c` (transpose add,
 //! column sums), `d` (matmul), `e` (slice mean), `f` (std), `g` (mean of a 12.8 GB random
-//! array), as [`blockwork::array::bench`] defines them. Inputs are built before timing; each
-//! case runs once untimed, then REPEATS times. The value printed sums the result's elements
-//! (a, c, d; computed after the timing) or is the scalar.
+//! array), and the 1-d and tall cases `sort`, `unique`, `histogram` (N elements), `tsqr` and
+//! `svd` (N rows of 100 columns), as [`blockwork::array::bench`] defines them. N (the side, the
+//! element or the row count) defaults to the full size of perf/BENCHMARKS.md. Inputs are built
+//! before timing; each case runs once untimed, then REPEATS times. The value printed is
+//! [`Workload::value`] of the result (computed after the timing).
 
 use blockwork::Pool;
 use blockwork::array::ArrayContext;
@@ -33,6 +35,27 @@ const CASES: &[(&str, usize, &str)] = &[
         40_000,
         "random((40000, 40000)).mean(), 12.8 GB logical",
     ),
+    (
+        "sort",
+        100_000_000,
+        "sort of n uniform float64 (n elements, not a side)",
+    ),
+    ("unique", 100_000_000, "unique of n int64 in 0..10000"),
+    (
+        "histogram",
+        200_000_000,
+        "histogram of n generated values, 100 bins",
+    ),
+    (
+        "tsqr",
+        2_000_000,
+        "tsqr of an n x 100 matrix in 20 row blocks, q and r persisted",
+    ),
+    (
+        "svd",
+        2_000_000,
+        "svd of an n x 100 matrix in 20 row blocks, u, s, vh persisted",
+    ),
 ];
 
 /// Prints the usage to standard error and exits with 2 (bad arguments).
@@ -40,10 +63,13 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("array_bench: {problem}");
     }
-    eprintln!("usage: array_bench CASE [THREADS] [REPEATS]   (defaults: 2 threads, 5 repeats)");
+    eprintln!(
+        "usage: array_bench CASE [THREADS] [REPEATS] [N]   (defaults: 2 threads, 5 repeats, \
+         the size below)"
+    );
     eprintln!("cases:");
     for (case, n, what) in CASES {
-        eprintln!("  {case}  side {n:>6}  {what}");
+        eprintln!("  {case:<9}  n {n:>11}  {what}");
     }
     std::process::exit(2)
 }
@@ -72,14 +98,15 @@ fn main() -> blockwork::Result<()> {
     let Some(case) = args.get(1).map(String::as_str) else {
         usage("")
     };
-    let Some(&(_, n, _)) = CASES.iter().find(|c| c.0 == case) else {
+    let Some(&(_, full, _)) = CASES.iter().find(|c| c.0 == case) else {
         usage(&format!("unknown case {case:?}"))
     };
-    if args.len() > 4 {
+    if args.len() > 5 {
         usage("too many arguments");
     }
     let threads = count(args.get(2), "THREADS", 2);
     let reps = count(args.get(3), "REPEATS", 5);
+    let n = count(args.get(4), "N", full);
     let pool = Pool::new(threads)?;
     let ctx = ArrayContext::new();
     let w = Workload::prepare(&ctx, &pool, &format!("array_{case}"), n)?;

@@ -42,10 +42,13 @@ SIZES = {
     "quick": dict(runs=3, shapes={"dask": 10_000, "native": 10_000},
                   arrays=dict(a=2000, b=4000, c=2000, d=1024, e=2000, f=2000, g=8000,
                               sort=2_000_000, unique=2_000_000, histogram=4_000_000),
+                  # group "linalg": n x 100 matrices in 20 row blocks, n the row count
+                  linalg=dict(tsqr=100_000, svd=100_000),
                   corpus=20_000_000, stream_n=16_000_000, dgemm_n=2048, timeout=240),
     "full": dict(runs=5, shapes={"dask": 100_000, "native": 1_000_000},
                  arrays=dict(a=10000, b=20000, c=10000, d=4096, e=10000, f=10000, g=40000,
                              sort=100_000_000, unique=100_000_000, histogram=200_000_000),
+                 linalg=dict(tsqr=2_000_000, svd=2_000_000),
                  corpus=200_000_000, stream_n=1 << 25, dgemm_n=4096, timeout=900),
 }
 
@@ -69,7 +72,7 @@ RSS_TARGETS = {("array_b", 20000): 100e6, ("array_g", 40000): 150e6}
 @dataclass
 class Case:
     """One workload at one size, and the engines that run it."""
-    group: str  # shapes | latency | arrays | wordcount
+    group: str  # shapes | latency | arrays | linalg | wordcount
     workload: str
     n: int
     engines: dict  # engine name -> argv, or None when the engine is missing (n/a)
@@ -146,6 +149,17 @@ def plan_cases(cfg, threads, blockwork, corpus_dir, groups):
                     engines[engine] = [PY, tool("py", "arrays.py"), "--engine", arg, "--case", c,
                                        "--n", str(n), "--threads", t]
             cases.append(Case("arrays", w, n, engines, unset_env={"numpy": NUMPY_ENV_UNSET}))
+
+    def array_scripts(c, n):
+        """NumPy and dask.array running array case c of py/arrays.py at n."""
+        return {engine: [PY, tool("py", "arrays.py"), "--engine", arg, "--case", c, "--n", str(n),
+                         "--threads", t] for engine, arg in (("numpy", "numpy"), ("dask-array", "dask"))}
+
+    if "linalg" in groups:
+        for c, n in cfg["linalg"].items():
+            w = f"array_{c}"
+            engines = {"blockwork": blockwork_argv(blockwork, w, n, threads), **array_scripts(c, n)}
+            cases.append(Case("linalg", w, n, engines, unset_env={"numpy": NUMPY_ENV_UNSET}))
 
     if "wordcount" in groups:
         wc = [PY, tool("py", "wordcount.py"), "--data", corpus_dir, "--threads", t, "--engine"]
@@ -617,6 +631,8 @@ def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
     sections = [("shapes", "1. Scheduler overhead (ns per task of execution, graph built)", False),
                 ("latency", "Latency: a 10-task graph round trip on a warm pool", False),
                 ("arrays", "2. Arrays (float64, warm)", True),
+                ("linalg", "2b. Tall-and-skinny linear algebra (n x 100 float64, 20 row blocks, warm)",
+                 False),
                 ("wordcount", "3. Word count", False)]
     for group, title, with_bound in sections:
         members = [s for s in results if s.case.group == group]
@@ -730,8 +746,10 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per engine and case (default 5, quick 3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default="shapes,latency,arrays,wordcount",
-                    help="comma-separated groups: shapes, latency, arrays, wordcount")
+                    help="comma-separated groups: shapes, latency, arrays, linalg, wordcount")
     ap.add_argument("--engines", help="comma-separated engine names to keep (default: all)")
+    ap.add_argument("--workloads", help="comma-separated workloads to keep, e.g. "
+                    "array_sort,array_tsqr (default: all of the groups)")
     ap.add_argument("--blockwork", default=default_blockwork(), help="path of the blockwork binary")
     ap.add_argument("--out", default=os.path.join(PERF, "RESULTS-harness.md"))
     ap.add_argument("--chart", default=os.path.join(PERF, "ratios.png"))
@@ -764,6 +782,9 @@ def main():
         for c in cases:
             c.engines = {e: a for e, a in c.engines.items() if e in keep}
         cases = [c for c in cases if c.engines]
+    if args.workloads:
+        keep = set(args.workloads.split(","))
+        cases = [c for c in cases if c.workload in keep]
     bounds = {"stream": {}, "dgemm": {}, "rng_fill": None}
     if not args.no_bounds:
         bounds = measure_bounds(cfg, args.threads, log)

@@ -384,3 +384,83 @@ fn sort_graph_is_linear_in_blocks_per_row() {
     let g = x.sort(0).unwrap().graph().unwrap();
     assert_eq!(g.len(), 10 + 10 + 10);
 }
+
+/// `x`'s bits: tells `-0.0` from `0.0` and one NaN payload from another.
+fn bits(a: &ArrayD<f64>) -> Vec<u64> {
+    a.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn sort_keeps_the_order_of_equal_keys_across_blocks() {
+    // Both zeros and two NaN payloads, interleaved over blocks: equal under NumPy's order,
+    // so a stable sort leaves them in their original order, bit for bit.
+    let quiet = f64::from_bits(0x7ff8_0000_0000_0001);
+    let a = ArrayD::from_shape_fn(IxDyn(&[3000]), |i| match (i[0] * 7) % 11 {
+        0 => -0.0,
+        1 => 0.0,
+        2 => f64::NAN,
+        3 => quiet,
+        4 => -quiet,
+        k => ((i[0] * 7919) % 613) as f64 / 7.0 - 40.0 + k as f64,
+    });
+    let pool = Pool::new(2).unwrap();
+    for spec in [
+        ChunkSpec::from(97),
+        ChunkSpec::from(3000),
+        ChunkSpec::from(1000),
+    ] {
+        let x = ctx().from_ndarray(&a, spec).unwrap();
+        let (want, widx) = ref_sort(&a, 0);
+        assert_eq!(
+            bits(&x.sort(0).unwrap().compute::<f64>(&pool).unwrap()),
+            bits(&want)
+        );
+        assert_eq!(x.argsort(0).unwrap().compute::<i64>(&pool).unwrap(), widx);
+    }
+}
+
+#[test]
+fn unique_of_many_distinct_values_per_block() {
+    // Blocks of 40,000 with over 4,096 and over an eighth of their length distinct: the
+    // sorting path of the per-block tally; the second array the hashing one.
+    let pool = Pool::new(2).unwrap();
+    for modulus in [30_011, 1009] {
+        let a = ArrayD::from_shape_fn(IxDyn(&[100_000]), |i| {
+            ((i[0] * 7919) % modulus) as i64 - 15_000
+        });
+        let mut want = std::collections::BTreeMap::new();
+        for &v in &a {
+            *want.entry(v).or_insert(0i64) += 1;
+        }
+        let x = ctx().from_ndarray(&a, 40_000).unwrap();
+        let u = x.unique(&pool, true, false).unwrap();
+        let v = u.values.compute::<i64>(&pool).unwrap();
+        let c = u.counts.unwrap().compute::<i64>(&pool).unwrap();
+        assert_eq!(
+            v.iter().copied().collect::<Vec<_>>(),
+            want.keys().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            c.iter().copied().collect::<Vec<_>>(),
+            want.values().copied().collect::<Vec<_>>()
+        );
+    }
+    // Floats, mostly distinct, with both zeros and NaNs: the zeros one value, the NaNs one.
+    let f = nasty(&[50_000], 5).mapv(|x| x * 1.000_001)
+        + ArrayD::from_shape_fn(IxDyn(&[50_000]), |i| i[0] as f64 * 1e-3);
+    let f = f.mapv(|x| if x.abs() < 1e-12 { -0.0 } else { x });
+    let x = ctx().from_ndarray(&f, 20_000).unwrap();
+    let got = x
+        .unique(&pool, false, false)
+        .unwrap()
+        .values
+        .compute::<f64>(&pool)
+        .unwrap();
+    let mut vals: Vec<f64> = f.iter().map(|&v| v + 0.0).collect();
+    vals.sort_by(np_cmp);
+    vals.dedup_by(|p, q| np_cmp(p, q) == Ordering::Equal);
+    same_bits(
+        &got,
+        &ArrayD::from_shape_vec(IxDyn(&[vals.len()]), vals).unwrap(),
+    );
+}

@@ -882,3 +882,42 @@ fn map_overlap_nearest_repeats_the_edge() {
         close(&y.compute::<f64>(&seq).unwrap(), &want, 1e-12);
     }
 }
+
+#[test]
+fn histogram_of_equal_bins_puts_edge_values_in_the_edges_bins() {
+    // Values on every edge (as the edges array has them), just below and above each, and
+    // outside the range, against the edges' own rule.
+    let pool = Pool::new(2).unwrap();
+    for (bins, lo, hi) in [
+        (7, -1.3, 2.7),
+        (100, 0.0, 1.0),
+        (3, 1e-300, 3e-300),
+        (13, -5.0, -4.9),
+    ] {
+        let h0 = ctx()
+            .from_ndarray(&ArrayD::from_elem(IxDyn(&[1]), lo), 1)
+            .unwrap()
+            .histogram(bins, Some((lo, hi)), None, false)
+            .unwrap();
+        let e = h0.edges.compute::<f64>(&pool).unwrap();
+        let e: Vec<f64> = e.iter().copied().collect();
+        let mut v = Vec::new();
+        for &x in &e {
+            v.extend([x, x.next_down(), x.next_up()]);
+        }
+        v.extend([lo - 1.0, hi + 1.0, f64::NAN, f64::INFINITY]);
+        v.extend((0..997).map(|i| lo + (hi - lo) * (i as f64 / 996.0)));
+        let a = ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.clone()).unwrap();
+        for spec in chunkings_1d(v.len()) {
+            let x = ctx().from_ndarray(&a, spec).unwrap();
+            let h = x.histogram(bins, Some((lo, hi)), None, false).unwrap();
+            let got = h.counts.compute::<i64>(&pool).unwrap().mapv(|c| c as f64);
+            let want = ref_hist(&v, None, &e);
+            assert_eq!(
+                got.iter().copied().collect::<Vec<_>>(),
+                want,
+                "{bins} bins over [{lo}, {hi}]"
+            );
+        }
+    }
+}

@@ -5,13 +5,18 @@ Cases a-g: float64, n the side of the square array, chunks n/10 per axis (d: n/4
 cases: n elements in chunks of n/100 (FLAT_BLOCKS); sort: uniform float64, persisted before
 timing (NumPy only: dask.array has no sort along a chunked axis); unique: int64 drawn from
 0..10000, persisted before timing, distinct values returned; histogram: n uniform values
-generated inside the timed run, 100 bins over [0, 1].
+generated inside the timed run, 100 bins over [0, 1]. The tall cases tsqr and svd: an n x 100
+uniform float64 matrix in 20 row blocks (TALL_BLOCKS, one column chunk), persisted before
+timing; NumPy factorizes the whole matrix (np.linalg.qr, reduced; np.linalg.svd,
+full_matrices=False), dask.array by da.linalg.tsqr / da.linalg.svd with every factor
+persisted in one call (dask.persist), as Blockwork persists them.
 
 Inputs are built before timing; each case runs once untimed, then once timed in the same
 process (warm). One measurement per invocation.
 
     python arrays.py --engine dask --case a --n 10000 --threads 2
     python arrays.py --engine numpy --case sort --n 1e8
+    python arrays.py --engine dask --case tsqr --n 2e6
 """
 
 import argparse
@@ -21,8 +26,12 @@ import numpy as np
 
 from common import emit, int_arg, unsupported
 
-CASES = ("a", "b", "c", "d", "e", "f", "g", "sort", "unique", "histogram")
+CASES = ("a", "b", "c", "d", "e", "f", "g", "sort", "unique", "histogram", "tsqr", "svd")
 FLAT_CASES = ("sort", "unique", "histogram")
+TALL_CASES = ("tsqr", "svd")
+# The tall cases: columns of the n x TALL_COLS matrix, and its row blocks.
+TALL_COLS = 100
+TALL_BLOCKS = 20
 SEED = 1
 # The 1-d cases: blocks per array, the integers' range, histogram bins.
 FLAT_BLOCKS = 100
@@ -54,6 +63,11 @@ def numpy_case(case, n):
     if case == "histogram":
         return lambda: np.histogram(np.random.default_rng(SEED).random(n), bins=HISTOGRAM_BINS,
                                     range=(0.0, 1.0))[0]
+    if case in TALL_CASES:
+        x = rng.random((n, TALL_COLS))
+        if case == "tsqr":
+            return lambda: np.linalg.qr(x)
+        return lambda: np.linalg.svd(x, full_matrices=False)
     if case == "b":
         return lambda: np.random.default_rng(SEED).random((n, n)).sum()
     if case == "g":
@@ -83,6 +97,11 @@ def dask_case(case, n):
     rng = da.random.default_rng(SEED)
     if case == "sort":
         return None  # no sort along a chunked axis in dask.array
+    if case in TALL_CASES:
+        import dask
+        x = rng.random((n, TALL_COLS), chunks=(max(1, n // TALL_BLOCKS), TALL_COLS)).persist()
+        factor = da.linalg.tsqr if case == "tsqr" else da.linalg.svd
+        return lambda: dask.persist(*factor(x))
     if case == "unique":
         x = rng.integers(0, UNIQUE_DISTINCT, n, chunks=chunk, dtype=np.int64).persist()
         return lambda: da.unique(x).compute()
@@ -113,9 +132,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", choices=("numpy", "dask"), required=True)
     ap.add_argument("--case", required=True,
-                    help="a..g, sort, unique, histogram (or with the array_ prefix)")
+                    help="a..g, sort, unique, histogram, tsqr, svd (or with the array_ prefix)")
     ap.add_argument("--n", type=int_arg, required=True,
-                    help="side of the square array (the 1-d cases: element count)")
+                    help="side of the square array (the 1-d cases: element count; the tall "
+                         "cases: row count)")
     ap.add_argument("--threads", type=int, default=2, help="dask workers (NumPy: BLAS default)")
     args = ap.parse_args()
     case = args.case.removeprefix("array_")

@@ -7,7 +7,12 @@
 //! [`FLAT_BLOCKS`]-th of it: `array_sort` sorts `n` uniform float64 values (persisted before
 //! timing), `array_unique` finds the distinct values of `n` int64 values drawn from
 //! [`UNIQUE_DISTINCT`] (persisted before timing), `array_histogram` counts `n` uniform values,
-//! generated inside the timed run, into [`HISTOGRAM_BINS`] bins over `[0, 1]`. [`Workload::prepare`] builds the inputs
+//! generated inside the timed run, into [`HISTOGRAM_BINS`] bins over `[0, 1]`. The tall cases
+//! ([`is_tall`](Workload::is_tall)) take `n` as the row count of a uniform float64 matrix of
+//! [`TALL_COLS`] columns, chunked along its rows only ([`TALL_BLOCKS`] row blocks, one column
+//! chunk), persisted before timing: `array_tsqr` computes and persists its QR factors by
+//! [`linalg::tsqr`](super::linalg::tsqr), `array_svd` its thin SVD by
+//! [`linalg::svd`](super::linalg::svd). [`Workload::prepare`] builds the inputs
 //! (persisted, so they are not part of the timing); [`Workload::run`] is the timed part;
 //! [`Workload::value`] reduces what a run produced to one number, for checking (untimed).
 //!
@@ -21,11 +26,11 @@
 //! # Ok::<(), blockwork::Error>(())
 //! ```
 
-use super::{Array, ArrayContext, Idx};
+use super::{Array, ArrayContext, Idx, persist_all};
 use crate::{Error, ErrorKind, Executor, Result};
 
-/// The workload names: `array_a` .. `array_g`, then the 1-d cases.
-pub const WORKLOADS: [&str; 10] = [
+/// The workload names: `array_a` .. `array_g`, the 1-d cases, then the tall cases.
+pub const WORKLOADS: [&str; 12] = [
     "array_a",
     "array_b",
     "array_c",
@@ -36,6 +41,8 @@ pub const WORKLOADS: [&str; 10] = [
     "array_sort",
     "array_unique",
     "array_histogram",
+    "array_tsqr",
+    "array_svd",
 ];
 /// The 1-d cases are cut into this many blocks (fewer when `n` is smaller).
 pub const FLAT_BLOCKS: usize = 100;
@@ -43,6 +50,10 @@ pub const FLAT_BLOCKS: usize = 100;
 pub const UNIQUE_DISTINCT: i64 = 10_000;
 /// `array_histogram`'s bin count.
 pub const HISTOGRAM_BINS: usize = 100;
+/// Columns of the tall cases' matrix.
+pub const TALL_COLS: usize = 100;
+/// The tall cases' matrix is cut into this many row blocks (fewer when `n` is smaller).
+pub const TALL_BLOCKS: usize = 20;
 /// Seed of the first input array (`x`); the second (`y`) uses `SEED + 1`.
 pub const SEED: u64 = 1;
 /// Seed of the array generated inside the timed run of `b` and `g`.
@@ -56,6 +67,9 @@ pub enum Output {
     Array(Array),
     /// A computed vector: cases `c`, `unique` and `histogram`.
     Vector(Vec<f64>),
+    /// Several materialised arrays: the factors of `tsqr` (`q`, `r`) and `svd` (`u`, `s`,
+    /// `vh`).
+    Factors(Vec<Array>),
     /// A scalar reduction: cases `b`, `e`, `f`, `g`.
     Scalar(f64),
 }
@@ -77,15 +91,21 @@ impl Workload {
 
     /// Whether case `name` is 1-d, with `n` its element count (not a side).
     pub fn is_flat(name: &str) -> bool {
-        WORKLOADS[7..].contains(&name)
+        WORKLOADS[7..10].contains(&name)
+    }
+
+    /// Whether case `name` is tall, with `n` the row count of an `n × TALL_COLS` matrix.
+    pub fn is_tall(name: &str) -> bool {
+        WORKLOADS[10..].contains(&name)
     }
 
     /// The chunk side of case `name` at `n`: `n / 10` (`array_d`: `n / 4`; the 1-d cases:
-    /// `n / FLAT_BLOCKS`), at least 1.
+    /// `n / FLAT_BLOCKS`; the tall cases: `n / TALL_BLOCKS` rows), at least 1.
     pub fn chunk(name: &str, n: usize) -> usize {
         let parts = match name {
             "array_d" => 4,
             _ if Self::is_flat(name) => FLAT_BLOCKS,
+            _ if Self::is_tall(name) => TALL_BLOCKS,
             _ => 10,
         };
         (n / parts).max(1)
@@ -113,7 +133,12 @@ impl Workload {
             .find(|w| **w == name)
             .and_then(|w| w.strip_prefix("array_"))
             .expect("a known name");
-        let min = if case == "e" { 2 * E_MARGIN + 1 } else { 1 };
+        let min = match case {
+            "e" => 2 * E_MARGIN + 1,
+            // Each row block of a tall case at least as tall as it is wide.
+            "tsqr" | "svd" => TALL_COLS * TALL_BLOCKS,
+            _ => 1,
+        };
         if n < min {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -128,6 +153,10 @@ impl Workload {
             "sort" => vec![ctx.random(&[n], chunk, SEED)?.persist(exec)?],
             "unique" => vec![
                 ctx.random_integers(&[n], chunk, SEED, 0, UNIQUE_DISTINCT)?
+                    .persist(exec)?,
+            ],
+            "tsqr" | "svd" => vec![
+                ctx.random(&[n, TALL_COLS], vec![chunk, TALL_COLS], SEED)?
                     .persist(exec)?,
             ],
             _ => Vec::new(),
@@ -188,6 +217,14 @@ impl Workload {
                 let c = h.counts.compute::<i64>(exec)?;
                 Output::Vector(c.iter().map(|&x| x as f64).collect())
             }
+            "tsqr" => {
+                let (q, r) = super::linalg::tsqr(input(0))?;
+                Output::Factors(persist_all(&[q, r], exec)?)
+            }
+            "svd" => {
+                let (u, s, vh) = super::linalg::svd(input(0))?;
+                Output::Factors(persist_all(&[u, s, vh], exec)?)
+            }
             _ => unreachable!("prepare accepts only the known cases"),
         })
     }
@@ -197,7 +234,8 @@ impl Workload {
     /// `z[i, j] * ((i + 1) + 2 (j + 1))` (so a transposed or permuted result shows); for the
     /// sorted vector `z` of `sort`, the sum of `z[i] * (i + 1)`; for a computed vector `v`
     /// (`c`, the distinct values of `unique`, the counts of `histogram`), the sum of
-    /// `v[j] * (j + 1)`; the scalar itself otherwise.
+    /// `v[j] * (j + 1)`; for the factors of `tsqr` and `svd`, the sum of the squares of all
+    /// their elements; the scalar itself otherwise.
     pub fn value(&self, out: &Output, exec: &impl Executor) -> Result<f64> {
         let weighted = |v: &[f64], w: f64| -> f64 {
             v.iter()
@@ -221,6 +259,15 @@ impl Workload {
                 weighted(&rows, 1.0) + weighted(&cols, 2.0)
             }
             Output::Vector(v) => weighted(v, 1.0),
+            // The squares of all the factors' elements: free of the factors' signs, which
+            // differ between QR and SVD implementations (tsqr: `k + |a|²`, svd: `2 k + |a|²`).
+            Output::Factors(fs) => {
+                let mut total = 0.0;
+                for f in fs {
+                    total += f.mul(f)?.sum(None)?.compute_f64(exec)?;
+                }
+                total
+            }
             Output::Scalar(s) => *s,
         })
     }

@@ -664,17 +664,22 @@ impl Array {
     }
 
     /// Computes every block and returns an array holding them (same name and keys), so that
-    /// later computations start from the stored blocks.
+    /// later computations start from the stored blocks. To persist several arrays that share
+    /// work (the factors of a decomposition), use [`persist_all`], which computes the shared
+    /// tasks once.
     pub fn persist(&self, exec: &impl Executor) -> Result<Array> {
-        let keys = self.keys();
-        let plan = Plan::new(&self.graph()?, &keys)?;
-        let out = exec.run(&plan)?;
+        let mut out = persist_all(std::slice::from_ref(self), exec)?;
+        Ok(out.pop().expect("one array in, one out"))
+    }
+
+    /// This array with `values` (the computed blocks, in [`keys`](Array::keys) order) as its
+    /// literal blocks.
+    fn stored(&self, keys: Vec<Key>, values: Vec<Value>) -> Result<Array> {
         // Stored blocks tell their lengths: a persisted array's grid is always known.
         let grid: Grid = match self.grid() {
             Grid::Known(c) => c.clone().into(),
             Grid::Unknown(_) => {
-                let lens = out
-                    .values
+                let lens = values
                     .iter()
                     .map(|v| block_of(v).and_then(masks::one_d_len))
                     .collect::<Result<Vec<usize>, TaskError>>()
@@ -683,7 +688,7 @@ impl Array {
             }
         };
         let mut graph = Graph::with_capacity(keys.len());
-        for (k, v) in keys.into_iter().zip(out.values) {
+        for (k, v) in keys.into_iter().zip(values) {
             graph.insert(k, crate::Node::Literal(v));
         }
         let layer = Layer {
@@ -693,6 +698,40 @@ impl Array {
         };
         Ok(Array::from_layer(self.context(), layer, grid, self.dtype()))
     }
+}
+
+/// Computes the blocks of all `arrays` in one run of `exec` (tasks they share run once, as
+/// `dask.persist(a, b)`), and returns each as [`Array::persist`] does, in order.
+///
+/// Errors: as [`Array::persist`]; two arrays whose graphs define one key differently are a
+/// [`DuplicateKey`](ErrorKind::DuplicateKey) error.
+///
+/// ```
+/// use blockwork::array::{ArrayContext, linalg, persist_all};
+/// let ctx = ArrayContext::new();
+/// let a = ctx.random(&[60, 3], vec![20, 3], 1)?;
+/// let (q, r) = linalg::tsqr(&a)?; // q and r share the QR of each row block
+/// let exec = blockwork::Pool::new(2)?;
+/// let [q, r] = <[_; 2]>::try_from(persist_all(&[q, r], &exec)?).unwrap();
+/// assert_eq!((q.shape(), r.shape()), (&[60, 3][..], &[3, 3][..]));
+/// let r = r.compute::<f64>(&blockwork::Sequential::new())?; // from the stored blocks
+/// assert!(r[[0, 0]].abs() > 0.0 && r[[1, 0]] == 0.0); // upper triangular
+/// # Ok::<(), blockwork::Error>(())
+/// ```
+pub fn persist_all(arrays: &[Array], exec: &impl Executor) -> Result<Vec<Array>> {
+    let layers: Vec<Arc<Layer>> = arrays.iter().map(Array::layer).collect();
+    let graph = collect_graph(&layers)?;
+    let keys: Vec<Vec<Key>> = arrays.iter().map(Array::keys).collect();
+    let plan = Plan::new(&graph, &keys.concat())?;
+    let mut values = exec.run(&plan)?.values.into_iter();
+    arrays
+        .iter()
+        .zip(keys)
+        .map(|(a, keys)| {
+            let mine: Vec<Value> = values.by_ref().take(keys.len()).collect();
+            a.stored(keys, mine)
+        })
+        .collect()
 }
 
 /// The shape of a known grid; empty for an unknown one (never read: [`Array::shape`]

@@ -214,7 +214,8 @@ impl Array {
                 .collect::<std::result::Result<_, _>>()?;
             let offs = c3.offsets(k);
             let shape = c3.block_shape(&idx);
-            let out = merge_block(dtype, &parts, offs[idx[k]], offs[idx[k] + 1], &shape, k)?;
+            let (lo, hi) = (offs[idx[k]], offs[idx[k] + 1]);
+            let out = merge_block(dtype, &parts, lo, hi, &shape, k, !arg)?;
             Ok(ctx.block(out))
         });
         let mut graph = Graph::with_capacity(chunks.nblocks());
@@ -497,7 +498,8 @@ impl Array {
 }
 
 /// Output block of a sort: ranks `lo..hi` of each lane's merged runs, as a block of
-/// `shape` (the sorted axis `k`).
+/// `shape` (the sorted axis `k`); `by_value`: the runs' values are the elements (a sort, not
+/// an argsort).
 fn merge_block(
     dtype: DType,
     runs: &[&Run],
@@ -505,16 +507,18 @@ fn merge_block(
     hi: usize,
     shape: &[usize],
     k: usize,
+    by_value: bool,
 ) -> std::result::Result<BlockData, TaskError> {
-    super::dtype::with_dtype!(dtype, T => merge_typed::<T>(runs, lo, hi, shape, k).map(T::wrap))
+    super::dtype::with_dtype!(dtype, T => merge_typed::<T>(runs, lo, hi, shape, k, by_value).map(T::wrap))
 }
 
-fn merge_typed<T: Element>(
+fn merge_typed<T: SortKey>(
     runs: &[&Run],
     lo: usize,
     hi: usize,
     shape: &[usize],
     k: usize,
+    by_value: bool,
 ) -> std::result::Result<ArrayD<T>, TaskError> {
     let vals: Vec<&[T]> = runs
         .iter()
@@ -542,7 +546,7 @@ fn merge_typed<T: Element>(
             .collect();
         rank_split(&keys, lo, &mut s_lo);
         rank_split(&keys, hi, &mut s_hi);
-        merge_into(&keys, &lv, &s_lo, &s_hi, &mut out);
+        merge_into(&keys, &lv, &s_lo, &s_hi, by_value, &mut out);
     }
     if out.len() != lanes * (hi - lo) {
         return Err(type_err("sort: runs do not cover the block"));

@@ -22,6 +22,7 @@ use crate::plan::Plan;
 use crate::value::{Payload, Value};
 use ndarray::{ArrayD, IxDyn};
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// How [`Array::histogram`] bins values.
@@ -90,15 +91,21 @@ fn counts_of(v: &Value) -> std::result::Result<&Counts, TaskError> {
         .ok_or_else(|| task_err(ErrorKind::Type, "internal: bin counts"))
 }
 
-/// A block's values as `f64`.
-fn as_f64(b: &BlockData) -> Vec<f64> {
-    match b {
+/// A block's values as `f64`, in logical order: borrowed where the block is an `f64` block
+/// in standard layout.
+fn as_f64(b: &BlockData) -> Cow<'_, [f64]> {
+    if let BlockData::F64(a) = b
+        && let Some(s) = a.as_slice()
+    {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(match b {
         BlockData::Bool(a) => a.iter().map(|&x| x as u8 as f64).collect(),
         BlockData::I32(a) => a.iter().map(|&x| x as f64).collect(),
         BlockData::I64(a) => a.iter().map(|&x| x as f64).collect(),
         BlockData::F32(a) => a.iter().map(|&x| x as f64).collect(),
         BlockData::F64(a) => a.iter().copied().collect(),
-    }
+    })
 }
 
 /// `num` points from `lo` to `hi` inclusive, as NumPy's `linspace`.
@@ -128,28 +135,55 @@ fn uniform_edges(lo: f64, hi: f64, n: usize) -> std::result::Result<Vec<f64>, St
     Ok(linspace(lo, hi, n + 1))
 }
 
-/// The bin of `x`, if inside the edges. `uniform`: NumPy's computed index with its
-/// one-step corrections; otherwise a binary search (the last bin closed).
-#[inline]
-fn bin_of(x: f64, e: &[f64], uniform: bool) -> Option<usize> {
-    let (first, last, n) = (e[0], e[e.len() - 1], e.len() - 1);
-    if !(x >= first && x <= last) || n == 0 {
-        return None;
-    }
-    if uniform {
-        let mut i = (((x - first) / (last - first)) * n as f64) as usize;
-        i = i.min(n - 1);
-        if x < e[i] {
-            i -= 1;
-        } else if i != n - 1 && x >= e[i + 1] {
-            i += 1;
+/// Finds the bin of a value among edges `e` (the `i` with `e[i] <= x < e[i + 1]`, the last
+/// bin closed): for equal-width bins, an index computed as `(x - e[0]) * (bins / width)`,
+/// then NumPy's one-step corrections against the edges (NumPy divides by the width instead
+/// of multiplying by its inverse; either estimate is within one bin, and the corrections
+/// make the answer the edges' own); otherwise a binary search.
+struct Binner<'e> {
+    e: &'e [f64],
+    first: f64,
+    last: f64,
+    /// Bins per unit, for equal-width bins.
+    norm: f64,
+    uniform: bool,
+}
+
+impl<'e> Binner<'e> {
+    fn new(e: &'e [f64], uniform: bool) -> Binner<'e> {
+        let (first, last) = (e[0], e[e.len() - 1]);
+        let n = e.len() - 1;
+        Binner {
+            e,
+            first,
+            last,
+            norm: n as f64 / (last - first),
+            uniform,
         }
-        return Some(i);
     }
-    if x == last {
-        return Some(n - 1);
+
+    /// The bin of `x`, if inside the edges.
+    #[inline]
+    fn bin(&self, x: f64) -> Option<usize> {
+        let (e, n) = (self.e, self.e.len() - 1);
+        if !(x >= self.first && x <= self.last) || n == 0 {
+            return None;
+        }
+        if self.uniform {
+            let mut i = ((x - self.first) * self.norm) as usize;
+            i = i.min(n - 1);
+            if x < e[i] {
+                i -= 1;
+            } else if i != n - 1 && x >= e[i + 1] {
+                i += 1;
+            }
+            return Some(i);
+        }
+        if x == self.last {
+            return Some(n - 1);
+        }
+        Some(e.partition_point(|&b| b <= x) - 1)
     }
-    Some(e.partition_point(|&b| b <= x) - 1)
 }
 
 /// Adds the `Counts` tasks summing `leaves` to `graph`, in a tree; returns the root key.
@@ -290,8 +324,9 @@ impl Array {
                 };
                 let mut f = vec![0.0; if ws.is_some() { nb } else { 0 }];
                 let mut c = vec![0i64; if ws.is_some() { 0 } else { nb }];
+                let binner = Binner::new(e, uniform);
                 for (j, &v) in xs.iter().enumerate() {
-                    if let Some(b) = bin_of(v, e, uniform) {
+                    if let Some(b) = binner.bin(v) {
                         match ws {
                             Some(w) => f[b] += w[j],
                             None => c[b] += 1,

@@ -7,7 +7,7 @@
 
 use super::bench_data::{self, is_data_workload};
 use super::{Failure, Outcome};
-use blockwork::array::bench::Workload;
+use blockwork::array::bench::{TALL_COLS, Workload};
 use blockwork::bench_shapes::{self, SHAPES, shape_tasks};
 use blockwork::{Executor, Graph, Key, Plan, Pool, RunOptions, RunOutput, Sequential, Value};
 use clap::Args;
@@ -25,8 +25,8 @@ const LATENCY_REPS: usize = 10_000;
 #[derive(Args)]
 pub(crate) struct BenchArgs {
     /// One workload: independent, chain, tree, wavefront, random_dag, latency10, array_a ..
-    /// array_g, array_sort, array_unique, array_histogram or wordcount (default: the shapes
-    /// and latency10).
+    /// array_g, array_sort, array_unique, array_histogram, array_tsqr, array_svd or wordcount
+    /// (default: the shapes and latency10).
     #[arg(long)]
     workload: Option<String>,
     /// Tasks per shape (default 100000, at most 1e8), the side of the square arrays (default:
@@ -71,6 +71,7 @@ fn check_size(w: &str, n: usize) -> Result<(), Failure> {
     let (cap, what) = match w {
         "wordcount" | "latency10" => return Ok(()),
         _ if Workload::is_flat(w) => (MAX_ARRAY_ELEMENTS, "an element count"),
+        _ if Workload::is_tall(w) => (MAX_ARRAY_ELEMENTS / TALL_COLS, "a row count"),
         _ if is_data_workload(w) => (MAX_ARRAY_SIDE, "an array side"),
         _ => (MAX_SHAPE_TASKS, "a task count"),
     };
@@ -111,6 +112,8 @@ fn estimated_bytes(w: &str, n: usize) -> Option<u64> {
         "array_sort" => return Some(n.saturating_mul(8 * 4)),
         // The input and a block's keys being tallied.
         "array_unique" => return Some(n.saturating_mul(8)),
+        // The input, the result (Q, or U) and the blocks' Q factors of the first level.
+        "array_tsqr" | "array_svd" => return Some(n.saturating_mul(TALL_COLS as u64 * 8 * 3)),
         _ => return None,
     };
     Some(square.saturating_mul(arrays))
@@ -172,7 +175,8 @@ pub(super) fn bench(a: BenchArgs) -> Outcome {
             let known = SHAPES.join(", ");
             return Err(Failure::Unsupported(format!(
                 "unsupported workload '{w}' (this build runs {known}, latency10, array_a .. \
-                 array_g, array_sort, array_unique, array_histogram and wordcount)"
+                 array_g, array_sort, array_unique, array_histogram, array_tsqr, array_svd and \
+                 wordcount)"
             )));
         }
         if w == "wordcount" && a.data.is_none() {

@@ -1,6 +1,6 @@
 //! The data workloads of `blockwork bench`: the array cases `array_a` .. `array_g`
 //! (perf/BENCHMARKS.md §2), the 1-d cases `array_sort`, `array_unique`, `array_histogram`
-//! (perf/README.md) and `wordcount` (§3), as the cross-engine harness defines them.
+//! and the tall cases `array_tsqr`, `array_svd` (perf/README.md) and `wordcount` (§3), as the cross-engine harness defines them.
 //!
 //! Arrays: inputs built (and persisted) before timing, one untimed run, then `reps` timed runs
 //! in the same process; `seconds` is their median and `value` a summary of the answer (the sum
@@ -17,9 +17,10 @@ use blockwork::bag::corpus;
 use serde_json::json;
 use std::path::Path;
 
-/// Array sides (element counts for the 1-d cases) when `--n` is not given: the full sizes of
-/// perf/BENCHMARKS.md §2 and perf/README.md, in the order of [`WORKLOADS`].
-const FULL_SIDES: [usize; 10] = [
+/// Array sides (element counts for the 1-d cases, row counts for the tall ones) when `--n` is
+/// not given: the full sizes of perf/BENCHMARKS.md §2 and perf/README.md, in the order of
+/// [`WORKLOADS`].
+const FULL_SIDES: [usize; 12] = [
     10_000,
     20_000,
     10_000,
@@ -30,6 +31,8 @@ const FULL_SIDES: [usize; 10] = [
     100_000_000,
     100_000_000,
     200_000_000,
+    2_000_000,
+    2_000_000,
 ];
 /// Words in the word count's answer.
 const TOP: usize = 10;

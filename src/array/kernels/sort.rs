@@ -13,9 +13,8 @@ use crate::array::dtype::{BlockData, DType, Element, with_block, with_dtype};
 use crate::error::{ErrorKind, TaskError};
 use crate::value::Payload;
 use ndarray::{ArrayD, IxDyn};
+use rustc_hash::FxHashMap;
 use std::any::Any;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Elements with an order key.
 pub(crate) trait SortKey: Element {
@@ -132,39 +131,43 @@ pub(crate) fn sort_run(a: &BlockData, axis: usize, first: usize, arg: bool) -> R
 }
 
 fn sort_run_typed<T: SortKey>(a: &ArrayD<T>, axis: usize, first: usize, arg: bool) -> Run {
-    let (data, c) = lanes_of(a, axis);
-    let mut keys = Vec::with_capacity(data.len());
-    let mut perm: Vec<usize> = Vec::with_capacity(data.len());
-    // (key, position) pairs are distinct, so an unstable sort of them is the stable order,
-    // and sorting them in place reads memory in order (no indirection through a permutation).
-    let mut pairs: Vec<(u64, usize)> = Vec::with_capacity(c);
-    for lane in data.chunks(c.max(1)) {
-        let base = perm.len();
-        pairs.clear();
-        pairs.extend(lane.iter().enumerate().map(|(i, x)| (x.key(), i)));
-        pairs.sort_unstable();
-        keys.extend(pairs.iter().map(|p| p.0));
-        perm.extend(pairs.iter().map(|p| base + p.1));
-    }
+    let (mut data, c) = lanes_of(a, axis);
     let lanes = data.len() / c.max(1);
-    let vals = if arg {
-        let pos = perm
-            .iter()
-            .map(|&i| (first + i % c.max(1)) as i64)
-            .collect();
-        i64::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), pos).expect("lanes"))
-    } else {
-        let v = perm.iter().map(|&i| data[i]).collect();
-        T::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), v).expect("lanes"))
-    };
+    // Radix sorts by key, stable: equal keys keep their order (so `-0.0` and `0.0`, or NaNs
+    // of different payloads, stay as NumPy's stable sort leaves them).
+    if arg {
+        let mut pos: Vec<i64> = Vec::with_capacity(data.len());
+        let mut pairs: Vec<(u64, i64)> = Vec::with_capacity(c);
+        let mut keys = Vec::with_capacity(data.len());
+        for lane in data.chunks(c.max(1)) {
+            pairs.clear();
+            pairs.extend(
+                lane.iter()
+                    .enumerate()
+                    .map(|(i, x)| (x.key(), (first + i) as i64)),
+            );
+            radsort::sort_by_key(&mut pairs, |p| p.0);
+            keys.extend(pairs.iter().map(|p| p.0));
+            pos.extend(pairs.iter().map(|p| p.1));
+        }
+        let vals = i64::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), pos).expect("lanes"));
+        return Run { keys, vals, len: c };
+    }
+    for lane in data.chunks_mut(c.max(1)) {
+        radsort::sort_by_key(lane, |x| x.key());
+    }
+    let keys = data.iter().map(|x| x.key()).collect();
+    let vals = T::wrap(ArrayD::from_shape_vec(IxDyn(&[lanes, c]), data).expect("lanes"));
     Run { keys, vals, len: c }
 }
 
 /// How many elements of each sorted run come before overall rank `r` of their stable
 /// merge (ties ordered by run, then position): `out[i]` for run `i`.
 ///
-/// The key `v` of rank `r` is found by bisection over the keys' range, counting with a
-/// binary search per run: O(64 · runs · log(run length)).
+/// The key `v` of rank `r` is found by bisection over the keys' range. Each run keeps the
+/// window of its keys inside the current range (those below it are counted, those above it
+/// cannot be), so each step's binary searches cover only the windows, which shrink with the
+/// range: O(64 · runs) steps at most, each a binary search of a shrinking window.
 pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
     let total: usize = runs.iter().map(|x| x.len()).sum();
     if r == 0 || r >= total {
@@ -173,7 +176,6 @@ pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
         }
         return;
     }
-    let le = |v: u64| -> usize { runs.iter().map(|x| x.partition_point(|&k| k <= v)).sum() };
     let (mut lo, mut hi) = (
         runs.iter()
             .filter_map(|x| x.first())
@@ -186,56 +188,78 @@ pub(crate) fn rank_split(runs: &[&[u64]], r: usize, out: &mut [usize]) {
             .max()
             .unwrap_or(0),
     );
-    // Smallest v in [lo, hi] with le(v) >= r (le(hi) = total >= r).
+    // Per run, `below` keys are < lo and `upto` keys are <= hi.
+    let mut below = vec![0usize; runs.len()];
+    let mut upto: Vec<usize> = runs.iter().map(|x| x.len()).collect();
+    let mut cut = vec![0usize; runs.len()];
+    // Smallest v in [lo, hi] with (keys <= v) >= r (all keys are <= hi: the count is total).
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if le(mid) >= r { hi = mid } else { lo = mid + 1 }
+        let mut le = 0;
+        for (i, run) in runs.iter().enumerate() {
+            cut[i] = below[i] + run[below[i]..upto[i]].partition_point(|&k| k <= mid);
+            le += cut[i];
+        }
+        if le >= r {
+            hi = mid;
+            upto.copy_from_slice(&cut);
+        } else {
+            lo = mid + 1;
+            below.copy_from_slice(&cut);
+        }
     }
+    // Now lo == hi: `below` counts the keys < lo in each run, `upto` those <= lo.
     let mut left = r;
-    for (o, run) in out.iter_mut().zip(runs) {
-        *o = run.partition_point(|&k| k < lo);
-        left -= *o;
+    for (o, &b) in out.iter_mut().zip(&below) {
+        *o = b;
+        left -= b;
     }
-    for (o, run) in out.iter_mut().zip(runs) {
-        let ties = run.partition_point(|&k| k <= lo) - *o;
-        let take = ties.min(left);
+    for (o, (&b, &u)) in out.iter_mut().zip(below.iter().zip(&upto)) {
+        let take = (u - b).min(left);
         *o += take;
         left -= take;
     }
 }
 
 /// Merges the pieces `runs[i][lo[i]..hi[i]]` (keys, with values `vals[i]`) into `out`,
-/// ties in run order.
-pub(crate) fn merge_into<T: Copy>(
+/// ties in run order: the pieces concatenated in run order and radix sorted by key, stably
+/// (O(n) per byte of the keys that varies, where a k-way merge costs O(n log k) comparisons).
+/// With `by_value`, the values are the sorted elements themselves, sorted by their own keys
+/// (no key-value pairs are made).
+pub(crate) fn merge_into<T: SortKey>(
     keys: &[&[u64]],
     vals: &[&[T]],
     lo: &[usize],
     hi: &[usize],
+    by_value: bool,
     out: &mut Vec<T>,
 ) {
-    let mut at = lo.to_vec();
-    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = (0..keys.len())
-        .filter(|&i| at[i] < hi[i])
-        .map(|i| Reverse((keys[i][at[i]], i)))
-        .collect();
-    while let Some(Reverse((_, i))) = heap.pop() {
-        out.push(vals[i][at[i]]);
-        at[i] += 1;
-        // Stay on this run while it is still the smallest: no heap traffic for long
-        // stretches from one run.
-        while at[i] < hi[i]
-            && heap
-                .peek()
-                .is_none_or(|Reverse(top)| (keys[i][at[i]], i) < *top)
-        {
-            out.push(vals[i][at[i]]);
-            at[i] += 1;
+    let pieces = || (0..keys.len()).map(|i| (lo[i], hi[i], i));
+    if by_value {
+        let start = out.len();
+        for (l, h, i) in pieces() {
+            out.extend_from_slice(&vals[i][l..h]);
         }
-        if at[i] < hi[i] {
-            heap.push(Reverse((keys[i][at[i]], i)));
-        }
+        radsort::sort_by_key(&mut out[start..], |x| x.key());
+        return;
     }
+    let total: usize = lo.iter().zip(hi).map(|(l, h)| h - l).sum();
+    let mut pairs: Vec<(u64, T)> = Vec::with_capacity(total);
+    for (l, h, i) in pieces() {
+        pairs.extend(
+            keys[i][l..h]
+                .iter()
+                .copied()
+                .zip(vals[i][l..h].iter().copied()),
+        );
+    }
+    radsort::sort_by_key(&mut pairs, |p| p.0);
+    out.extend(pairs.iter().map(|p| p.1));
 }
+
+/// Distinct values a block's tally counts in a hash table whatever the block's length (see
+/// [`Tally::of`]).
+const HASHED_DISTINCT: usize = 1 << 12;
 
 /// Sorted distinct keys with their counts.
 #[derive(Clone, Debug, Default)]
@@ -259,10 +283,36 @@ impl Payload for Tally {
 impl Tally {
     /// The tally of a block's elements.
     pub(crate) fn of(b: &BlockData) -> Tally {
-        let mut keys: Vec<u64> = with_block!(b, a => a.iter().map(|x| x.key()).collect());
-        keys.sort_unstable();
+        with_block!(b, a => Tally::of_typed(a))
+    }
+
+    /// Few distinct values (the usual case of integer data) are counted in a hash table,
+    /// which stays in cache, and only the distinct keys sorted; once the table holds more
+    /// than an eighth of the block (at least [`HASHED_DISTINCT`]) the keys are radix sorted
+    /// and counted in runs instead.
+    fn of_typed<T: SortKey>(a: &ArrayD<T>) -> Tally {
+        let cap = (a.len() / 8).max(HASHED_DISTINCT);
+        let mut table: FxHashMap<u64, i64> = FxHashMap::default();
+        for x in a.iter() {
+            *table.entry(x.key()).or_insert(0) += 1;
+            if table.len() > cap {
+                let mut keys: Vec<u64> = a.iter().map(|x| x.key()).collect();
+                radsort::sort(&mut keys);
+                return Tally::of_sorted(&keys);
+            }
+        }
+        let mut pairs: Vec<(u64, i64)> = table.into_iter().collect();
+        pairs.sort_unstable_by_key(|p| p.0);
+        Tally {
+            keys: pairs.iter().map(|p| p.0).collect(),
+            counts: pairs.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    /// The tally of sorted keys: one entry per run of equal keys.
+    fn of_sorted(keys: &[u64]) -> Tally {
         let mut t = Tally::default();
-        for k in keys {
+        for &k in keys {
             match t.keys.last() {
                 Some(&l) if l == k => *t.counts.last_mut().expect("paired") += 1,
                 _ => {

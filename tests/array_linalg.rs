@@ -243,3 +243,53 @@ fn ndarray_dot<T: ndarray::LinalgScalar>(a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD
     let two = |x: &ArrayD<T>| x.clone().into_dimensionality::<Ix2>().unwrap();
     two(a).dot(&two(b)).into_dyn()
 }
+
+#[test]
+fn direct_block_products_on_ragged_grids_and_transposed_layouts() {
+    // Blocks large enough to be multiplied one pair at a time (not gathered), on ragged
+    // grids: row-major operands, operands whose contracted axis comes first (column-major
+    // matrices of the same blocks), f32, and a pool of two threads.
+    let c = ctx();
+    let p = Pool::new(2).unwrap();
+    let (a, b) = (data(&[230, 410], 1), data(&[410, 190], 2));
+    let grids = [
+        (vec![230], vec![410], vec![190]),
+        (vec![100, 130], vec![256, 154], vec![150, 40]),
+        (vec![7, 200, 23], vec![300, 110], vec![190]),
+    ];
+    let want = naive_tensordot(&a, &b, &[1], &[0]);
+    for (rows, ks, cols) in grids {
+        let x = c
+            .from_ndarray(&a, ChunkSpec::Explicit(vec![rows.clone(), ks.clone()]))
+            .unwrap();
+        let y = c
+            .from_ndarray(&b, ChunkSpec::Explicit(vec![ks.clone(), cols.clone()]))
+            .unwrap();
+        close(
+            &x.matmul(&y).unwrap().compute::<f64>(&p).unwrap(),
+            &want,
+            1e-9,
+        );
+        // a^T stored as blocks, contracted over its first axis; b^T over its second.
+        let at = a.t().to_owned();
+        let bt = b.t().to_owned();
+        let xt = c
+            .from_ndarray(&at, ChunkSpec::Explicit(vec![ks.clone(), rows.clone()]))
+            .unwrap();
+        let yt = c
+            .from_ndarray(&bt, ChunkSpec::Explicit(vec![cols.clone(), ks.clone()]))
+            .unwrap();
+        let got = xt.tensordot(&yt, &[0], &[1]).unwrap();
+        close(&got.compute::<f64>(&p).unwrap(), &want, 1e-9);
+        let got = x
+            .astype(DType::F32)
+            .unwrap()
+            .matmul(&yt.t().astype(DType::F32).unwrap())
+            .unwrap();
+        assert_eq!(got.dtype(), DType::F32);
+        // The inputs are multiples of 1/8 below 8 in magnitude and the sums stay under
+        // 2^24 / 64, so every partial sum is exact in f32 too, in any order.
+        let got = got.astype(DType::F64).unwrap().compute::<f64>(&p).unwrap();
+        close(&got, &want, 0.0);
+    }
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use blockwork::array::{Array, ChunkSpec, Idx};
+use blockwork::array::{Array, ChunkSpec, DType, Idx};
 use blockwork::{ErrorKind, Pool, Sequential};
 use common::{ctx, data, layouts};
 use ndarray::{ArrayD, Axis};
@@ -471,4 +471,42 @@ fn strided_row_views_and_reductions_match_loops() {
             "{got} {sum}"
         );
     }
+}
+
+#[test]
+fn transposed_reads_of_every_type_and_stride() {
+    // The transposed tile copy in whole 8 × 8 pieces (rows consecutive in the source) and
+    // element by element (reversed or strided rows, ragged edges), for each element type:
+    // `x.T + x` and `(x + x.T).sum(0)` against ndarray. Inputs are persisted in each type,
+    // so that the transposed leaf itself is of that type.
+    let c = ctx();
+    let seq = Sequential::new();
+    let n = 203;
+    let a = data(&[n, n], 4).mapv(|v| (v * 8.0).round());
+    let x = c.from_ndarray(&a, [64, 77]).unwrap();
+    let at = a.t().to_owned();
+    for dt in [DType::F32, DType::I64, DType::I32, DType::F64] {
+        let xd = x.astype(dt).unwrap().persist(&seq).unwrap();
+        let got = xd.t().add(&xd).unwrap().astype(DType::F64).unwrap();
+        assert_eq!(get(&got), &at + &a, "{dt:?}");
+    }
+    let xb = x.gt(0.0).unwrap().persist(&seq).unwrap();
+    let got = xb.t().logical_and(&xb).unwrap().astype(DType::F64).unwrap();
+    let b = a.mapv(|v| f64::from(u8::from(v > 0.0)));
+    assert_eq!(get(&got), &b.t() * &b);
+    // Reversed and strided source rows: the element-by-element copy.
+    for (s0, s1) in [(-1, 1), (1, 2), (-2, -1)] {
+        let v = x
+            .index(&[Idx::slice(None, None, s0), Idx::slice(None, None, s1)])
+            .unwrap();
+        let want = reference(
+            &a,
+            &[Idx::slice(None, None, s0), Idx::slice(None, None, s1)],
+        );
+        let got = v.t().mul(3.0).unwrap().add(1.0).unwrap();
+        assert_eq!(get(&got), want.t().mapv(|e| e * 3.0 + 1.0));
+    }
+    let s = x.add(x.t()).unwrap().sum(Some(0)).unwrap();
+    let want = (&a + &at).sum_axis(Axis(0));
+    assert_eq!(s.compute::<f64>(&Pool::new(2).unwrap()).unwrap(), want);
 }

@@ -216,20 +216,7 @@ fn prefetch(leaves: &[LeafIn<'_>], space: &RunSpace, offs: &[isize], n: usize) {
     for (s, leaf) in leaves.iter().enumerate() {
         let LeafIn::Block(slab) = leaf else { continue };
         let (row, run) = (space.strides[s][m - 2], space.strides[s][m - 1]);
-        with_slab!(*slab, sl => {
-            let size = std::mem::size_of_val(&sl[..sl.len().min(1)]).max(1);
-            // One prefetch per 64-byte line: step over positions that share one.
-            let rstep = if row.unsigned_abs() * size < 64 { BLOCK_ROWS } else { 1 };
-            let cstep = (64 / (run.unsigned_abs() * size).max(1)).max(1);
-            for r in (0..BLOCK_ROWS).step_by(rstep) {
-                for c in (0..n).step_by(cstep) {
-                    let o = offs[s] + r as isize * row + c as isize * run;
-                    if o >= 0 && (o as usize) < sl.len() {
-                        prefetch_line(&sl[o as usize]);
-                    }
-                }
-            }
-        });
+        with_slab!(*slab, sl => prefetch_lines(sl, offs[s], row, run, n));
     }
 }
 
@@ -262,19 +249,39 @@ fn prefetch_row(leaves: &[LeafIn<'_>], space: &RunSpace, offs: &[isize]) {
     }
 }
 
-/// A hint to load the line holding `x` into all cache levels.
+/// [`prefetch`] for one leaf: one hint per 64-byte line of the `BLOCK_ROWS × n` elements
+/// from `off`, stepping over positions that share a line. The addresses are only computed
+/// (`wrapping_offset`), never read: a hint past the slice (the rows after the block's last
+/// group) is harmless, so the loop checks nothing per line.
+fn prefetch_lines<T>(sl: &[T], off: isize, row: isize, run: isize, n: usize) {
+    let size = std::mem::size_of::<T>().max(1);
+    let rstep = if row.unsigned_abs() * size < 64 {
+        BLOCK_ROWS
+    } else {
+        1
+    };
+    let cstep = (64 / (run.unsigned_abs() * size).max(1)).max(1);
+    let (base, jump) = (sl.as_ptr(), cstep as isize * run);
+    for r in (0..BLOCK_ROWS).step_by(rstep) {
+        let mut o = off + r as isize * row;
+        for _ in 0..n.div_ceil(cstep) {
+            prefetch_line(base.wrapping_offset(o));
+            o = o.wrapping_add(jump);
+        }
+    }
+}
+
+/// A hint to load the line holding `p` into all cache levels.
 #[inline(always)]
-fn prefetch_line<T>(x: &T) {
+fn prefetch_line<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch has no architectural effect and cannot fault; the pointer comes
-    // from a live reference anyway.
+    // SAFETY: a prefetch is only a hint: it has no architectural effect and cannot fault,
+    // whatever the address, and nothing is read through `p` here.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast(),
-        );
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
+    let _ = p;
 }
 
 /// Per-tile evaluation callback: the leaves to read, their positions, every stream's
@@ -348,7 +355,14 @@ impl Transposer {
             } => {
                 for (s, b) in self.bufs.iter_mut().enumerate() {
                     if let (Some(b), LeafIn::Block(d)) = (b, &leaves[s]) {
-                        transpose_tile(*d, b, offs[s], row_st[s], rs(s), rows, n)?;
+                        let g = GroupAt {
+                            off: offs[s],
+                            row: row_st[s],
+                            run: rs(s),
+                            rows,
+                            n,
+                        };
+                        transpose_tile(*d, b, g)?;
                     }
                 }
                 let group: Vec<LeafIn<'_>> = leaves
@@ -382,31 +396,74 @@ impl Transposer {
     }
 }
 
-/// `tile[r][c] = src[off + r * row + c * run]` for the group's `rows × n` elements.
-fn transpose_tile(
-    src: Slab<'_>,
-    tile: &mut Buf,
+/// Where a row group of a transposed leaf lies in its source: element `(r, c)` of the
+/// `rows × n` group is at `off + r * row + c * run`.
+#[derive(Clone, Copy)]
+struct GroupAt {
     off: isize,
     row: isize,
     run: isize,
     rows: usize,
     n: usize,
-) -> Result<(), TaskError> {
+}
+
+/// `tile[r][c] = src[off + r * row + c * run]` for the group's `rows × n` elements.
+fn transpose_tile(src: Slab<'_>, tile: &mut Buf, g: GroupAt) -> Result<(), TaskError> {
     macro_rules! arms {
         ($($v:ident),*) => {
             match (src, tile) {
-                $((Slab::$v(s), Buf::$v(t)) => {
-                    for c in 0..n {
-                        let base = off + c as isize * run;
-                        for r in 0..rows {
-                            t[r * BLOCK_COLS + c] = s[(base + r as isize * row) as usize];
-                        }
-                    }
-                })*
-                _ => return Err(internal("tile type")),
+                $((Slab::$v(s), Buf::$v(t)) => transpose_into(s, t, g),)*
+                _ => Err(internal("tile type")),
             }
         };
     }
-    arms!(Bool, I32, I64, F32, F64);
+    arms!(Bool, I32, I64, F32, F64)
+}
+
+/// [`transpose_tile`] on typed slices. A full group whose rows are consecutive in `s`
+/// (`row == 1`: the usual transposed read) goes in `BLOCK_ROWS × BLOCK_ROWS` micro-tiles:
+/// eight source lines of eight elements each, borrowed as fixed-size arrays, are written
+/// out as eight pieces of tile rows, with no per-element index checks. Other
+/// geometries, and the columns left over, go element by element.
+fn transpose_into<T: Copy>(s: &[T], t: &mut [T], g: GroupAt) -> Result<(), TaskError> {
+    let GroupAt {
+        off,
+        row,
+        run,
+        rows,
+        n,
+    } = g;
+    const R: usize = BLOCK_ROWS;
+    let at = |r: usize, c: usize| off + r as isize * row + c as isize * run;
+    let in_bounds = |i: isize| i >= 0 && (i as usize) < s.len();
+    if rows == 0 || n == 0 {
+        return Ok(());
+    }
+    // The four corners bound every index the group reads (it is affine in `r` and `c`).
+    let corners = [at(0, 0), at(rows - 1, 0), at(0, n - 1), at(rows - 1, n - 1)];
+    if !corners.into_iter().all(in_bounds) || t.len() < (rows - 1) * BLOCK_COLS + n {
+        return Err(internal("transposed tile out of bounds"));
+    }
+    let mut c0 = 0;
+    if row == 1 && rows == R {
+        while c0 + R <= n {
+            let lines: [&[T; R]; R] = std::array::from_fn(|j| {
+                let b = at(0, c0 + j) as usize;
+                s[b..b + R].try_into().expect("a line of R elements")
+            });
+            for r in 0..R {
+                let dst = &mut t[r * BLOCK_COLS + c0..r * BLOCK_COLS + c0 + R];
+                for (d, line) in dst.iter_mut().zip(&lines) {
+                    *d = line[r];
+                }
+            }
+            c0 += R;
+        }
+    }
+    for c in c0..n {
+        for r in 0..rows {
+            t[r * BLOCK_COLS + c] = s[at(r, c) as usize];
+        }
+    }
     Ok(())
 }

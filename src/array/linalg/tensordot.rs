@@ -3,7 +3,8 @@
 //! Contraction axes of the two operands are chunked alike first (the common refinement,
 //! a view). Each output block is one task that multiplies the matching pairs of input
 //! blocks, reached through two panel values (the blocks of one row of `a` and of one
-//! column of `b`, so the graph grows with the blocks, not with the block pairs) with matrixmultiply's GEMM (`C ← A·B + β·C`), accumulating straight into the
+//! column of `b`, so the graph grows with the blocks, not with the block pairs) with faer's
+//! sequential GEMM (`C ← A·B + β·C`), accumulating straight into the
 //! output block: β = 0 for the first pair (the pooled buffer need not be initialised) and
 //! 1 after. That block product is [`block_product`]; this file builds the graph.
 

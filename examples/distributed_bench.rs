@@ -1,8 +1,8 @@
 //! Costs of the distributed executor, for `mpirun` (see `perf/distributed.sh`):
 //!
 //! - `chain N`: a chain of `N` tasks whose owner alternates between ranks 0 and 1 at every
-//!   task, so every edge crosses ranks: the cost of one cross-rank edge (one stage, one
-//!   message and one agreement per task), against the same chain on one rank's pool.
+//!   task, so every edge crosses ranks: the cost of one cross-rank edge (one message, sent
+//!   as soon as the value is made), against the same chain on one rank's pool.
 //! - `dag N`: a random DAG of `N` nodes (`blockwork::testing`) placed by ranges of the
 //!   priority order, against the same plan on one rank's pool.
 //!
@@ -72,9 +72,8 @@ fn main() -> blockwork::Result<()> {
     if exec.rank() == 0 {
         println!(
             "{what} of {} tasks on {ranks} ranks: {spread:.3?} (one rank's pool alone: \
-             {local:.3?}); {} stages, rank 0 sent {} messages ({} bytes), waited {:.3?}",
+             {local:.3?}); rank 0 sent {} messages ({} bytes), waited {:.3?}",
             plan.len(),
-            s.stages,
             s.messages_sent,
             s.bytes_sent,
             s.waiting

@@ -31,7 +31,10 @@ fn main() -> blockwork::Result<()> {
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
-        ("a value with no codec, found before running", no_codec_before_running),
+        (
+            "a value with no codec, found before running",
+            no_codec_before_running,
+        ),
         ("arrays against one process", arrays),
         ("outputs on rank 0 only", rank_zero_outputs),
         ("a failing task on one rank", failing_task),
@@ -176,8 +179,8 @@ fn alternating_chain(exec: &Distributed) -> Check {
     let (me, ranks) = (exec.rank() as i64, exec.ranks() as i64);
     let mine = |i: i64| i % ranks == me;
     let last = n - 1;
-    let sent = (1..last).filter(|&i| mine(i)).count() as i64
-        + if mine(last) { ranks - 1 } else { 0 };
+    let sent =
+        (1..last).filter(|&i| mine(i)).count() as i64 + if mine(last) { ranks - 1 } else { 0 };
     let received = (2..=last).filter(|&i| mine(i)).count() as i64 + i64::from(!mine(last));
     let s = &out.stats;
     if (s.messages_sent as i64, s.messages_received as i64) != (sent, received) {
@@ -196,7 +199,10 @@ fn failure_mid_stream(exec: &Distributed) -> Check {
     let n = 200i64;
     // Task ("c", 101) reads 100 and fails, on rank 101 % ranks, with values in flight.
     let (plan, placement) = chain(exec, n, Some(100))?;
-    let d = exec.share().placement(placement).outputs_on_every_rank(true);
+    let d = exec
+        .share()
+        .placement(placement)
+        .outputs_on_every_rank(true);
     let culprit = 101 % exec.ranks();
     match d.run(&plan) {
         Err(Error::OnRank { rank, error })
@@ -398,7 +404,11 @@ fn no_codec_before_running(exec: &Distributed) -> Check {
     // Kept on one rank, the same graph runs.
     let d = exec
         .share()
-        .placement(Placement::default().pin_key("secret", 1).pin_key("reader", 1))
+        .placement(
+            Placement::default()
+                .pin_key("secret", 1)
+                .pin_key("reader", 1),
+        )
         .outputs_on_every_rank(true);
     let got = d.run(&plan).map_err(|e| e.to_string())?.values;
     compare("kept together", &got, &[Value::Int(7)])

@@ -47,7 +47,11 @@ fn run_delivering(pool: &Pool, plan: &Plan, values: &[(Key, Value)]) -> Result<R
     let (out, fed) = pool.run_fed(plan, &RunOptions::new(), |feed| {
         for (i, (k, v)) in values.iter().enumerate() {
             // Inputs the outputs do not need are not in the plan.
-            let Some(&t) = feed.plan().inputs().iter().find(|&&t| feed.plan().key(t) == k)
+            let Some(&t) = feed
+                .plan()
+                .inputs()
+                .iter()
+                .find(|&&t| feed.plan().key(t) == k)
             else {
                 continue;
             };
@@ -106,7 +110,8 @@ fn fan_graph() -> (Graph, Vec<Key>) {
     b.literal("y", Value::Unit).unwrap();
     let mut parts = Vec::new();
     for i in 0..40i64 {
-        b.task(("f", i), &inc, [Arg::key("x"), Arg::lit(i)]).unwrap();
+        b.task(("f", i), &inc, [Arg::key("x"), Arg::lit(i)])
+            .unwrap();
         parts.push(Arg::key(("f", i)));
     }
     parts.push(Arg::key("b"));
@@ -120,7 +125,11 @@ fn a_failure_while_inputs_are_awaited_then_good_runs_on_the_same_pool() {
     let (g, inputs) = fan_graph();
     let plan = Plan::with_inputs(&g, &["total".into()], &inputs).unwrap();
     let (x, y) = (plan.inputs()[0], plan.inputs()[1]);
-    let (x, y) = if plan.key(x) == &Key::from("x") { (x, y) } else { (y, x) };
+    let (x, y) = if plan.key(x) == &Key::from("x") {
+        (x, y)
+    } else {
+        (y, x)
+    };
     for threads in [1, 2, 4] {
         let pool = pool(threads);
         for round in 0..20 {
@@ -157,28 +166,65 @@ fn a_failure_while_inputs_are_awaited_then_good_runs_on_the_same_pool() {
     }
 }
 
-#[test]
-fn misuse_is_a_typed_error() {
+fn fan_plan() -> (Graph, Plan) {
     let (g, inputs) = fan_graph();
     let plan = Plan::with_inputs(&g, &["total".into()], &inputs).unwrap();
-    let pool = pool(2);
-    // A plan with inputs cannot run without a feed.
-    assert_eq!(pool.run(&plan).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    (g, plan)
+}
+
+#[test]
+fn a_plan_with_inputs_needs_a_feed() {
+    let (g, plan) = fan_plan();
+    assert_eq!(
+        pool(2).run(&plan).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     assert_eq!(
         Sequential::new().run(&plan).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
-    // A feeder that delivers nothing: the run fails instead of waiting forever.
+    // A key that is not a literal node cannot be an input.
+    let err = Plan::with_inputs(&g, &["total".into()], &["b".into()]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn a_panicking_feeder_fails_the_run() {
+    let (_, plan) = fan_plan();
+    let pool = pool(2);
+    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
+        feed.deliver(feed.plan().inputs()[0], Value::Int(1))
+            .unwrap();
+        panic!("the network went away")
+    });
+    assert!(fed.is_none());
+    let err = out.unwrap_err();
+    assert!(matches!(err, Error::Callback { .. }), "{err}");
+    assert!(err.to_string().contains("the network went away"), "{err}");
+    check_pool_works(&pool);
+}
+
+#[test]
+fn a_feeder_that_delivers_nothing_fails_the_run() {
+    let (_, plan) = fan_plan();
+    let pool = pool(2);
     let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |_| ());
     assert_eq!(out.unwrap_err().kind(), ErrorKind::InvalidArgument);
-    // Twice, or a task that is not an input.
+    check_pool_works(&pool);
+}
+
+#[test]
+fn delivering_twice_or_a_task_is_an_error() {
+    let (_, plan) = fan_plan();
+    let pool = pool(2);
     let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
         let t = feed.plan().inputs()[0];
         feed.deliver(t, Value::Int(1)).unwrap();
         let twice = feed.deliver(t, Value::Int(1)).unwrap_err().kind();
         let total = *feed.plan().outputs().first().unwrap();
         let not_input = feed.deliver(total, Value::Int(1)).unwrap_err().kind();
-        feed.deliver(feed.plan().inputs()[1], Value::Int(1)).unwrap();
+        feed.deliver(feed.plan().inputs()[1], Value::Int(1))
+            .unwrap();
         (twice, not_input)
     });
     assert_eq!(
@@ -186,12 +232,83 @@ fn misuse_is_a_typed_error() {
         (ErrorKind::InvalidArgument, ErrorKind::InvalidArgument)
     );
     assert!(out.is_ok());
-    // A key that is not a literal node cannot be an input.
-    let err = Plan::with_inputs(&g, &["total".into()], &["b".into()]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    // A plan without inputs runs as usual, its feeder seeing nothing to deliver.
-    let plain = Plan::new(&g, &["f".into()]).err();
-    assert!(plain.is_some(), "\"f\" is not a key");
+    check_pool_works(&pool);
+}
+
+#[test]
+fn a_plan_without_inputs_runs_fed() {
+    let (g, _) = fan_plan();
+    let pool = pool(2);
+    let mut lit = g.clone();
+    lit.insert("x", Node::Literal(Value::Int(2)));
+    let plan = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();
+    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| feed.pending_inputs());
+    assert_eq!((out.unwrap().values, fed), (vec![Value::Int(5)], Some(0)));
+    check_pool_works(&pool);
+}
+
+/// A plain run on `pool` after the others.
+fn check_pool_works(pool: &Pool) {
+    let inc = Op::typed("inc", |x: i64| x + 1);
+    let mut b = GraphBuilder::new();
+    b.literal("a", 1).unwrap();
+    for i in 0..50i64 {
+        b.task(("p", i), &inc, [Arg::key("a")]).unwrap();
+    }
+    let keys: Vec<Key> = (0..50i64).map(|i| Key::tuple("p", [i])).collect();
+    let plan = Plan::new(&b.build(), &keys).unwrap();
+    assert_eq!(pool.run(&plan).unwrap().values, vec![Value::Int(2); 50]);
+}
+
+#[test]
+fn misuse_in_sequence_on_one_pool() {
+    let (g, plan) = fan_plan();
+    let pool = pool(2);
+    for _ in 0..3 {
+        assert!(pool.run(&plan).is_err());
+        let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |_| ());
+        assert!(out.is_err());
+        let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
+            for &t in feed.plan().inputs() {
+                feed.deliver(t, Value::Int(1)).unwrap();
+            }
+        });
+        assert!(out.is_ok());
+        let mut lit = g.clone();
+        lit.insert("x", Node::Literal(Value::Int(2)));
+        let plain = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();
+        let (out, _) = pool.run_fed(&plain, &RunOptions::new(), |feed| feed.pending_inputs());
+        assert_eq!(out.unwrap().values, vec![Value::Int(5)]);
+    }
+    check_pool_works(&pool);
+}
+
+#[test]
+fn misuse_everything_on_one_pool() {
+    let (g, inputs) = fan_graph();
+    let plan = Plan::with_inputs(&g, &["total".into()], &inputs).unwrap();
+    let pool = pool(2);
+    assert_eq!(
+        pool.run(&plan).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |_| ());
+    assert_eq!(out.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
+        let t = feed.plan().inputs()[0];
+        feed.deliver(t, Value::Int(1)).unwrap();
+        let twice = feed.deliver(t, Value::Int(1)).unwrap_err().kind();
+        let total = *feed.plan().outputs().first().unwrap();
+        let not_input = feed.deliver(total, Value::Int(1)).unwrap_err().kind();
+        feed.deliver(feed.plan().inputs()[1], Value::Int(1))
+            .unwrap();
+        (twice, not_input)
+    });
+    assert_eq!(
+        fed.unwrap(),
+        (ErrorKind::InvalidArgument, ErrorKind::InvalidArgument)
+    );
+    assert!(out.is_ok());
     let mut lit = g.clone();
     lit.insert("x", Node::Literal(Value::Int(2)));
     let plan = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();

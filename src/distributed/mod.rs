@@ -250,7 +250,12 @@ impl Distributed {
     ) -> Error {
         let mut bytes = Vec::new();
         if root == self.rank() {
-            encode_error(plan, index, own.as_ref().expect("this rank failed"), &mut bytes);
+            encode_error(
+                plan,
+                index,
+                own.as_ref().expect("this rank failed"),
+                &mut bytes,
+            );
         }
         let mut len = bytes.len() as u64;
         let process = self.comm.process_at_rank(root as i32);

@@ -40,7 +40,13 @@ impl Outbox {
 
     /// Starts sending `msg` with `tag` to each rank of `dests` (none: the message is
     /// dropped).
-    pub(crate) fn send(&mut self, comm: &SimpleCommunicator, dests: &[u32], tag: i32, msg: Vec<u8>) {
+    pub(crate) fn send(
+        &mut self,
+        comm: &SimpleCommunicator,
+        dests: &[u32],
+        tag: i32,
+        msg: Vec<u8>,
+    ) {
         if dests.is_empty() {
             return;
         }

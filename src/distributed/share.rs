@@ -196,7 +196,7 @@ impl Share {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{GraphBuilder, Sequential};
+    use crate::{Executor, GraphBuilder, Sequential};
 
     #[test]
     fn shares_send_what_others_read_and_receive_it_as_inputs() {
@@ -225,8 +225,14 @@ mod tests {
         let names = |p: &Plan, ts: &[TaskId]| -> Vec<String> {
             ts.iter().map(|&t| p.key(t).to_string()).collect()
         };
-        assert_eq!(names(&s0.plan, s0.plan.inputs()), [Key::tuple("c", [4i64]).to_string()]);
-        assert_eq!(names(&s1.plan, s1.plan.inputs()), [Key::tuple("c", [2i64]).to_string()]);
+        assert_eq!(
+            names(&s0.plan, s0.plan.inputs()),
+            [Key::tuple("c", [4i64]).to_string()]
+        );
+        assert_eq!(
+            names(&s1.plan, s1.plan.inputs()),
+            [Key::tuple("c", [2i64]).to_string()]
+        );
         assert_eq!((s0.sends, s1.sends), (1, 1));
         assert_eq!(s0.output_at, [Some(1)]);
         assert_eq!(s1.output_at, [None]);

@@ -112,7 +112,10 @@ impl<'a> Feed<'a> {
         // above), and has no dependencies (a literal node), so it "ran" once, was ready, and
         // read nothing. The run is live: the feed's job in the latch keeps it from
         // completing, and no task reads the slot before a user is made ready below.
-        let freed = unsafe { ctx.state.finish_task(plan, input, value, &mut defer, &mut ready) };
+        let freed = unsafe {
+            ctx.state
+                .finish_task(plan, input, value, &mut defer, &mut ready)
+        };
         let flushed = ctx.state.flush(&mut defer, &mut ready);
         debug_assert_eq!(freed.values + flushed.values, 0, "an input frees nothing");
         if self.left.get() == 0 {

@@ -370,6 +370,9 @@ impl Pool {
     /// error, and the run's remaining jobs are waited for. A plan without inputs runs as
     /// with [`Executor::run_with`], the feeder seeing a feed with nothing to deliver.
     ///
+    /// A panic in the feeder fails the run with an [`Error::Callback`] (the feeder's result
+    /// is then `None`).
+    ///
     /// Returns the run's outcome and what the feeder returned, `None` when the run ended
     /// before the feeder was called (a run submitted from a task to a pool that waits for
     /// it, or an observer's `run_started` that panicked). Inputs are not reported to the
@@ -482,7 +485,11 @@ impl Pool {
         }
         if let Some(feeder) = feeder {
             let feed = Feed::new(&ctx, &self.shared);
-            feeder(&feed);
+            // A panicking feeder must not unwind past the run while its jobs are queued:
+            // it fails the run instead, like a panic anywhere else outside a task's op.
+            if let Err(m) = catch(|| feeder(&feed)) {
+                feed.fail(callback_error(plan, "the feeder of run_fed", None, m));
+            }
             if feed.pending_inputs() > 0 && !feed.is_failed() {
                 feed.fail(Error::new(
                     ErrorKind::InvalidArgument,

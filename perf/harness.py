@@ -182,7 +182,7 @@ def dist_label(ranks, threads):
     return f"{ranks}x{threads}{over}"
 
 
-def plan_distributed_cases(mode, cfg, blockwork, corpus_dir):
+def plan_distributed_cases(mode, cfg, blockwork, corpus_dir, shapes_n=None):
     bench = distributed_bench_binary(blockwork)
 
     def mpi(ranks, threads, workload, n):
@@ -199,7 +199,7 @@ def plan_distributed_cases(mode, cfg, blockwork, corpus_dir):
 
     cases = []
     # The cost of a cross-rank edge, against one rank's pool alone (Blockwork only).
-    n_shapes = DIST_SHAPES_N[mode]
+    n_shapes = shapes_n or DIST_SHAPES_N[mode]
     cases.append(Case("distributed", "xchain 2x1", 20_000, {"blockwork": mpi(2, 1, "xchain", 20_000)}))
     cases.append(Case("distributed", "xdag 2x1", 100_000, {"blockwork": mpi(2, 1, "xdag", 100_000)}))
     work = [(w, n_shapes) for w in SHAPES]
@@ -755,6 +755,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(PERF, "RESULTS-harness.md"))
     ap.add_argument("--chart", default=os.path.join(PERF, "ratios.png"))
     ap.add_argument("--no-bounds", action="store_true", help="skip STREAM and DGEMM")
+    ap.add_argument("--dist-shapes-n", type=int,
+                    help="tasks per shape in the distributed group (default 1e4 quick, 1e5 full)")
     args = ap.parse_args()
     args.mode = "quick" if args.quick else "full"
     cfg = dict(SIZES[args.mode])
@@ -779,7 +781,7 @@ def main():
 
     cases = plan_cases(cfg, args.threads, blockwork, corpus, groups)
     if "distributed" in groups:
-        cases += plan_distributed_cases(args.mode, cfg, blockwork, corpus)
+        cases += plan_distributed_cases(args.mode, cfg, blockwork, corpus, args.dist_shapes_n)
     if args.engines:
         keep = set(args.engines.split(","))
         for c in cases:

@@ -4,7 +4,7 @@
 //! - `xchain N`: a chain of `N` tasks whose owner alternates between ranks 0 and 1 at every
 //!   task, so every edge crosses ranks: the cost of one cross-rank edge (one message, sent
 //!   as soon as the value is made), against the same chain on one rank's pool.
-//! - `xdag N`: a random DAG of `N` nodes (`blockwork::testing`) placed by ranges of the
+//! - `xdag N`: the random DAG of `N` tasks of `blockwork bench` placed by ranges of the
 //!   priority order, against the same plan on one rank's pool.
 //! - a scheduler shape of `blockwork bench` (`independent`, `chain`, `tree`, `wavefront`,
 //!   `random_dag`) of `N` tasks, placed by the default partitioner;
@@ -26,8 +26,7 @@
 
 use blockwork::array::ArrayContext;
 use blockwork::array::bench::Workload;
-use blockwork::distributed::{Distributed, Partitioner, Placement};
-use blockwork::testing::{DagConfig, TestDag};
+use blockwork::distributed::{Codecs, Distributed, Partitioner, Placement};
 use blockwork::{Arg, Executor, GraphBuilder, Key, Op, Plan, Pool, RunStats, Value};
 use std::time::{Duration, Instant};
 
@@ -80,7 +79,7 @@ fn main() -> blockwork::Result<()> {
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let data = args.get(3).cloned();
     let exec = Distributed::init(Pool::builder().threads(threads).pin(false).build()?)?;
-    let ranks = exec.ranks();
+    let (ranks, rank) = (exec.ranks(), exec.rank());
     let engine = format!("blockwork-mpi-{ranks}x{threads}");
     // (seconds, one rank's pool alone if measured, the check, the stats of the last run)
     let (seconds, local, check, stats): (Duration, Option<Duration>, f64, RunStats) =
@@ -89,14 +88,11 @@ fn main() -> blockwork::Result<()> {
                 let (plan, placement) = if what == "xchain" {
                     xchain(n, ranks)?
                 } else {
-                    let cfg = DagConfig {
-                        min_nodes: n,
-                        max_nodes: n,
-                        tracked: false,
-                        ..DagConfig::default()
-                    };
-                    let dag = TestDag::from_seed(7, &cfg);
-                    (dag.plan()?, Placement::new(Partitioner::Ranges))
+                    // The random DAG of `blockwork bench`, cut into contiguous ranges of its
+                    // priority order.
+                    let (graph, outputs) = blockwork::bench_shapes::random_dag(n);
+                    let plan = Plan::new(&graph, &outputs)?;
+                    (plan, Placement::new(Partitioner::Ranges))
                 };
                 let exec = exec.placement(placement);
                 let (local, _) = median(reps, &|| exec.pool().run(&plan))?;
@@ -126,7 +122,10 @@ fn main() -> blockwork::Result<()> {
                     eprintln!("wordcount needs the corpus directory (DATA)");
                     std::process::exit(2);
                 };
-                let exec = exec.outputs_on_every_rank(true);
+                // The bag's partitions of words and of (word, count) pairs cross ranks.
+                let mut codecs = Codecs::new();
+                codecs.partition::<String>().partition::<(String, usize)>();
+                let exec = exec.outputs_on_every_rank(true).codecs(codecs);
                 let pattern = format!("{dir}/part-*.txt");
                 let (t, top) = median(reps, &|| {
                     blockwork::bag::corpus::top_words(&pattern, 10, &exec)
@@ -144,7 +143,7 @@ fn main() -> blockwork::Result<()> {
                 std::process::exit(3);
             }
         };
-    if exec.rank() != 0 {
+    if rank != 0 {
         return Ok(());
     }
     let s = &stats;

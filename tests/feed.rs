@@ -29,7 +29,7 @@ fn with_inputs(graph: &Graph, rng: &mut Rng) -> (Graph, Vec<(Key, Value)>) {
     let mut inputs = Vec::new();
     for k in graph.keys() {
         if let Some(Node::Literal(v)) = graph.get(k)
-            && rng.next() % 2 == 0
+            && rng.next().is_multiple_of(2)
         {
             inputs.push((k.clone(), v.clone()));
             g.insert(k.clone(), Node::Literal(Value::Str("placeholder".into())));

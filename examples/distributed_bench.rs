@@ -1,80 +1,172 @@
-//! Costs of the distributed executor, for `mpirun` (see `perf/distributed.sh`):
+//! Costs of the distributed executor, for `mpirun` (see `perf/distributed.sh` and
+//! `perf/run --only distributed`):
 //!
-//! - `chain N`: a chain of `N` tasks whose owner alternates between ranks 0 and 1 at every
-//!   task, so every edge crosses ranks: the cost of one cross-rank edge (one stage, one
-//!   message and one agreement per task), against the same chain on one rank's pool.
-//! - `dag N`: a random DAG of `N` nodes (`blockwork::testing`) placed by ranges of the
+//! - `xchain N`: a chain of `N` tasks whose owner alternates between ranks 0 and 1 at every
+//!   task, so every edge crosses ranks: the cost of one cross-rank edge (one message, sent
+//!   as soon as the value is made), against the same chain on one rank's pool.
+//! - `xdag N`: the random DAG of `N` tasks of `blockwork bench` placed by ranges of the
 //!   priority order, against the same plan on one rank's pool.
+//! - a scheduler shape of `blockwork bench` (`independent`, `chain`, `tree`, `wavefront`,
+//!   `random_dag`) of `N` tasks, placed by the default partitioner;
+//! - an array case `array_b`, `array_c`, `array_d` or `array_g` at side `N` (as `blockwork
+//!   bench`; outputs on every rank, since the case's summary is computed from them);
+//! - `wordcount` over the `part-*.txt` files of `DATA` (`N` is ignored).
 //!
 //! ```text
 //! cargo build --release --features distributed --example distributed_bench
-//! mpirun -np 2 target/release/examples/distributed_bench chain 2000
-//! mpirun -np 2 target/release/examples/distributed_bench dag 100000
+//! mpirun -np 2 target/release/examples/distributed_bench xchain 2000
+//! mpirun -np 2 target/release/examples/distributed_bench --json random_dag 100000 1
+//! mpirun -np 2 target/release/examples/distributed_bench --json wordcount 0 1 /tmp/corpus
 //! ```
 //!
-//! Rank 0 prints the median wall time of 5 runs of each, and its message counts.
+//! Arguments: `[--json] [--reps R] WORKLOAD N [THREADS] [DATA]`, `THREADS` per rank
+//! (default 1). One untimed run, then the median of `R` (default 5) timed runs; rank 0
+//! prints a line, or with `--json` one JSON object as `blockwork bench --json` does (engine
+//! `blockwork-mpi-RxT`), with rank 0's messages, bytes and waiting time.
 
-use blockwork::distributed::{Distributed, Partitioner, Placement};
-use blockwork::testing::{DagConfig, TestDag};
-use blockwork::{Arg, Executor, GraphBuilder, Key, Op, Plan, Pool};
+use blockwork::array::ArrayContext;
+use blockwork::array::bench::Workload;
+use blockwork::distributed::{Codecs, Distributed, Partitioner, Placement};
+use blockwork::{Arg, Executor, GraphBuilder, Key, Op, Plan, Pool, RunStats, Value};
 use std::time::{Duration, Instant};
 
-fn median(exec: &dyn Fn() -> blockwork::Result<()>) -> blockwork::Result<Duration> {
+/// One untimed call, then the median of `reps` timed ones; the last call's result.
+fn median<T>(
+    reps: usize,
+    f: &dyn Fn() -> blockwork::Result<T>,
+) -> blockwork::Result<(Duration, T)> {
+    let mut last = f()?;
     let mut times = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..reps {
         let t = Instant::now();
-        exec()?;
+        last = f()?;
         times.push(t.elapsed());
     }
     times.sort();
-    Ok(times[2])
+    Ok((times[times.len() / 2], last))
+}
+
+/// The alternating chain, pinned key by key.
+fn xchain(n: usize, ranks: usize) -> blockwork::Result<(Plan, Placement)> {
+    let inc = Op::typed("inc", |x: i64| x + 1);
+    let mut b = GraphBuilder::new();
+    b.literal(("c", 0), 0)?;
+    let mut p = Placement::new(Partitioner::Ranges);
+    for i in 1..n as i64 {
+        b.task(("c", i), &inc, [Arg::key(("c", i - 1))])?;
+        p = p.pin_key(Key::tuple("c", [i]), i as usize % ranks.min(2));
+    }
+    let plan = Plan::new(&b.build(), &[Key::tuple("c", [n as i64 - 1])])?;
+    Ok((plan, p))
 }
 
 fn main() -> blockwork::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let what = args.get(1).map_or("chain", String::as_str);
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
-    let threads: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.first().is_some_and(|a| a == "--json");
+    if json {
+        args.remove(0);
+    }
+    let mut reps = 5usize;
+    if args.first().is_some_and(|a| a == "--reps") {
+        reps = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+        args.drain(..2);
+    }
+    let what = args.first().map_or("xchain", String::as_str).to_owned();
+    let n: usize = args
+        .get(1)
+        .and_then(|s| s.parse::<f64>().ok())
+        .map_or(2000, |x| x as usize);
+    let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let data = args.get(3).cloned();
     let exec = Distributed::init(Pool::builder().threads(threads).pin(false).build()?)?;
-    let ranks = exec.ranks();
-    let (plan, placement) = match what {
-        "chain" => {
-            let inc = Op::typed("inc", |x: i64| x + 1);
-            let mut b = GraphBuilder::new();
-            b.literal(("c", 0), 0)?;
-            let mut p = Placement::new(Partitioner::Ranges);
-            for i in 1..n as i64 {
-                b.task(("c", i), &inc, [Arg::key(("c", i - 1))])?;
-                p = p.pin_key(Key::tuple("c", [i]), i as usize % ranks.min(2));
+    let (ranks, rank) = (exec.ranks(), exec.rank());
+    let engine = format!("blockwork-mpi-{ranks}x{threads}");
+    // (seconds, one rank's pool alone if measured, the check, the stats of the last run)
+    let (seconds, local, check, stats): (Duration, Option<Duration>, f64, RunStats) =
+        match what.as_str() {
+            "xchain" | "xdag" => {
+                let (plan, placement) = if what == "xchain" {
+                    xchain(n, ranks)?
+                } else {
+                    // The random DAG of `blockwork bench`, cut into contiguous ranges of its
+                    // priority order.
+                    let (graph, outputs) = blockwork::bench_shapes::random_dag(n);
+                    let plan = Plan::new(&graph, &outputs)?;
+                    (plan, Placement::new(Partitioner::Ranges))
+                };
+                let exec = exec.placement(placement);
+                let (local, _) = median(reps, &|| exec.pool().run(&plan))?;
+                let (spread, out) = median(reps, &|| exec.run(&plan))?;
+                let check = out.values[0].as_int().unwrap_or(0) as f64;
+                (spread, Some(local), check, out.stats)
             }
-            let plan = Plan::new(&b.build(), &[Key::tuple("c", [n as i64 - 1])])?;
-            (plan, p)
-        }
-        "dag" => {
-            let cfg = DagConfig {
-                min_nodes: n,
-                max_nodes: n,
-                tracked: false,
-                ..DagConfig::default()
-            };
-            let dag = TestDag::from_seed(7, &cfg);
-            (dag.plan()?, Placement::new(Partitioner::Ranges))
-        }
-        other => {
-            eprintln!("usage: distributed_bench chain|dag N [threads]  (not {other})");
-            std::process::exit(2);
-        }
-    };
-    let exec = exec.placement(placement);
-    let local = median(&|| exec.pool().run(&plan).map(drop))?;
-    let spread = median(&|| exec.run(&plan).map(drop))?;
-    let s = exec.last_stats();
-    if exec.rank() == 0 {
+            w if blockwork::bench_shapes::shape(w, 0).is_some() => {
+                let (graph, outputs) = blockwork::bench_shapes::shape(w, n).expect("a shape");
+                let plan = Plan::new(&graph, &outputs)?;
+                let (t, out) = median(reps, &|| exec.run(&plan))?;
+                let check = out.values.first().and_then(Value::as_int).unwrap_or(0) as f64;
+                (t, None, check, out.stats)
+            }
+            "array_b" | "array_c" | "array_d" | "array_g" => {
+                let exec = exec.outputs_on_every_rank(true);
+                let ctx = ArrayContext::new();
+                let w = Workload::prepare(&ctx, &exec, &what, n)?;
+                let (t, out) = median(reps, &|| w.run(&exec))?;
+                let mut stats = RunStats::default();
+                stats.messages_sent = exec.last_stats().messages_sent;
+                let check = w.value(&out, &exec)?;
+                (t, None, check, stats)
+            }
+            "wordcount" => {
+                let Some(dir) = data else {
+                    eprintln!("wordcount needs the corpus directory (DATA)");
+                    std::process::exit(2);
+                };
+                // The bag's partitions of words and of (word, count) pairs cross ranks.
+                let mut codecs = Codecs::new();
+                codecs.partition::<String>().partition::<(String, usize)>();
+                let exec = exec.outputs_on_every_rank(true).codecs(codecs);
+                let pattern = format!("{dir}/part-*.txt");
+                let (t, top) = median(reps, &|| {
+                    blockwork::bag::corpus::top_words(&pattern, 10, &exec)
+                })?;
+                let check = top.iter().map(|(_, c)| *c).sum::<usize>() as f64;
+                let mut stats = RunStats::default();
+                stats.messages_sent = exec.last_stats().messages_sent;
+                (t, None, check, stats)
+            }
+            other => {
+                eprintln!(
+                    "usage: distributed_bench [--json] [--reps R] WORKLOAD N [THREADS] [DATA] \
+                     (xchain, xdag, a shape, array_b/c/d/g or wordcount; not {other})"
+                );
+                std::process::exit(3);
+            }
+        };
+    if rank != 0 {
+        return Ok(());
+    }
+    let s = &stats;
+    let edges = n.saturating_sub(2).max(1) as f64;
+    if json {
+        let local_s = local.map_or("null".to_string(), |l| l.as_secs_f64().to_string());
         println!(
-            "{what} of {} tasks on {ranks} ranks: {spread:.3?} (one rank's pool alone: \
-             {local:.3?}); {} stages, rank 0 sent {} messages ({} bytes), waited {:.3?}",
-            plan.len(),
-            s.stages,
+            "{{\"engine\": \"{engine}\", \"workload\": \"{what}\", \"n\": {n}, \"seconds\": {}, \
+             \"ranks\": {ranks}, \"threads\": {threads}, \"reps\": {reps}, \"check\": {check}, \
+             \"local_seconds\": {local_s}, \"per_edge_us\": {}, \"messages_sent\": {}, \
+             \"bytes_sent\": {}, \"waiting_seconds\": {}}}",
+            seconds.as_secs_f64(),
+            seconds.as_secs_f64() * 1e6 / edges,
+            s.messages_sent,
+            s.bytes_sent,
+            s.waiting.as_secs_f64()
+        );
+    } else {
+        println!(
+            "{what} n={n} on {ranks} ranks x {threads} threads: {seconds:.3?} \
+             (one rank's pool alone: {local:?}); {:.2} us per edge of a chain; rank 0 sent {} \
+             messages ({} bytes), waited {:.3?}; check {check}",
+            seconds.as_secs_f64() * 1e6 / edges,
             s.messages_sent,
             s.bytes_sent,
             s.waiting

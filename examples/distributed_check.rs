@@ -27,9 +27,14 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 9] = [
+    let checks: [Named; 11] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
+        ("a failure mid-stream, then a good run", failure_mid_stream),
+        (
+            "a value with no codec, found before running",
+            no_codec_before_running,
+        ),
         ("arrays against one process", arrays),
         ("outputs on rank 0 only", rank_zero_outputs),
         ("a failing task on one rank", failing_task),
@@ -58,8 +63,8 @@ fn main() -> blockwork::Result<()> {
     if rank == 0 {
         let s = every.last_stats();
         println!(
-            "rank 0 of the last run: {} stages, {} sent / {} received messages, {} / {} bytes",
-            s.stages, s.messages_sent, s.messages_received, s.bytes_sent, s.bytes_received
+            "rank 0 of the last run: {} sent / {} received messages, {} / {} bytes",
+            s.messages_sent, s.messages_received, s.bytes_sent, s.bytes_received
         );
         println!("{passed} passed, {failed} failed");
     }
@@ -134,18 +139,29 @@ fn random_dags(exec: &Distributed) -> Check {
     Ok(())
 }
 
-fn alternating_chain(exec: &Distributed) -> Check {
-    let inc = Op::typed("inc", |x: i64| x * 3 + 1);
+/// A chain of `n` tasks `("c", i)`, task `i` on rank `i % ranks`, with `fail_at` failing.
+fn chain(exec: &Distributed, n: i64, fail_at: Option<i64>) -> Result<(Plan, Placement), String> {
+    let step = Op::typed("step", move |x: i64| -> Result<i64, TaskError> {
+        if fail_at == Some(x % 1000) {
+            return Err(TaskError::new("refused mid-stream"));
+        }
+        Ok(x % 1000 + 1)
+    });
     let mut b = GraphBuilder::new();
-    b.literal(("c", 0), 1).map_err(|e| e.to_string())?;
+    b.literal(("c", 0), 0).map_err(|e| e.to_string())?;
     let mut placement = Placement::new(Partitioner::Ranges);
-    for i in 1..200i64 {
-        b.task(("c", i), &inc, [Arg::key(("c", i - 1))])
+    for i in 1..n {
+        b.task(("c", i), &step, [Arg::key(("c", i - 1))])
             .map_err(|e| e.to_string())?;
         placement = placement.pin_key(Key::tuple("c", [i]), i as usize % exec.ranks());
     }
-    let g = b.build();
-    let plan = Plan::new(&g, &[Key::tuple("c", [199i64])]).map_err(|e| e.to_string())?;
+    let plan = Plan::new(&b.build(), &[Key::tuple("c", [n - 1])]).map_err(|e| e.to_string())?;
+    Ok((plan, placement))
+}
+
+fn alternating_chain(exec: &Distributed) -> Check {
+    let n = 200i64;
+    let (plan, placement) = chain(exec, n, None)?;
     let want = Sequential::new()
         .run(&plan)
         .map_err(|e| e.to_string())?
@@ -154,16 +170,55 @@ fn alternating_chain(exec: &Distributed) -> Check {
         .share()
         .placement(placement)
         .outputs_on_every_rank(true);
-    let got = d.run(&plan).map_err(|e| e.to_string())?.values;
-    compare("chain", &got, &want)?;
-    let s = d.last_stats();
-    if exec.ranks() > 1 && s.stages < 199 {
+    let out = d.run(&plan).map_err(|e| e.to_string())?;
+    compare("chain", &out.values, &want)?;
+    if exec.ranks() == 1 {
+        return Ok(());
+    }
+    // One message per edge (each crosses ranks), and the output to every other rank.
+    let (me, ranks) = (exec.rank() as i64, exec.ranks() as i64);
+    let mine = |i: i64| i % ranks == me;
+    let last = n - 1;
+    let sent =
+        (1..last).filter(|&i| mine(i)).count() as i64 + if mine(last) { ranks - 1 } else { 0 };
+    let received = (2..=last).filter(|&i| mine(i)).count() as i64 + i64::from(!mine(last));
+    let s = &out.stats;
+    if (s.messages_sent as i64, s.messages_received as i64) != (sent, received) {
         return Err(format!(
-            "{} stages for a chain crossing ranks 198 times",
-            s.stages
+            "sent {} and received {} messages, want {sent} and {received}",
+            s.messages_sent, s.messages_received
         ));
     }
+    if s.bytes_sent == 0 || d.last_stats().messages_sent != s.messages_sent {
+        return Err("byte counts or last_stats disagree with the messages".into());
+    }
     Ok(())
+}
+
+fn failure_mid_stream(exec: &Distributed) -> Check {
+    let n = 200i64;
+    // Task ("c", 101) reads 100 and fails, on rank 101 % ranks, with values in flight.
+    let (plan, placement) = chain(exec, n, Some(100))?;
+    let d = exec
+        .share()
+        .placement(placement)
+        .outputs_on_every_rank(true);
+    let culprit = 101 % exec.ranks();
+    match d.run(&plan) {
+        Err(Error::OnRank { rank, error })
+            if rank == culprit && error.task_key() == Some(&Key::tuple("c", [101i64])) => {}
+        Err(e) => return Err(format!("wrong error: {e}")),
+        Ok(_) => return Err("the run succeeded".into()),
+    }
+    // The same executor runs a good chain afterwards, with every value right.
+    let (good, placement) = chain(exec, n, None)?;
+    let d = d.placement(placement);
+    let want = Sequential::new()
+        .run(&good)
+        .map_err(|e| e.to_string())?
+        .values;
+    let got = d.run(&good).map_err(|e| e.to_string())?.values;
+    compare("after a failure mid-stream", &got, &want)
 }
 
 fn arrays(exec: &Distributed) -> Check {
@@ -308,6 +363,55 @@ fn no_codec(exec: &Distributed) -> Check {
         Err(e) => Err(format!("wrong error: {e}")),
         Ok(_) => Err("the run succeeded".into()),
     }
+}
+
+/// Calls of the op of [`no_codec_before_running`] (none may happen).
+static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn no_codec_before_running(exec: &Distributed) -> Check {
+    if exec.ranks() < 2 {
+        return Ok(());
+    }
+    let make = Op::new("make", |_: &[Value]| {
+        MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Value::opaque(Secret(7), 8))
+    })
+    .returns_payload::<Secret>();
+    let open = Op::new("open", |a: &[Value]| {
+        Ok(Value::Int(
+            a[0].downcast_ref::<Secret>().map_or(-1, |s| s.0),
+        ))
+    });
+    let mut b = GraphBuilder::new();
+    b.task("secret", &make, []).map_err(|e| e.to_string())?;
+    b.task("reader", &open, [Arg::key("secret")])
+        .map_err(|e| e.to_string())?;
+    let plan = Plan::new(&b.build(), &[Key::from("reader")]).map_err(|e| e.to_string())?;
+    let d = exec.share().placement(
+        Placement::default()
+            .pin_key("secret", 0)
+            .pin_key("reader", 1),
+    );
+    match d.run(&plan) {
+        // The same error on every rank, without a rank: nothing ran.
+        Err(e) if e.kind() == ErrorKind::Codec && e.to_string().contains("secret") => {}
+        Err(e) => return Err(format!("wrong error: {e}")),
+        Ok(_) => return Err("the run succeeded".into()),
+    }
+    if MADE.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        return Err("the op ran before the codec error".into());
+    }
+    // Kept on one rank, the same graph runs.
+    let d = exec
+        .share()
+        .placement(
+            Placement::default()
+                .pin_key("secret", 1)
+                .pin_key("reader", 1),
+        )
+        .outputs_on_every_rank(true);
+    let got = d.run(&plan).map_err(|e| e.to_string())?.values;
+    compare("kept together", &got, &[Value::Int(7)])
 }
 
 fn user_codec(exec: &Distributed) -> Check {

@@ -173,6 +173,110 @@ def plan_cases(cfg, threads, blockwork, corpus_dir, groups):
 
 
 # ---------------------------------------------------------------------------------------------
+# Distributed: Blockwork over MPI ranks (examples/distributed_bench) against dask.distributed
+# (a LocalCluster of worker processes), each at ranks x threads = the cores used
+# (perf/run --only distributed).
+
+DIST_CONFIGS = ((1, 2), (2, 1), (4, 1))  # (ranks or worker processes, threads each)
+DIST_SHAPES_N = {"quick": 10_000, "full": 100_000}
+DIST_ARRAYS = ("b", "c", "d", "g")
+DIST_REPS = 3  # timed runs inside each child (after one untimed run)
+# Settings of Open MPI for one machine, possibly a container: shared memory and loopback.
+MPI_ENV = ("OMPI_MCA_btl=self,vader,tcp", "OMPI_MCA_btl_tcp_if_include=lo",
+           "OMPI_MCA_oob_tcp_if_include=lo", "OMPI_MCA_rmaps_base_oversubscribe=1",
+           "OMPI_MCA_btl_vader_single_copy_mechanism=none")
+
+
+def distributed_bench_binary(blockwork):
+    """examples/distributed_bench beside the blockwork binary (perf/run builds it)."""
+    if not blockwork:
+        return None
+    path = os.path.join(os.path.dirname(blockwork), "examples", "distributed_bench")
+    return path if os.access(path, os.X_OK) and shutil.which("mpirun") else None
+
+
+def dist_label(ranks, threads):
+    cores = os.cpu_count() or 1
+    over = " oversubscribed" if ranks * threads > cores else ""
+    return f"{ranks}x{threads}{over}"
+
+
+def plan_distributed_cases(mode, cfg, blockwork, corpus_dir, shapes_n=None):
+    bench = distributed_bench_binary(blockwork)
+
+    def mpi(ranks, threads, workload, n):
+        if not bench:
+            return None
+        return (["env", *MPI_ENV, "mpirun", "--allow-run-as-root", "--oversubscribe",
+                 "-np", str(ranks), bench, "--json", "--reps", str(DIST_REPS), workload, str(n),
+                 str(threads), corpus_dir])
+
+    def dask_dist(ranks, threads, workload, n):
+        return [PY, tool("py", "dask_distributed.py"), "--workload", workload, "--n", str(n),
+                "--workers", str(ranks), "--threads", str(threads),
+                "--reps", str(1 if workload in SHAPES else DIST_REPS), "--data", corpus_dir]
+
+    cases = []
+    # The cost of a cross-rank edge, against one rank's pool alone (Blockwork only).
+    n_shapes = shapes_n or DIST_SHAPES_N[mode]
+    cases.append(Case("distributed", "xchain 2x1", 20_000, {"blockwork": mpi(2, 1, "xchain", 20_000)}))
+    cases.append(Case("distributed", "xdag 2x1", 100_000, {"blockwork": mpi(2, 1, "xdag", 100_000)}))
+    work = [(w, n_shapes) for w in SHAPES]
+    work += [(f"array_{c}", cfg["arrays"][c]) for c in DIST_ARRAYS]
+    work += [("wordcount", cfg["corpus"])]
+    for w, n in work:
+        for ranks, threads in DIST_CONFIGS:
+            label = f"{w} {dist_label(ranks, threads)}"
+            cases.append(Case("distributed", label, n, {
+                "blockwork": mpi(ranks, threads, w, n),
+                "dask-distributed": dask_dist(ranks, threads, w, n),
+            }))
+    return cases
+
+
+def distributed_targets(results):
+    """The targets of the distributed comparison, as report lines."""
+    def median_of(label, engine="blockwork"):
+        s = next((s for s in results if s.case.group == "distributed"
+                  and s.case.workload == label and s.engine == engine and s.status == "ok"), None)
+        return s.median() if s else None
+
+    def record(label):
+        s = next((s for s in results if s.case.group == "distributed"
+                  and s.case.workload == label and s.engine == "blockwork" and s.status == "ok"), None)
+        return s.records[0] if s else None
+
+    lines = ["| target | measured | met |", "|---|---|---|"]
+    x = record("xchain 2x1")
+    if x:
+        edges = [r["per_edge_us"] for s in results if s.case.workload == "xchain 2x1"
+                 for r in s.records]
+        us = statistics.median(edges)
+        lines.append(f"| cross-rank edge (chain alternating 2 ranks) <= 5 us | {us:.2f} us | "
+                     f"{'yes' if us <= 5 else 'no'} |")
+    d = record("xdag 2x1")
+    if d and d.get("local_seconds"):
+        lines.append(f"| random DAG 1e5 over 2 ranks (one rank's pool alone: "
+                     f"{d['local_seconds']:.3f} s) | {median_of('xdag 2x1'):.3f} s | - |")
+    one, two = median_of(f"array_g {dist_label(1, 2)}"), median_of(f"array_g {dist_label(2, 1)}")
+    if one and two:
+        lines.append(f"| array g: 2 ranks x 1 thread within 1.1x of 1 x 2 | {two / one:.2f}x | "
+                     f"{'yes' if two <= 1.1 * one else 'no'} |")
+    one, two = median_of(f"wordcount {dist_label(1, 2)}"), median_of(f"wordcount {dist_label(2, 1)}")
+    if one and two:
+        lines.append(f"| word count: 2 ranks >= 0.9x one process (speed) | {one / two:.2f}x | "
+                     f"{'yes' if one / two >= 0.9 else 'no'} |")
+    for w in SHAPES:
+        for ranks, threads in DIST_CONFIGS:
+            label = f"{w} {dist_label(ranks, threads)}"
+            bw, dd = median_of(label), median_of(label, "dask-distributed")
+            if bw and dd:
+                lines.append(f"| {label}: >= 50x faster than dask.distributed | {dd / bw:.0f}x | "
+                             f"{'yes' if dd / bw >= 50 else 'no'} |")
+    return lines if len(lines) > 2 else ["No distributed results."]
+
+
+# ---------------------------------------------------------------------------------------------
 # Running one child
 
 @dataclass
@@ -633,7 +737,8 @@ def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
                 ("arrays", "2. Arrays (float64, warm)", True),
                 ("linalg", "2b. Tall-and-skinny linear algebra (n x 100 float64, 20 row blocks, warm)",
                  False),
-                ("wordcount", "3. Word count", False)]
+                ("wordcount", "3. Word count", False),
+                ("distributed", "4. Across processes: MPI ranks x threads against dask.distributed", False)]
     for group, title, with_bound in sections:
         members = [s for s in results if s.case.group == group]
         if not members:
@@ -654,6 +759,8 @@ def write_report(path, results, bounds, info, vers, args, cfg, elapsed, chart):
         print("\n".join(goals))
     if args.mode == "full":
         L += ["", "## Blockwork against the targets of perf/BENCHMARKS.md", ""] + targets_section(results)
+    if any(s.case.group == "distributed" for s in results):
+        L += ["", "## Distributed targets (issue 14)", ""] + distributed_targets(results)
     bad = check_mismatches(results)
     if bad:
         L += ["", "## Check mismatches (engines computed different answers)", ""] + bad
@@ -746,7 +853,8 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per engine and case (default 5, quick 3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default="shapes,latency,arrays,wordcount",
-                    help="comma-separated groups: shapes, latency, arrays, linalg, wordcount")
+                    help="comma-separated groups: shapes, latency, arrays, linalg, wordcount, "
+                    "distributed")
     ap.add_argument("--engines", help="comma-separated engine names to keep (default: all)")
     ap.add_argument("--workloads", help="comma-separated workloads to keep, e.g. "
                     "array_sort,array_tsqr (default: all of the groups)")
@@ -754,6 +862,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(PERF, "RESULTS-harness.md"))
     ap.add_argument("--chart", default=os.path.join(PERF, "ratios.png"))
     ap.add_argument("--no-bounds", action="store_true", help="skip STREAM and DGEMM")
+    ap.add_argument("--dist-shapes-n", type=int,
+                    help="tasks per shape in the distributed group (default 1e4 quick, 1e5 full)")
     args = ap.parse_args()
     args.mode = "quick" if args.quick else "full"
     cfg = dict(SIZES[args.mode])
@@ -769,7 +879,7 @@ def main():
         log(f"no Blockwork binary at {args.blockwork}: its rows are n/a")
     groups = set(args.only.split(","))
     corpus = os.path.join(PERF, "data", f"corpus-{cfg['corpus'] // 1_000_000}MB")
-    if "wordcount" in groups:
+    if "wordcount" in groups or "distributed" in groups:
         log(f"corpus {corpus} ({cfg['corpus'] / 1e6:.0f} MB)")
         subprocess.run([PY, tool("py", "gen_corpus.py"), "--out", corpus, "--bytes", str(cfg["corpus"])],
                        check=True)
@@ -777,6 +887,8 @@ def main():
         cfg["corpus"] = stamp["actual_bytes"]
 
     cases = plan_cases(cfg, args.threads, blockwork, corpus, groups)
+    if "distributed" in groups:
+        cases += plan_distributed_cases(args.mode, cfg, blockwork, corpus, args.dist_shapes_n)
     if args.engines:
         keep = set(args.engines.split(","))
         for c in cases:

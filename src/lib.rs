@@ -72,7 +72,7 @@ pub use compute::compute;
 pub use delayed::{Delayed, delayed};
 pub use error::{Error, ErrorKind, Result, TaskError};
 pub use exec::{
-    Computed, Executor, Keys, Observer, Pool, PoolBuilder, RunOptions, RunOutput, RunStats,
+    Computed, Executor, Feed, Keys, Observer, Pool, PoolBuilder, RunOptions, RunOutput, RunStats,
     Sequential,
 };
 pub use graph::{Arg, Graph, GraphBuilder, Node, Op, Task};

@@ -123,6 +123,15 @@ pub trait IntoTaskResult {
     type Output;
     /// Converts into the executor's result type.
     fn into_task_result(self) -> Result<Value, TaskError>;
+
+    /// The payload type of the values this type converts into, when they are payloads
+    /// (`Arc<T>`: `Arc<T>`, what the payload holds); `None` otherwise.
+    fn payload_type() -> Option<crate::graph::PayloadType>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 #[cold]
@@ -288,6 +297,9 @@ impl<T: IntoTaskResult, E: Into<TaskError>> IntoTaskResult for Result<T, E> {
     fn into_task_result(self) -> Result<Value, TaskError> {
         self.map_err(Into::into)?.into_task_result()
     }
+    fn payload_type() -> Option<crate::graph::PayloadType> {
+        T::payload_type()
+    }
 }
 macro_rules! into_result_plain {
     ($($t:ty => $out:ty),*) => {$(
@@ -350,6 +362,10 @@ impl<T: Any + Send + Sync> IntoTaskResult for Arc<T> {
     type Output = Arc<T>;
     fn into_task_result(self) -> Result<Value, TaskError> {
         Ok(Value::opaque(self, std::mem::size_of::<T>()))
+    }
+    fn payload_type() -> Option<crate::graph::PayloadType> {
+        // `Value::opaque` keeps the `Arc` itself: that is what the payload holds.
+        Some(crate::graph::PayloadType::of::<Arc<T>>())
     }
 }
 

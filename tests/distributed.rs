@@ -59,7 +59,7 @@ fn run_on(ranks: usize) {
         "mpirun -np {ranks} failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("9 passed, 0 failed"),
+        stdout.contains("11 passed, 0 failed"),
         "unexpected summary:\n{stdout}\n{stderr}"
     );
     assert!(!stdout.contains("FAIL"), "{stdout}");

@@ -114,12 +114,11 @@ fn run_mpi(a: &RunArgs, keys: &[Key], plan: &Plan, max_bytes: usize) -> Outcome 
     let s = exec.last_stats();
     if a.stats {
         eprintln!(
-            "rank {}/{}: tasks run: {}  stages: {}  sent: {} messages, {} bytes  received: {} \
+            "rank {}/{}: tasks run: {}  sent: {} messages, {} bytes  received: {} \
              messages, {} bytes  waiting: {:.3?}",
             s.rank,
             s.ranks,
             s.tasks_run,
-            s.stages,
             s.messages_sent,
             s.bytes_sent,
             s.messages_received,

@@ -202,6 +202,21 @@ impl Codecs {
         }
     }
 
+    /// Whether values whose payload type is `ty` can be encoded: array blocks, and types
+    /// with a registered codec.
+    ///
+    /// ```
+    /// use blockwork::distributed::Codecs;
+    /// use blockwork::graph::PayloadType;
+    /// let mut codecs = Codecs::new();
+    /// assert!(!codecs.can_encode_type(PayloadType::of::<Vec<String>>()));
+    /// codecs.serde_opaque::<Vec<String>>();
+    /// assert!(codecs.can_encode_type(PayloadType::of::<Vec<String>>()));
+    /// ```
+    pub fn can_encode_type(&self, ty: crate::graph::PayloadType) -> bool {
+        ty.id() == TypeId::of::<Block>() || self.by_type.contains_key(&ty.id())
+    }
+
     /// `v` as bytes.
     pub fn encode(&self, v: &Value) -> Result<Vec<u8>> {
         let mut out = Vec::new();

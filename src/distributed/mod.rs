@@ -8,21 +8,30 @@
 //!   rank ([`Placement`], [`Partitioner`]): array blocks and bag partitions by their block
 //!   coordinates, other tasks by contiguous ranges of the priority order; pins send a key or
 //!   a key prefix to a chosen rank. Literal nodes are on every rank already.
-//! - **Stages.** A task's stage counts the rank crossings on the way to it (see `stage.rs`).
-//!   Each rank runs its tasks of one stage as one plan on its local [`Pool`], then the ranks
-//!   exchange the values of that stage that other ranks read, with non-blocking
-//!   point-to-point messages, one per (value, destination rank), and the next stage begins.
-//!   Received values enter the next stages as literal inputs; a value is dropped once its
-//!   last reader on the rank has run and it has been sent.
+//! - **Streaming.** Each rank runs its whole share as one plan on its local [`Pool`]
+//!   ([`Pool::run_fed`]). A value another rank needs is encoded by the worker that made it,
+//!   as soon as it is made, and sent once per (value, destination rank) with a non-blocking
+//!   point-to-point message; the rank's calling thread runs the communication loop (sends,
+//!   probes, receives) meanwhile, and a received value enters the running plan as a ready
+//!   input, so the tasks reading it start at once. A value is freed when its last local
+//!   reader and its send are done. There is no barrier between tasks: the ranks agree once,
+//!   at the end of the run.
 //! - **Encoding.** Array blocks travel as raw bytes with their dtype and shape, the other
-//!   [`Value`] variants in a small binary format; payloads need a codec ([`Codecs`]), and
-//!   one without is a [`Codec`](ErrorKind::Codec) error naming its key.
+//!   [`Value`] variants in a small binary format; payloads need a codec ([`Codecs`]). A
+//!   value that must cross ranks and whose op declares a payload type without a codec
+//!   ([`Op::payload_type`](crate::Op::payload_type)) is a [`Codec`](ErrorKind::Codec) error
+//!   naming its key before anything runs; a payload only known when it is made (an op that
+//!   declares nothing) is the same error, from the rank that made it, at run time.
 //! - **Outputs** arrive on rank 0 (the other ranks get [`Value::Unit`] for outputs they do
 //!   not hold), or on every rank with [`Distributed::outputs_on_every_rank`].
-//! - **Failure.** After each stage the ranks agree on whether one failed (a task error or
-//!   panic, an encoding error): if so, every rank returns the same [`Error::OnRank`], with
-//!   the lowest failing rank and its error (key, op, message) inside; no rank waits for a
-//!   message that will not come, and the executor can run again.
+//! - **Failure.** A rank whose run fails (a task error or panic, an encoding or decoding
+//!   error) stops its run and tells every other rank, which stop theirs; then the ranks
+//!   agree on the lowest failing rank, receive the messages still in flight, and every rank
+//!   returns the same [`Error::OnRank`] with that rank's error (key, op, message) inside. No
+//!   rank waits for a message that will not come, and the executor can run again.
+//! - **Statistics.** [`RunStats`] of a distributed run count this rank's messages and bytes
+//!   sent and received and its time waiting for data; [`Distributed::last_stats`] has them
+//!   too, with the rank.
 //!
 //! ```no_run
 //! use blockwork::distributed::Distributed;
@@ -43,29 +52,46 @@
 //! ```
 
 pub mod codec;
+mod outbox;
 mod placement;
-mod stage;
+mod share;
 
 pub use codec::Codecs;
 pub use placement::{Partitioner, Placement};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::exec::{Executor, Pool, RunOptions, RunOutput, RunStats};
-use crate::graph::Node;
-use crate::key::Key;
+use crate::exec::{Executor, Feed, Pool, RunOptions, RunOutput, RunStats};
+use crate::graph::{Node, Op};
+use crate::key::{Atom, Key};
 use crate::plan::{Plan, TaskId};
 use crate::value::Value;
 use codec::Reader;
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
-use mpi::request::WaitGuard;
+use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use outbox::Outbox;
 use placement::EVERYWHERE;
-use stage::Schedule;
+use share::{Destinations, SEND, Share};
 use std::hash::{Hash, Hasher};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Message tag of a value: the task id in the whole plan (4 bytes), then its encoding.
+const VALUE: i32 = 1;
+/// Message tag of a stop notice: the sender's run failed.
+const FAIL: i32 = 2;
+/// The error a rank's local run is stopped with when another rank failed.
+const STOPPED: &str = "stopped: another rank failed";
+/// Rounds of the communication loop without progress spent spinning, then yielding,
+/// before it sleeps on its channel between polls.
+const SPIN_ROUNDS: u32 = 1 << 10;
+const YIELD_ROUNDS: u32 = 1 << 12;
+/// The longest sleep of an idle communication loop: how late an incoming message may be
+/// noticed after a long quiet time (a local send wakes it at once).
+const IDLE_SLEEP: Duration = Duration::from_micros(100);
 
 /// What one rank did in a distributed run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,19 +101,18 @@ pub struct DistributedStats {
     pub rank: usize,
     /// Ranks in the run.
     pub ranks: usize,
-    /// Stages the plan was cut into (the same on every rank).
-    pub stages: u32,
-    /// Tasks this rank ran.
+    /// Tasks this rank ran (its own tasks and the literal nodes they read).
     pub tasks_run: u64,
-    /// Point-to-point messages sent (one per value and destination rank).
+    /// Point-to-point messages sent (one per value and destination rank, and stop notices).
     pub messages_sent: u64,
     /// Point-to-point messages received.
     pub messages_received: u64,
-    /// Bytes of values sent.
+    /// Bytes of messages sent.
     pub bytes_sent: u64,
-    /// Bytes of values received.
+    /// Bytes of messages received.
     pub bytes_received: u64,
-    /// Time spent waiting for other ranks: receiving values and agreeing after each stage.
+    /// Time spent waiting for other ranks: while values were awaited and no task of this
+    /// rank was queued or running, and in the agreement at the end.
     pub waiting: Duration,
 }
 
@@ -100,7 +125,7 @@ pub struct Distributed {
     universe: Option<Universe>,
     pool: Arc<Pool>,
     placement: Placement,
-    codecs: Codecs,
+    codecs: Arc<Codecs>,
     everywhere: bool,
     last: Mutex<DistributedStats>,
 }
@@ -118,7 +143,8 @@ impl std::fmt::Debug for Distributed {
 impl Distributed {
     /// Initializes MPI and returns an executor over all its ranks that runs each rank's
     /// share on `pool`. MPI is finalized when the executor is dropped. Initializing twice
-    /// in one process is a [`Distributed`](ErrorKind::Distributed) error.
+    /// in one process is a [`Distributed`](ErrorKind::Distributed) error. MPI is called from
+    /// the thread that runs plans only.
     pub fn init(pool: Pool) -> Result<Distributed> {
         let universe = mpi::initialize()
             .ok_or_else(|| Error::new(ErrorKind::Distributed, "MPI is already initialized"))?;
@@ -138,7 +164,7 @@ impl Distributed {
             universe,
             pool,
             placement: Placement::default(),
-            codecs: Codecs::new(),
+            codecs: Arc::new(Codecs::new()),
             everywhere: false,
             last: Mutex::new(DistributedStats::default()),
         }
@@ -159,7 +185,7 @@ impl Distributed {
 
     /// This executor with codecs for payload types (the same on every rank).
     pub fn codecs(mut self, codecs: Codecs) -> Distributed {
-        self.codecs = codecs;
+        self.codecs = Arc::new(codecs);
         self
     }
 
@@ -200,7 +226,7 @@ impl Distributed {
     }
 
     /// The lowest rank whose `failed` is true, agreed by all ranks (one collective).
-    fn lowest_failing(&self, failed: bool, stats: &mut DistributedStats) -> Option<usize> {
+    fn lowest_failing(&self, failed: bool, stats: &mut RunStats) -> Option<usize> {
         let started = Instant::now();
         let mine: i32 = if failed {
             self.comm.rank()
@@ -214,24 +240,20 @@ impl Distributed {
         (lowest < self.comm.size()).then_some(lowest as usize)
     }
 
-    /// Agrees with the other ranks on whether any has failed; if one has, returns the
-    /// lowest failing rank's error on every rank.
-    fn agree(
+    /// The error of rank `root` on every rank: its own on `root`, broadcast to the others.
+    fn broadcast_error(
         &self,
         plan: &Plan,
         index: &TaskIndex,
-        pending: &mut Option<Error>,
-        stats: &mut DistributedStats,
-    ) -> Result<()> {
-        let Some(root) = self.lowest_failing(pending.is_some(), stats) else {
-            return Ok(());
-        };
+        root: usize,
+        own: Option<Error>,
+    ) -> Error {
         let mut bytes = Vec::new();
         if root == self.rank() {
             encode_error(
                 plan,
                 index,
-                pending.as_ref().expect("this rank failed"),
+                own.as_ref().expect("this rank failed"),
                 &mut bytes,
             );
         }
@@ -240,137 +262,41 @@ impl Distributed {
         process.broadcast_into(&mut len);
         bytes.resize(len as usize, 0);
         process.broadcast_into(&mut bytes[..]);
-        let error = match pending.take() {
+        let error = match own {
             Some(own) if root == self.rank() => own,
             _ => decode_error(plan, &bytes),
         };
-        Err(Error::OnRank {
+        Error::OnRank {
             rank: root,
             error: Box::new(error),
-        })
+        }
     }
 
-    /// Sends `outgoing` (destination, message) without blocking, receives `expect`
-    /// messages, and waits for the sends. Returns the messages received.
-    fn exchange(
-        &self,
-        outgoing: &[(u32, Vec<u8>)],
-        expect: u32,
-        stats: &mut DistributedStats,
-    ) -> Vec<Vec<u8>> {
-        let mut received = Vec::with_capacity(expect as usize);
-        mpi::request::scope(|scope| {
-            let sends: Vec<WaitGuard<'_, [u8], _>> = outgoing
-                .iter()
-                .map(|(dest, msg)| {
-                    let p = self.comm.process_at_rank(*dest as i32);
-                    WaitGuard::from(p.immediate_send(scope, &msg[..]))
-                })
-                .collect();
-            let started = Instant::now();
-            for _ in 0..expect {
-                let (msg, _status) = self.comm.any_process().receive_vec::<u8>();
-                stats.bytes_received += msg.len() as u64;
-                received.push(msg);
-            }
-            drop(sends);
-            stats.waiting += started.elapsed();
-        });
-        stats.messages_sent += outgoing.len() as u64;
-        stats.bytes_sent += outgoing.iter().map(|(_, m)| m.len() as u64).sum::<u64>();
-        stats.messages_received += expect as u64;
-        received
-    }
-
-    /// Encodes the values of `tasks` for their destinations: (destination, message) pairs,
-    /// or the codec error naming the first key that cannot be sent.
-    fn encode_sends(
-        &self,
-        plan: &Plan,
-        sends: impl Iterator<Item = (TaskId, u32)>,
-        store: &[Option<Value>],
-    ) -> Result<Vec<(u32, Vec<u8>)>> {
-        let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
-        let mut last: Option<(TaskId, Vec<u8>)> = None;
-        for (t, dest) in sends {
-            let msg = match &last {
-                Some((lt, m)) if *lt == t => m.clone(),
-                _ => {
-                    let v = store[t.index()].as_ref().expect("a value to send is kept");
-                    let mut m = t.raw().to_le_bytes().to_vec();
-                    // A user codec runs here: its panic is this rank's failure, not its end.
-                    crate::exec::catch(|| self.codecs.encode_into(v, &mut m))
-                        .and_then(|r| r)
-                        .map_err(|e| codec_error(plan, t, &e))?;
-                    if m.len() > i32::MAX as usize {
-                        let e = format!("its encoding takes {} bytes, over 2 GiB", m.len());
-                        return Err(codec_error(plan, t, &e));
-                    }
-                    last = Some((t, m.clone()));
-                    m
-                }
+    /// Checks, before anything runs, that every value that crosses ranks can be encoded as
+    /// far as its op tells: the same check, with the same answer, on every rank.
+    fn check_codecs(&self, plan: &Plan, owner: &[u32], dests: &Destinations) -> Result<()> {
+        for t in plan.tasks() {
+            let Some(to) = dests.of(t).first() else {
+                continue;
             };
-            out.push((dest, msg));
-        }
-        Ok(out)
-    }
-
-    /// Decodes received messages into the store.
-    fn decode_received(
-        &self,
-        plan: &Plan,
-        msgs: Vec<Vec<u8>>,
-        store: &mut [Option<Value>],
-    ) -> Result<()> {
-        for msg in msgs {
-            let mut r = Reader(&msg);
-            let t = r
-                .array::<4>()
-                .map(u32::from_le_bytes)
-                .ok()
-                .filter(|&t| (t as usize) < plan.len())
-                .ok_or_else(|| Error::new(ErrorKind::Codec, "a message names no task"))?;
-            // A user codec runs here too: a panic is this rank's failure.
-            let decoded = crate::exec::catch(|| self.codecs.decode(r.0))
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            let v = decoded.map_err(|e| {
-                Error::new(
+            let Some(ty) = plan.op(t).and_then(Op::payload_type) else {
+                continue;
+            };
+            if !self.codecs.can_encode_type(ty) {
+                return Err(Error::new(
                     ErrorKind::Codec,
-                    format!("the value of {}: {e}", plan.key(TaskId::from_raw(t))),
-                )
-            })?;
-            store[t as usize] = Some(v);
+                    format!(
+                        "the value of {} (op {}) goes from rank {} to rank {to}, but its \
+                         payload type {} has no codec: register one with \
+                         distributed::Codecs, or pin its readers to its rank",
+                        plan.key(t),
+                        plan.op_name(t),
+                        owner[t.index()],
+                        ty.name()
+                    ),
+                ));
+            }
         }
-        Ok(())
-    }
-
-    /// Runs stage `s` of this rank on the pool, keeping the values that outlive it.
-    fn run_stage(
-        &self,
-        (plan, index): (&Plan, &TaskIndex),
-        sched: &Schedule,
-        s: u32,
-        store: &mut [Option<Value>],
-        options: &RunOptions,
-        total: &mut RunStats,
-    ) -> Result<()> {
-        if sched.local(s).is_empty() {
-            return Ok(());
-        }
-        let task_of = |k: &Key| index.task_of(plan, k);
-        let (graph, wanted) = sched.stage_graph(plan, s, store, &task_of)?;
-        let sub = Plan::new(&graph, &wanted)?;
-        let out = self.pool.run_with(&sub, options)?;
-        for (k, v) in wanted.iter().zip(out.values) {
-            let t = task_of(k).expect("a planned key");
-            store[t.index()] = Some(v);
-        }
-        let s = out.stats;
-        total.tasks_run += s.tasks_run;
-        total.steals += s.steals;
-        total.peak_live_values = total.peak_live_values.max(s.peak_live_values);
-        total.peak_live_bytes = total.peak_live_bytes.max(s.peak_live_bytes);
-        total.peak_tolerance = total.peak_tolerance.max(s.peak_tolerance);
         Ok(())
     }
 
@@ -379,10 +305,8 @@ impl Distributed {
         &self,
         plan: &Plan,
         options: &RunOptions,
-        stats: &mut DistributedStats,
-        total: &mut RunStats,
+        stats: &mut RunStats,
     ) -> Result<Vec<Value>> {
-        let mut pending: Option<Error> = None;
         // Every rank must have planned the same graph.
         let fp = fingerprint(plan);
         let (mut lo, mut hi) = (0u64, 0u64);
@@ -396,118 +320,320 @@ impl Distributed {
                 "the ranks planned different graphs (keys, ops or edges differ)",
             ));
         }
-        let owner = self.placement.owners(plan, self.ranks())?;
-        let mut sched = Schedule::new(plan, owner, self.rank() as u32);
-        let index = &TaskIndex::new(plan);
-        stats.stages = sched.stages;
-        let mut store: Vec<Option<Value>> = vec![None; plan.len()];
-        for s in 0..sched.stages {
-            if pending.is_none()
-                && let Err(e) = self.run_stage((plan, index), &sched, s, &mut store, options, total)
-            {
-                pending = Some(e);
-            }
-            let mut outgoing = Vec::new();
-            if pending.is_none() {
-                let sends = sched
-                    .local(s)
-                    .iter()
-                    .flat_map(|&t| sched.dests(t).iter().map(move |&d| (t, d)));
-                match self.encode_sends(plan, sends, &store) {
-                    Ok(o) => outgoing = o,
-                    Err(e) => pending = Some(e),
-                }
-            }
-            self.agree(plan, index, &mut pending, stats)?;
-            let msgs = self.exchange(&outgoing, sched.receives[s as usize], stats);
-            drop(outgoing);
-            if let Err(e) = self.decode_received(plan, msgs, &mut store) {
-                pending = Some(e);
-            }
-            sched.release(plan, s, &mut store);
-        }
-        self.agree(plan, index, &mut pending, stats)?;
-        self.gather_outputs(plan, index, &sched, store, stats)
-    }
-
-    /// Brings the outputs to rank 0 (or every rank) and returns them in request order.
-    fn gather_outputs(
-        &self,
-        plan: &Plan,
-        index: &TaskIndex,
-        sched: &Schedule,
-        mut store: Vec<Option<Value>>,
-        stats: &mut DistributedStats,
-    ) -> Result<Vec<Value>> {
         let (rank, ranks) = (self.rank() as u32, self.ranks() as u32);
+        let owner = self.placement.owners(plan, self.ranks())?;
         let wants = |r: u32| self.everywhere || r == 0;
-        let mut distinct: Vec<TaskId> = plan.outputs().to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let mut pending = None;
-        let mut sends = Vec::new();
-        let mut expect = 0u32;
-        for &t in &distinct {
-            let o = sched.owner[t.index()];
-            if o == EVERYWHERE {
-                continue;
-            }
-            if o == rank {
-                sends.extend(
-                    (0..ranks)
-                        .filter(|&r| r != rank && wants(r))
-                        .map(|r| (t, r)),
-                );
-            } else if wants(rank) {
-                expect += 1;
-            }
-        }
-        let outgoing = match self.encode_sends(plan, sends.into_iter(), &store) {
-            Ok(o) => o,
-            Err(e) => {
-                pending = Some(e);
-                Vec::new()
-            }
+        let dests = Destinations::new(plan, &owner, ranks, wants);
+        // These errors are the same on every rank: all return before sending anything.
+        self.check_codecs(plan, &owner, &dests)?;
+        let index = &TaskIndex::new(plan);
+        let (tx, rx) = mpsc::channel::<(u32, Vec<u8>)>();
+        let send = send_op(self.codecs.clone(), tx);
+        let task_of = |k: &Key| index.task_of(plan, k);
+        let share = Share::new(plan, &owner, &dests, rank, wants(rank), &send, &task_of)?;
+        drop(send);
+        let mut comm = Comm {
+            exec: self,
+            plan,
+            share: &share,
+            dests: &dests,
+            rx,
+            outbox: Outbox::new(),
+            sent_to: vec![0; ranks as usize],
+            got_from: vec![0; ranks as usize],
+            stats,
+            announced: false,
+            stopped: false,
         };
-        self.agree(plan, index, &mut pending, stats)?;
-        let msgs = self.exchange(&outgoing, expect, stats);
-        if let Err(e) = self.decode_received(plan, msgs, &mut store) {
-            pending = Some(e);
+        let (out, _) = self
+            .pool
+            .run_fed(&share.plan, options, |feed| comm.stream(feed));
+        let (out, own) = match out {
+            Ok(out) => (Some(out), None),
+            Err(e) if is_stop(&e) => (None, None),
+            Err(e) => (None, Some(send_error(plan, e))),
+        };
+        if own.is_some() && !comm.announced {
+            comm.announce();
         }
-        self.agree(plan, index, &mut pending, stats)?;
-        let value = |t: TaskId| -> Value {
-            if sched.owner[t.index()] == EVERYWHERE {
+        let root = self.lowest_failing(own.is_some(), comm.stats);
+        if let Some(root) = root {
+            comm.drain();
+            return Err(self.broadcast_error(plan, index, root, own));
+        }
+        comm.outbox.wait_all();
+        // A rank stopped by another's failure is never here: that rank failed.
+        let out = out.ok_or_else(|| Error::new(ErrorKind::Distributed, STOPPED))?;
+        let local = &out.stats;
+        let stats = comm.stats;
+        stats.tasks_run = local.tasks_run - share.sends;
+        stats.steals = local.steals;
+        stats.peak_live_values = local.peak_live_values;
+        stats.peak_live_bytes = local.peak_live_bytes;
+        stats.peak_tolerance = local.peak_tolerance;
+        stats.leaked_values = local.leaked_values;
+        let mut values = out.values;
+        let mut value = |(i, &t): (usize, &TaskId)| -> Value {
+            if owner[t.index()] == EVERYWHERE {
                 return match plan.graph().get(plan.key(t)) {
                     Some(Node::Literal(v)) => v.clone(),
                     _ => Value::Unit,
                 };
             }
-            store[t.index()].clone().unwrap_or(Value::Unit)
+            share.output_at[i].map_or(Value::Unit, |j| std::mem::take(&mut values[j]))
         };
-        Ok(plan.outputs().iter().map(|&t| value(t)).collect())
+        // An output requested twice is one local output: take it once, clone it after.
+        let mut result: Vec<Value> = Vec::with_capacity(plan.outputs().len());
+        let mut seen: Vec<Option<usize>> = vec![None; plan.len()];
+        for (i, &t) in plan.outputs().iter().enumerate() {
+            match seen[t.index()] {
+                Some(j) => result.push(result[j].clone()),
+                None => {
+                    seen[t.index()] = Some(i);
+                    result.push(value((i, &t)));
+                }
+            }
+        }
+        Ok(result)
     }
 }
 
 impl Executor for Distributed {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
         let start = Instant::now();
-        let mut stats = DistributedStats {
-            rank: self.rank(),
-            ranks: self.ranks(),
-            ..DistributedStats::default()
-        };
-        let mut total = RunStats {
+        let mut stats = RunStats {
             threads: self.pool.threads(),
             ..RunStats::default()
         };
-        let result = self.run_inner(plan, options, &mut stats, &mut total);
-        stats.tasks_run = total.tasks_run;
-        total.wall = start.elapsed();
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = stats;
+        let result = self.run_inner(plan, options, &mut stats);
+        stats.wall = start.elapsed();
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = DistributedStats {
+            rank: self.rank(),
+            ranks: self.ranks(),
+            tasks_run: stats.tasks_run,
+            messages_sent: stats.messages_sent,
+            messages_received: stats.messages_received,
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
+            waiting: stats.waiting,
+        };
         Ok(RunOutput {
             values: result?,
-            stats: total,
+            stats,
         })
+    }
+}
+
+/// The op of send tasks: encodes the value (args: the value, its task id in the whole
+/// plan) on the worker that runs it and hands the message to the communication loop.
+fn send_op(codecs: Arc<Codecs>, tx: mpsc::Sender<(u32, Vec<u8>)>) -> Op {
+    Op::new(SEND, move |args: &[Value]| {
+        let t = args.get(1).and_then(Value::as_int).unwrap_or(-1);
+        let t = u32::try_from(t).map_err(|_| crate::TaskError::new("not a task id"))?;
+        let mut m = t.to_le_bytes().to_vec();
+        codecs
+            .encode_into(&args[0], &mut m)
+            .map_err(|e| crate::TaskError::with_kind(ErrorKind::Codec, e))?;
+        if m.len() > i32::MAX as usize {
+            return Err(crate::TaskError::with_kind(
+                ErrorKind::Codec,
+                format!("its encoding takes {} bytes, over 2 GiB", m.len()),
+            ));
+        }
+        // The loop is gone only when the run is over.
+        let _ = tx.send((t, m));
+        Ok(Value::Unit)
+    })
+}
+
+/// Whether `e` is the error a rank's run is stopped with when another rank failed.
+fn is_stop(e: &Error) -> bool {
+    e.kind() == ErrorKind::Distributed && e.to_string().contains(STOPPED)
+}
+
+/// A failed send task's error as the codec error of the value it sends.
+fn send_error(plan: &Plan, e: Error) -> Error {
+    if let Error::Task { key, message, .. } = &e
+        && key.name() == SEND
+        && let Some(Atom::Int(t)) = key.atom(0)
+        && let Ok(t) = u32::try_from(t)
+        && (t as usize) < plan.len()
+    {
+        return codec_error(plan, TaskId::from_raw(t), message);
+    }
+    e
+}
+
+/// One rank's side of the messages of a run.
+struct Comm<'a> {
+    exec: &'a Distributed,
+    plan: &'a Plan,
+    share: &'a Share,
+    dests: &'a Destinations,
+    /// Messages the send tasks made: (task id in the whole plan, message).
+    rx: mpsc::Receiver<(u32, Vec<u8>)>,
+    outbox: Outbox,
+    /// Messages sent to / received from each rank (values and stop notices).
+    sent_to: Vec<u64>,
+    got_from: Vec<u64>,
+    stats: &'a mut RunStats,
+    /// Whether this rank told the others it failed.
+    announced: bool,
+    /// Whether another rank's stop notice arrived.
+    stopped: bool,
+}
+
+impl Comm<'_> {
+    /// The communication loop, on the calling thread while the local run goes on: sends
+    /// what the send tasks made, receives values and delivers them, and stops the run when
+    /// it or another rank failed. Returns when every job of the local run ended.
+    fn stream(&mut self, feed: &Feed<'_>) {
+        let mut quiet = 0u32;
+        let mut last = Instant::now();
+        loop {
+            let mut busy = false;
+            while let Ok((t, m)) = self.rx.try_recv() {
+                self.send_value(feed, t, m);
+                busy = true;
+            }
+            self.outbox.progress();
+            busy |= self.receive(feed);
+            if feed.is_failed() && !self.stopped && !self.announced {
+                // This rank's own failure: tell the others, give up the inputs.
+                self.announce();
+                feed.fail(Error::new(ErrorKind::Distributed, STOPPED));
+            }
+            let now = Instant::now();
+            if feed.is_starved() {
+                self.stats.waiting += now - last;
+            }
+            last = now;
+            if feed.is_finished() {
+                // Every send task ran: its message is in the channel.
+                while let Ok((t, m)) = self.rx.try_recv() {
+                    self.send_value(feed, t, m);
+                }
+                return;
+            }
+            if busy {
+                quiet = 0;
+            } else {
+                quiet = quiet.saturating_add(1);
+                if quiet < SPIN_ROUNDS {
+                    std::hint::spin_loop();
+                } else if quiet < YIELD_ROUNDS {
+                    std::thread::yield_now();
+                } else if let Ok((t, m)) = self.rx.recv_timeout(IDLE_SLEEP) {
+                    self.send_value(feed, t, m);
+                    quiet = 0;
+                }
+            }
+        }
+    }
+
+    /// Sends the value of `t` to the ranks that need it (not after a failure: they stop).
+    fn send_value(&mut self, feed: &Feed<'_>, t: u32, m: Vec<u8>) {
+        if feed.is_failed() {
+            return;
+        }
+        let to = self.dests.of(TaskId::from_raw(t));
+        for &d in to {
+            self.sent_to[d as usize] += 1;
+        }
+        self.stats.messages_sent += to.len() as u64;
+        self.stats.bytes_sent += (m.len() * to.len()) as u64;
+        self.outbox.send(&self.exec.comm, to, VALUE, m);
+    }
+
+    /// Tells every other rank that this one failed.
+    fn announce(&mut self) {
+        self.announced = true;
+        let me = self.exec.rank() as u32;
+        let others: Vec<u32> = (0..self.exec.ranks() as u32).filter(|&r| r != me).collect();
+        for &r in &others {
+            self.sent_to[r as usize] += 1;
+        }
+        self.stats.messages_sent += others.len() as u64;
+        self.outbox
+            .send(&self.exec.comm, &others, FAIL, me.to_le_bytes().to_vec());
+    }
+
+    /// Receives every message that has arrived; returns whether there was one.
+    fn receive(&mut self, feed: &Feed<'_>) -> bool {
+        let mut any = false;
+        while let Some(probed) = self.exec.comm.any_process().immediate_matched_probe() {
+            any = true;
+            let (bytes, status) = probed.matched_receive_vec::<u8>();
+            self.got_from[status.source_rank() as usize] += 1;
+            self.stats.messages_received += 1;
+            self.stats.bytes_received += bytes.len() as u64;
+            if status.tag() == FAIL {
+                self.stopped = true;
+                feed.fail(Error::new(ErrorKind::Distributed, STOPPED));
+                continue;
+            }
+            if feed.is_failed() {
+                continue;
+            }
+            let delivered = self
+                .decode(&bytes)
+                .and_then(|(input, v)| feed.deliver(input, v));
+            if let Err(e) = delivered {
+                // This rank's failure: the loop announces it.
+                feed.fail(e);
+            }
+        }
+        any
+    }
+
+    /// A value message: the local input it is and its value.
+    fn decode(&self, msg: &[u8]) -> Result<(TaskId, Value)> {
+        let mut r = Reader(msg);
+        let plan = self.plan;
+        let t = r
+            .array::<4>()
+            .map(u32::from_le_bytes)
+            .ok()
+            .filter(|&t| (t as usize) < plan.len())
+            .ok_or_else(|| Error::new(ErrorKind::Codec, "a message names no task"))?;
+        let t = TaskId::from_raw(t);
+        let input = self.share.input(t).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Distributed,
+                format!("received {}, which this rank does not read", plan.key(t)),
+            )
+        })?;
+        // A user codec runs here: a panic is this rank's failure.
+        let decoded = crate::exec::catch(|| self.exec.codecs.decode(r.0))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let v = decoded.map_err(|e| {
+            Error::new(
+                ErrorKind::Codec,
+                format!("the value of {} could not be decoded: {e}", plan.key(t)),
+            )
+        })?;
+        Ok((input, v))
+    }
+
+    /// After a failed run: receives every message still in flight to this rank (the
+    /// ranks first tell each other how many they sent), and completes the sends.
+    fn drain(&mut self) {
+        let started = Instant::now();
+        let mut expect = vec![0u64; self.sent_to.len()];
+        self.exec
+            .comm
+            .all_to_all_into(&self.sent_to[..], &mut expect[..]);
+        for (src, &n) in expect.iter().enumerate() {
+            let process = self.exec.comm.process_at_rank(src as i32);
+            while self.got_from[src] < n {
+                let (bytes, _) = process.receive_vec::<u8>();
+                self.got_from[src] += 1;
+                self.stats.messages_received += 1;
+                self.stats.bytes_received += bytes.len() as u64;
+            }
+        }
+        self.outbox.wait_all();
+        self.stats.waiting += started.elapsed();
     }
 }
 

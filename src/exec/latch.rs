@@ -80,6 +80,11 @@ impl Latch {
         drop(caller);
     }
 
+    /// Jobs counted and not yet ended (a snapshot).
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     /// Whether the latch is set.
     pub(crate) fn is_set(&self) -> bool {
         self.done.load(Ordering::Acquire)

@@ -351,3 +351,70 @@ fn loom_fail_then_reuse_on_real_workers() {
         }
     });
 }
+
+/// Inputs `x` and `y` (delivered by the submitting thread) and a root task `r`: `a = x + 1`
+/// (its only dependency is an input), `b = x + y`, and the output `c = a + b + r` (three
+/// dependencies: batched countdowns under loom).
+fn fed_plan() -> Plan {
+    let add = Op::new("add", |a: &[Value]| {
+        Ok(Value::Int(a.iter().filter_map(Value::as_int).sum()))
+    });
+    let mut b = GraphBuilder::new();
+    b.literal("x", Value::Unit).unwrap();
+    b.literal("y", Value::Unit).unwrap();
+    b.task("r", &add, [Arg::lit(100i64)]).unwrap();
+    b.task("a", &add, [Arg::key("x"), Arg::lit(1i64)]).unwrap();
+    b.task("b", &add, [Arg::key("x"), Arg::key("y")]).unwrap();
+    b.task("c", &add, [Arg::key("a"), Arg::key("b"), Arg::key("r")])
+        .unwrap();
+    let inputs = [Key::from("x"), Key::from("y")];
+    Plan::with_inputs(&b.build(), &[Key::from("c")], &inputs).unwrap()
+}
+
+/// `Feed::deliver` on the submitting thread while a worker runs the real loop: the
+/// deliveries' slot writes and countdowns race with the worker's, as in `Pool::run_fed`.
+/// The output is right, and every value but the output is freed.
+#[test]
+fn loom_feed_delivers_while_a_worker_runs() {
+    let plan: &'static Plan = Box::leak(Box::new(fed_plan()));
+    assert!(plan.n_deps()[plan.outputs()[0].index()] > DEFER_FAN);
+    model(Some(2), move || {
+        let deque = Worker::new_lifo();
+        let parker = Parker::new();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: vec![deque.stealer()].into_boxed_slice(),
+            sleep: Sleep::new(vec![parker.unparker().clone()]),
+            shutdown: AtomicBool::new(false),
+        });
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || WorkerLocal::new(0, deque, parker).run(&shared))
+        };
+        let mut state = RunState::default();
+        state.reset(plan);
+        let mut ctx = RunCtx::new(plan, state, 1, None, Vec::new(), None);
+        // The feed's job, then the roots, as `Pool::run_fed` does.
+        ctx.add_jobs(1);
+        ctx.add_jobs(1);
+        let roots = plan.start_roots().len() as u32;
+        shared.push_injector(Job::new(&ctx, Work::Roots(0, roots)));
+        {
+            let feed = super::feed::Feed::new(&ctx, &shared);
+            for (i, &t) in plan.inputs().iter().enumerate() {
+                feed.deliver(t, Value::Int(10 * (i as i64 + 1))).unwrap();
+            }
+            feed.release();
+        }
+        ctx.wait();
+        assert!(ctx.take_error().is_none());
+        // x = 10, y = 20: a = 11, b = 30, r = 100.
+        let out = ctx.state.output(plan.outputs()[0]);
+        assert_eq!(out, Some(Value::Int(141)));
+        assert!(ctx.state.clear_outputs(plan.outputs()).is_none());
+        assert_eq!(ctx.state.clear().0.values, 0, "only the output was left");
+        shared.shutdown.store(true, Ordering::SeqCst);
+        shared.sleep.wake_all();
+        worker.join().unwrap();
+    });
+}

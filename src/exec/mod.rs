@@ -11,6 +11,7 @@
 //! panicking task into an [`Error::Task`] naming its key and op.
 
 mod eval;
+mod feed;
 mod job;
 mod latch;
 mod pool;
@@ -26,6 +27,7 @@ mod worker;
 #[cfg(all(test, blockwork_loom))]
 mod loom_tests;
 
+pub use feed::Feed;
 pub use pool::{Pool, PoolBuilder};
 pub use sequential::Sequential;
 
@@ -73,6 +75,19 @@ pub struct RunStats {
     pub wall: Duration,
     /// Worker threads that served the run (1 for [`Sequential`]).
     pub threads: usize,
+    /// Point-to-point messages this process sent to others in a distributed run (one per
+    /// value and destination, as `Distributed` sends them); 0 for a local run.
+    pub messages_sent: u64,
+    /// Point-to-point messages this process received in a distributed run; 0 for a local run.
+    pub messages_received: u64,
+    /// Bytes of the messages sent; 0 for a local run.
+    pub bytes_sent: u64,
+    /// Bytes of the messages received; 0 for a local run.
+    pub bytes_received: u64,
+    /// Time this process waited for data in a distributed run: while values from other
+    /// processes were awaited and no task of its own was queued or running, plus the
+    /// agreement at the run's end. Zero for a local run.
+    pub waiting: Duration,
 }
 
 /// Callbacks on task start and finish, for progress bars and profiles.

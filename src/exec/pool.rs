@@ -1,5 +1,6 @@
 //! The pool: persistent pinned workers, run submission, recycling of per-run buffers.
 
+use super::feed::Feed;
 use super::job::{Job, Work};
 use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::{NBYTES, RunState};
@@ -342,6 +343,85 @@ impl Pool {
 
 impl Executor for Pool {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
+        if !plan.inputs().is_empty() {
+            return Err(inputs_need_feed(plan));
+        }
+        self.run_core(plan, options, None)
+    }
+}
+
+/// The error of running a plan with inputs through `run`.
+pub(crate) fn inputs_need_feed(plan: &Plan) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "the plan has {} inputs delivered while it runs: run it with Pool::run_fed",
+            plan.inputs().len()
+        ),
+    )
+}
+
+impl Pool {
+    /// Runs a plan whose [inputs](Plan::inputs) arrive while it runs: `feeder` is called on
+    /// the calling thread once the run has started, with a [`Feed`] through which it
+    /// delivers them (from a network, say); the workers run every task whose inputs are
+    /// there meanwhile. When the feeder returns, inputs it did not deliver fail the run
+    /// (unless it failed already) with an [`InvalidArgument`](ErrorKind::InvalidArgument)
+    /// error, and the run's remaining jobs are waited for. A plan without inputs runs as
+    /// with [`Executor::run_with`], the feeder seeing a feed with nothing to deliver.
+    ///
+    /// A panic in the feeder fails the run with an [`Error::Callback`] (the feeder's result
+    /// is then `None`).
+    ///
+    /// Returns the run's outcome and what the feeder returned, `None` when the run ended
+    /// before the feeder was called (a run submitted from a task to a pool that waits for
+    /// it, or an observer's `run_started` that panicked). Inputs are not reported to the
+    /// observer. A failed run leaves the pool ready for the next one.
+    ///
+    /// ```
+    /// use blockwork::{Arg, GraphBuilder, Key, Op, Plan, Pool, RunOptions, Value};
+    /// let add = Op::typed("add", |a: i64, b: i64| a + b);
+    /// let mut b = GraphBuilder::new();
+    /// b.literal("x", Value::Unit)?.literal("y", Value::Unit)?;
+    /// b.task("z", &add, [Arg::key("x"), Arg::key("y")])?;
+    /// let plan = Plan::with_inputs(&b.build(), &[Key::from("z")], &["x".into(), "y".into()])?;
+    /// let pool = Pool::new(2)?;
+    /// let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
+    ///     for (i, &t) in feed.plan().inputs().iter().enumerate() {
+    ///         feed.deliver(t, Value::Int(i as i64 + 1)).unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(out?.values, [Value::Int(3)]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn run_fed<R>(
+        &self,
+        plan: &Plan,
+        options: &RunOptions,
+        feeder: impl FnOnce(&Feed<'_>) -> R,
+    ) -> (Result<RunOutput>, Option<R>) {
+        let mut feeder = Some(feeder);
+        let mut fed = None;
+        let out = self.run_core(
+            plan,
+            options,
+            Some(&mut |feed: &Feed<'_>| {
+                if let Some(f) = feeder.take() {
+                    fed = Some(f(feed));
+                }
+            }),
+        );
+        (out, fed)
+    }
+
+    /// A run; with a feeder, the plan's inputs are delivered through it (see
+    /// [`Pool::run_fed`]).
+    fn run_core(
+        &self,
+        plan: &Plan,
+        options: &RunOptions,
+        feeder: Option<&mut dyn FnMut(&Feed<'_>)>,
+    ) -> Result<RunOutput> {
         // Pools that would wait on this run: those waiting on the run whose task submits it
         // (if any), and the pool whose worker submits it, unless that is this pool (whose
         // worker then helps: it runs this pool's jobs while it waits).
@@ -391,16 +471,40 @@ impl Executor for Pool {
         {
             report_literals(&ctx, o);
         }
-        if !plan.is_empty() && !ctx.is_failed() {
+        // The feed's job: it holds the run open while inputs are awaited.
+        let mut started = feeder.is_some();
+        if started {
             ctx.add_jobs(1);
-            let roots = plan.start_roots().len() as u32;
+        }
+        let roots = plan.start_roots().len() as u32;
+        if roots > 0 && !ctx.is_failed() {
+            started = true;
+            ctx.add_jobs(1);
             self.shared
                 .push_injector(Job::new(&ctx, Work::Roots(0, roots)));
-            // Every job of the run ends before the wait returns; only then may `ctx` move.
-            // On a worker of this pool (a task computing a graph on its own pool), help.
-            if !help_until(&self.shared, || ctx.is_done()) {
-                ctx.wait();
+        }
+        if let Some(feeder) = feeder {
+            let feed = Feed::new(&ctx, &self.shared);
+            // A panicking feeder must not unwind past the run while its jobs are queued:
+            // it fails the run instead, like a panic anywhere else outside a task's op.
+            if let Err(m) = catch(|| feeder(&feed)) {
+                feed.fail(callback_error(plan, "the feeder of run_fed", None, m));
             }
+            if feed.pending_inputs() > 0 && !feed.is_failed() {
+                feed.fail(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "the feeder returned with {} of the plan's inputs not delivered",
+                        feed.pending_inputs()
+                    ),
+                ));
+            }
+            feed.release();
+        }
+        // Every job of the run ends before the wait returns; only then may `ctx` move.
+        // On a worker of this pool (a task computing a graph on its own pool), help.
+        if started && !help_until(&self.shared, || ctx.is_done()) {
+            ctx.wait();
         }
         let (mut stats, live) = ctx.tally.stats();
         stats.wall = start.elapsed();

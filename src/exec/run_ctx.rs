@@ -74,6 +74,11 @@ impl<'a> RunCtx<'a> {
         self.latch.is_set()
     }
 
+    /// Jobs of the run counted and not yet ended (a snapshot).
+    pub(crate) fn pending_jobs(&self) -> usize {
+        self.latch.pending()
+    }
+
     /// Blocks the calling (submitting) thread until every job of the run ended.
     pub(crate) fn wait(&self) {
         self.latch.wait();

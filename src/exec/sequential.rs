@@ -52,6 +52,9 @@ enum Step {
 
 impl Executor for Sequential {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
+        if !plan.inputs().is_empty() {
+            return Err(super::pool::inputs_need_feed(plan));
+        }
         let start = Instant::now();
         // Every panic of the run is caught and returned: keep the panic hook quiet meanwhile.
         let _quiet = QuietPanics::new();

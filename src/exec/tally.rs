@@ -86,6 +86,15 @@ impl RunTally {
         self.peak_bytes = AtomicI64::new(b);
     }
 
+    /// A value of `bytes` entered the run from outside (an input delivered by a
+    /// [`Feed`](super::Feed)): counted as live, not as a task run.
+    pub(crate) fn delivered(&self, bytes: usize) {
+        let lv = self.live_values.fetch_add(1, Ordering::Relaxed) + 1;
+        let lb = self.live_bytes.fetch_add(bytes as i64, Ordering::Relaxed) + bytes as i64;
+        offer_peak(&self.peak_values, lv);
+        offer_peak(&self.peak_bytes, lb);
+    }
+
     /// Worker `w` took a job from another worker or from the injector.
     #[inline]
     pub(crate) fn stolen(&self, w: usize) {

@@ -18,7 +18,7 @@ mod map;
 mod op;
 pub mod optimize;
 
-pub use op::{Op, TypedFn};
+pub use op::{Op, PayloadType, TypedFn};
 
 use crate::error::{Error, Result};
 use crate::key::Key;

@@ -9,11 +9,71 @@ use std::sync::Arc;
 trait OpFn: Send + Sync {
     fn call(&self, args: &[Value]) -> Result<Value, TaskError>;
     fn name(&self) -> &str;
+    /// The payload type of the op's values, when declared.
+    fn payload(&self) -> Option<PayloadType> {
+        None
+    }
 }
 
 struct Named<F> {
     name: Box<str>,
     f: F,
+    payload: Option<PayloadType>,
+}
+
+/// An op that declares the payload type of its values ([`Op::returns_payload`]).
+struct Declared {
+    inner: Op,
+    payload: PayloadType,
+}
+
+impl OpFn for Declared {
+    #[inline]
+    fn call(&self, args: &[Value]) -> Result<Value, TaskError> {
+        self.inner.call(args)
+    }
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn payload(&self) -> Option<PayloadType> {
+        Some(self.payload)
+    }
+}
+
+/// The Rust type of the payloads an op returns, as [`Op::payload_type`] declares it: what
+/// a distributed run checks against its codecs before anything runs.
+///
+/// ```
+/// use blockwork::graph::PayloadType;
+/// let t = PayloadType::of::<Vec<String>>();
+/// assert_eq!(t, PayloadType::of::<Vec<String>>());
+/// assert!(t.name().contains("Vec"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PayloadType {
+    id: std::any::TypeId,
+    name: &'static str,
+}
+
+impl PayloadType {
+    /// The payload type `T` (what [`Payload::as_any`](crate::value::Payload::as_any) of
+    /// the values returns).
+    pub fn of<T: std::any::Any>() -> PayloadType {
+        PayloadType {
+            id: std::any::TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The type's id.
+    pub fn id(&self) -> std::any::TypeId {
+        self.id
+    }
+
+    /// The type's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 impl<F> OpFn for Named<F>
@@ -26,6 +86,9 @@ where
     }
     fn name(&self) -> &str {
         &self.name
+    }
+    fn payload(&self) -> Option<PayloadType> {
+        self.payload
     }
 }
 
@@ -61,6 +124,7 @@ impl Op {
         Op(Arc::new(Named {
             name: name.into().into_boxed_str(),
             f,
+            payload: None,
         }))
     }
 
@@ -83,9 +147,50 @@ impl Op {
     ///     .is::<std::num::ParseIntError>());
     /// # Ok::<(), TaskError>(())
     /// ```
+    ///
+    /// A closure that returns `Arc<T>` (or a `Result` of one) declares `Arc<T>` (what
+    /// the payload holds) as its [payload type](Op::payload_type).
     pub fn typed<Args, F: TypedFn<Args>>(name: impl Into<String>, f: F) -> Op {
+        let payload = f.payload_type();
         let f = Arc::new(f);
-        Op::new(name, move |args: &[Value]| f.call_values(args))
+        Op(Arc::new(Named {
+            name: name.into().into_boxed_str(),
+            f: move |args: &[Value]| f.call_values(args),
+            payload,
+        }))
+    }
+
+    /// This op, declaring that its values are payloads of type `T` (see
+    /// [`Op::payload_type`]). The result is a new op (not [`same`](Op::same) as this one).
+    ///
+    /// ```
+    /// use blockwork::{Op, Value};
+    /// use blockwork::graph::PayloadType;
+    /// let make = Op::new("make", |_: &[Value]| Ok(Value::opaque(vec![1u8], 1)))
+    ///     .returns_payload::<Vec<u8>>();
+    /// assert_eq!(make.payload_type(), Some(PayloadType::of::<Vec<u8>>()));
+    /// ```
+    pub fn returns_payload<T: std::any::Any>(&self) -> Op {
+        Op(Arc::new(Declared {
+            inner: self.clone(),
+            payload: PayloadType::of::<T>(),
+        }))
+    }
+
+    /// The payload type of the op's values, when it is known before running: declared with
+    /// [`Op::returns_payload`], or by an [`Op::typed`] closure returning `Arc<T>`. `None`
+    /// for ops whose values are plain (numbers, strings, lists, array blocks) or not known.
+    ///
+    /// ```
+    /// use blockwork::Op;
+    /// use blockwork::graph::PayloadType;
+    /// use std::sync::Arc;
+    /// let words = Op::typed("words", |s: String| Arc::new(vec![s]));
+    /// assert_eq!(words.payload_type(), Some(PayloadType::of::<Arc<Vec<String>>>()));
+    /// assert_eq!(Op::typed("inc", |x: i64| x + 1).payload_type(), None);
+    /// ```
+    pub fn payload_type(&self) -> Option<PayloadType> {
+        self.0.payload()
     }
 
     /// Runs the operation on arguments.
@@ -139,6 +244,12 @@ impl PartialEq for Op {
 pub trait TypedFn<Args>: Send + Sync + 'static {
     /// Converts the arguments, checks their count, calls, converts the result.
     fn call_values(&self, args: &[Value]) -> Result<Value, TaskError>;
+
+    /// The payload type of the results, when the return type declares one (see
+    /// [`IntoTaskResult::payload_type`]).
+    fn payload_type(&self) -> Option<PayloadType> {
+        None
+    }
 }
 
 #[cold]
@@ -176,6 +287,10 @@ macro_rules! typed_fn {
                     return Err(arity_error($n, args.len()));
                 }
                 call(self, $($a::from_arg(&args[$i])?),*).into_task_result()
+            }
+
+            fn payload_type(&self) -> Option<PayloadType> {
+                R::payload_type()
             }
         }
     };

@@ -34,6 +34,105 @@ impl Plan {
     pub fn new(graph: &Graph, outputs: &[Key]) -> Result<Plan> {
         Builder::new(graph).build(outputs)
     }
+
+    /// A plan of `outputs` in which the literal nodes named by `inputs` are *inputs*: their
+    /// values (the graph holds placeholders) are delivered while a run goes on, through
+    /// [`Pool::run_fed`](crate::Pool::run_fed), and the tasks that read them wait for them.
+    /// Inputs that `outputs` do not need are left out of the plan. Such a plan runs only
+    /// through `run_fed`: the executors' `run` refuses it.
+    ///
+    /// Errors: those of [`Plan::new`]; a key in `inputs` that is not a literal node of
+    /// `graph` is an [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    ///
+    /// ```
+    /// use blockwork::{Arg, GraphBuilder, Key, Op, Plan, Value};
+    /// let add = Op::typed("add", |a: i64, b: i64| a + b);
+    /// let mut b = GraphBuilder::new();
+    /// b.literal("x", Value::Unit)?.literal("one", 1)?;
+    /// b.task("y", &add, [Arg::key("x"), Arg::key("one")])?;
+    /// let plan = Plan::with_inputs(&b.build(), &[Key::from("y")], &[Key::from("x")])?;
+    /// assert_eq!(plan.inputs().len(), 1);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn with_inputs(graph: &Graph, outputs: &[Key], inputs: &[Key]) -> Result<Plan> {
+        let mut plan = Plan::new(graph, outputs)?;
+        if inputs.is_empty() {
+            return Ok(plan);
+        }
+        let map = graph.map();
+        let mut is_input = vec![false; map.len()];
+        for k in inputs {
+            match map.get_index_of(k) {
+                Some(i) if matches!(map.get_index(i), Some((_, Node::Literal(_)))) => {
+                    is_input[i] = true;
+                }
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("input {k} is not a literal node of the graph"),
+                    ));
+                }
+            }
+        }
+        plan.inputs = (0..plan.len() as u32)
+            .map(TaskId)
+            .filter(|&t| {
+                plan.rows[t.index()].op == LITERAL && is_input[plan.node[t.index()] as usize]
+            })
+            .collect();
+        plan.count_starts();
+        Ok(plan)
+    }
+
+    /// From the dependencies, users and inputs: the literal nodes written at the start,
+    /// the readiness countdowns' starts, the tasks a pool run starts from and the
+    /// countdown mode of every edge.
+    fn count_starts(&mut self) {
+        let n = self.len();
+        let mut input = vec![false; n];
+        for &t in &self.inputs {
+            input[t.index()] = true;
+        }
+        self.literal_tasks = (0..n as u32)
+            .filter(|&t| self.rows[t as usize].op == LITERAL && !input[t as usize])
+            .map(TaskId)
+            .collect();
+        self.start_deps = Vec::new();
+        self.start_roots = Vec::new();
+        if !self.literal_tasks.is_empty() || !self.inputs.is_empty() {
+            // Literal nodes never finish in the pool (they are written when a run starts):
+            // their users count down only their other dependencies. Inputs finish when
+            // they are delivered, so their users count them.
+            let mut start = self.n_deps.clone();
+            for &l in &self.literal_tasks {
+                for u in self.users(l) {
+                    start[u.index()] -= 1;
+                }
+            }
+            self.start_roots = (0..n as u32)
+                .filter(|&t| start[t as usize] == 0 && self.rows[t as usize].op != LITERAL)
+                .map(TaskId)
+                .collect();
+            if start != self.n_deps {
+                self.start_deps = start;
+            }
+        }
+        let start = if self.start_deps.is_empty() {
+            &self.n_deps
+        } else {
+            &self.start_deps
+        };
+        self.user_modes = self
+            .users
+            .iter()
+            .map(|u| Countdown::of(start[u.index()]))
+            .collect();
+        self.dep_modes = self
+            .deps
+            .iter()
+            .map(|d| Countdown::of(self.n_users[d.index()]))
+            .collect();
+    }
 }
 
 struct Builder<'g> {
@@ -84,6 +183,7 @@ impl<'g> Builder<'g> {
                 literal_tasks: Vec::new(),
                 start_deps: Vec::new(),
                 start_roots: Vec::new(),
+                inputs: Vec::new(),
                 outputs: Vec::new(),
                 output_keys: Vec::new(),
             },
@@ -465,38 +565,7 @@ impl<'g> Builder<'g> {
             row.user = c;
         }
         plan.users = users;
-        plan.literal_tasks = (0..n as u32)
-            .filter(|&t| plan.rows[t as usize].op == LITERAL)
-            .map(TaskId)
-            .collect();
-        if !plan.literal_tasks.is_empty() {
-            // Literal nodes never finish in the pool (they are written when a run starts):
-            // their users count down only their other dependencies.
-            let mut start = plan.n_deps.clone();
-            for &l in &plan.literal_tasks {
-                for u in plan.users(l) {
-                    start[u.index()] -= 1;
-                }
-            }
-            plan.start_roots = (0..n as u32)
-                .filter(|&t| start[t as usize] == 0 && plan.rows[t as usize].op != LITERAL)
-                .map(TaskId)
-                .collect();
-            if start != plan.n_deps {
-                plan.start_deps = start;
-            }
-        }
-        let start = plan.start_deps();
-        plan.user_modes = plan
-            .users
-            .iter()
-            .map(|u| Countdown::of(start[u.index()]))
-            .collect();
-        plan.dep_modes = plan
-            .deps
-            .iter()
-            .map(|d| Countdown::of(plan.n_users[d.index()]))
-            .collect();
+        plan.count_starts();
     }
 }
 

@@ -18,7 +18,9 @@
 //! subtree is finished before the next one is started, which keeps the live set small (the
 //! role of dask's `order`). The pool does not schedule literal nodes: it writes their values
 //! into their slots when a run starts, and counts their users' readiness from
-//! `start_deps` (the dependencies that are not literal nodes). A plan is immutable, `Send + Sync`, and can be run any number of
+//! `start_deps` (the dependencies that are not literal nodes). A plan made by
+//! [`Plan::with_inputs`] has *inputs*: literal nodes whose values arrive while a run goes on
+//! (see [`Pool::run_fed`](crate::Pool::run_fed)); their users' countdowns include them. A plan is immutable, `Send + Sync`, and can be run any number of
 //! times, from any number of threads.
 
 mod build;
@@ -168,6 +170,10 @@ pub struct Plan {
     /// The tasks the pool starts from: those that are not literal nodes and whose
     /// dependencies are all literal nodes, ascending. Empty when `start_deps` is.
     start_roots: Vec<TaskId>,
+    /// Literal nodes whose values are delivered while a run goes on
+    /// ([`Plan::with_inputs`]), ascending. They are neither written at the start nor
+    /// scheduled: their users' countdowns wait for them.
+    inputs: Vec<TaskId>,
     /// The requested outputs, in request order (repeats allowed).
     outputs: Vec<TaskId>,
     /// The requested keys, in request order.
@@ -283,6 +289,23 @@ impl Plan {
         &self.literal_tasks
     }
 
+    /// The inputs: literal nodes whose values a run receives while it goes on (see
+    /// [`Plan::with_inputs`]), ascending. Empty for a plan made by [`Plan::new`].
+    ///
+    /// ```
+    /// use blockwork::{Arg, GraphBuilder, Key, Op, Plan, Value};
+    /// let inc = Op::typed("inc", |x: i64| x + 1);
+    /// let mut b = GraphBuilder::new();
+    /// b.literal("x", Value::Unit)?.task("y", &inc, [Arg::key("x")])?;
+    /// let plan = Plan::with_inputs(&b.build(), &[Key::from("y")], &[Key::from("x")])?;
+    /// assert_eq!(plan.inputs().len(), 1);
+    /// assert_eq!(plan.key(plan.inputs()[0]), &Key::from("x"));
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn inputs(&self) -> &[TaskId] {
+        &self.inputs
+    }
+
     /// The value of literal node `t`.
     #[inline]
     pub(crate) fn literal_value(&self, t: TaskId) -> &Value {
@@ -307,7 +330,7 @@ impl Plan {
     /// literal nodes only (or on nothing), in priority order.
     #[inline]
     pub(crate) fn start_roots(&self) -> &[TaskId] {
-        if self.literal_tasks.is_empty() {
+        if self.literal_tasks.is_empty() && self.inputs.is_empty() {
             &self.roots
         } else {
             &self.start_roots

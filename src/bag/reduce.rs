@@ -527,7 +527,9 @@ impl<T: Element> Bag<T> {
     ) -> Bag<T> {
         let tok = hash_of(&(k, fn_token(&key)));
         let leaf = move |s: &StreamFn<T>, a: &[Value], part: usize| {
-            let mut heap: BinaryHeap<Reverse<Ranked<K, T>>> = BinaryHeap::with_capacity(k + 1);
+            // Reserve at most a modest start: `k` may far exceed the partition ("all").
+            let mut heap: BinaryHeap<Reverse<Ranked<K, T>>> =
+                BinaryHeap::with_capacity(k.min(1 << 10) + 1);
             let mut idx = 0;
             s(a, &mut |x| {
                 let r = Ranked {

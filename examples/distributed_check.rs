@@ -334,21 +334,28 @@ fn panicking_task(exec: &Distributed) -> Check {
 
 struct Secret(i64);
 
-fn no_codec(exec: &Distributed) -> Check {
-    if exec.ranks() < 2 {
-        return Ok(());
-    }
-    let make = Op::new("make", |_: &[Value]| Ok(Value::opaque(Secret(7), 8)));
+/// `reader = open(secret)`, `secret = make()`: a value of a type with no codec, read by a
+/// task that unwraps it.
+fn secret_plan(make: &Op) -> Result<Plan, String> {
     let open = Op::new("open", |a: &[Value]| {
         Ok(Value::Int(
             a[0].downcast_ref::<Secret>().map_or(-1, |s| s.0),
         ))
     });
     let mut b = GraphBuilder::new();
-    b.task("secret", &make, []).map_err(|e| e.to_string())?;
+    b.task("secret", make, []).map_err(|e| e.to_string())?;
     b.task("reader", &open, [Arg::key("secret")])
         .map_err(|e| e.to_string())?;
     let plan = Plan::new(&b.build(), &[Key::from("reader")]).map_err(|e| e.to_string())?;
+    Ok(plan)
+}
+
+fn no_codec(exec: &Distributed) -> Check {
+    if exec.ranks() < 2 {
+        return Ok(());
+    }
+    let make = Op::new("make", |_: &[Value]| Ok(Value::opaque(Secret(7), 8)));
+    let plan = secret_plan(&make)?;
     let d = exec.share().placement(
         Placement::default()
             .pin_key("secret", 0)
@@ -377,16 +384,7 @@ fn no_codec_before_running(exec: &Distributed) -> Check {
         Ok(Value::opaque(Secret(7), 8))
     })
     .returns_payload::<Secret>();
-    let open = Op::new("open", |a: &[Value]| {
-        Ok(Value::Int(
-            a[0].downcast_ref::<Secret>().map_or(-1, |s| s.0),
-        ))
-    });
-    let mut b = GraphBuilder::new();
-    b.task("secret", &make, []).map_err(|e| e.to_string())?;
-    b.task("reader", &open, [Arg::key("secret")])
-        .map_err(|e| e.to_string())?;
-    let plan = Plan::new(&b.build(), &[Key::from("reader")]).map_err(|e| e.to_string())?;
+    let plan = secret_plan(&make)?;
     let d = exec.share().placement(
         Placement::default()
             .pin_key("secret", 0)

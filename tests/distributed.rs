@@ -3,43 +3,13 @@
 //! ranks. Needs Open MPI's `mpirun` on the PATH (`apt-get install openmpi-bin
 //! libopenmpi-dev`); run with `cargo test --release --features distributed --test distributed`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// Builds the check program with the profile of this test build and returns its path.
-fn check_program() -> PathBuf {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "--example",
-        "distributed_check",
-        "--features",
-        "distributed",
-        "--message-format=json",
-        "--quiet",
-    ])
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["target"]["name"] == "distributed_check" && m["executable"].is_string())
-        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("an executable for distributed_check")
-}
+use std::process::Command;
 
 /// Runs the checks on `ranks` processes and asserts that every one passed on every rank.
 fn run_on(ranks: usize) {
-    let program = check_program();
+    let program = common::build_example("distributed_check", &["distributed"]);
     let out = Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-np"])
         .arg(ranks.to_string())

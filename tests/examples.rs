@@ -1,40 +1,15 @@
 //! The examples' output: `array_bench` without arguments prints its usage (and runs nothing),
 //! `arrays` prints values, not ndarray's debug layouts; `standardize` agrees with ndarray.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output};
 
-/// Builds the example `name` with the profile of this test build and returns its path.
-fn example(name: &str) -> PathBuf {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "--example",
-        name,
-        "--message-format=json",
-        "--quiet",
-    ])
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let path = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["target"]["name"] == name && m["executable"].is_string())
-        .and_then(|m| m["executable"].as_str().map(PathBuf::from));
-    path.unwrap_or_else(|| panic!("no executable for the example {name}"))
-}
-
 fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(example(name)).args(args).output().unwrap()
+    Command::new(common::build_example(name, &[]))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]

@@ -217,16 +217,7 @@ fn a_feeder_that_delivers_nothing_fails_the_run() {
 fn delivering_twice_or_a_task_is_an_error() {
     let (_, plan) = fan_plan();
     let pool = pool(2);
-    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
-        let t = feed.plan().inputs()[0];
-        feed.deliver(t, Value::Int(1)).unwrap();
-        let twice = feed.deliver(t, Value::Int(1)).unwrap_err().kind();
-        let total = *feed.plan().outputs().first().unwrap();
-        let not_input = feed.deliver(total, Value::Int(1)).unwrap_err().kind();
-        feed.deliver(feed.plan().inputs()[1], Value::Int(1))
-            .unwrap();
-        (twice, not_input)
-    });
+    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), deliver_twice_then_a_task);
     assert_eq!(
         fed.unwrap(),
         (ErrorKind::InvalidArgument, ErrorKind::InvalidArgument)
@@ -239,12 +230,30 @@ fn delivering_twice_or_a_task_is_an_error() {
 fn a_plan_without_inputs_runs_fed() {
     let (g, _) = fan_plan();
     let pool = pool(2);
-    let mut lit = g.clone();
-    lit.insert("x", Node::Literal(Value::Int(2)));
-    let plan = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();
+    let plan = literal_plan(&g);
     let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| feed.pending_inputs());
     assert_eq!((out.unwrap().values, fed), (vec![Value::Int(5)], Some(0)));
     check_pool_works(&pool);
+}
+
+/// Delivers the first input twice and the output once (both errors), then the second
+/// input; returns the two errors' kinds.
+fn deliver_twice_then_a_task(feed: &Feed<'_>) -> (ErrorKind, ErrorKind) {
+    let t = feed.plan().inputs()[0];
+    feed.deliver(t, Value::Int(1)).unwrap();
+    let twice = feed.deliver(t, Value::Int(1)).unwrap_err().kind();
+    let total = *feed.plan().outputs().first().unwrap();
+    let not_input = feed.deliver(total, Value::Int(1)).unwrap_err().kind();
+    feed.deliver(feed.plan().inputs()[1], Value::Int(1))
+        .unwrap();
+    (twice, not_input)
+}
+
+/// `g` with its input `x` defined as a literal, planned for `f[3]`: nothing to feed.
+fn literal_plan(g: &Graph) -> Plan {
+    let mut lit = g.clone();
+    lit.insert("x", Node::Literal(Value::Int(2)));
+    Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap()
 }
 
 /// A plain run on `pool` after the others.
@@ -274,9 +283,7 @@ fn misuse_in_sequence_on_one_pool() {
             }
         });
         assert!(out.is_ok());
-        let mut lit = g.clone();
-        lit.insert("x", Node::Literal(Value::Int(2)));
-        let plain = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();
+        let plain = literal_plan(&g);
         let (out, _) = pool.run_fed(&plain, &RunOptions::new(), |feed| feed.pending_inputs());
         assert_eq!(out.unwrap().values, vec![Value::Int(5)]);
     }
@@ -294,24 +301,13 @@ fn misuse_everything_on_one_pool() {
     );
     let (out, _) = pool.run_fed(&plan, &RunOptions::new(), |_| ());
     assert_eq!(out.unwrap_err().kind(), ErrorKind::InvalidArgument);
-    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| {
-        let t = feed.plan().inputs()[0];
-        feed.deliver(t, Value::Int(1)).unwrap();
-        let twice = feed.deliver(t, Value::Int(1)).unwrap_err().kind();
-        let total = *feed.plan().outputs().first().unwrap();
-        let not_input = feed.deliver(total, Value::Int(1)).unwrap_err().kind();
-        feed.deliver(feed.plan().inputs()[1], Value::Int(1))
-            .unwrap();
-        (twice, not_input)
-    });
+    let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), deliver_twice_then_a_task);
     assert_eq!(
         fed.unwrap(),
         (ErrorKind::InvalidArgument, ErrorKind::InvalidArgument)
     );
     assert!(out.is_ok());
-    let mut lit = g.clone();
-    lit.insert("x", Node::Literal(Value::Int(2)));
-    let plan = Plan::new(&lit, &[Key::tuple("f", [3i64])]).unwrap();
+    let plan = literal_plan(&g);
     let (out, fed) = pool.run_fed(&plan, &RunOptions::new(), |feed| feed.pending_inputs());
     assert_eq!((out.unwrap().values, fed), (vec![Value::Int(5)], Some(0)));
 }

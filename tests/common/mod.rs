@@ -1,4 +1,5 @@
-//! Helpers shared by the array tests: sample data, chunkings and comparisons.
+//! Helpers shared by the tests: sample data, chunkings and comparisons for the arrays, and
+//! the examples built as programs.
 #![allow(dead_code, unreachable_pub)]
 
 use blockwork::array::{ArrayContext, ChunkSpec};
@@ -48,4 +49,37 @@ pub fn close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64) {
 
 pub fn ctx() -> ArrayContext {
     ArrayContext::new()
+}
+
+/// Builds the example `name` (with `features` on) in the profile of this test build and
+/// returns the path of its executable.
+pub fn build_example(name: &str, features: &[&str]) -> std::path::PathBuf {
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "--example",
+        name,
+        "--message-format=json",
+        "--quiet",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let path = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["target"]["name"] == name && m["executable"].is_string())
+        .and_then(|m| m["executable"].as_str().map(std::path::PathBuf::from));
+    path.unwrap_or_else(|| panic!("no executable for the example {name}"))
 }

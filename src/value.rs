@@ -496,20 +496,32 @@ impl Value {
 /// Dropping a list drops its nested lists with an explicit stack, so that a list nested
 /// millions deep is freed without overflowing the thread's stack.
 impl Drop for Value {
+    #[inline]
     fn drop(&mut self) {
-        let Value::List(l) = self else { return };
-        // Only a list this value holds alone is freed here; other holders keep the rest.
-        let Some(items) = Arc::get_mut(l) else { return };
-        let mut stack: Vec<Value> = Vec::new();
-        take_nested(items, &mut stack);
-        while let Some(mut v) = stack.pop() {
-            if let Value::List(l) = &mut v
-                && let Some(items) = Arc::get_mut(l)
-            {
-                take_nested(items, &mut stack);
-            }
-            // `v` now holds no nested list of its own, so dropping it does not recurse.
+        // Inlined: a scalar, a string or a payload costs a tag test here; only lists take
+        // the loop below.
+        if let Value::List(l) = self {
+            drop_list(l);
         }
+    }
+}
+
+/// Frees the nested lists of `l` one level at a time (a deep list would overflow the stack
+/// if each level's drop called the next).
+#[cold]
+#[inline(never)]
+fn drop_list(l: &mut Arc<[Value]>) {
+    // Only a list this value holds alone is freed here; other holders keep the rest.
+    let Some(items) = Arc::get_mut(l) else { return };
+    let mut stack: Vec<Value> = Vec::new();
+    take_nested(items, &mut stack);
+    while let Some(mut v) = stack.pop() {
+        if let Value::List(l) = &mut v
+            && let Some(items) = Arc::get_mut(l)
+        {
+            take_nested(items, &mut stack);
+        }
+        // `v` now holds no nested list of its own, so dropping it does not recurse.
     }
 }
 

@@ -114,11 +114,19 @@ fn run_task<'v>(
             _ => unreachable!("literal nodes hold one literal argument"),
         });
     };
-    // Fastest path: one reference, passed straight from its slot without a copy.
-    if let [EncodedArg::Dep(d)] = args {
-        return op
-            .call(std::slice::from_ref(read(*d)))
-            .map_err(|e| failed(op.name(), e));
+    // Fastest path: one reference or one literal, passed where it lies without a copy.
+    match args {
+        [EncodedArg::Dep(d)] => {
+            return op
+                .call(std::slice::from_ref(read(*d)))
+                .map_err(|e| failed(op.name(), e));
+        }
+        [EncodedArg::Lit(i)] => {
+            return op
+                .call(std::slice::from_ref(plan.lit(*i)))
+                .map_err(|e| failed(op.name(), e));
+        }
+        _ => {}
     }
     // Fast path: flat arguments (references and literals), the common case.
     for a in args {

@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 11] = [
+    let checks: [Named; 12] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
@@ -36,6 +36,10 @@ fn main() -> blockwork::Result<()> {
             no_codec_before_running,
         ),
         ("arrays against one process", arrays),
+        (
+            "the benchmark's array cases against one process",
+            array_cases,
+        ),
         ("outputs on rank 0 only", rank_zero_outputs),
         ("a failing task on one rank", failing_task),
         ("a panicking task on one rank", panicking_task),
@@ -242,6 +246,46 @@ fn arrays(exec: &Distributed) -> Check {
             if got != want {
                 return Err(format!("{name} with chunks {chunks:?} differs"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The array workloads of the benchmarks (`array_a` .. `array_g`, sort, unique, histogram,
+/// tsqr, svd) at small sizes: every output identical to a run on `Sequential`.
+fn array_cases(exec: &Distributed) -> Check {
+    use blockwork::array::bench::{Output, WORKLOADS, Workload};
+    let e = |e: Error| e.to_string();
+    let seq = Sequential::new();
+    let arrays = |out: &Output| -> Result<Vec<ArrayD<f64>>, String> {
+        let list = match out {
+            Output::Array(a) => std::slice::from_ref(a),
+            Output::Factors(f) => f.as_slice(),
+            Output::Vector(_) | Output::Scalar(_) => &[],
+        };
+        list.iter()
+            .map(|a| a.compute::<f64>(&seq).map_err(e))
+            .collect()
+    };
+    for name in WORKLOADS {
+        let n = if Workload::is_flat(name) {
+            3000
+        } else if Workload::is_tall(name) {
+            400
+        } else {
+            // Case e drops 100 columns at each end.
+            240
+        };
+        let ctx = ArrayContext::new();
+        let w = Workload::prepare(&ctx, &seq, name, n).map_err(e)?;
+        let (want, got) = (w.run(&seq).map_err(e)?, w.run(exec).map_err(e)?);
+        let same = match (&want, &got) {
+            (Output::Scalar(a), Output::Scalar(b)) => a.to_bits() == b.to_bits(),
+            (Output::Vector(a), Output::Vector(b)) => a == b,
+            _ => arrays(&want)? == arrays(&got)?,
+        };
+        if !same {
+            return Err(format!("{name} at {n} differs from one process"));
         }
     }
     Ok(())

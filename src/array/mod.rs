@@ -153,6 +153,8 @@ pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOp, Reduction};
 pub use slicing::{SliceElem, SliceRange, SliceStep};
 pub use sort::{Side, Unique};
 pub use stats::{Bins, Histogram};
+#[cfg(feature = "distributed")]
+pub(crate) use stats::{Counts, decode_counts, encode_counts};
 pub use views::Idx;
 #[cfg(feature = "zarr")]
 pub use zarr::{ZarrCompression, ZarrFormat, ZarrOptions};

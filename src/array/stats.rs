@@ -61,7 +61,7 @@ pub struct Histogram {
 
 /// Per-bin sums of one block or group of blocks.
 #[derive(Clone, Debug)]
-enum Counts {
+pub(crate) enum Counts {
     I(Vec<i64>),
     F(Vec<f64>),
 }
@@ -79,6 +79,38 @@ impl Payload for Counts {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Appends bin counts as bytes (distributed runs): a tag (0 integer, 1 float), then the
+/// length and the little-endian values.
+#[cfg(feature = "distributed")]
+pub(crate) fn encode_counts(c: &Counts, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    use crate::distributed::codec::put_vec;
+    match c {
+        Counts::I(v) => {
+            out.push(0);
+            put_vec(v, out);
+        }
+        Counts::F(v) => {
+            out.push(1);
+            put_vec(v, out);
+        }
+    }
+    Ok(())
+}
+
+/// The bin counts [`encode_counts`] wrote, as a value.
+#[cfg(feature = "distributed")]
+pub(crate) fn decode_counts(b: &[u8]) -> std::result::Result<Value, String> {
+    use crate::distributed::codec::{Reader, get_vec};
+    let mut r = Reader(b);
+    let counts = match r.u8()? {
+        0 => Counts::I(get_vec(&mut r)?),
+        1 => Counts::F(get_vec(&mut r)?),
+        t => return Err(format!("unknown bin counts tag {t}")),
+    };
+    r.finish("bin counts")?;
+    Ok(Value::payload(counts))
 }
 
 #[cold]

@@ -86,7 +86,8 @@ impl std::fmt::Debug for Codecs {
 }
 
 impl Codecs {
-    /// The built-in codecs: array reduction partials and word counters
+    /// The built-in codecs: array reduction partials, histogram and bincount counts, and
+    /// word counters
     /// ([`Counter<str>`](crate::bag::Counter), as made by `frequencies_by`); blocks and plain
     /// values need none.
     pub fn new() -> Codecs {
@@ -98,6 +99,11 @@ impl Codecs {
             "blockwork.reduction-partial",
             crate::array::encode_partial,
             |b, _| crate::array::decode_partial(b),
+        );
+        c.custom::<crate::array::Counts>(
+            "blockwork.bin-counts",
+            crate::array::encode_counts,
+            |b, _| crate::array::decode_counts(b),
         );
         c.custom::<crate::bag::Counter<str>>(
             "blockwork.word-counter",
@@ -369,6 +375,14 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         self.take(n)
     }
+    /// An error naming `what` when bytes are left after it.
+    pub(crate) fn finish(&self, what: &str) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} bytes after {what}", self.0.len()))
+        }
+    }
 }
 
 /// An element type that travels as raw little-endian bytes.
@@ -391,7 +405,7 @@ macro_rules! raw_number {
         }
     )*};
 }
-raw_number!(i32, i64, f32, f64);
+raw_number!(i32, i64, u64, f32, f64);
 
 impl Raw for bool {
     const SIZE: usize = 1;
@@ -409,6 +423,18 @@ pub(crate) fn put_raw<T: Raw>(v: &[T], out: &mut Vec<u8>) {
     for &x in v {
         x.put(out);
     }
+}
+
+/// Appends the length of `v`, then its elements as raw bytes.
+pub(crate) fn put_vec<T: Raw>(v: &[T], out: &mut Vec<u8>) {
+    out.extend((v.len() as u64).to_le_bytes());
+    put_raw(v, out);
+}
+
+/// A vector [`put_vec`] wrote.
+pub(crate) fn get_vec<T: Raw>(r: &mut Reader<'_>) -> Result<Vec<T>, String> {
+    let n = r.len()?;
+    get_raw(r, n)
 }
 
 /// `n` elements read as raw bytes.
@@ -523,6 +549,32 @@ mod tests {
         let v = Value::opaque(Secret, 0);
         assert!(!c.can_encode(&v));
         assert_eq!(c.encode(&v).unwrap_err().kind(), ErrorKind::Codec);
+    }
+
+    /// Encodes `v`, decodes it, and checks that the same value comes back (compared by
+    /// `show`) and that the message cut short or lengthened by a byte is a codec error.
+    fn intermediate_round_trips(v: &Value, show: impl Fn(&Value) -> String) {
+        let c = Codecs::new();
+        let bytes = c.encode(v).unwrap();
+        assert_eq!(show(&c.decode(&bytes).unwrap()), show(v));
+        let short = &bytes[..bytes.len() - 1];
+        assert_eq!(c.decode(short).unwrap_err().kind(), ErrorKind::Codec);
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(c.decode(&long).unwrap_err().kind(), ErrorKind::Codec);
+    }
+
+    #[test]
+    fn array_intermediates_round_trip() {
+        use crate::array::Counts;
+        let show = |v: &Value| format!("{:?}", v.downcast_ref::<Counts>().unwrap());
+        for counts in [
+            Counts::I(vec![3, 0, -1, i64::MAX]),
+            Counts::F(vec![0.5, -0.0, f64::INFINITY]),
+            Counts::I(Vec::new()),
+        ] {
+            intermediate_round_trips(&Value::payload(counts), show);
+        }
     }
 
     #[test]

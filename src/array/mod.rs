@@ -146,6 +146,12 @@ pub use grid::{ChunkSpec, Chunks};
 pub use kernels::eval::TILE;
 #[cfg(feature = "distributed")]
 pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};
+#[cfg(all(test, feature = "distributed"))]
+pub(crate) use kernels::sort::sort_run;
+#[cfg(feature = "distributed")]
+pub(crate) use kernels::sort::{
+    Run, SortedKeys, Tally, decode_run, decode_tally, encode_run, encode_tally,
+};
 pub use masks::{Filtered, FilteredOperand};
 pub(crate) use pool::check_alloc;
 pub use pool::{Block, BufferPool, DEFAULT_POOL_LIMIT, PoolStats, Pooled};

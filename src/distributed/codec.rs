@@ -86,8 +86,8 @@ impl std::fmt::Debug for Codecs {
 }
 
 impl Codecs {
-    /// The built-in codecs: array reduction partials, histogram and bincount counts, and
-    /// word counters
+    /// The built-in codecs: array reduction partials, the intermediates of sorts, `unique`,
+    /// quantiles, histograms and bincounts, and word counters
     /// ([`Counter<str>`](crate::bag::Counter), as made by `frequencies_by`); blocks and plain
     /// values need none.
     pub fn new() -> Codecs {
@@ -99,6 +99,27 @@ impl Codecs {
             "blockwork.reduction-partial",
             crate::array::encode_partial,
             |b, _| crate::array::decode_partial(b),
+        );
+        c.custom::<crate::array::Run>("blockwork.sorted-run", crate::array::encode_run, |b, _| {
+            crate::array::decode_run(b)
+        });
+        c.custom::<crate::array::Tally>(
+            "blockwork.unique-tally",
+            crate::array::encode_tally,
+            |b, _| crate::array::decode_tally(b),
+        );
+        c.custom::<crate::array::SortedKeys>(
+            "blockwork.sorted-keys",
+            |k, out| {
+                put_vec(&k.0, out);
+                Ok(())
+            },
+            |b, _| {
+                let mut r = Reader(b);
+                let keys = get_vec(&mut r)?;
+                r.finish("sorted keys")?;
+                Ok(Value::payload(crate::array::SortedKeys(keys)))
+            },
         );
         c.custom::<crate::array::Counts>(
             "blockwork.bin-counts",
@@ -447,6 +468,11 @@ const DTYPES: [DType; 5] = [DType::Bool, DType::I32, DType::I64, DType::F32, DTy
 
 fn encode_block(data: &BlockData, out: &mut Vec<u8>) {
     out.push(BLOCK);
+    put_block_data(data, out);
+}
+
+/// Appends a block's dtype, shape and elements (raw little-endian, in logical order).
+pub(crate) fn put_block_data(data: &BlockData, out: &mut Vec<u8>) {
     let code = DTYPES
         .iter()
         .position(|&d| d == data.dtype())
@@ -466,6 +492,11 @@ fn encode_block(data: &BlockData, out: &mut Vec<u8>) {
 }
 
 fn decode_block(r: &mut Reader<'_>) -> Result<Value, String> {
+    Ok(Block::new(get_block_data(r)?, None).into_value())
+}
+
+/// A block's data as [`put_block_data`] wrote it.
+pub(crate) fn get_block_data(r: &mut Reader<'_>) -> Result<BlockData, String> {
     let dtype = *DTYPES.get(usize::from(r.u8()?)).ok_or("unknown dtype")?;
     let ndim = u32::from_le_bytes(r.array()?) as usize;
     if ndim > r.0.len() / 8 {
@@ -482,14 +513,13 @@ fn decode_block(r: &mut Reader<'_>) -> Result<Value, String> {
     fn array<T: Raw>(r: &mut Reader<'_>, shape: &[usize], n: usize) -> Result<ArrayD<T>, String> {
         ArrayD::from_shape_vec(IxDyn(shape), get_raw(r, n)?).map_err(|e| e.to_string())
     }
-    let data = match dtype {
+    Ok(match dtype {
         DType::Bool => BlockData::Bool(array(r, &shape, n)?),
         DType::I32 => BlockData::I32(array(r, &shape, n)?),
         DType::I64 => BlockData::I64(array(r, &shape, n)?),
         DType::F32 => BlockData::F32(array(r, &shape, n)?),
         DType::F64 => BlockData::F64(array(r, &shape, n)?),
-    };
-    Ok(Block::new(data, None).into_value())
+    })
 }
 
 #[cfg(test)]
@@ -575,6 +605,31 @@ mod tests {
         ] {
             intermediate_round_trips(&Value::payload(counts), show);
         }
+        use crate::array::sort_run;
+        use crate::array::{Run, SortedKeys, Tally};
+        let block = BlockData::F64(ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| {
+            [2.5, -0.0, f64::NAN, 1.0][(i[0] + i[1]) % 4]
+        }));
+        let show = |v: &Value| format!("{:?}", v.downcast_ref::<Run>().unwrap());
+        for (axis, arg) in [(0, false), (1, false), (1, true)] {
+            let run = sort_run(&block, axis, 7, arg);
+            intermediate_round_trips(&Value::payload(run), show);
+        }
+        let show = |v: &Value| format!("{:?}", v.downcast_ref::<Tally>().unwrap());
+        intermediate_round_trips(&Value::payload(Tally::of(&block)), show);
+        let show = |v: &Value| format!("{:?}", v.downcast_ref::<SortedKeys>().unwrap().0);
+        intermediate_round_trips(&Value::payload(SortedKeys(vec![1, 5, u64::MAX])), show);
+    }
+
+    #[test]
+    fn a_sorted_run_whose_parts_disagree_is_a_codec_error() {
+        use crate::array::sort_run;
+        let block = BlockData::I64(ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| i[1] as i64));
+        let mut run = sort_run(&block, 1, 0, false);
+        run.keys.pop();
+        let c = Codecs::new();
+        let bytes = c.encode(&Value::payload(run)).unwrap();
+        assert_eq!(c.decode(&bytes).unwrap_err().kind(), ErrorKind::Codec);
     }
 
     #[test]

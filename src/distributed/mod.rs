@@ -703,6 +703,13 @@ fn encode_error(plan: &Plan, index: &TaskIndex, e: &Error, out: &mut Vec<u8>) {
             put(out, op);
             put(out, message);
         }
+        Error::Other { kind, message } => {
+            // The kind travels as a code: the text without its "Kind: " prefix, so the
+            // receiving rank does not print the kind twice.
+            out.push(0);
+            out.push(code(*kind));
+            put(out, message);
+        }
         other => {
             out.push(0);
             out.push(code(other.kind()));
@@ -750,6 +757,18 @@ fn decode_error(plan: &Plan, bytes: &[u8]) -> Error {
 mod tests {
     use super::*;
     use crate::{Arg, GraphBuilder, Op};
+
+    #[test]
+    fn a_plain_error_crosses_ranks_with_its_kind_once() {
+        let plan = Plan::new(&crate::Graph::new(), &[]).unwrap();
+        let index = TaskIndex::new(&plan);
+        let e = Error::new(ErrorKind::Codec, "the value of x cannot be sent");
+        let mut bytes = Vec::new();
+        encode_error(&plan, &index, &e, &mut bytes);
+        let back = decode_error(&plan, &bytes);
+        assert_eq!(back.kind(), ErrorKind::Codec);
+        assert_eq!(back.to_string(), e.to_string());
+    }
 
     #[test]
     fn errors_cross_ranks_with_key_op_and_cause() {

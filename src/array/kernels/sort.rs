@@ -379,3 +379,50 @@ pub(crate) fn values_of(keys: &[u64], dtype: DType) -> BlockData {
             .expect("1-d")
     ))
 }
+
+/// Appends a sorted run as bytes (distributed runs): its lane length, keys and values.
+#[cfg(feature = "distributed")]
+pub(crate) fn encode_run(run: &Run, out: &mut Vec<u8>) -> Result<(), String> {
+    use crate::distributed::codec::{put_block_data, put_vec};
+    out.extend((run.len as u64).to_le_bytes());
+    put_vec(&run.keys, out);
+    put_block_data(&run.vals, out);
+    Ok(())
+}
+
+/// The sorted run [`encode_run`] wrote, as a value.
+#[cfg(feature = "distributed")]
+pub(crate) fn decode_run(b: &[u8]) -> Result<crate::Value, String> {
+    use crate::distributed::codec::{Reader, get_block_data, get_vec};
+    let mut r = Reader(b);
+    let len = r.len()?;
+    let keys = get_vec(&mut r)?;
+    let vals = get_block_data(&mut r)?;
+    r.finish("a sorted run")?;
+    if keys.len() != vals.len() || (len == 0 && !keys.is_empty()) || keys.len() % len.max(1) != 0 {
+        return Err("a sorted run whose keys, values and lanes do not agree".into());
+    }
+    Ok(crate::Value::payload(Run { keys, vals, len }))
+}
+
+/// Appends a tally as bytes (distributed runs): its keys, then its counts.
+#[cfg(feature = "distributed")]
+pub(crate) fn encode_tally(t: &Tally, out: &mut Vec<u8>) -> Result<(), String> {
+    use crate::distributed::codec::put_vec;
+    put_vec(&t.keys, out);
+    put_vec(&t.counts, out);
+    Ok(())
+}
+
+/// The tally [`encode_tally`] wrote, as a value.
+#[cfg(feature = "distributed")]
+pub(crate) fn decode_tally(b: &[u8]) -> Result<crate::Value, String> {
+    use crate::distributed::codec::{Reader, get_vec};
+    let mut r = Reader(b);
+    let (keys, counts) = (get_vec(&mut r)?, get_vec(&mut r)?);
+    r.finish("a unique tally")?;
+    if keys.len() != counts.len() {
+        return Err("a unique tally whose keys and counts differ in length".into());
+    }
+    Ok(crate::Value::payload(Tally { keys, counts }))
+}

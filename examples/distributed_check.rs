@@ -240,7 +240,15 @@ fn arrays(exec: &Distributed) -> Check {
         let cov = z.t().matmul(&z).map_err(e)?;
         let total = x.sum(Reduction::all()).map_err(e)?;
         let cum = x.cumsum(1).map_err(e)?;
-        for (name, a) in [("cov", &cov), ("sum", &total), ("cumsum", &cum), ("z", &z)] {
+        // Every output block gathers pieces of input blocks from other ranks.
+        let re = x.rechunk([7, 2]).map_err(e)?.rechunk([13, 11]).map_err(e)?;
+        for (name, a) in [
+            ("cov", &cov),
+            ("sum", &total),
+            ("cumsum", &cum),
+            ("z", &z),
+            ("rechunk", &re),
+        ] {
             let want: ArrayD<f64> = a.compute(&Sequential::new()).map_err(e)?;
             let got: ArrayD<f64> = a.compute(exec).map_err(e)?;
             if got != want {

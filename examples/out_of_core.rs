@@ -15,7 +15,8 @@
 //! (block size, default 64), `--threads N` (default: the available cores), `--zarr-codec
 //! none|zstd|gzip|blosc` (default zstd, level 1), `--out-dtype f64|f32` (the element type
 //! of the written result, default f64: the input's; f32 halves the output where disk space is
-//! short), `--keep-cache` (leave the files' pages in the system's page cache; by default the
+//! short), `--pool-blocks B` (the buffer pool keeps at most B input-sized blocks for reuse,
+//! default two per thread), `--keep-cache` (leave the files' pages in the system's page cache; by default the
 //! `.npy` files are streamed, `ArrayContext::with_streaming_files`, so that every phase reads
 //! from the disk, also at sizes under the machine's memory).
 //!
@@ -52,6 +53,7 @@ struct Args {
     formats: Vec<&'static str>,
     dir: PathBuf,
     chunk_mb: usize,
+    pool_blocks: Option<usize>,
     threads: usize,
     codec: ZarrCompression,
     keep: bool,
@@ -64,7 +66,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "usage: out_of_core [--gb G] [--format npy|zarr|both] [--dir DIR] [--chunk-mb M] \
          [--threads N] [--zarr-codec none|zstd|gzip|blosc] [--out-dtype f64|f32] [--keep] \
-         [--keep-cache]"
+         [--keep-cache] [--pool-blocks B]"
     );
     std::process::exit(2)
 }
@@ -75,6 +77,7 @@ fn parse_args() -> Args {
         formats: vec!["npy", "zarr"],
         dir: std::env::temp_dir(),
         chunk_mb: 64,
+        pool_blocks: None,
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         codec: ZarrCompression::Zstd(1),
         keep: false,
@@ -100,6 +103,12 @@ fn parse_args() -> Args {
             "--chunk-mb" => {
                 a.chunk_mb =
                     num(&v).unwrap_or_else(|| usage("--chunk-mb: a positive number")) as usize
+            }
+            "--pool-blocks" => {
+                a.pool_blocks = Some(
+                    v.parse()
+                        .unwrap_or_else(|_| usage("--pool-blocks: a whole number")),
+                )
             }
             "--threads" => {
                 a.threads =
@@ -179,9 +188,12 @@ fn main() {
     let (rows, rows_per_chunk) = (rows.max(1), rows_per_chunk.clamp(1, rows.max(1)));
     let bytes = (rows * COLS * 8) as u64;
     let pool = Pool::new(a.threads).unwrap_or_else(|e| usage(&e.to_string()));
-    // A pool that keeps few freed blocks: resident memory is the blocks in flight.
+    // A pool that keeps few freed blocks (by default two per thread: each thread's block
+    // and its result), so that resident memory is the blocks in flight and those few.
     let block_bytes = rows_per_chunk * COLS * 8;
-    let ctx = ArrayContext::with_pool_limit(2 * block_bytes).with_streaming_files(!a.keep_cache);
+    let pool_blocks = a.pool_blocks.unwrap_or(2 * a.threads);
+    let ctx = ArrayContext::with_pool_limit(pool_blocks * block_bytes)
+        .with_streaming_files(!a.keep_cache);
     let chunks = vec![rows_per_chunk, COLS];
     println!(
         "input {rows} x {COLS} float64 = {:.2} GB in blocks of {rows_per_chunk} rows ({:.1} MB), \

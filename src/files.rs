@@ -122,7 +122,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// Hints to the system's page cache about how a file's bytes are used (`posix_fadvise`).
 /// Hints only: they never change what is read or written, and their errors are ignored (a
 /// file system or a system without them is slower, not wrong). On systems other than Linux
-/// and Android they do nothing.
+/// and Android, and under Miri, they do nothing.
 pub(crate) mod cache {
     use std::fs::File;
 
@@ -146,7 +146,7 @@ pub(crate) mod cache {
     }
 
     /// Gives `hint` for `len` bytes of `file` from byte `at` (`len == 0`: to the end).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
     pub(crate) fn advise(file: &File, at: u64, len: u64, hint: Hint) {
         use rustix::fs::{Advice, fadvise};
         let advice = match hint {
@@ -157,8 +157,9 @@ pub(crate) mod cache {
         let _ = fadvise(file, at, std::num::NonZeroU64::new(len), advice);
     }
 
-    /// Gives `hint` for `len` bytes of `file` from byte `at`: nothing on this system.
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    /// Gives `hint` for `len` bytes of `file` from byte `at`: nothing on this system (nor
+    /// under Miri, which cannot make the system call).
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
     pub(crate) fn advise(_file: &File, _at: u64, _len: u64, _hint: Hint) {}
 
     /// Collects byte ranges and hands on the maximal runs of adjacent ones, so that a block

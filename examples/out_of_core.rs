@@ -15,7 +15,13 @@
 //! (block size, default 64), `--threads N` (default: the available cores), `--zarr-codec
 //! none|zstd|gzip|blosc` (default zstd, level 1), `--out-dtype f64|f32` (the element type
 //! of the written result, default f64: the input's; f32 halves the output where disk space is
-//! short).
+//! short), `--pool-blocks B` (the buffer pool keeps at most B input-sized blocks for reuse,
+//! default two per thread), `--keep-cache` (leave the files' pages in the system's page cache; by default the
+//! `.npy` files are streamed, `ArrayContext::with_streaming_files`, so that every phase reads
+//! from the disk, also at sizes under the machine's memory).
+//!
+//! Each phase prints its wall time, its throughput, the CPU time the process spent in it
+//! (user + system, all threads) and the peak RSS so far.
 //!
 //! The input is `random((rows, 8192))` of float64; the expression is `sqrt(2x + 1)`, whose
 //! mean over uniform `[0, 1)` values is `(3^1.5 - 1) / 3`; the run checks the computed mean
@@ -47,9 +53,11 @@ struct Args {
     formats: Vec<&'static str>,
     dir: PathBuf,
     chunk_mb: usize,
+    pool_blocks: Option<usize>,
     threads: usize,
     codec: ZarrCompression,
     keep: bool,
+    keep_cache: bool,
     out_dtype: DType,
 }
 
@@ -57,7 +65,8 @@ fn usage(problem: &str) -> ! {
     eprintln!("{problem}");
     eprintln!(
         "usage: out_of_core [--gb G] [--format npy|zarr|both] [--dir DIR] [--chunk-mb M] \
-         [--threads N] [--zarr-codec none|zstd|gzip|blosc] [--out-dtype f64|f32] [--keep]"
+         [--threads N] [--zarr-codec none|zstd|gzip|blosc] [--out-dtype f64|f32] [--keep] \
+         [--keep-cache] [--pool-blocks B]"
     );
     std::process::exit(2)
 }
@@ -68,15 +77,21 @@ fn parse_args() -> Args {
         formats: vec!["npy", "zarr"],
         dir: std::env::temp_dir(),
         chunk_mb: 64,
+        pool_blocks: None,
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         codec: ZarrCompression::Zstd(1),
         keep: false,
+        keep_cache: false,
         out_dtype: DType::F64,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--keep" {
-            a.keep = true;
+        if flag == "--keep" || flag == "--keep-cache" {
+            *(if flag == "--keep" {
+                &mut a.keep
+            } else {
+                &mut a.keep_cache
+            }) = true;
             continue;
         }
         let v = it
@@ -88,6 +103,12 @@ fn parse_args() -> Args {
             "--chunk-mb" => {
                 a.chunk_mb =
                     num(&v).unwrap_or_else(|| usage("--chunk-mb: a positive number")) as usize
+            }
+            "--pool-blocks" => {
+                a.pool_blocks = Some(
+                    v.parse()
+                        .unwrap_or_else(|_| usage("--pool-blocks: a whole number")),
+                )
             }
             "--threads" => {
                 a.threads =
@@ -126,17 +147,35 @@ fn parse_args() -> Args {
     a
 }
 
-/// Runs `f`, printing its time and throughput over `bytes`, and the peak RSS so far.
+/// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`
+/// (in clock ticks of 1/100 s, Linux's `USER_HZ`); 0 where it cannot be read.
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces):
+    // state is field 3, utime 14 and stime 15.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<u64>() as f64 / 100.0
+}
+
+/// Runs `f`, printing its time and throughput over `bytes`, its CPU time, and the peak RSS
+/// so far.
 fn phase<T>(what: &str, bytes: u64, f: impl FnOnce() -> blockwork::Result<T>) -> T {
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let out = f().unwrap_or_else(|e| {
         eprintln!("{what}: {e}");
         std::process::exit(1)
     });
     let s = t.elapsed().as_secs_f64();
     println!(
-        "  {what:<34} {s:8.2} s  {:8.3} GB/s  peak RSS {:8.1} MB",
+        "  {what:<34} {s:8.2} s  {:8.3} GB/s  cpu {:7.2} s  peak RSS {:8.1} MB",
         bytes as f64 / 1e9 / s,
+        cpu_seconds() - cpu,
         peak_rss() as f64 / 1e6
     );
     out
@@ -149,16 +188,24 @@ fn main() {
     let (rows, rows_per_chunk) = (rows.max(1), rows_per_chunk.clamp(1, rows.max(1)));
     let bytes = (rows * COLS * 8) as u64;
     let pool = Pool::new(a.threads).unwrap_or_else(|e| usage(&e.to_string()));
-    // A pool that keeps few freed blocks: resident memory is the blocks in flight.
+    // A pool that keeps few freed blocks (by default two per thread: each thread's block
+    // and its result), so that resident memory is the blocks in flight and those few.
     let block_bytes = rows_per_chunk * COLS * 8;
-    let ctx = ArrayContext::with_pool_limit(2 * block_bytes);
+    let pool_blocks = a.pool_blocks.unwrap_or(2 * a.threads);
+    let ctx = ArrayContext::with_pool_limit(pool_blocks * block_bytes)
+        .with_streaming_files(!a.keep_cache);
     let chunks = vec![rows_per_chunk, COLS];
     println!(
         "input {rows} x {COLS} float64 = {:.2} GB in blocks of {rows_per_chunk} rows ({:.1} MB), \
-         {} threads",
+         {} threads, page cache {}",
         bytes as f64 / 1e9,
         block_bytes as f64 / 1e6,
-        a.threads
+        a.threads,
+        if a.keep_cache {
+            "kept"
+        } else {
+            "bypassed (streamed files)"
+        }
     );
     let expected_mean = (3f64.powf(1.5) - 1.0) / 3.0;
     let mut bad = false;
@@ -207,7 +254,13 @@ fn main() {
             }
         }
     }
-    println!("peak RSS {:.1} MB", peak_rss() as f64 / 1e6);
+    let st = ctx.pool().stats();
+    println!(
+        "peak RSS {:.1} MB; buffer pool: {} blocks reused, {} allocated",
+        peak_rss() as f64 / 1e6,
+        st.hits,
+        st.misses
+    );
     if bad {
         std::process::exit(1);
     }

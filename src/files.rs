@@ -118,3 +118,99 @@ fn parent_dir(path: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
+
+/// Hints to the system's page cache about how a file's bytes are used (`posix_fadvise`).
+/// Hints only: they never change what is read or written, and their errors are ignored (a
+/// file system or a system without them is slower, not wrong). On systems other than Linux
+/// and Android, and under Miri, they do nothing.
+pub(crate) mod cache {
+    use std::fs::File;
+
+    /// Ranges shorter than this get no hint: a system call per small block costs more than
+    /// the hint saves, and small files stay cached as usual.
+    pub(crate) const MIN_HINT_BYTES: u64 = 1 << 20;
+
+    /// What to tell the system about a byte range.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Hint {
+        /// The file is read front to back (a larger read-ahead window).
+        Sequential,
+        /// The range is read soon: the system starts reading it now, in the background.
+        WillNeed,
+        /// The range is not needed again: its clean pages are dropped from the cache. On
+        /// Linux this also starts the write-back of its dirty pages without waiting for it
+        /// (`generic_fadvise` in `mm/fadvise.c`), which is how written blocks are streamed
+        /// to the disk while the next ones are computed. Pages at the ends of the range that
+        /// it covers only in part are kept.
+        DontNeed,
+    }
+
+    /// Gives `hint` for `len` bytes of `file` from byte `at` (`len == 0`: to the end).
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    pub(crate) fn advise(file: &File, at: u64, len: u64, hint: Hint) {
+        use rustix::fs::{Advice, fadvise};
+        let advice = match hint {
+            Hint::Sequential => Advice::Sequential,
+            Hint::WillNeed => Advice::WillNeed,
+            Hint::DontNeed => Advice::DontNeed,
+        };
+        let _ = fadvise(file, at, std::num::NonZeroU64::new(len), advice);
+    }
+
+    /// Gives `hint` for `len` bytes of `file` from byte `at`: nothing on this system (nor
+    /// under Miri, which cannot make the system call).
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+    pub(crate) fn advise(_file: &File, _at: u64, _len: u64, _hint: Hint) {}
+
+    /// Collects byte ranges and hands on the maximal runs of adjacent ones, so that a block
+    /// read or written in many pieces costs one hint per contiguous stretch.
+    #[derive(Debug, Default)]
+    pub(crate) struct Stretches {
+        open: Option<(u64, u64)>,
+        done: Vec<(u64, u64)>,
+    }
+
+    impl Stretches {
+        /// Adds the range `[start, end)`.
+        pub(crate) fn add(&mut self, start: u64, end: u64) {
+            match &mut self.open {
+                Some((_, e)) if *e == start => *e = end,
+                open => {
+                    if let Some(r) = open.replace((start, end)) {
+                        self.done.push(r);
+                    }
+                }
+            }
+        }
+
+        /// The stretches, in the order they were added, those shorter than
+        /// [`MIN_HINT_BYTES`] left out.
+        pub(crate) fn finish(mut self) -> Vec<(u64, u64)> {
+            self.done.extend(self.open.take());
+            self.done.retain(|(s, e)| e - s >= MIN_HINT_BYTES);
+            self.done
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{MIN_HINT_BYTES, Stretches};
+
+        #[test]
+        fn stretches_merge_adjacent_ranges_and_drop_short_ones() {
+            let m = MIN_HINT_BYTES;
+            let mut s = Stretches::default();
+            for (a, b) in [
+                (0, m),
+                (m, 2 * m),
+                (3 * m, 3 * m + 5),
+                (4 * m, 6 * m),
+                (6 * m, 7 * m),
+            ] {
+                s.add(a, b);
+            }
+            assert_eq!(s.finish(), [(0, 2 * m), (4 * m, 7 * m)]);
+            assert!(Stretches::default().finish().is_empty());
+        }
+    }
+}

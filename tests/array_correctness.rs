@@ -176,15 +176,7 @@ fn failed_to_npy_leaves_no_file_and_keeps_an_old_target() {
     let c = ctx();
     let dir = tempfile::tempdir().unwrap();
     let x = c.ones(&[8], 2, DType::F64).unwrap();
-    let failing = x
-        .map_blocks("fail-on-2", DType::F64, |b, idx| {
-            if idx[0] == 2 {
-                Err("block 2 fails".into())
-            } else {
-                Ok(b.clone())
-            }
-        })
-        .unwrap();
+    let failing = common::failing_on_block_2(&x);
     let fresh = dir.path().join("new.npy");
     assert_eq!(
         failing

@@ -184,6 +184,8 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone, Debug)]
 pub struct ArrayContext {
     pool: Arc<BufferPool>,
+    /// Whether `.npy` files are streamed (see [`ArrayContext::with_streaming_files`]).
+    streaming_files: bool,
 }
 
 impl Default for ArrayContext {
@@ -202,7 +204,46 @@ impl ArrayContext {
     pub fn with_pool_limit(bytes: usize) -> ArrayContext {
         ArrayContext {
             pool: Arc::new(BufferPool::new(bytes)),
+            streaming_files: false,
         }
+    }
+
+    /// This context, with `.npy` files read and written as streams when `on`: the system's
+    /// page cache keeps none of their data once used. A block's pages are dropped from the
+    /// cache when the block has been read ([`from_npy`](ArrayContext::from_npy)), and
+    /// written pages once the disk has them ([`Array::to_npy`]). For files larger than
+    /// memory, read or written once: the cache then holds neither the input read long ago
+    /// nor output waiting for the disk, and the system spends no time evicting them. A file
+    /// read again soon is read from the disk again, so the default is off.
+    ///
+    /// Read-ahead of the next blocks and write-back started as soon as a block is written
+    /// happen either way; they only concern blocks whose contiguous runs in the file are
+    /// 1 MiB or longer. What is read and written is the same either way.
+    ///
+    /// ```
+    /// use blockwork::array::{ArrayContext, DType};
+    /// use blockwork::Sequential;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("x.npy");
+    /// let ctx = ArrayContext::new().with_streaming_files(true);
+    /// assert!(ctx.streams_files());
+    /// ctx.ones(&[4], 2, DType::F64)?.to_npy(&path, &Sequential::new())?;
+    /// let back = ctx.from_npy(&path, 4)?.compute::<f64>(&Sequential::new())?;
+    /// assert_eq!(back.as_slice().unwrap(), &[1.0; 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_streaming_files(mut self, on: bool) -> ArrayContext {
+        self.streaming_files = on;
+        self
+    }
+
+    /// Whether `.npy` files are streamed ([`with_streaming_files`](Self::with_streaming_files)).
+    ///
+    /// ```
+    /// assert!(!blockwork::array::ArrayContext::new().streams_files());
+    /// ```
+    pub fn streams_files(&self) -> bool {
+        self.streaming_files
     }
 
     /// The buffer pool.

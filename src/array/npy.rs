@@ -10,6 +10,11 @@
 //! after every block was written: a failed write leaves no file (and an existing target
 //! untouched), and writing over a file the graph still reads is safe.
 //!
+//! Blocks of 1 MiB or more of contiguous data get page-cache hints (`posix_fadvise`): the
+//! bytes after a block read are read ahead while it is computed on, a written block's pages
+//! go to the disk at once (write-behind), and with
+//! [`ArrayContext::with_streaming_files`] pages are dropped from the cache once used.
+//!
 //! The positioned reads and writes of one block are in
 //! [`kernels::npy_io`](super::kernels::npy_io); this file parses headers and builds the graphs.
 
@@ -19,15 +24,17 @@ use super::kernels::npy_io::{read_block, write_block};
 use super::{Array, ArrayContext, block_of, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
+use crate::files::cache::{Hint, Stretches, advise};
 use crate::graph::{Arg, Graph, Node, Op, Task};
 use crate::key::Key;
 use crate::plan::Plan;
 use crate::value::Value;
 use ndarray::IxDyn;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[cold]
 fn io_error(e: impl std::fmt::Display) -> Error {
@@ -72,14 +79,98 @@ impl ArrayContext {
             (path, meta.len(), stamp, dtype, &shape, &chunks),
         );
         let data_at = header.len as u64;
+        advise(&file, 0, 0, Hint::Sequential);
         let (ctx, file) = (self.clone(), Arc::new(file));
+        let (streaming, file_len) = (self.streams_files(), meta.len());
         let reader = move |off: &[usize], bshape: &[usize]| {
             let mut out = ctx.alloc(dtype, bshape)?;
-            with_block!(&mut out, a => read_block(&file, data_at, &shape, off, bshape, a))
+            let mut own = Stretches::default();
+            with_block!(&mut out, a => read_block(&file, data_at, &shape, off, bshape, a, &mut own))
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, e.to_string()))?;
+            let own = own.finish();
+            if let (Some(&(first, _)), Some(&(_, last))) = (own.first(), own.last()) {
+                // The next blocks of a C-order sweep follow this one in the file: have the
+                // system read them while this one is computed on.
+                let ahead = ((last - first) * prefetch_blocks())
+                    .min(MAX_PREFETCH_BYTES)
+                    .min(file_len.saturating_sub(last));
+                if ahead > 0 {
+                    advise(&file, last, ahead, Hint::WillNeed);
+                }
+            }
+            if streaming {
+                for (start, end) in own {
+                    advise(&file, start, end - start, Hint::DontNeed);
+                }
+            }
             Ok(out)
         };
         Ok(self.block_reader_array(name, "read-npy", chunks, dtype, path, reader))
+    }
+}
+
+/// Read-ahead beyond a block read from a `.npy` file is at most this many bytes.
+const MAX_PREFETCH_BYTES: u64 = 512 << 20;
+
+/// How many blocks' worth of bytes to read ahead: one per core, so that the blocks the
+/// other workers take next are on their way too.
+fn prefetch_blocks() -> u64 {
+    static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u64))
+}
+
+/// Write-behind of a `.npy` file being written: each block's pages go to the disk as soon as
+/// the block is written (so the disk writes while later blocks are computed, and little is
+/// left for the final `fsync`); when streaming, they are dropped from the cache once
+/// [`WRITE_LAG_BYTES`] more have been written, by when the disk has them.
+struct WriteBehind {
+    file: Arc<File>,
+    /// Written stretches not yet dropped, and their bytes; `None` when not streaming.
+    pending: Option<Mutex<Pending>>,
+}
+
+/// Byte ranges written and not yet dropped from the cache, oldest first, and their total.
+#[derive(Default)]
+struct Pending {
+    ranges: VecDeque<(u64, u64)>,
+    bytes: u64,
+}
+
+/// How far behind the last written block pages are dropped when streaming.
+const WRITE_LAG_BYTES: u64 = 256 << 20;
+
+impl WriteBehind {
+    fn new(file: Arc<File>, streaming: bool) -> WriteBehind {
+        let pending = streaming.then(|| Mutex::new(Pending::default()));
+        WriteBehind { file, pending }
+    }
+
+    /// `written`: the stretches of a block just written.
+    fn wrote(&self, written: Vec<(u64, u64)>) {
+        for &(start, end) in &written {
+            advise(&self.file, start, end - start, Hint::DontNeed);
+        }
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        let mut old = Vec::new();
+        {
+            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            for (start, end) in written {
+                p.ranges.push_back((start, end));
+                p.bytes += end - start;
+            }
+            while p.bytes > WRITE_LAG_BYTES {
+                let Some((start, end)) = p.ranges.pop_front() else {
+                    break;
+                };
+                p.bytes -= end - start;
+                old.push((start, end));
+            }
+        }
+        for (start, end) in old {
+            advise(&self.file, start, end - start, Hint::DontNeed);
+        }
     }
 }
 
@@ -225,14 +316,18 @@ impl Array {
             super::grid::checked_size(&shape, self.dtype().itemsize())? * self.dtype().itemsize();
         let data_at = tmp.as_file().metadata().map_err(|e| named(&e))?.len() as usize - nbytes;
         let file = Arc::new(tmp.as_file().try_clone().map_err(|e| named(&e))?);
+        let streaming = self.context().streams_files();
+        let behind = WriteBehind::new(file.clone(), streaming);
         let chunks = self.chunks().clone();
         let shown: Arc<str> = path.display().to_string().into();
         let op = Op::new("write-npy", move |args: &[Value]| {
             let idx = super::block_index(&args[0])?;
             let b = block_of(&args[1])?;
             let off: Vec<usize> = (0..idx.len()).map(|k| chunks.offset(k, idx[k])).collect();
-            with_block!(b, a => write_block(&file, data_at, &shape, &off, a))
+            let mut written = Stretches::default();
+            with_block!(b, a => write_block(&file, data_at, &shape, &off, a, &mut written))
                 .map_err(|e| TaskError::with_kind(ErrorKind::Io, format!("{shown}: {e}")))?;
+            behind.wrote(written.finish());
             Ok(Value::Unit)
         });
         let src = self.materialize();
@@ -262,6 +357,9 @@ impl Array {
             tmp.as_file().set_permissions(p).map_err(|e| named(&e))?;
         }
         tmp.as_file().sync_all().map_err(|e| named(&e))?;
+        if streaming {
+            advise(tmp.as_file(), 0, 0, Hint::DontNeed);
+        }
         tmp.persist(&target.path).map_err(|e| named(&e.error))?;
         Ok(())
     }

@@ -83,3 +83,15 @@ pub fn build_example(name: &str, features: &[&str]) -> std::path::PathBuf {
         .and_then(|m| m["executable"].as_str().map(std::path::PathBuf::from));
     path.unwrap_or_else(|| panic!("no executable for the example {name}"))
 }
+
+/// `x` (f64) with block 2 along axis 0 failing: the task of that block returns an error.
+pub fn failing_on_block_2(x: &blockwork::array::Array) -> blockwork::array::Array {
+    x.map_blocks("fail-on-2", blockwork::array::DType::F64, |b, idx| {
+        if idx[0] == 2 {
+            Err("block 2 fails".into())
+        } else {
+            Ok(b.clone())
+        }
+    })
+    .unwrap()
+}

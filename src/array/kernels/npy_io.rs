@@ -1,9 +1,15 @@
 //! Positioned reads and writes of one block of a C-order `.npy` file's data: the runs of a
 //! block that are contiguous in the file, read into the block's buffer (close runs in one
 //! read) or written from it.
+//!
+//! On little-endian targets the numeric types' storage already is the file's byte form: a
+//! long run is read straight into the block's storage and written straight from it, with no
+//! conversion copy (`bytemuck` byte views). `bool` and big-endian targets convert element
+//! by element through a buffer.
 
 use crate::array::dtype::Element;
 use crate::array::grid::c_strides;
+use crate::files::cache::Stretches;
 use ndarray::ArrayD;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -12,6 +18,11 @@ use std::os::unix::fs::FileExt;
 pub(crate) trait LeBytes: Element {
     fn read(b: &[u8]) -> Self;
     fn write(self, out: &mut Vec<u8>);
+    /// The bytes of `s`, where they are its little-endian file form (numeric types on
+    /// little-endian targets); `None` where elements must be converted one by one.
+    fn bytes(s: &[Self]) -> Option<&[u8]>;
+    /// As [`bytes`](LeBytes::bytes), writable: reading the file's bytes into it sets `s`.
+    fn bytes_mut(s: &mut [Self]) -> Option<&mut [u8]>;
 }
 macro_rules! le {
     ($($t:ty),*) => {$(
@@ -21,6 +32,12 @@ macro_rules! le {
             }
             fn write(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn bytes(s: &[Self]) -> Option<&[u8]> {
+                cfg!(target_endian = "little").then(|| bytemuck::cast_slice(s))
+            }
+            fn bytes_mut(s: &mut [Self]) -> Option<&mut [u8]> {
+                cfg!(target_endian = "little").then(|| bytemuck::cast_slice_mut(s))
             }
         }
     )*};
@@ -32,6 +49,12 @@ impl LeBytes for bool {
     }
     fn write(self, out: &mut Vec<u8>) {
         out.push(self as u8);
+    }
+    fn bytes(_: &[bool]) -> Option<&[u8]> {
+        None
+    }
+    fn bytes_mut(_: &mut [bool]) -> Option<&mut [u8]> {
+        None
     }
 }
 
@@ -133,9 +156,23 @@ impl Iterator for Runs {
     }
 }
 
+/// A positioned read that fails on a file shorter than its header says.
+fn read_exact_at(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+    file.read_exact_at(buf, pos).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => std::io::Error::new(
+            e.kind(),
+            "file shorter than its header says (changed after it was opened?)",
+        ),
+        _ => e,
+    })
+}
+
 /// Reads block `bshape` at `off` of an array of `shape` whose data starts at byte `data_at`
 /// of `file`: one positioned read per window of [`Runs`] at most [`GAP_BYTES`] apart, each
-/// at most [`WINDOW_BYTES`] long.
+/// at most [`WINDOW_BYTES`] long. A window of one run is read straight into `out`'s storage
+/// where the element type allows ([`LeBytes::bytes_mut`]), and its byte range is added to
+/// `own`: those bytes belong to this block alone (windows of several runs also read the
+/// bytes between them, which may be another block's).
 pub(crate) fn read_block<T: LeBytes>(
     file: &File,
     data_at: u64,
@@ -143,6 +180,7 @@ pub(crate) fn read_block<T: LeBytes>(
     off: &[usize],
     bshape: &[usize],
     out: &mut ArrayD<T>,
+    own: &mut Stretches,
 ) -> std::io::Result<()> {
     let w = std::mem::size_of::<T>().max(1);
     let (window, gap) = ((WINDOW_BYTES / w).max(1), GAP_BYTES / w);
@@ -154,7 +192,7 @@ pub(crate) fn read_block<T: LeBytes>(
     loop {
         // Find how many runs one read covers, on a copy of the iterator.
         let mut scan = runs.clone();
-        let Some((start, _, len)) = scan.next() else {
+        let Some((start, at, len)) = scan.next() else {
             return Ok(());
         };
         let (mut end, mut count) = (start + len, 1);
@@ -164,33 +202,42 @@ pub(crate) fn read_block<T: LeBytes>(
             }
             (end, count) = (f + len, count + 1);
         }
-        buf.resize((end - start) * w, 0);
         let pos = data_at + (start * w) as u64;
-        file.read_exact_at(&mut buf, pos)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => std::io::Error::new(
-                    e.kind(),
-                    "file shorter than its header says (changed after it was opened?)",
-                ),
-                _ => e,
-            })?;
+        if count == 1 {
+            own.add(pos, pos + (len * w) as u64);
+            if let Some(bytes) = T::bytes_mut(&mut dst[at..at + len]) {
+                read_exact_at(file, bytes, pos)?;
+                runs.next();
+                continue;
+            }
+        }
+        buf.resize((end - start) * w, 0);
+        read_exact_at(file, &mut buf, pos)?;
         for (f, at, len) in runs.by_ref().take(count) {
             let src = &buf[(f - start) * w..(f - start + len) * w];
-            for (d, b) in dst[at..at + len].iter_mut().zip(src.chunks_exact(w)) {
-                *d = T::read(b);
+            match T::bytes_mut(&mut dst[at..at + len]) {
+                Some(bytes) => bytes.copy_from_slice(src),
+                None => {
+                    for (d, b) in dst[at..at + len].iter_mut().zip(src.chunks_exact(w)) {
+                        *d = T::read(b);
+                    }
+                }
             }
         }
     }
 }
 
 /// Writes block `a` at `off` of an array of `shape` whose data starts at byte `data_at` of
-/// `file`: one positioned write per piece of [`Runs`], each at most [`WINDOW_BYTES`] long.
+/// `file`: one positioned write per piece of [`Runs`], each at most [`WINDOW_BYTES`] long,
+/// straight from `a`'s storage where the element type allows ([`LeBytes::bytes`]). The byte
+/// range of each piece is added to `written`.
 pub(crate) fn write_block<T: LeBytes>(
     file: &File,
     data_at: usize,
     shape: &[usize],
     off: &[usize],
     a: &ArrayD<T>,
+    written: &mut Stretches,
 ) -> std::io::Result<()> {
     let w = std::mem::size_of::<T>().max(1);
     let src = a
@@ -198,9 +245,17 @@ pub(crate) fn write_block<T: LeBytes>(
         .ok_or_else(|| std::io::Error::other("internal: block layout"))?;
     let mut buf = Vec::new();
     for (f, at, len) in Runs::new(shape, off, a.shape(), WINDOW_BYTES / w) {
-        buf.clear();
-        src[at..at + len].iter().for_each(|&x| x.write(&mut buf));
-        file.write_all_at(&buf, (data_at + f * w) as u64)?;
+        let pos = (data_at + f * w) as u64;
+        let piece = &src[at..at + len];
+        match T::bytes(piece) {
+            Some(bytes) => file.write_all_at(bytes, pos)?,
+            None => {
+                buf.clear();
+                piece.iter().for_each(|&x| x.write(&mut buf));
+                file.write_all_at(&buf, pos)?;
+            }
+        }
+        written.add(pos, pos + (len * w) as u64);
     }
     Ok(())
 }

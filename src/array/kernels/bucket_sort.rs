@@ -210,6 +210,7 @@ impl Splitters {
     }
 
     /// The slot of a key in the splitters' range.
+    #[inline]
     fn slot(&self, key: u64) -> usize {
         ((key - self.base) >> self.shift) as usize
     }
@@ -220,6 +221,7 @@ impl Splitters {
     }
 
     /// The bucket of `key`.
+    #[inline]
     fn bucket_of(&self, key: u64) -> usize {
         let Some(hi) = self.keys.len().checked_sub(PAD + 1).map(|i| self.keys[i]) else {
             return 0;

@@ -28,8 +28,9 @@ const BUCKET_TARGET: usize = 1 << 15;
 const MAX_SPLITTERS: usize = (1 << 15) - 1;
 /// Sampled keys per splitter.
 const OVERSAMPLE: usize = 16;
-/// Group buffers are taken from the pool rounded up to a multiple of this many items, so that
-/// groups of slightly different sizes share buffers from one run to the next.
+/// Group buffers of at least this many items are taken from the pool rounded up to a
+/// multiple of it, so that groups of slightly different sizes share buffers from one run to
+/// the next.
 const GROUP_ROUND: usize = 1 << 16;
 
 thread_local! {
@@ -406,7 +407,13 @@ pub(crate) fn sort_group<I: Item>(
     let b0 = s[..nb].partition_point(|&r| r < lo);
     let b1 = s[..nb].partition_point(|&r| r < hi);
     let (from, to) = (s[b0], s[b1]);
-    let mut buf = Buffer::new(pool, (to - from).next_multiple_of(GROUP_ROUND));
+    let len = to - from;
+    let cap = if len < GROUP_ROUND {
+        len
+    } else {
+        len.next_multiple_of(GROUP_ROUND)
+    };
+    let mut buf = Buffer::new(pool, cap);
     let data = &mut buf.data;
     let mut end = 0;
     for b in b0..b1 {

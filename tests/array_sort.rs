@@ -379,10 +379,108 @@ fn quantile_and_percentile_match_numpy_method() {
 
 #[test]
 fn sort_graph_is_linear_in_blocks_per_row() {
-    // m blocks along the axis: m runs plus m merges of m inputs each.
+    // 1-d, m blocks: the splitters, m bucketings, the bucket starts, m group sorts and m
+    // output blocks.
     let x: Array = ctx().from_ndarray(&data(&[100], 1), 10).unwrap();
     let g = x.sort(0).unwrap().graph().unwrap();
+    assert_eq!(g.len(), 10 + 1 + 10 + 1 + 10 + 10);
+    // n-d: m runs plus m merges of m inputs each, per row.
+    let x: Array = ctx().from_ndarray(&data(&[4, 100], 1), [4, 10]).unwrap();
+    let g = x.argsort(1).unwrap().graph().unwrap();
     assert_eq!(g.len(), 10 + 10 + 10);
+}
+
+/// 1-d inputs long enough to be cut into many buckets: random values with NaNs (two
+/// payloads) and both zeros, one value, two values, both zeros only, ascending, descending,
+/// a few values over a wide range, all NaN.
+fn long_inputs(n: usize) -> Vec<(&'static str, ArrayD<f64>)> {
+    let quiet = f64::from_bits(0x7ff8_0000_0000_0001);
+    let f = |g: &dyn Fn(usize) -> f64| ArrayD::from_shape_fn(IxDyn(&[n]), |i| g(i[0]));
+    let mut nan = nasty(&[n], 5);
+    for x in nan.iter_mut().step_by(101) {
+        *x = -quiet;
+    }
+    vec![
+        ("random with NaNs and zeros", nan),
+        ("all equal", f(&|_| 1.5)),
+        (
+            "two values",
+            f(&|i| if (i * 7) % 3 == 0 { -2.0 } else { 1e300 }),
+        ),
+        ("zeros", f(&|i| if i % 3 == 0 { -0.0 } else { 0.0 })),
+        ("ascending", f(&|i| i as f64 - 7.0)),
+        ("descending", f(&|i| (n - i) as f64 * 0.25)),
+        (
+            "few, wide",
+            f(&|i| ((i * 7919) % 13) as f64 * 1e30 - 1e-300),
+        ),
+        (
+            "crowded",
+            f(&|i| 1.0 + ((i * 7919) % n) as f64 * f64::EPSILON),
+        ),
+        ("all NaN", f(&|i| if i % 2 == 0 { f64::NAN } else { quiet })),
+    ]
+}
+
+#[test]
+fn long_sorts_match_a_stable_reference_bit_for_bit() {
+    let pool = Pool::new(2).unwrap();
+    let n = 200_003;
+    let specs = [
+        ChunkSpec::from(n),
+        ChunkSpec::from(9_999),
+        ChunkSpec::from(vec![vec![0, 70_000, 1, 0, 100_000, 30_002]]),
+    ];
+    for (what, a) in long_inputs(n) {
+        let (want, widx) = ref_sort(&a, 0);
+        for spec in &specs {
+            let x = ctx().from_ndarray(&a, spec.clone()).unwrap();
+            let got = x.sort(0).unwrap().compute::<f64>(&pool).unwrap();
+            assert_eq!(bits(&got), bits(&want), "{what}, {spec:?}");
+            let gi = x.argsort(0).unwrap().compute::<i64>(&pool).unwrap();
+            assert_eq!(gi, widx, "{what}, {spec:?}");
+        }
+    }
+}
+
+#[test]
+fn long_sorts_of_other_types() {
+    let pool = Pool::new(2).unwrap();
+    let n = 150_000;
+    let i = ArrayD::from_shape_fn(IxDyn(&[n]), |k| ((k[0] * 7919) % 100_003) as i64 - 50_000);
+    let x = ctx().from_ndarray(&i, 7_000).unwrap();
+    let mut want: Vec<i64> = i.iter().copied().collect();
+    want.sort();
+    let got = x.sort(0).unwrap().compute::<i64>(&pool).unwrap();
+    assert_eq!(got.as_slice().unwrap(), &want[..]);
+    let f = i.mapv(|v| v as f32 / 3.0);
+    let x = ctx().from_ndarray(&f, 10_000).unwrap();
+    let got = x.sort(0).unwrap().compute::<f32>(&pool).unwrap();
+    assert!(got.as_slice().unwrap().windows(2).all(|w| w[0] <= w[1]));
+    let gi = x.argsort(0).unwrap().compute::<i64>(&pool).unwrap();
+    let by_idx: Vec<f32> = gi.iter().map(|&k| f[[k as usize]]).collect();
+    assert_eq!(by_idx, got.iter().copied().collect::<Vec<_>>());
+    let b = i.mapv(|v| v % 3 == 0);
+    let x = ctx().from_ndarray(&b, 8_000).unwrap();
+    let falses = b.iter().filter(|&&v| !v).count();
+    let got = x.sort(0).unwrap().compute::<bool>(&pool).unwrap();
+    assert!(got.iter().enumerate().all(|(k, &v)| v == (k >= falses)));
+}
+
+#[test]
+fn sorting_again_reuses_the_pool() {
+    // A second sort of the same shape takes its bucket and output buffers from the pool
+    // that the first one's freed intermediates went back to.
+    let c = ctx();
+    let pool = Pool::new(2).unwrap();
+    let a = data(&[100_000], 3);
+    let x = c.from_ndarray(&a, 10_000).unwrap();
+    let first = x.sort(0).unwrap().compute::<f64>(&pool).unwrap();
+    let before = c.pool().stats();
+    let second = x.sort(0).unwrap().compute::<f64>(&pool).unwrap();
+    let after = c.pool().stats();
+    assert_eq!(bits(&first), bits(&second));
+    assert!(after.hits >= before.hits + 10, "{before:?} -> {after:?}");
 }
 
 /// `x`'s bits: tells `-0.0` from `0.0` and one NaN payload from another.

@@ -1,6 +1,14 @@
 //! Sorting along an axis: `sort`, `argsort`, `topk`, `searchsorted` and `unique`.
 //!
-//! `sort` and `argsort` work along a chunked axis, in two layers:
+//! `sort` and `argsort` of a 1-d array are a sample sort (`kernels::bucket_sort`): one task
+//! draws splitter keys from a sample of every block; one task per block groups its elements
+//! by the buckets between the splitters (keys equal to a splitter get a bucket of their own,
+//! which needs no sorting); one task adds up the buckets' first ranks; one task per output
+//! block gathers, from every block, the buckets whose first rank falls in its ranks and radix
+//! sorts each of them (so each bucket is sorted once, however the data is skewed); one task
+//! per output block copies its ranks out of those sorted groups.
+//!
+//! Along an axis of an n-d array they work lane by lane, in two layers:
 //!
 //! 1. one task per input block sorts each of its lanes (a stable sort on order keys, see
 //!    `kernels::sort`), giving a sorted run per block;
@@ -23,12 +31,17 @@
 //! executor it is given, and returns [`Unique`]: the values and counts as arrays of known
 //! length made from the computed result, and the inverse as a lazy array.
 
-use super::dtype::{BlockData, DType, Element, with_block};
+use super::dtype::{BlockData, DType, Element, with_block, with_dtype};
 use super::grid::{ChunkSpec, Chunks, MAX_BLOCKS, norm_axis};
+use super::kernels::bucket_sort::{
+    BucketStarts, Item, Parts, SortedRange, Splitters, bucket_starts, copy_ranks, partition,
+    sample_keys, sample_size, sort_group,
+};
 use super::kernels::sort::{
     Run, SortKey, SortedKeys, Tally, from_lanes, keys_of, lanes_of, merge_into, rank_split,
     sort_run, type_err, values_of,
 };
+use super::pool::{BufferPool, Pooled};
 use super::{Array, Layer, block_index, block_of, index_value, token};
 use crate::error::{Error, ErrorKind, Result, TaskError};
 use crate::exec::Executor;
@@ -178,6 +191,14 @@ impl Array {
         }
         let src = self.materialize();
         let base = token(if arg { "argsort" } else { "sort" }, (src.name(), k));
+        if self.ndim() == 1 {
+            let dtype = self.dtype();
+            return Ok(with_dtype!(dtype, T => if arg {
+                bucket_sort::<T, (u64, i64)>(&src, base, split_arg::<T>)
+            } else {
+                bucket_sort::<T, T>(&src, base, split_values::<T>)
+            }));
+        }
         let runs: Arc<str> = format!("{base}-runs").into();
         let chunks = self.chunks().clone();
         let c2 = chunks.clone();
@@ -495,6 +516,157 @@ impl Array {
             },
         )
     }
+}
+
+/// A 1-d sort or argsort by buckets (see `kernels::bucket_sort`), in five layers after the
+/// input's: one task drawing the splitters from a sample of every block; one per block
+/// grouping its elements by bucket; one adding up the buckets' first ranks; one per output
+/// block sorting the buckets whose first rank falls in that block's ranks (each bucket is
+/// sorted once); one per output block copying its ranks out of those sorted groups. The
+/// input's elements become items `I` (the elements, or key and position for `argsort`),
+/// made by `items` from a block, its first position and the splitters.
+fn bucket_sort<T: SortKey, I: Item>(
+    src: &Array,
+    base: Arc<str>,
+    items: fn(&Arc<BufferPool>, &Splitters, &[T], usize) -> Parts<I>,
+) -> Array {
+    let chunks = src.chunks().clone();
+    let m = chunks.axis(0).len();
+    let n = src.shape()[0];
+    let offs: Arc<[usize]> = chunks.offsets(0).into();
+    let layer = |stage: &str, graph: Graph, deps: Vec<Arc<Layer>>| {
+        Arc::new(Layer {
+            name: format!("{base}-{stage}").into(),
+            graph,
+            deps,
+        })
+    };
+    let one = |stage: &str, op: Op, args: Vec<Arg>, deps: Vec<Arc<Layer>>| {
+        let mut graph = Graph::with_capacity(1);
+        let name: Arc<str> = format!("{base}-{stage}").into();
+        graph.insert(Key::block(&name, &[0]), Node::Task(Task::new(&op, args)));
+        layer(stage, graph, deps)
+    };
+    let per_block = |name: &Arc<str>, op: Op, args: &dyn Fn(usize) -> Vec<Arg>| {
+        let mut graph = Graph::with_capacity(m);
+        for j in 0..m {
+            let mut a = vec![Arg::lit(index_value(&[j]))];
+            a.extend(args(j));
+            graph.insert(Key::block(name, &[j]), Node::Task(Task::new(&op, a)));
+        }
+        graph
+    };
+    let stage = |s: &str| -> Arc<str> { format!("{base}-{s}").into() };
+    let src_keys: Vec<Arg> = (0..m).map(|j| Arg::key(src.block_key(&[j]))).collect();
+
+    let split_op = Op::new("sort-splitters", move |args: &[Value]| {
+        let mut sample = Vec::new();
+        for (j, v) in args.iter().enumerate() {
+            let s = slice_of::<T>(v)?;
+            sample_keys(s, sample_size(s.len(), n), j as u64, &mut sample);
+        }
+        Ok(Value::payload(Splitters::from_sample(sample, n)))
+    });
+    let split = one("splitters", split_op, src_keys.clone(), vec![src.layer()]);
+    let split_key = Key::block(&split.name, &[0]);
+
+    let (o1, ctx1) = (offs.clone(), src.context().clone());
+    let part_op = Op::new("sort-buckets", move |args: &[Value]| {
+        let (j, sp) = (block_index(&args[0])?[0], payload::<Splitters>(&args[1])?);
+        let block = slice_of::<T>(&args[2])?;
+        Ok(Value::payload(items(ctx1.pool(), sp, block, o1[j])))
+    });
+    let graph = per_block(&stage("buckets"), part_op, &|j| {
+        vec![Arg::key(split_key.clone()), src_keys[j].clone()]
+    });
+    let parts = layer("buckets", graph, vec![split, src.layer()]);
+    let part_keys: Vec<Arg> = (0..m)
+        .map(|j| Arg::key(Key::block(&parts.name, &[j])))
+        .collect();
+
+    let starts_op = Op::new("sort-starts", move |args: &[Value]| {
+        Ok(Value::payload(bucket_starts(&payloads::<Parts<I>>(args)?)?))
+    });
+    let starts = one("starts", starts_op, part_keys.clone(), vec![parts.clone()]);
+    let starts_key = Key::block(&starts.name, &[0]);
+
+    let (o2, ctx2) = (offs.clone(), src.context().clone());
+    let group_op = Op::new("sort-group", move |args: &[Value]| {
+        let (g, st) = (
+            block_index(&args[0])?[0],
+            payload::<BucketStarts>(&args[1])?,
+        );
+        let ps = payloads::<Parts<I>>(args[2].as_list().unwrap_or(&[]))?;
+        Ok(Value::payload(sort_group(
+            ctx2.pool(),
+            &ps,
+            st,
+            o2[g],
+            o2[g + 1],
+        )))
+    });
+    let graph = per_block(&stage("groups"), group_op, &|_| {
+        vec![Arg::key(starts_key.clone()), Arg::list(part_keys.clone())]
+    });
+    let groups = layer("groups", graph, vec![starts, parts]);
+    let group_keys: Vec<Arg> = (0..m)
+        .map(|j| Arg::key(Key::block(&groups.name, &[j])))
+        .collect();
+
+    let ctx = src.context().clone();
+    let out_op = Op::new("sort-out", move |args: &[Value]| {
+        let i = block_index(&args[0])?[0];
+        let gs = payloads::<SortedRange<I>>(args[1].as_list().unwrap_or(&[]))?;
+        let mut buf = ctx.pool().try_take::<I::Out>(offs[i + 1] - offs[i])?;
+        copy_ranks(&gs, offs[i], &mut buf)?;
+        let a = ArrayD::from_shape_vec(IxDyn(&[buf.len()]), buf).expect("1-d");
+        Ok(ctx.block(Element::wrap(a)))
+    });
+    let graph = per_block(&base, out_op, &|_| vec![Arg::list(group_keys.clone())]);
+    let layer = Layer {
+        name: base,
+        graph,
+        deps: vec![groups],
+    };
+    Array::from_layer(src.context(), layer, chunks, I::Out::DTYPE)
+}
+
+/// The elements of a 1-d block of type `T`.
+fn slice_of<T: Element>(v: &Value) -> std::result::Result<&[T], TaskError> {
+    T::array_ref(block_of(v)?)
+        .and_then(|a| a.as_slice())
+        .ok_or_else(|| type_err("1-d block"))
+}
+
+/// The payload `P` of a task's argument.
+fn payload<P: 'static>(v: &Value) -> std::result::Result<&P, TaskError> {
+    v.downcast_ref::<P>()
+        .ok_or_else(|| type_err(std::any::type_name::<P>()))
+}
+
+/// The payloads `P` of `args`.
+fn payloads<P: 'static>(args: &[Value]) -> std::result::Result<Vec<&P>, TaskError> {
+    args.iter().map(payload).collect()
+}
+
+/// A block's elements grouped by bucket (a sort: the elements themselves).
+fn split_values<T: SortKey + Pooled>(
+    pool: &Arc<BufferPool>,
+    sp: &Splitters,
+    block: &[T],
+    _first: usize,
+) -> Parts<T> {
+    partition(pool, sp, block, |_, x| x)
+}
+
+/// A block's keys and positions (`first` is the block's) grouped by bucket (an argsort).
+fn split_arg<T: SortKey>(
+    pool: &Arc<BufferPool>,
+    sp: &Splitters,
+    block: &[T],
+    first: usize,
+) -> Parts<(u64, i64)> {
+    partition(pool, sp, block, |i, x| (x.key(), (first + i) as i64))
 }
 
 /// Output block of a sort: ranks `lo..hi` of each lane's merged runs, as a block of

@@ -10,11 +10,13 @@
 //! - `random`: the counter-based generator behind `random`.
 //! - `gemm`: the block product of `tensordot` / `matmul` (GEMM into the output block).
 //! - `scan`: the loops of `cumsum` / `cumprod` (a block's scan, the carry, its application).
+//! - `bucket_sort`: the sample sort of 1-d arrays (splitters, buckets, their sorts).
 //! - `sort`: order keys, sorted runs, rank splits and merges (`sort`, `argsort`,
 //!   `unique`, `searchsorted`).
 //! - `npy_io`: positioned reads and writes of one block of a `.npy` file's data.
 //! - `stream`: non-temporal stores for output blocks larger than the caches.
 
+pub(crate) mod bucket_sort;
 pub(crate) mod eval;
 pub(crate) mod gemm;
 pub(crate) mod npy_io;

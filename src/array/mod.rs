@@ -143,6 +143,8 @@ pub use fuzz::fuzz_array_index;
 pub use fuzz_shapes::fuzz_array_shapes;
 use grid::Grid;
 pub use grid::{ChunkSpec, Chunks};
+#[cfg(feature = "distributed")]
+pub(crate) use kernels::bucket_sort::wire::register as register_sort_codecs;
 pub use kernels::eval::TILE;
 #[cfg(feature = "distributed")]
 pub(crate) use kernels::reduce::{Partial, decode_partial, encode_partial};

@@ -121,6 +121,7 @@ impl Codecs {
                 Ok(Value::payload(crate::array::SortedKeys(keys)))
             },
         );
+        crate::array::register_sort_codecs(&mut c);
         c.custom::<crate::array::Counts>(
             "blockwork.bin-counts",
             crate::array::encode_counts,
@@ -427,6 +428,22 @@ macro_rules! raw_number {
     )*};
 }
 raw_number!(i32, i64, u64, f32, f64);
+
+/// A key and a position (the items of an argsort).
+impl Raw for (u64, i64) {
+    const SIZE: usize = 16;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend(self.0.to_le_bytes());
+        out.extend(self.1.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        let (k, p) = b.split_at(8);
+        (
+            u64::from_le_bytes(k.try_into().expect("8 bytes")),
+            i64::from_le_bytes(p.try_into().expect("8 bytes")),
+        )
+    }
+}
 
 impl Raw for bool {
     const SIZE: usize = 1;

@@ -182,6 +182,11 @@ impl Splitters {
             .map(|i| sample[i * sample.len() / (q + 1)])
             .collect();
         keys.dedup();
+        Splitters::from_keys(keys)
+    }
+
+    /// Splitters from distinct keys in ascending order (at least one).
+    fn from_keys(mut keys: Vec<u64>) -> Splitters {
         let q = keys.len();
         let (lo, hi) = (keys[0], keys[q - 1]);
         let width = u64::BITS - (lo ^ hi).leading_zeros();
@@ -462,6 +467,144 @@ pub(crate) fn copy_ranks<I: Item>(
     Ok(())
 }
 
+/// Wire formats of the sort's intermediates (distributed runs): every number as a
+/// little-endian `u64`, items as raw bytes. Decoded buffers belong to a pool of their own.
+#[cfg(feature = "distributed")]
+pub(crate) mod wire {
+    use super::{BucketStarts, Buffer, Item, MAX_SPLITTERS, PAD, Parts, SortedRange, Splitters};
+    use crate::array::pool::BufferPool;
+    use crate::distributed::codec::{Codecs, Raw, Reader, get_vec, put_vec};
+    use crate::value::Value;
+    use std::sync::Arc;
+
+    type Res<T> = Result<T, String>;
+
+    fn put_usizes(v: &[usize], out: &mut Vec<u8>) {
+        out.extend((v.len() as u64).to_le_bytes());
+        v.iter().for_each(|&x| out.extend((x as u64).to_le_bytes()));
+    }
+
+    fn get_usizes(r: &mut Reader<'_>) -> Res<Vec<usize>> {
+        get_vec::<u64>(r)?
+            .into_iter()
+            .map(|x| usize::try_from(x).map_err(|_| "a length out of range".to_string()))
+            .collect()
+    }
+
+    /// Whether `v` starts at 0, never decreases and ends at `end`.
+    fn tiles(v: &[usize], end: usize) -> bool {
+        v.first() == Some(&0) && v.last() == Some(&end) && v.windows(2).all(|w| w[0] <= w[1])
+    }
+
+    fn buffer<I: Item>(data: Vec<I>) -> Buffer<I> {
+        Buffer {
+            data,
+            pool: Arc::new(BufferPool::new(0)),
+        }
+    }
+
+    fn splitters(b: &[u8]) -> Res<Value> {
+        let mut r = Reader(b);
+        let keys: Vec<u64> = get_vec(&mut r)?;
+        r.finish("sort splitters")?;
+        if keys.len() > MAX_SPLITTERS || keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("sort splitters out of order".into());
+        }
+        Ok(Value::payload(if keys.is_empty() {
+            Splitters::default()
+        } else {
+            Splitters::from_keys(keys)
+        }))
+    }
+
+    fn parts<I: Item + Raw>(b: &[u8]) -> Res<Value> {
+        let mut r = Reader(b);
+        let starts = get_usizes(&mut r)?;
+        let data: Vec<I> = get_vec(&mut r)?;
+        r.finish("sort buckets")?;
+        if !tiles(&starts, data.len()) {
+            return Err("sort buckets that do not tile their block".into());
+        }
+        Ok(Value::payload(Parts {
+            data: buffer(data),
+            starts,
+        }))
+    }
+
+    fn sorted_range<I: Item + Raw>(b: &[u8]) -> Res<Value> {
+        let mut r = Reader(b);
+        let (start, len) = (r.len()?, r.len()?);
+        let data: Vec<I> = get_vec(&mut r)?;
+        r.finish("sorted buckets")?;
+        if len > data.len() || start.checked_add(len).is_none() {
+            return Err("sorted buckets longer than their data".into());
+        }
+        Ok(Value::payload(SortedRange {
+            start,
+            len,
+            data: buffer(data),
+        }))
+    }
+
+    /// Registers the codecs of the sort's intermediates for items `I`, named after `name`.
+    fn items<I: Item + Raw>(c: &mut Codecs, name: &str) {
+        c.custom::<Parts<I>>(
+            &format!("blockwork.sort-buckets.{name}"),
+            |p, out| {
+                put_usizes(&p.starts, out);
+                put_vec(&p.data.data, out);
+                Ok(())
+            },
+            |b, _| parts::<I>(b),
+        );
+        c.custom::<SortedRange<I>>(
+            &format!("blockwork.sorted-buckets.{name}"),
+            |g, out| {
+                out.extend((g.start as u64).to_le_bytes());
+                out.extend((g.len as u64).to_le_bytes());
+                put_vec(&g.data.data[..g.len], out);
+                Ok(())
+            },
+            |b, _| sorted_range::<I>(b),
+        );
+    }
+
+    /// Registers the codecs of every intermediate of the 1-d sort and argsort.
+    pub(crate) fn register(c: &mut Codecs) {
+        c.custom::<Splitters>(
+            "blockwork.sort-splitters",
+            |sp, out| {
+                put_vec(&sp.keys[..sp.keys.len().saturating_sub(PAD)], out);
+                Ok(())
+            },
+            |b, _| splitters(b),
+        );
+        c.custom::<BucketStarts>(
+            "blockwork.sort-bucket-starts",
+            |st, out| {
+                put_usizes(&st.0, out);
+                Ok(())
+            },
+            |b, _| {
+                let mut r = Reader(b);
+                let starts = get_usizes(&mut r)?;
+                r.finish("sort bucket starts")?;
+                let end = starts.last().copied().unwrap_or(0);
+                if !tiles(&starts, end) {
+                    return Err("sort bucket starts out of order".into());
+                }
+                Ok(Value::payload(BucketStarts(starts)))
+            },
+        );
+        items::<bool>(c, "bool");
+        items::<i32>(c, "i32");
+        items::<i64>(c, "i64");
+        items::<f32>(c, "f32");
+        items::<f64>(c, "f64");
+        items::<(u64, i64)>(c, "arg");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,6 +698,83 @@ mod tests {
         let mut want = blocks.concat();
         want.sort_by(f64::total_cmp);
         assert_eq!(got, want);
+    }
+
+    /// Every intermediate of a sort and an argsort sent through its codec before the next
+    /// stage reads it: the same result as without; damaged messages are errors.
+    #[cfg(feature = "distributed")]
+    #[test]
+    fn intermediates_survive_their_codecs() {
+        use crate::distributed::codec::Codecs;
+        use crate::value::Value;
+        let c = Codecs::new();
+        fn wire<P: Payload>(c: &Codecs, p: P) -> Value {
+            let bytes = c.encode(&Value::payload(p)).unwrap();
+            for cut in [bytes.len() - 1, bytes.len() / 2] {
+                assert!(c.decode(&bytes[..cut]).is_err());
+            }
+            c.decode(&bytes).unwrap()
+        }
+        fn get<T: Any>(v: &Value) -> &T {
+            v.downcast_ref::<T>().unwrap()
+        }
+        fn run<I: Item + std::fmt::Debug + PartialEq>(
+            c: &Codecs,
+            blocks: &[Vec<f64>],
+            make: fn(usize, f64) -> I,
+        ) -> Vec<I::Out>
+        where
+            I::Out: Default + Clone,
+        {
+            let pool = Arc::new(BufferPool::new(1 << 24));
+            let sample: Vec<u64> = blocks.concat().iter().step_by(7).map(|x| x.key()).collect();
+            let sp = wire(c, Splitters::from_sample(sample, 1 << 20));
+            let parts: Vec<Value> = blocks
+                .iter()
+                .map(|b| wire(c, partition(&pool, get(&sp), b, make)))
+                .collect();
+            let pr: Vec<&Parts<I>> = parts.iter().map(get).collect();
+            let starts = wire(c, bucket_starts(&pr).unwrap());
+            let groups: Vec<Value> = (0..blocks.len())
+                .map(|g| {
+                    wire(
+                        c,
+                        sort_group(&pool, &pr, get(&starts), g * 500, (g + 1) * 500),
+                    )
+                })
+                .collect();
+            let gr: Vec<&SortedRange<I>> = groups.iter().map(get).collect();
+            let mut out = vec![I::Out::default(); 500 * blocks.len()];
+            for (i, o) in out.chunks_mut(500).enumerate() {
+                copy_ranks(&gr, i * 500, o).unwrap();
+            }
+            out
+        }
+        let blocks: Vec<Vec<f64>> = (0..4u64)
+            .map(|j| {
+                (0..500u64)
+                    .map(|i| (mix(j * 500 + i) % 97) as f64 - 40.0)
+                    .collect()
+            })
+            .collect();
+        let all = blocks.concat();
+        let mut want = all.clone();
+        want.sort_by(f64::total_cmp);
+        assert_eq!(run::<f64>(&c, &blocks, |_, x| x), want);
+        // Argsort items carry the position within their block here: ties keep block order,
+        // then position, so the stable order of (key, block, position) is the reference.
+        let order = run::<(u64, i64)>(&c, &blocks, |i, x| (x.key(), i as i64));
+        let mut idx: Vec<usize> = (0..all.len()).collect();
+        idx.sort_by_key(|&k| all[k].key());
+        let want: Vec<i64> = idx.iter().map(|&k| (k % 500) as i64).collect();
+        assert_eq!(order, want);
+        // Parts whose bucket starts do not tile the block are refused.
+        let bad = Parts {
+            data: Buffer::new(&Arc::new(BufferPool::new(0)), 3),
+            starts: vec![0, 2, 1, 3],
+        };
+        let bytes = c.encode(&Value::payload::<Parts<f64>>(bad)).unwrap();
+        assert!(c.decode(&bytes).is_err());
     }
 
     #[test]

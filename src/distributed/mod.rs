@@ -89,8 +89,9 @@ const STOPPED: &str = "stopped: another rank failed";
 /// before it sleeps on its channel between polls.
 const SPIN_ROUNDS: u32 = 1 << 10;
 const YIELD_ROUNDS: u32 = 1 << 12;
-/// The longest sleep of an idle communication loop: how late an incoming message may be
-/// noticed after a long quiet time (a local send wakes it at once).
+/// The longest sleep of an idle communication loop where only the calling thread calls MPI:
+/// how late an incoming message may be noticed after a long quiet time (a local send wakes
+/// it at once). Where workers call MPI, the caller's shortest sleep between polls.
 const IDLE_SLEEP: Duration = Duration::from_micros(100);
 
 /// What one rank did in a distributed run.
@@ -702,11 +703,14 @@ impl Comm<'_> {
                 return waiting;
             }
             if self.link.any_thread {
+                quiet = if busy { 0 } else { quiet.saturating_add(1) };
                 if self.link.sending() {
                     std::thread::yield_now();
                 } else {
-                    // The last job of the run unparks this thread.
-                    std::thread::park_timeout(IDLE_SLEEP);
+                    // Idle workers poll meanwhile; this loop polls less and less often
+                    // while nothing arrives (up to 8 x IDLE_SLEEP apart). The last job of
+                    // the run unparks this thread.
+                    std::thread::park_timeout(IDLE_SLEEP * (1 << quiet.min(3)));
                 }
             } else if busy {
                 quiet = 0;

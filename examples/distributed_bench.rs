@@ -122,9 +122,10 @@ fn main() -> blockwork::Result<()> {
                     eprintln!("wordcount needs the corpus directory (DATA)");
                     std::process::exit(2);
                 };
-                // The bag's partitions of words and of (word, count) pairs cross ranks.
+                // The line blocks (strings) and the top-k partitions of (word as bytes, count)
+                // pairs cross ranks; the count tables have a built-in codec.
                 let mut codecs = Codecs::new();
-                codecs.partition::<String>().partition::<(String, usize)>();
+                codecs.partition::<String>().partition::<(Vec<u8>, usize)>();
                 let exec = exec.outputs_on_every_rank(true).codecs(codecs);
                 let pattern = format!("{dir}/part-*.txt");
                 let (t, top) = median(reps, &|| {

@@ -88,8 +88,9 @@ impl std::fmt::Debug for Codecs {
 impl Codecs {
     /// The built-in codecs: array reduction partials, the intermediates of sorts, `unique`,
     /// quantiles, histograms and bincounts, and word counters
-    /// ([`Counter<str>`](crate::bag::Counter), as made by `frequencies_by`); blocks and plain
-    /// values need none.
+    /// ([`Counter<str>`](crate::bag::Counter) as made by `frequencies_by`, and
+    /// `Counter<[u8]>` as made by [`top_words`](crate::bag::corpus::top_words)); blocks and
+    /// plain values need none.
     pub fn new() -> Codecs {
         let mut c = Codecs {
             by_type: FxHashMap::default(),
@@ -137,6 +138,28 @@ impl Codecs {
                 let mut counter = crate::bag::Counter::<str>::new();
                 for (k, n) in json_decode::<Vec<(String, usize)>>(b)? {
                     counter.add_n(&k, n);
+                }
+                Ok(Value::opaque(counter, nbytes))
+            },
+        );
+        // Words as bytes: per entry, the length-prefixed word and its count.
+        c.custom::<crate::bag::Counter<[u8]>>(
+            "blockwork.byte-word-counter",
+            |counter, out| {
+                for (k, n) in counter.iter() {
+                    out.extend((k.len() as u64).to_le_bytes());
+                    out.extend_from_slice(k);
+                    out.extend((n as u64).to_le_bytes());
+                }
+                Ok(())
+            },
+            |b, nbytes| {
+                let mut counter = crate::bag::Counter::<[u8]>::new();
+                let mut r = Reader(b);
+                while !r.0.is_empty() {
+                    let k = r.bytes()?;
+                    let n = r.len()?;
+                    counter.add_n(k, n);
                 }
                 Ok(Value::opaque(counter, nbytes))
             },
@@ -545,6 +568,32 @@ mod tests {
 
     fn round_trip(codecs: &Codecs, v: &Value) -> Value {
         codecs.decode(&codecs.encode(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn byte_word_counters_round_trip_with_the_built_in_codecs() {
+        // What `bag::corpus::top_words` counts: words as bytes, not all UTF-8.
+        let mut counter = crate::bag::Counter::<[u8]>::new();
+        let words: [&[u8]; 4] = [b"a", b"bb", b"\xff\x00", b"a"];
+        for w in words {
+            counter.add(w);
+        }
+        let back = round_trip(&Codecs::new(), &Value::opaque(counter, 7));
+        let back = back
+            .downcast_ref::<crate::bag::Counter<[u8]>>()
+            .expect("a byte counter");
+        let mut got: Vec<(Vec<u8>, usize)> = back.iter().map(|(k, n)| (k.clone(), n)).collect();
+        got.sort();
+        // The reference: a naive count of the same words.
+        let mut want: Vec<(Vec<u8>, usize)> = Vec::new();
+        for w in words {
+            match want.iter_mut().find(|(k, _)| k == w) {
+                Some((_, n)) => *n += 1,
+                None => want.push((w.to_vec(), 1)),
+            }
+        }
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]

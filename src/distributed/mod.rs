@@ -67,7 +67,7 @@ use crate::plan::{Plan, TaskId};
 use crate::value::Value;
 use codec::Reader;
 use mpi::collective::SystemOperation;
-use mpi::environment::Universe;
+use mpi::environment::{Threading, Universe};
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -89,8 +89,9 @@ const STOPPED: &str = "stopped: another rank failed";
 /// before it sleeps on its channel between polls.
 const SPIN_ROUNDS: u32 = 1 << 10;
 const YIELD_ROUNDS: u32 = 1 << 12;
-/// The longest sleep of an idle communication loop: how late an incoming message may be
-/// noticed after a long quiet time (a local send wakes it at once).
+/// The longest sleep of an idle communication loop where only the calling thread calls MPI:
+/// how late an incoming message may be noticed after a long quiet time (a local send wakes
+/// it at once). Where workers call MPI, the caller's shortest sleep between polls.
 const IDLE_SLEEP: Duration = Duration::from_micros(100);
 
 /// What one rank did in a distributed run.
@@ -121,8 +122,10 @@ pub struct DistributedStats {
 pub struct Distributed {
     /// A duplicate of the world communicator, so that no other message matches the run's.
     /// Declared before `universe`: it must be freed before MPI is finalized.
-    comm: SimpleCommunicator,
+    comm: Arc<SharedComm>,
     universe: Option<Universe>,
+    /// Whether the MPI library lets worker threads call it (one at a time); see [`Link`].
+    any_thread: bool,
     pool: Arc<Pool>,
     placement: Placement,
     codecs: Arc<Codecs>,
@@ -143,25 +146,43 @@ impl std::fmt::Debug for Distributed {
 impl Distributed {
     /// Initializes MPI and returns an executor over all its ranks that runs each rank's
     /// share on `pool`. MPI is finalized when the executor is dropped. Initializing twice
-    /// in one process is a [`Distributed`](ErrorKind::Distributed) error. MPI is called from
-    /// the thread that runs plans only.
+    /// in one process is a [`Distributed`](ErrorKind::Distributed) error. MPI is initialized
+    /// with `MPI_THREAD_MULTIPLE`: during a run, the pool's workers send the values they
+    /// made and poll for the values they await, one thread at a time. Where the library
+    /// provides less than `MPI_THREAD_SERIALIZED`, MPI is called from the thread that runs
+    /// plans only (each message then passes through that thread, which costs latency).
     pub fn init(pool: Pool) -> Result<Distributed> {
-        let universe = mpi::initialize()
+        let (universe, level) = mpi::initialize_with_threading(Threading::Multiple)
             .ok_or_else(|| Error::new(ErrorKind::Distributed, "MPI is already initialized"))?;
         let comm = universe.world().duplicate();
-        Ok(Distributed::build(comm, Some(universe), Arc::new(pool)))
+        Ok(Distributed::build(
+            comm,
+            Some(universe),
+            Arc::new(pool),
+            any_thread(level),
+        ))
     }
 
     /// An executor over the ranks of `comm` (of an MPI the caller initialized and
-    /// finalizes, after dropping this executor).
+    /// finalizes, after dropping this executor). The pool's workers call MPI during runs
+    /// if the caller initialized it with `MPI_THREAD_SERIALIZED` or `MPI_THREAD_MULTIPLE`
+    /// (under `MPI_THREAD_SERIALIZED`, make no MPI call of your own while a run is in
+    /// progress); otherwise only the thread that runs plans does.
     pub fn with_communicator(comm: &SimpleCommunicator, pool: Pool) -> Distributed {
-        Distributed::build(comm.duplicate(), None, Arc::new(pool))
+        let level = mpi::environment::threading_support();
+        Distributed::build(comm.duplicate(), None, Arc::new(pool), any_thread(level))
     }
 
-    fn build(comm: SimpleCommunicator, universe: Option<Universe>, pool: Arc<Pool>) -> Distributed {
+    fn build(
+        comm: SimpleCommunicator,
+        universe: Option<Universe>,
+        pool: Arc<Pool>,
+        any_thread: bool,
+    ) -> Distributed {
         Distributed {
-            comm,
+            comm: Arc::new(SharedComm(comm)),
             universe,
+            any_thread,
             pool,
             placement: Placement::default(),
             codecs: Arc::new(Codecs::new()),
@@ -174,7 +195,12 @@ impl Distributed {
     /// pool, with the default placement, codecs and outputs. Every rank must call it (it is
     /// collective), and it must be dropped before the executor that initialized MPI.
     pub fn share(&self) -> Distributed {
-        Distributed::build(self.comm.duplicate(), None, self.pool.clone())
+        Distributed::build(
+            self.comm.duplicate(),
+            None,
+            self.pool.clone(),
+            self.any_thread,
+        )
     }
 
     /// This executor with a placement (the same on every rank).
@@ -327,45 +353,58 @@ impl Distributed {
         // These errors are the same on every rank: all return before sending anything.
         self.check_codecs(plan, &owner, &dests)?;
         let index = &TaskIndex::new(plan);
+        let link = Arc::new(Link::new(self.comm.clone(), dests, self.any_thread));
         let (tx, rx) = mpsc::channel::<(u32, Vec<u8>)>();
-        let send = send_op(self.codecs.clone(), tx);
+        let tx = (!self.any_thread).then_some(tx);
+        let send = send_op(self.codecs.clone(), link.clone(), tx);
         let task_of = |k: &Key| index.task_of(plan, k);
-        let share = Share::new(plan, &owner, &dests, rank, wants(rank), &send, &task_of)?;
+        let share = Share::new(
+            plan,
+            &owner,
+            &link.dests,
+            rank,
+            wants(rank),
+            &send,
+            &task_of,
+        )?;
         drop(send);
-        let mut comm = Comm {
+        let comm = Comm {
             exec: self,
             plan,
             share: &share,
-            dests: &dests,
-            rx,
-            outbox: Outbox::new(),
-            sent_to: vec![0; ranks as usize],
-            got_from: vec![0; ranks as usize],
-            stats,
-            announced: false,
-            stopped: false,
+            link: &link,
         };
-        let (out, _) = self
-            .pool
-            .run_fed(&share.plan, options, |feed| comm.stream(feed));
+        let feeder = |feed: &Feed<'_>| comm.stream(feed, &rx);
+        let (out, waited) = if self.any_thread {
+            let poll = |feed: &Feed<'_>| comm.poll(feed);
+            self.pool
+                .run_fed_polled(&share.plan, options, &poll, feeder)
+        } else {
+            self.pool.run_fed(&share.plan, options, feeder)
+        };
+        stats.waiting += waited.unwrap_or_default();
         let (out, own) = match out {
             Ok(out) => (Some(out), None),
             Err(e) if is_stop(&e) => (None, None),
             Err(e) => (None, Some(send_error(plan, e))),
         };
-        if own.is_some() && !comm.announced {
-            comm.announce();
+        {
+            let mut st = link.lock();
+            if own.is_some() && !st.announced {
+                link.announce(&mut st);
+            }
         }
-        let root = self.lowest_failing(own.is_some(), comm.stats);
+        let root = self.lowest_failing(own.is_some(), stats);
         if let Some(root) = root {
-            comm.drain();
+            stats.waiting += comm.drain();
+            link.count(stats);
             return Err(self.broadcast_error(plan, index, root, own));
         }
-        comm.outbox.wait_all();
+        link.lock().outbox.wait_all();
+        link.count(stats);
         // A rank stopped by another's failure is never here: that rank failed.
         let out = out.ok_or_else(|| Error::new(ErrorKind::Distributed, STOPPED))?;
         let local = &out.stats;
-        let stats = comm.stats;
         stats.tasks_run = local.tasks_run - share.sends;
         stats.steals = local.steals;
         stats.peak_live_values = local.peak_live_values;
@@ -425,8 +464,9 @@ impl Executor for Distributed {
 }
 
 /// The op of send tasks: encodes the value (args: the value, its task id in the whole
-/// plan) on the worker that runs it and hands the message to the communication loop.
-fn send_op(codecs: Arc<Codecs>, tx: mpsc::Sender<(u32, Vec<u8>)>) -> Op {
+/// plan) on the worker that runs it and sends it from there (or, where workers may not call
+/// MPI, hands it to the run's caller through `tx`).
+fn send_op(codecs: Arc<Codecs>, link: Arc<Link>, tx: Option<mpsc::Sender<(u32, Vec<u8>)>>) -> Op {
     Op::new(SEND, move |args: &[Value]| {
         let t = args.get(1).and_then(Value::as_int).unwrap_or(-1);
         let t = u32::try_from(t).map_err(|_| crate::TaskError::new("not a task id"))?;
@@ -440,8 +480,11 @@ fn send_op(codecs: Arc<Codecs>, tx: mpsc::Sender<(u32, Vec<u8>)>) -> Op {
                 format!("its encoding takes {} bytes, over 2 GiB", m.len()),
             ));
         }
-        // The loop is gone only when the run is over.
-        let _ = tx.send((t, m));
+        match &tx {
+            // The caller's loop is gone only when the run is over.
+            Some(tx) => drop(tx.send((t, m))),
+            None => link.send_value(t, m),
+        }
         Ok(Value::Unit)
     })
 }
@@ -464,58 +507,212 @@ fn send_error(plan: &Plan, e: Error) -> Error {
     e
 }
 
-/// One rank's side of the messages of a run.
-struct Comm<'a> {
-    exec: &'a Distributed,
-    plan: &'a Plan,
-    share: &'a Share,
-    dests: &'a Destinations,
-    /// Messages the send tasks made: (task id in the whole plan, message).
-    rx: mpsc::Receiver<(u32, Vec<u8>)>,
+/// An executor's communicator, shared with the send tasks of its runs.
+struct SharedComm(SimpleCommunicator);
+
+// SAFETY: an MPI communicator is a handle to a process-wide object, not tied to a thread.
+// Threads other than the run's caller call MPI through it only when the library provides
+// MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE (`Link::any_thread`), and then only under
+// the run's `Link::state` lock, while the caller makes no other MPI call; otherwise only
+// the caller uses it.
+unsafe impl Send for SharedComm {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for SharedComm {}
+
+impl std::ops::Deref for SharedComm {
+    type Target = SimpleCommunicator;
+    fn deref(&self) -> &SimpleCommunicator {
+        &self.0
+    }
+}
+
+/// Whether an MPI thread level lets threads other than the main one call MPI, one at a time.
+fn any_thread(level: Threading) -> bool {
+    matches!(level, Threading::Serialized | Threading::Multiple)
+}
+
+/// The messages of one run of one rank: what the send tasks, the idle workers that poll
+/// and the run's caller share.
+struct Link {
+    comm: Arc<SharedComm>,
+    dests: Destinations,
+    /// Whether workers call MPI: send tasks send their values themselves and idle workers
+    /// poll for arrivals. Otherwise every MPI call is on the run's caller.
+    any_thread: bool,
+    /// Held around every MPI call of the run (never across a blocking one).
+    state: Mutex<LinkState>,
+}
+
+/// What the MPI calls of a run change.
+struct LinkState {
     outbox: Outbox,
     /// Messages sent to / received from each rank (values and stop notices).
     sent_to: Vec<u64>,
     got_from: Vec<u64>,
-    stats: &'a mut RunStats,
+    messages_sent: u64,
+    bytes_sent: u64,
+    messages_received: u64,
+    bytes_received: u64,
     /// Whether this rank told the others it failed.
     announced: bool,
     /// Whether another rank's stop notice arrived.
     stopped: bool,
 }
 
+impl Link {
+    fn new(comm: Arc<SharedComm>, dests: Destinations, any_thread: bool) -> Link {
+        let ranks = comm.size() as usize;
+        Link {
+            comm,
+            dests,
+            any_thread,
+            state: Mutex::new(LinkState {
+                outbox: Outbox::new(),
+                sent_to: vec![0; ranks],
+                got_from: vec![0; ranks],
+                messages_sent: 0,
+                bytes_sent: 0,
+                messages_received: 0,
+                bytes_received: 0,
+                announced: false,
+                stopped: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state, unless another thread is calling MPI now.
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, LinkState>> {
+        match self.state.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Sends the value of `t` to the ranks that need it (not after a failure: they stop).
+    fn send_value(&self, t: u32, m: Vec<u8>) {
+        let mut st = self.lock();
+        if st.announced || st.stopped {
+            return;
+        }
+        let to = self.dests.of(TaskId::from_raw(t));
+        for &d in to {
+            st.sent_to[d as usize] += 1;
+        }
+        st.messages_sent += to.len() as u64;
+        st.bytes_sent += (m.len() * to.len()) as u64;
+        st.outbox.send(&self.comm, to, VALUE, m);
+        st.outbox.progress();
+    }
+
+    /// Tells every other rank that this one failed.
+    fn announce(&self, st: &mut LinkState) {
+        st.announced = true;
+        let me = self.comm.rank() as u32;
+        let others: Vec<u32> = (0..self.comm.size() as u32).filter(|&r| r != me).collect();
+        for &r in &others {
+            st.sent_to[r as usize] += 1;
+        }
+        st.messages_sent += others.len() as u64;
+        st.outbox
+            .send(&self.comm, &others, FAIL, me.to_le_bytes().to_vec());
+    }
+
+    /// One arrived message (its bytes and tag), received under the lock; `None` when there
+    /// is none, or another thread is calling MPI. Progresses the sends first.
+    fn receive_one(&self) -> Option<(Vec<u8>, i32)> {
+        let mut st = self.try_lock()?;
+        st.outbox.progress();
+        let probed = self.comm.any_process().immediate_matched_probe()?;
+        let (bytes, status) = probed.matched_receive_vec::<u8>();
+        st.got_from[status.source_rank() as usize] += 1;
+        st.messages_received += 1;
+        st.bytes_received += bytes.len() as u64;
+        if status.tag() == FAIL {
+            st.stopped = true;
+        }
+        Some((bytes, status.tag()))
+    }
+
+    /// Adds the run's message counts to `stats`.
+    fn count(&self, stats: &mut RunStats) {
+        let st = self.lock();
+        stats.messages_sent += st.messages_sent;
+        stats.bytes_sent += st.bytes_sent;
+        stats.messages_received += st.messages_received;
+        stats.bytes_received += st.bytes_received;
+    }
+
+    /// Whether sends are in flight (false while another thread calls MPI).
+    fn sending(&self) -> bool {
+        self.try_lock().is_some_and(|st| !st.outbox.is_empty())
+    }
+}
+
+/// One rank's side of the messages of a run, as its caller and its idle workers see it.
+struct Comm<'a> {
+    exec: &'a Distributed,
+    plan: &'a Plan,
+    share: &'a Share,
+    link: &'a Link,
+}
+
 impl Comm<'_> {
     /// The communication loop, on the calling thread while the local run goes on: sends
-    /// what the send tasks made, receives values and delivers them, and stops the run when
-    /// it or another rank failed. Returns when every job of the local run ended.
-    fn stream(&mut self, feed: &Feed<'_>) {
+    /// what the send tasks handed over (when workers may not call MPI), receives values and
+    /// delivers them, and stops the run when it or another rank failed. Returns when every
+    /// job of the local run ended, with the time spent waiting for other ranks' values.
+    ///
+    /// Where workers call MPI, the workers send, and idle ones poll ([`Comm::poll`]):
+    /// this loop then polls only every [`IDLE_SLEEP`] (the end of the run wakes it), so it
+    /// takes no core from them.
+    fn stream(&self, feed: &Feed<'_>, rx: &mpsc::Receiver<(u32, Vec<u8>)>) -> Duration {
         let mut quiet = 0u32;
+        let mut waiting = Duration::ZERO;
         let mut last = Instant::now();
         loop {
             let mut busy = false;
-            while let Ok((t, m)) = self.rx.try_recv() {
+            while let Ok((t, m)) = rx.try_recv() {
                 self.send_value(feed, t, m);
                 busy = true;
             }
-            self.outbox.progress();
             busy |= self.receive(feed);
-            if feed.is_failed() && !self.stopped && !self.announced {
-                // This rank's own failure: tell the others, give up the inputs.
-                self.announce();
-                feed.fail(Error::new(ErrorKind::Distributed, STOPPED));
+            if feed.is_failed() {
+                let mut st = self.link.lock();
+                if !st.stopped && !st.announced {
+                    // This rank's own failure: tell the others, give up the inputs.
+                    self.link.announce(&mut st);
+                    drop(st);
+                    feed.fail(Error::new(ErrorKind::Distributed, STOPPED));
+                }
             }
             let now = Instant::now();
             if feed.is_starved() {
-                self.stats.waiting += now - last;
+                waiting += now - last;
             }
             last = now;
             if feed.is_finished() {
                 // Every send task ran: its message is in the channel.
-                while let Ok((t, m)) = self.rx.try_recv() {
+                while let Ok((t, m)) = rx.try_recv() {
                     self.send_value(feed, t, m);
                 }
-                return;
+                return waiting;
             }
-            if busy {
+            if self.link.any_thread {
+                quiet = if busy { 0 } else { quiet.saturating_add(1) };
+                if self.link.sending() {
+                    std::thread::yield_now();
+                } else {
+                    // Idle workers poll meanwhile; this loop polls less and less often
+                    // while nothing arrives (up to 8 x IDLE_SLEEP apart). The last job of
+                    // the run unparks this thread.
+                    std::thread::park_timeout(IDLE_SLEEP * (1 << quiet.min(3)));
+                }
+            } else if busy {
                 quiet = 0;
             } else {
                 quiet = quiet.saturating_add(1);
@@ -523,7 +720,7 @@ impl Comm<'_> {
                     std::hint::spin_loop();
                 } else if quiet < YIELD_ROUNDS {
                     std::thread::yield_now();
-                } else if let Ok((t, m)) = self.rx.recv_timeout(IDLE_SLEEP) {
+                } else if let Ok((t, m)) = rx.recv_timeout(IDLE_SLEEP) {
                     self.send_value(feed, t, m);
                     quiet = 0;
                 }
@@ -531,44 +728,27 @@ impl Comm<'_> {
         }
     }
 
-    /// Sends the value of `t` to the ranks that need it (not after a failure: they stop).
-    fn send_value(&mut self, feed: &Feed<'_>, t: u32, m: Vec<u8>) {
-        if feed.is_failed() {
-            return;
-        }
-        let to = self.dests.of(TaskId::from_raw(t));
-        for &d in to {
-            self.sent_to[d as usize] += 1;
-        }
-        self.stats.messages_sent += to.len() as u64;
-        self.stats.bytes_sent += (m.len() * to.len()) as u64;
-        self.outbox.send(&self.exec.comm, to, VALUE, m);
+    /// What an idle worker does while the run awaits values: receives and delivers what
+    /// arrived; returns whether values are still awaited or sends in flight.
+    fn poll(&self, feed: &Feed<'_>) -> bool {
+        self.receive(feed);
+        (feed.pending_inputs() > 0 && !feed.is_failed()) || self.link.sending()
     }
 
-    /// Tells every other rank that this one failed.
-    fn announce(&mut self) {
-        self.announced = true;
-        let me = self.exec.rank() as u32;
-        let others: Vec<u32> = (0..self.exec.ranks() as u32).filter(|&r| r != me).collect();
-        for &r in &others {
-            self.sent_to[r as usize] += 1;
+    /// Sends a value a send task handed over (not after a failure: the others stop).
+    fn send_value(&self, feed: &Feed<'_>, t: u32, m: Vec<u8>) {
+        if !feed.is_failed() {
+            self.link.send_value(t, m);
         }
-        self.stats.messages_sent += others.len() as u64;
-        self.outbox
-            .send(&self.exec.comm, &others, FAIL, me.to_le_bytes().to_vec());
     }
 
-    /// Receives every message that has arrived; returns whether there was one.
-    fn receive(&mut self, feed: &Feed<'_>) -> bool {
+    /// Receives every message that has arrived (unless another thread is receiving);
+    /// returns whether there was one.
+    fn receive(&self, feed: &Feed<'_>) -> bool {
         let mut any = false;
-        while let Some(probed) = self.exec.comm.any_process().immediate_matched_probe() {
+        while let Some((bytes, tag)) = self.link.receive_one() {
             any = true;
-            let (bytes, status) = probed.matched_receive_vec::<u8>();
-            self.got_from[status.source_rank() as usize] += 1;
-            self.stats.messages_received += 1;
-            self.stats.bytes_received += bytes.len() as u64;
-            if status.tag() == FAIL {
-                self.stopped = true;
+            if tag == FAIL {
                 feed.fail(Error::new(ErrorKind::Distributed, STOPPED));
                 continue;
             }
@@ -579,7 +759,7 @@ impl Comm<'_> {
                 .decode(&bytes)
                 .and_then(|(input, v)| feed.deliver(input, v));
             if let Err(e) = delivered {
-                // This rank's failure: the loop announces it.
+                // This rank's failure: the caller's loop announces it.
                 feed.fail(e);
             }
         }
@@ -617,23 +797,24 @@ impl Comm<'_> {
 
     /// After a failed run: receives every message still in flight to this rank (the
     /// ranks first tell each other how many they sent), and completes the sends.
-    fn drain(&mut self) {
+    fn drain(&self) -> Duration {
         let started = Instant::now();
-        let mut expect = vec![0u64; self.sent_to.len()];
+        let mut st = self.link.lock();
+        let mut expect = vec![0u64; st.sent_to.len()];
         self.exec
             .comm
-            .all_to_all_into(&self.sent_to[..], &mut expect[..]);
+            .all_to_all_into(&st.sent_to[..], &mut expect[..]);
         for (src, &n) in expect.iter().enumerate() {
             let process = self.exec.comm.process_at_rank(src as i32);
-            while self.got_from[src] < n {
+            while st.got_from[src] < n {
                 let (bytes, _) = process.receive_vec::<u8>();
-                self.got_from[src] += 1;
-                self.stats.messages_received += 1;
-                self.stats.bytes_received += bytes.len() as u64;
+                st.got_from[src] += 1;
+                st.messages_received += 1;
+                st.bytes_received += bytes.len() as u64;
             }
         }
-        self.outbox.wait_all();
-        self.stats.waiting += started.elapsed();
+        st.outbox.wait_all();
+        started.elapsed()
     }
 }
 

@@ -29,7 +29,18 @@ pub(crate) struct Outbox {
     free: Vec<usize>,
 }
 
+// SAFETY: the requests and buffers of an outbox are process-wide MPI objects and plain
+// memory, not tied to a thread; an outbox moves between threads only inside the run's lock
+// (`Link::state`), and MPI is then called from any thread only where the library allows it
+// one thread at a time (see `Link::any_thread`).
+unsafe impl Send for Outbox {}
+
 impl Outbox {
+    /// Whether no send is in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+    }
+
     pub(crate) fn new() -> Outbox {
         Outbox {
             sends: VecDeque::new(),

@@ -16,10 +16,12 @@ use super::{catch, nbytes_caught};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Plan, TaskId};
 use crate::value::Value;
-use std::cell::{Cell, RefCell};
+use std::sync::Mutex;
 
 /// The inputs of a run in progress, handed to the feeder of
-/// [`Pool::run_fed`](super::Pool::run_fed) on the calling thread.
+/// [`Pool::run_fed`](super::Pool::run_fed) on the calling thread (and to the poller of
+/// [`Pool::run_fed_polled`](super::Pool::run_fed_polled) on idle workers: a feed may be used
+/// from several threads at once; deliveries are serialized).
 ///
 /// ```
 /// use blockwork::{Arg, GraphBuilder, Key, Op, Plan, Pool, RunOptions, Value};
@@ -39,12 +41,20 @@ use std::cell::{Cell, RefCell};
 pub struct Feed<'a> {
     ctx: &'a RunCtx<'a>,
     shared: &'a Shared,
+    /// Held for the whole of a delivery and of a release, so that the feed cannot stop
+    /// holding the run open while a delivery is writing into it. A plain `std` mutex: loom
+    /// models only one feeding thread, for which it is uncontended.
+    inner: Mutex<Inner>,
+}
+
+/// The feed's bookkeeping.
+struct Inner {
     /// Per input of the plan (in `plan.inputs()` order): delivered already.
-    delivered: RefCell<Vec<bool>>,
+    delivered: Vec<bool>,
     /// Inputs not delivered yet.
-    left: Cell<usize>,
+    left: usize,
     /// Whether the feed still holds its job in the run's latch.
-    holding: Cell<bool>,
+    holding: bool,
 }
 
 impl<'a> Feed<'a> {
@@ -54,9 +64,11 @@ impl<'a> Feed<'a> {
         let feed = Feed {
             ctx,
             shared,
-            delivered: RefCell::new(vec![false; n]),
-            left: Cell::new(n),
-            holding: Cell::new(true),
+            inner: Mutex::new(Inner {
+                delivered: vec![false; n],
+                left: n,
+                holding: true,
+            }),
         };
         if n == 0 || ctx.is_failed() {
             feed.release();
@@ -82,14 +94,16 @@ impl<'a> Feed<'a> {
                 format!("{} is not an input of the plan", plan.key(input)),
             ));
         };
-        if std::mem::replace(&mut self.delivered.borrow_mut()[i], true) {
+        let mut inner = self.lock();
+        if std::mem::replace(&mut inner.delivered[i], true) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("input {} was delivered twice", plan.key(input)),
             ));
         }
-        self.left.set(self.left.get() - 1);
-        if !self.holding.get() || ctx.is_failed() {
+        inner.left -= 1;
+        if !inner.holding || ctx.is_failed() {
+            drop(inner);
             self.drop_value(input, value);
             return Ok(());
         }
@@ -98,7 +112,7 @@ impl<'a> Feed<'a> {
             Err(m) => {
                 ctx.fail_callback(NBYTES, Some(input), m);
                 self.drop_value(input, value);
-                self.release();
+                self.release_locked(&mut inner);
                 return Ok(());
             }
         }
@@ -111,15 +125,16 @@ impl<'a> Feed<'a> {
         // SAFETY: `input` is an input of the plan (checked above), delivered once (the flag
         // above), and has no dependencies (a literal node), so it "ran" once, was ready, and
         // read nothing. The run is live: the feed's job in the latch keeps it from
-        // completing, and no task reads the slot before a user is made ready below.
+        // completing (it is ended only under the lock held here), and no task reads the
+        // slot before a user is made ready below.
         let freed = unsafe {
             ctx.state
                 .finish_task(plan, input, value, &mut defer, &mut ready)
         };
         let flushed = ctx.state.flush(&mut defer, &mut ready);
         debug_assert_eq!(freed.values + flushed.values, 0, "an input frees nothing");
-        if self.left.get() == 0 {
-            self.release();
+        if inner.left == 0 {
+            self.release_locked(&mut inner);
         }
         Ok(())
     }
@@ -138,7 +153,7 @@ impl<'a> Feed<'a> {
 
     /// Inputs not delivered yet.
     pub fn pending_inputs(&self) -> usize {
-        self.left.get()
+        self.lock().left
     }
 
     /// Whether every job of the run ended: every task ran (or the run failed) and no input
@@ -150,17 +165,26 @@ impl<'a> Feed<'a> {
     /// Whether the run is waiting for inputs only: some are outstanding, and no job of the
     /// run is queued or running (a snapshot).
     pub fn is_starved(&self) -> bool {
-        self.holding.get() && self.ctx.pending_jobs() == 1
+        self.lock().holding && self.ctx.pending_jobs() == 1
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stops holding the run open (idempotent).
     pub(crate) fn release(&self) {
-        if self.holding.replace(false) {
+        self.release_locked(&mut self.lock());
+    }
+
+    fn release_locked(&self, inner: &mut Inner) {
+        if std::mem::replace(&mut inner.holding, false) {
             // SAFETY: the feed's job is counted in the latch (added before the feed was
-            // made, ended here once, guarded by `holding`). The context lives on the stack
-            // of `Pool::run_fed`, which is running the feeder on this thread and reads the
-            // outcome only after the feeder returned and the latch is set, so the
-            // references this feed keeps stay valid after the count-down.
+            // made, ended here once, guarded by `holding` under the feed's lock). The
+            // context lives on the stack of `Pool::run_fed`, which reads the outcome only
+            // after the feeder returned, every poller of the run was unregistered (no other
+            // thread uses the feed any more) and the latch is set, so the references this
+            // feed keeps stay valid after the count-down.
             unsafe { RunCtx::end_jobs(self.ctx, 1) };
         }
     }
@@ -177,7 +201,7 @@ impl std::fmt::Debug for Feed<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Feed")
             .field("inputs", &self.ctx.plan.inputs().len())
-            .field("pending", &self.left.get())
+            .field("pending", &self.pending_inputs())
             .finish()
     }
 }

@@ -308,6 +308,7 @@ fn loom_fail_then_reuse_on_real_workers() {
             stealers: deques.iter().map(Worker::stealer).collect(),
             sleep: Sleep::new(parkers.iter().map(|p| p.unparker().clone()).collect()),
             shutdown: AtomicBool::new(false),
+            pollers: Default::default(),
         });
         let workers: Vec<_> = deques
             .into_iter()
@@ -386,6 +387,7 @@ fn loom_feed_delivers_while_a_worker_runs() {
             stealers: vec![deque.stealer()].into_boxed_slice(),
             sleep: Sleep::new(vec![parker.unparker().clone()]),
             shutdown: AtomicBool::new(false),
+            pollers: Default::default(),
         });
         let worker = {
             let shared = shared.clone();

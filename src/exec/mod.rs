@@ -14,6 +14,7 @@ mod eval;
 mod feed;
 mod job;
 mod latch;
+mod poll;
 mod pool;
 mod run_ctx;
 mod run_state;

@@ -2,6 +2,7 @@
 
 use super::feed::Feed;
 use super::job::{Job, Work};
+use super::poll::PollFn;
 use super::run_ctx::{RunCtx, callback_error};
 use super::run_state::{NBYTES, RunState};
 use super::sleep::Sleep;
@@ -203,6 +204,7 @@ impl PoolBuilder {
             stealers: deques.iter().map(Worker::stealer).collect(),
             sleep: Sleep::new(parkers.iter().map(|p| p.unparker().clone()).collect()),
             shutdown: AtomicBool::new(false),
+            pollers: Default::default(),
         });
         if let Some(wanted) = &self.cores {
             let known: Vec<usize> = core_affinity::get_core_ids()
@@ -346,7 +348,7 @@ impl Executor for Pool {
         if !plan.inputs().is_empty() {
             return Err(inputs_need_feed(plan));
         }
-        self.run_core(plan, options, None)
+        self.run_core(plan, options, None, None)
     }
 }
 
@@ -400,6 +402,60 @@ impl Pool {
         options: &RunOptions,
         feeder: impl FnOnce(&Feed<'_>) -> R,
     ) -> (Result<RunOutput>, Option<R>) {
+        self.run_fed_core(plan, options, None, feeder)
+    }
+
+    /// [`Pool::run_fed`], with a poller: while the run is in progress, idle workers of the
+    /// pool call `poll` with the run's feed (one thread at a time, between jobs), so that
+    /// the thread that would wait for work fetches the inputs itself and runs what they make
+    /// ready, with no hand-off between threads. `poll` delivers what arrived and returns
+    /// whether inputs are still awaited: idle workers then keep polling, spinning and then
+    /// yielding their cores, for up to tens of milliseconds before they sleep (the feeder
+    /// should poll too, less often). No worker calls `poll` once the feeder returned.
+    /// A panic in `poll` fails the run with an [`Error::Callback`].
+    ///
+    /// ```
+    /// use blockwork::{Arg, GraphBuilder, Key, Op, Plan, Pool, RunOptions, Value};
+    /// use std::sync::Mutex;
+    /// let inc = Op::typed("inc", |x: i64| x + 1);
+    /// let mut b = GraphBuilder::new();
+    /// b.literal("x", Value::Unit)?.task("y", &inc, [Arg::key("x")])?;
+    /// let plan = Plan::with_inputs(&b.build(), &[Key::from("y")], &[Key::from("x")])?;
+    /// // Values that "arrive" (from a network, say), taken by whichever thread polls first.
+    /// let inbox = Mutex::new(vec![Value::Int(41)]);
+    /// let poll = |feed: &blockwork::Feed<'_>| {
+    ///     if let Some(v) = inbox.lock().unwrap().pop() {
+    ///         feed.deliver(feed.plan().inputs()[0], v).unwrap();
+    ///     }
+    ///     feed.pending_inputs() > 0
+    /// };
+    /// let pool = Pool::new(2)?;
+    /// let (out, _) = pool.run_fed_polled(&plan, &RunOptions::new(), &poll, |feed| {
+    ///     while !feed.is_finished() {
+    ///         poll(feed);
+    ///         std::thread::yield_now();
+    ///     }
+    /// });
+    /// assert_eq!(out?.values, [Value::Int(42)]);
+    /// # Ok::<(), blockwork::Error>(())
+    /// ```
+    pub fn run_fed_polled<R>(
+        &self,
+        plan: &Plan,
+        options: &RunOptions,
+        poll: &(dyn Fn(&Feed<'_>) -> bool + Sync),
+        feeder: impl FnOnce(&Feed<'_>) -> R,
+    ) -> (Result<RunOutput>, Option<R>) {
+        self.run_fed_core(plan, options, Some(poll), feeder)
+    }
+
+    fn run_fed_core<R>(
+        &self,
+        plan: &Plan,
+        options: &RunOptions,
+        poll: Option<&PollFn<'_>>,
+        feeder: impl FnOnce(&Feed<'_>) -> R,
+    ) -> (Result<RunOutput>, Option<R>) {
         let mut feeder = Some(feeder);
         let mut fed = None;
         let out = self.run_core(
@@ -410,6 +466,7 @@ impl Pool {
                     fed = Some(f(feed));
                 }
             }),
+            poll,
         );
         (out, fed)
     }
@@ -421,6 +478,7 @@ impl Pool {
         plan: &Plan,
         options: &RunOptions,
         feeder: Option<&mut dyn FnMut(&Feed<'_>)>,
+        poll: Option<&PollFn<'_>>,
     ) -> Result<RunOutput> {
         // Pools that would wait on this run: those waiting on the run whose task submits it
         // (if any), and the pool whose worker submits it, unless that is this pool (whose
@@ -485,11 +543,16 @@ impl Pool {
         }
         if let Some(feeder) = feeder {
             let feed = Feed::new(&ctx, &self.shared);
+            // SAFETY: the registration is dropped at the end of this block, before `feed`
+            // (declared before it) and before `poll` (borrowed for the whole call).
+            let polled = poll.map(|p| unsafe { self.shared.pollers.register(&feed, p) });
             // A panicking feeder must not unwind past the run while its jobs are queued:
             // it fails the run instead, like a panic anywhere else outside a task's op.
             if let Err(m) = catch(|| feeder(&feed)) {
                 feed.fail(callback_error(plan, "the feeder of run_fed", None, m));
             }
+            // No worker polls the run after this.
+            drop(polled);
             if feed.pending_inputs() > 0 && !feed.is_failed() {
                 feed.fail(Error::new(
                     ErrorKind::InvalidArgument,
@@ -584,5 +647,7 @@ impl std::fmt::Debug for Pool {
 fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Pool>();
+    // Idle workers poll with the feed of a run (`Pool::run_fed_polled`).
+    is::<Feed<'static>>();
     let _ = RunStats::default();
 }

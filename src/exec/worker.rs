@@ -20,6 +20,7 @@
 
 use super::eval::{Failure, RunTask};
 use super::job::{Job, Work};
+use super::poll::Pollers;
 use super::run_ctx::RunCtx;
 use super::run_state::{DROP, Deferred, NBYTES};
 use super::sleep::Sleep;
@@ -46,6 +47,10 @@ const IDLE_ROUNDS: u32 = 200;
 /// Under loom, one round: the model checker sees the sleep protocol, not the spinning.
 #[cfg(blockwork_loom)]
 const IDLE_ROUNDS: u32 = 1;
+/// Rounds an idle worker goes on polling, on top of `IDLE_ROUNDS`, while a run of its pool
+/// awaits inputs (see `Pool::run_fed_polled`): spinning, then yielding its core. Tens of
+/// milliseconds at most; the run's caller polls after that, less often.
+const POLL_ROUNDS: u32 = 1 << 14;
 
 thread_local! {
     /// The worker loop running on this thread, and its pool (null on other threads).
@@ -122,6 +127,8 @@ pub(crate) struct Shared {
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) sleep: Sleep,
     pub(crate) shutdown: AtomicBool,
+    /// Pollers of runs awaiting inputs, called by idle workers.
+    pub(crate) pollers: Pollers,
 }
 
 impl Shared {
@@ -230,16 +237,26 @@ impl WorkerLocal {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Spins for a while, then sleeps. Returns false on shutdown.
+    /// Spins for a while (polling for a run's inputs while one awaits them), then sleeps.
+    /// Returns false on shutdown.
     #[cold]
     fn idle(&self, shared: &Shared) -> bool {
         let backoff = Backoff::new();
-        for _ in 0..IDLE_ROUNDS {
+        let (mut rounds, mut polled) = (0, 0);
+        while rounds < IDLE_ROUNDS {
             if shared.shutdown.load(Ordering::Relaxed) {
                 return false;
             }
             if shared.has_work() {
                 return true;
+            }
+            if shared.pollers.poll() && polled < POLL_ROUNDS {
+                polled += 1;
+                if shared.has_work() {
+                    return true;
+                }
+            } else {
+                rounds += 1;
             }
             if backoff.is_completed() {
                 std::thread::yield_now();

@@ -179,9 +179,10 @@ fn modules_name_only_the_layers_below_them() {
 }
 
 /// Array modules the kernels may name: element types, grid arithmetic, the expression trees
-/// they evaluate, and each other. Every other array module builds graphs (which tasks, which
-/// keys) and calls the kernels from its ops, not the other way round.
-const KERNELS_MAY_NAME: &[&str] = &["kernels", "dtype", "grid", "expr"];
+/// they evaluate, the buffer pool they take output storage from (which names only element
+/// types), and each other. Every other array module builds graphs (which tasks, which keys)
+/// and calls the kernels from its ops, not the other way round.
+const KERNELS_MAY_NAME: &[&str] = &["kernels", "dtype", "grid", "expr", "pool"];
 
 /// Crate modules the kernels must not name: keys, graphs and what runs them.
 const KERNELS_MUST_NOT_NAME: &[&str] = &["key", "graph", "plan", "exec"];

@@ -130,7 +130,7 @@ fn counter_matches_hashmap_on_7_and_8_byte_keys_with_nul_and_high_bytes() {
         assert_eq!(c.get(k), *n, "{k:?}");
     }
     // Trailing NULs must not alias shorter keys.
-    for k in [
+    let nul_keys: [&[u8]; 7] = [
         &b"a"[..],
         b"a\0",
         b"a\0\0",
@@ -138,18 +138,11 @@ fn counter_matches_hashmap_on_7_and_8_byte_keys_with_nul_and_high_bytes() {
         b"",
         b"\0\0\0\0\0\0\0",
         b"\0\0\0\0\0\0\0\0",
-    ] {
+    ];
+    for k in nul_keys {
         let mut c = Counter::<[u8]>::new();
         c.add(k);
-        for other in [
-            &b"a"[..],
-            b"a\0",
-            b"a\0\0",
-            b"\0",
-            b"",
-            b"\0\0\0\0\0\0\0",
-            b"\0\0\0\0\0\0\0\0",
-        ] {
+        for other in nul_keys {
             assert_eq!(c.get(other), usize::from(k == other), "{k:?} {other:?}");
         }
     }

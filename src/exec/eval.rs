@@ -115,18 +115,15 @@ fn run_task<'v>(
         });
     };
     // Fastest path: one reference or one literal, passed where it lies without a copy.
-    match args {
-        [EncodedArg::Dep(d)] => {
-            return op
-                .call(std::slice::from_ref(read(*d)))
-                .map_err(|e| failed(op.name(), e));
-        }
-        [EncodedArg::Lit(i)] => {
-            return op
-                .call(std::slice::from_ref(plan.lit(*i)))
-                .map_err(|e| failed(op.name(), e));
-        }
-        _ => {}
+    let single = match args {
+        [EncodedArg::Dep(d)] => Some(read(*d)),
+        [EncodedArg::Lit(i)] => Some(plan.lit(*i)),
+        _ => None,
+    };
+    if let Some(v) = single {
+        return op
+            .call(std::slice::from_ref(v))
+            .map_err(|e| failed(op.name(), e));
     }
     // Fast path: flat arguments (references and literals), the common case.
     for a in args {

@@ -534,18 +534,21 @@ fn bucket_sort<T: SortKey, I: Item>(
     let m = chunks.axis(0).len();
     let n = src.shape()[0];
     let offs: Arc<[usize]> = chunks.offsets(0).into();
-    let layer = |stage: &str, graph: Graph, deps: Vec<Arc<Layer>>| {
+    let stage = |s: &str| -> Arc<str> { format!("{base}-{s}").into() };
+    let layer = |s: &str, graph: Graph, deps: Vec<Arc<Layer>>| {
         Arc::new(Layer {
-            name: format!("{base}-{stage}").into(),
+            name: stage(s),
             graph,
             deps,
         })
     };
-    let one = |stage: &str, op: Op, args: Vec<Arg>, deps: Vec<Arc<Layer>>| {
+    let one = |s: &str, op: Op, args: Vec<Arg>, deps: Vec<Arc<Layer>>| {
         let mut graph = Graph::with_capacity(1);
-        let name: Arc<str> = format!("{base}-{stage}").into();
-        graph.insert(Key::block(&name, &[0]), Node::Task(Task::new(&op, args)));
-        layer(stage, graph, deps)
+        graph.insert(
+            Key::block(&stage(s), &[0]),
+            Node::Task(Task::new(&op, args)),
+        );
+        layer(s, graph, deps)
     };
     let per_block = |name: &Arc<str>, op: Op, args: &dyn Fn(usize) -> Vec<Arg>| {
         let mut graph = Graph::with_capacity(m);
@@ -556,7 +559,6 @@ fn bucket_sort<T: SortKey, I: Item>(
         }
         graph
     };
-    let stage = |s: &str| -> Arc<str> { format!("{base}-{s}").into() };
     let src_keys: Vec<Arg> = (0..m).map(|j| Arg::key(src.block_key(&[j]))).collect();
 
     let split_op = Op::new("sort-splitters", move |args: &[Value]| {

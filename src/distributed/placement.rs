@@ -102,7 +102,8 @@ impl Placement {
     }
 
     /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
-    /// the plan's size times the number of pins. A pin naming a rank `>= ranks` is an
+    /// the plan's size (times the length of key and op names where prefix pins are given)
+    /// plus the number of pins. A pin naming a rank `>= ranks` is an
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
     pub(crate) fn owners(&self, plan: &Plan, ranks: usize) -> Result<Vec<u32>> {
         const UNSET: u32 = u32::MAX - 1;
@@ -112,6 +113,7 @@ impl Placement {
                 format!("{pin:?} pins to rank {r}, but the run has {ranks} ranks"),
             ));
         }
+        let pins = PinIndex::new(&self.pins);
         let mut owner = vec![UNSET; plan.len()];
         // The rank a task is pinned to with its readers, per task (in priority order, so a
         // task's dependencies are decided before it).
@@ -121,15 +123,9 @@ impl Placement {
                 owner[t.index()] = EVERYWHERE;
                 continue;
             }
-            let key = plan.key(t);
-            let op = plan.op_name(t);
-            let pinned = self.pins.iter().find(|(pin, _)| match pin {
-                Pin::Key(k) => k == key,
-                Pin::Prefix(p) => key.name().starts_with(p.as_str()),
-                Pin::Op(p) | Pin::OpAndReaders(p) => op.starts_with(p.as_str()),
-            });
             let inherited = plan.deps(t).iter().find_map(|d| sticky[d.index()]);
-            if let Some((pin, r)) = pinned {
+            if let Some(i) = pins.first_match(plan.key(t), plan.op_name(t)) {
+                let (pin, r) = &self.pins[i];
                 owner[t.index()] = *r as u32;
                 if matches!(pin, Pin::OpAndReaders(_)) {
                     sticky[t.index()] = Some(*r as u32);
@@ -192,6 +188,55 @@ impl Placement {
             };
             owner[t.index()] = r as u32;
         }
+    }
+}
+
+/// The pins, indexed so that the first one matching a task is found in time independent of
+/// the number of pins: key pins by key, prefix pins by prefix (a name is looked up by each
+/// of its prefixes).
+struct PinIndex<'a> {
+    keys: FxHashMap<&'a Key, usize>,
+    names: FxHashMap<&'a str, usize>,
+    ops: FxHashMap<&'a str, usize>,
+}
+
+impl<'a> PinIndex<'a> {
+    fn new(pins: &'a [(Pin, usize)]) -> PinIndex<'a> {
+        let mut ix = PinIndex {
+            keys: FxHashMap::default(),
+            names: FxHashMap::default(),
+            ops: FxHashMap::default(),
+        };
+        // In order, keeping the first pin of each key or prefix.
+        for (i, (pin, _)) in pins.iter().enumerate() {
+            match pin {
+                Pin::Key(k) => ix.keys.entry(k).or_insert(i),
+                Pin::Prefix(p) => ix.names.entry(p.as_str()).or_insert(i),
+                Pin::Op(p) | Pin::OpAndReaders(p) => ix.ops.entry(p.as_str()).or_insert(i),
+            };
+        }
+        ix
+    }
+
+    /// The index of the first pin matching a task's key or op name.
+    fn first_match(&self, key: &Key, op: &str) -> Option<usize> {
+        let by_prefix = |map: &FxHashMap<&str, usize>, s: &str| -> Option<usize> {
+            if map.is_empty() {
+                return None;
+            }
+            (0..=s.len())
+                .filter(|&i| s.is_char_boundary(i))
+                .filter_map(|i| map.get(&s[..i]).copied())
+                .min()
+        };
+        [
+            self.keys.get(key).copied(),
+            by_prefix(&self.names, key.name()),
+            by_prefix(&self.ops, op),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -274,5 +319,81 @@ mod tests {
             plan.tasks()
                 .all(|t| [1, EVERYWHERE].contains(&by_op[t.index()]))
         );
+    }
+
+    /// A chain of `n` tasks, each pinned by its key (as a user pins every block by hand).
+    fn pinned_chain(n: usize) -> (Plan, Placement) {
+        let id = Op::typed("id", |x: i64| x);
+        let mut b = GraphBuilder::new();
+        b.literal(("c", 0i64), 0).unwrap();
+        let mut p = Placement::new(Partitioner::Ranges);
+        for i in 1..n as i64 {
+            b.task(("c", i), &id, [Arg::key(("c", i - 1))]).unwrap();
+            p = p.pin_key(Key::tuple("c", [i]), (i % 2) as usize);
+        }
+        let plan = Plan::new(&b.build(), &[Key::tuple("c", [n as i64 - 1])]).unwrap();
+        (plan, p)
+    }
+
+    #[test]
+    fn many_pins_cost_linear_time() {
+        // Ten times the tasks and pins: well under a hundred times the time (a scan of the
+        // pins per task is quadratic). Best of three, three attempts (a loaded machine).
+        let best = |(plan, p): &(Plan, Placement)| {
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    let owners = p.owners(plan, 2).unwrap();
+                    assert_eq!(owners[plan.outputs()[0].index()], 1);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (small, large) = (pinned_chain(2_000), pinned_chain(20_000));
+        let mut report = Vec::new();
+        for _ in 0..3 {
+            let (s, l) = (best(&small), best(&large));
+            let ratio = l.as_secs_f64() / s.as_secs_f64().max(1e-4);
+            if ratio < 30.0 {
+                return;
+            }
+            report.push(format!("{s:?} -> {l:?} (x{ratio:.0})"));
+        }
+        panic!("placement grows faster than linearly with pins: {report:?}");
+    }
+
+    #[test]
+    fn the_first_matching_pin_wins_whatever_its_kind() {
+        let plan = array_plan();
+        let key = Key::tuple("x", [1i64, 0]);
+        // A prefix pin before a key pin wins, and the other way round.
+        let p = Placement::default()
+            .pin_prefix("x", 1)
+            .pin_key(key.clone(), 0)
+            .pin_key(key.clone(), 1);
+        let owners = p.owners(&plan, 2).unwrap();
+        assert_eq!(owner_of(&plan, &owners, key.clone()), 1);
+        let p = Placement::default()
+            .pin_key(key.clone(), 0)
+            .pin_prefix("x", 1)
+            .pin_op("", 1);
+        let owners = p.owners(&plan, 2).unwrap();
+        assert_eq!(owner_of(&plan, &owners, key.clone()), 0);
+        assert_eq!(owner_of(&plan, &owners, Key::tuple("x", [2i64, 0])), 1);
+        // An empty prefix matches every key; an op prefix before a key pin wins.
+        let p = Placement::default()
+            .pin_op("i", 0)
+            .pin_key(key.clone(), 1)
+            .pin_prefix("", 1);
+        let owners = p.owners(&plan, 2).unwrap();
+        assert!(plan.tasks().all(|t| [0, EVERYWHERE].contains(&owners[t.index()])));
+        let p = Placement::default().pin_prefix("", 1);
+        let owners = p.owners(&plan, 2).unwrap();
+        assert!(plan.tasks().all(|t| [1, EVERYWHERE].contains(&owners[t.index()])));
+        // A prefix that is not a whole character of a name matches nothing wrongly.
+        let p = Placement::default().pin_prefix("\u{e9}", 1).pin_prefix("y", 0);
+        let owners = p.owners(&plan, 2).unwrap();
+        assert_eq!(owner_of(&plan, &owners, Key::tuple("y", [3i64, 1])), 0);
     }
 }

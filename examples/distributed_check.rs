@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 12] = [
+    let checks: [Named; 13] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
@@ -46,15 +46,21 @@ fn main() -> blockwork::Result<()> {
         ("a value with no codec", no_codec),
         ("a user codec (serde)", user_codec),
         ("bag groupby and word count", bags),
+        (
+            "one plan again: other settings, after a failure, two threads",
+            one_plan_again,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in &checks {
         let mine = check(&every);
-        // A check passes when it passed on every rank.
-        let ok = all_ranks_ok(&every, mine.is_ok())?;
+        // Said before the ranks compare (where a check that failed on one rank only could
+        // leave another waiting).
         if let Err(m) = &mine {
             eprintln!("rank {rank}: {name}: {m}");
         }
+        // A check passes when it passed on every rank.
+        let ok = all_ranks_ok(&every, mine.is_ok())?;
         if rank == 0 {
             println!("{} {name}", if ok { "ok  " } else { "FAIL" });
         }
@@ -223,6 +229,89 @@ fn failure_mid_stream(exec: &Distributed) -> Check {
         .values;
     let got = d.run(&good).map_err(|e| e.to_string())?.values;
     compare("after a failure mid-stream", &got, &want)
+}
+
+/// One plan run many times: what the first run derived from it is kept with it and must
+/// serve only runs with the same settings; a failed run leaves it usable; two threads
+/// running it on one executor at once take turns.
+fn one_plan_again(exec: &Distributed) -> Check {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let e = |e: Error| e.to_string();
+    // A random DAG (values depend on every edge), with one extra task that fails while
+    // `refuse` is set.
+    let cfg = DagConfig {
+        min_nodes: 60,
+        max_nodes: 60,
+        tracked: false,
+        ..DagConfig::default()
+    };
+    let dag = TestDag::from_seed(7, &cfg);
+    let refuse = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = refuse.clone();
+    let gate = Op::new("gate", move |args: &[Value]| {
+        if flag.load(Ordering::SeqCst) {
+            return Err(TaskError::new("refused on purpose"));
+        }
+        Ok(args[0].clone())
+    });
+    let mut graph = dag.graph.clone();
+    let task = blockwork::Task::new(&gate, [Arg::key(dag.outputs[0].clone())]);
+    graph.insert("gate", blockwork::Node::Task(task));
+    let mut outputs = dag.outputs.clone();
+    outputs.push("gate".into());
+    let plan = Plan::new(&graph, &outputs).map_err(e)?;
+    let want = Sequential::new().run(&plan).map_err(e)?.values;
+    // Outputs on rank 0 only: the other ranks hold their own outputs and `()` for the rest.
+    let rank0 = |what: &str, got: &[Value]| -> Check {
+        let held = |(g, w): (&Value, &Value)| g == w || (exec.rank() != 0 && *g == Value::Unit);
+        if got.len() == want.len() && got.iter().zip(&want).all(held) {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got:?}, want {want:?}"))
+        }
+    };
+    let ranges = exec.share().placement(Placement::new(Partitioner::Ranges));
+    let cyclic = exec
+        .share()
+        .placement(Placement::new(Partitioner::BlockCyclic));
+    // The same plan, alternating executors whose placement or outputs differ.
+    for round in 0..2 {
+        let got = ranges.run(&plan).map_err(e)?.values;
+        rank0(&format!("ranges, round {round}"), &got)?;
+        let got = exec.run(&plan).map_err(e)?.values;
+        compare(&format!("everywhere, round {round}"), &got, &want)?;
+        let got = cyclic.run(&plan).map_err(e)?.values;
+        rank0(&format!("cyclic, round {round}"), &got)?;
+    }
+    // A failed run of the plan, then a good one on the same executor.
+    refuse.store(true, Ordering::SeqCst);
+    if exec.run(&plan).is_ok() {
+        return Err("the refusing run succeeded".into());
+    }
+    refuse.store(false, Ordering::SeqCst);
+    let got = exec.run(&plan).map_err(e)?.values;
+    compare("after a failure", &got, &want)?;
+    // Two threads running the plan on one executor at once, three times each.
+    let results: Vec<Result<Vec<Value>, String>> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| -> Result<Vec<Value>, String> {
+                    let mut last = Vec::new();
+                    for _ in 0..3 {
+                        last = exec.run(&plan).map_err(e)?.values;
+                    }
+                    Ok(last)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    for got in results {
+        compare("two threads", &got?, &want)?;
+    }
+    Ok(())
 }
 
 fn arrays(exec: &Distributed) -> Check {

@@ -29,6 +29,10 @@
 //!   agree on the lowest failing rank, receive the messages still in flight, and every rank
 //!   returns the same [`Error::OnRank`] with that rank's error (key, op, message) inside. No
 //!   rank waits for a message that will not come, and the executor can run again.
+//! - **Preparation.** The owners, the destinations and the rank's share of a plan are
+//!   computed at its first run and kept with the plan (they are freed with it), so that
+//!   running the same plan again with the same placement, codecs and outputs costs only the
+//!   run and one collective that checks that the ranks run the same plan.
 //! - **Statistics.** [`RunStats`] of a distributed run count this rank's messages and bytes
 //!   sent and received and its time waiting for data; [`Distributed::last_stats`] has them
 //!   too, with the rank.
@@ -76,7 +80,7 @@ use placement::EVERYWHERE;
 use share::{Destinations, SEND, Share};
 use std::hash::{Hash, Hasher};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Message tag of a value: the task id in the whole plan (4 bytes), then its encoding.
@@ -119,6 +123,11 @@ pub struct DistributedStats {
 
 /// An [`Executor`] that runs each plan across the ranks of an MPI job; see the
 /// [module docs](self).
+///
+/// The runs of one executor take turns (a run started while another is in progress waits
+/// for it): they share one communicator. For runs at the same time, give each thread its
+/// own executor with [`Distributed::share`], and start the runs in the same order on every
+/// rank.
 pub struct Distributed {
     /// A duplicate of the world communicator, so that no other message matches the run's.
     /// Declared before `universe`: it must be freed before MPI is finalized.
@@ -131,6 +140,9 @@ pub struct Distributed {
     codecs: Arc<Codecs>,
     everywhere: bool,
     last: Mutex<DistributedStats>,
+    /// Held for the length of a run: the runs of one executor (one communicator) take
+    /// turns, so that no message or collective of one is taken for another's.
+    running: Mutex<()>,
 }
 
 impl std::fmt::Debug for Distributed {
@@ -188,6 +200,7 @@ impl Distributed {
             codecs: Arc::new(Codecs::new()),
             everywhere: false,
             last: Mutex::new(DistributedStats::default()),
+            running: Mutex::new(()),
         }
     }
 
@@ -326,52 +339,107 @@ impl Distributed {
         Ok(())
     }
 
-    /// The run; `stats` is filled in as it goes.
+    /// The run; `stats` is filled in as it goes. What the run derives from the plan (the
+    /// placement, the destinations, this rank's share) is kept with the plan and reused by
+    /// the next run of the same plan with the same settings.
     fn run_inner(
         &self,
         plan: &Plan,
         options: &RunOptions,
         stats: &mut RunStats,
     ) -> Result<Vec<Value>> {
-        // Every rank must have planned the same graph.
-        let fp = fingerprint(plan);
-        let (mut lo, mut hi) = (0u64, 0u64);
+        let settings = Settings {
+            placement: self.placement.clone(),
+            everywhere: self.everywhere,
+            rank: self.rank() as u32,
+            ranks: self.ranks() as u32,
+            codecs: self.codecs.clone(),
+            any_thread: self.any_thread,
+        };
+        let kept = plan.take_derived::<Prepared>(|p| p.settings == settings);
+        let fp = kept
+            .as_ref()
+            .map_or_else(|| fingerprint(plan), |p| p.fingerprint);
+        // Every rank must have planned the same graph: the least and the greatest
+        // fingerprint in one collective.
+        let mine = [fp, !fp];
+        let mut least = [0u64; 2];
         self.comm
-            .all_reduce_into(&fp, &mut lo, SystemOperation::min());
-        self.comm
-            .all_reduce_into(&fp, &mut hi, SystemOperation::max());
-        if lo != hi {
+            .all_reduce_into(&mine[..], &mut least[..], SystemOperation::min());
+        if least[0] != fp || !least[1] != fp {
+            if let Some(kept) = kept {
+                plan.put_derived(kept);
+            }
             return Err(Error::new(
                 ErrorKind::Distributed,
                 "the ranks planned different graphs (keys, ops or edges differ)",
             ));
         }
-        let (rank, ranks) = (self.rank() as u32, self.ranks() as u32);
-        let owner = self.placement.owners(plan, self.ranks())?;
-        let wants = |r: u32| self.everywhere || r == 0;
-        let dests = Destinations::new(plan, &owner, ranks, wants);
-        // These errors are the same on every rank: all return before sending anything.
+        let prepared = match kept {
+            Some(p) => p,
+            // The errors of preparing are the same on every rank: all return before
+            // sending anything.
+            None => Box::new(self.prepare(plan, fp, settings)?),
+        };
+        let result = self.run_prepared(plan, &prepared, options, stats);
+        plan.put_derived(prepared);
+        result
+    }
+
+    /// What a run derives from the plan and the settings, before anything runs.
+    fn prepare(&self, plan: &Plan, fingerprint: u64, settings: Settings) -> Result<Prepared> {
+        let (rank, ranks) = (settings.rank, settings.ranks);
+        let owner = self.placement.owners(plan, ranks as usize)?;
+        let everywhere = self.everywhere;
+        let wants = |r: u32| everywhere || r == 0;
+        let dests = Arc::new(Destinations::new(plan, &owner, ranks, wants));
         self.check_codecs(plan, &owner, &dests)?;
-        let index = &TaskIndex::new(plan);
-        let link = Arc::new(Link::new(self.comm.clone(), dests, self.any_thread));
+        let index = TaskIndex::new(plan);
+        let slot = Arc::new(SendSlot::default());
+        let send = send_op(self.codecs.clone(), slot.clone());
+        let task_of = |k: &Key| index.task_of(plan, k);
+        let share = Share::new(plan, &owner, &dests, rank, wants(rank), &send, &task_of)?;
+        Ok(Prepared {
+            settings,
+            fingerprint,
+            owner,
+            index,
+            dests,
+            share,
+            slot,
+        })
+    }
+
+    /// Runs `plan` as `prepared` says; `stats` is filled in as it goes.
+    fn run_prepared(
+        &self,
+        plan: &Plan,
+        prepared: &Prepared,
+        options: &RunOptions,
+        stats: &mut RunStats,
+    ) -> Result<Vec<Value>> {
+        let Prepared {
+            owner,
+            index,
+            share,
+            ..
+        } = prepared;
+        let link = Arc::new(Link::new(
+            self.comm.clone(),
+            prepared.dests.clone(),
+            self.any_thread,
+        ));
         let (tx, rx) = mpsc::channel::<(u32, Vec<u8>)>();
         let tx = (!self.any_thread).then_some(tx);
-        let send = send_op(self.codecs.clone(), link.clone(), tx);
-        let task_of = |k: &Key| index.task_of(plan, k);
-        let share = Share::new(
-            plan,
-            &owner,
-            &link.dests,
-            rank,
-            wants(rank),
-            &send,
-            &task_of,
-        )?;
-        drop(send);
+        // The send tasks reach this run's messages through the slot until the run ends.
+        let _sending = prepared.slot.open(RunLink {
+            link: link.clone(),
+            tx,
+        });
         let comm = Comm {
             exec: self,
             plan,
-            share: &share,
+            share,
             link: &link,
         };
         let feeder = |feed: &Feed<'_>| comm.stream(feed, &rx);
@@ -439,6 +507,7 @@ impl Distributed {
 
 impl Executor for Distributed {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
+        let _turn = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let start = Instant::now();
         let mut stats = RunStats {
             threads: self.pool.threads(),
@@ -465,8 +534,8 @@ impl Executor for Distributed {
 
 /// The op of send tasks: encodes the value (args: the value, its task id in the whole
 /// plan) on the worker that runs it and sends it from there (or, where workers may not call
-/// MPI, hands it to the run's caller through `tx`).
-fn send_op(codecs: Arc<Codecs>, link: Arc<Link>, tx: Option<mpsc::Sender<(u32, Vec<u8>)>>) -> Op {
+/// MPI, hands it to the run's caller), through the run's link in `slot`.
+fn send_op(codecs: Arc<Codecs>, slot: Arc<SendSlot>) -> Op {
     Op::new(SEND, move |args: &[Value]| {
         let t = args.get(1).and_then(Value::as_int).unwrap_or(-1);
         let t = u32::try_from(t).map_err(|_| crate::TaskError::new("not a task id"))?;
@@ -480,13 +549,77 @@ fn send_op(codecs: Arc<Codecs>, link: Arc<Link>, tx: Option<mpsc::Sender<(u32, V
                 format!("its encoding takes {} bytes, over 2 GiB", m.len()),
             ));
         }
-        match &tx {
+        let run = slot.0.read().unwrap_or_else(|p| p.into_inner());
+        match &*run {
             // The caller's loop is gone only when the run is over.
-            Some(tx) => drop(tx.send((t, m))),
-            None => link.send_value(t, m),
+            Some(RunLink { tx: Some(tx), .. }) => drop(tx.send((t, m))),
+            Some(RunLink { link, tx: None }) => link.send_value(t, m),
+            None => return Err(crate::TaskError::new("a send task ran outside a run")),
         }
         Ok(Value::Unit)
     })
+}
+
+/// The settings a run's preparation depends on; a kept preparation serves a run whose
+/// settings are equal.
+struct Settings {
+    placement: Placement,
+    everywhere: bool,
+    rank: u32,
+    ranks: u32,
+    codecs: Arc<Codecs>,
+    any_thread: bool,
+}
+
+impl PartialEq for Settings {
+    fn eq(&self, other: &Settings) -> bool {
+        self.placement == other.placement
+            && self.everywhere == other.everywhere
+            && (self.rank, self.ranks) == (other.rank, other.ranks)
+            && Arc::ptr_eq(&self.codecs, &other.codecs)
+            && self.any_thread == other.any_thread
+    }
+}
+
+/// What a run derives from a plan before anything runs, kept with the plan for its next run.
+struct Prepared {
+    settings: Settings,
+    fingerprint: u64,
+    /// The owner rank of every task of the plan.
+    owner: Vec<u32>,
+    index: TaskIndex,
+    dests: Arc<Destinations>,
+    share: Share,
+    /// Where the share's send tasks find the run in progress.
+    slot: Arc<SendSlot>,
+}
+
+/// The run in progress, as the send tasks of a kept share reach it (empty between runs).
+#[derive(Default)]
+struct SendSlot(RwLock<Option<RunLink>>);
+
+/// A run's messages: its link, and where workers may not call MPI, the channel to its
+/// caller.
+struct RunLink {
+    link: Arc<Link>,
+    tx: Option<mpsc::Sender<(u32, Vec<u8>)>>,
+}
+
+impl SendSlot {
+    /// Puts `run` in the slot until the returned guard is dropped.
+    fn open(&self, run: RunLink) -> SlotGuard<'_> {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(run);
+        SlotGuard(self)
+    }
+}
+
+/// Empties its slot when dropped: the run's channel and link go with the run.
+struct SlotGuard<'a>(&'a SendSlot);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.0.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }
 
 /// Whether `e` is the error a rank's run is stopped with when another rank failed.
@@ -535,7 +668,7 @@ fn any_thread(level: Threading) -> bool {
 /// and the run's caller share.
 struct Link {
     comm: Arc<SharedComm>,
-    dests: Destinations,
+    dests: Arc<Destinations>,
     /// Whether workers call MPI: send tasks send their values themselves and idle workers
     /// poll for arrivals. Otherwise every MPI call is on the run's caller.
     any_thread: bool,
@@ -560,7 +693,7 @@ struct LinkState {
 }
 
 impl Link {
-    fn new(comm: Arc<SharedComm>, dests: Destinations, any_thread: bool) -> Link {
+    fn new(comm: Arc<SharedComm>, dests: Arc<Destinations>, any_thread: bool) -> Link {
         let ranks = comm.size() as usize;
         Link {
             comm,
@@ -839,7 +972,7 @@ impl TaskIndex {
 
 /// A hash of the plan's keys, ops and edges, to check that the ranks agree.
 fn fingerprint(plan: &Plan) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     plan.len().hash(&mut h);
     for t in plan.tasks() {
         plan.key(t).hash(&mut h);

@@ -387,12 +387,20 @@ mod tests {
             .pin_key(key.clone(), 1)
             .pin_prefix("", 1);
         let owners = p.owners(&plan, 2).unwrap();
-        assert!(plan.tasks().all(|t| [0, EVERYWHERE].contains(&owners[t.index()])));
+        assert!(
+            plan.tasks()
+                .all(|t| [0, EVERYWHERE].contains(&owners[t.index()]))
+        );
         let p = Placement::default().pin_prefix("", 1);
         let owners = p.owners(&plan, 2).unwrap();
-        assert!(plan.tasks().all(|t| [1, EVERYWHERE].contains(&owners[t.index()])));
+        assert!(
+            plan.tasks()
+                .all(|t| [1, EVERYWHERE].contains(&owners[t.index()]))
+        );
         // A prefix that is not a whole character of a name matches nothing wrongly.
-        let p = Placement::default().pin_prefix("\u{e9}", 1).pin_prefix("y", 0);
+        let p = Placement::default()
+            .pin_prefix("\u{e9}", 1)
+            .pin_prefix("y", 0);
         let owners = p.owners(&plan, 2).unwrap();
         assert_eq!(owner_of(&plan, &owners, Key::tuple("y", [3i64, 1])), 0);
     }

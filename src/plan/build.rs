@@ -186,6 +186,7 @@ impl<'g> Builder<'g> {
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 output_keys: Vec::new(),
+                derived: Default::default(),
             },
             alias_target: Vec::new(),
             nested_len: Vec::new(),

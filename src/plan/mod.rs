@@ -178,7 +178,15 @@ pub struct Plan {
     outputs: Vec<TaskId>,
     /// The requested keys, in request order.
     output_keys: Vec<Key>,
+    /// What an executor derived from this plan to run it again faster (the distributed
+    /// executor's share of it), freed with the plan; see [`Plan::take_derived`].
+    derived: Derived,
 }
+
+/// The slot of [`Plan`]'s derived state: one value of any type, taken out for the length of a
+/// run (so that two runs never share it) and put back after.
+#[derive(Default)]
+pub(crate) struct Derived(std::sync::Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>);
 
 impl Plan {
     /// Checks that every reference of `graph` resolves and that it has no cycle, without
@@ -384,6 +392,26 @@ impl Plan {
             Some([a, b]) => (a, b),
             _ => panic!("task {t:?} is not in this plan"),
         }
+    }
+}
+
+impl Plan {
+    /// Takes the derived state left by an earlier run, if it is a `T` for which `fits`
+    /// holds; otherwise leaves the slot as it is.
+    pub(crate) fn take_derived<T: std::any::Any + Send + Sync>(
+        &self,
+        fits: impl FnOnce(&T) -> bool,
+    ) -> Option<Box<T>> {
+        let mut slot = self.derived.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.as_ref()?.downcast_ref::<T>().is_some_and(fits) {
+            return None;
+        }
+        slot.take()?.downcast().ok()
+    }
+
+    /// Keeps `state` with the plan for a later run (replacing what was there).
+    pub(crate) fn put_derived<T: std::any::Any + Send + Sync>(&self, state: Box<T>) {
+        *self.derived.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
     }
 }
 

@@ -63,3 +63,32 @@ fn too_deep_nesting_is_an_error() {
     // Evaluation recurses over argument trees, so deep literal-only nesting is rejected too.
     assert_eq!(err.kind(), ErrorKind::TooLarge);
 }
+
+#[test]
+fn derived_state_is_taken_only_when_it_fits_and_freed_with_the_plan() {
+    let plan = Plan::new(&Graph::new(), &[]).unwrap();
+    assert!(plan.take_derived::<u32>(|_| true).is_none());
+    let alive = std::sync::Arc::new(());
+    plan.put_derived(Box::new((7u32, alive.clone())));
+    // Another type, or a state that does not fit: left in place.
+    assert!(plan.take_derived::<u32>(|_| true).is_none());
+    assert!(
+        plan.take_derived::<(u32, std::sync::Arc<()>)>(|s| s.0 == 8)
+            .is_none()
+    );
+    let taken = plan.take_derived::<(u32, std::sync::Arc<()>)>(|s| s.0 == 7);
+    assert_eq!(taken.as_ref().map(|s| s.0), Some(7));
+    // Taken out: a second taker finds nothing until it is put back.
+    assert!(
+        plan.take_derived::<(u32, std::sync::Arc<()>)>(|_| true)
+            .is_none()
+    );
+    plan.put_derived(taken.unwrap());
+    assert_eq!(std::sync::Arc::strong_count(&alive), 2);
+    drop(plan);
+    assert_eq!(
+        std::sync::Arc::strong_count(&alive),
+        1,
+        "freed with the plan"
+    );
+}

@@ -180,12 +180,14 @@ pub struct Plan {
     output_keys: Vec<Key>,
     /// What an executor derived from this plan to run it again faster (the distributed
     /// executor's share of it), freed with the plan; see [`Plan::take_derived`].
+    #[cfg_attr(not(any(feature = "distributed", test)), allow(dead_code))]
     derived: Derived,
 }
 
 /// The slot of [`Plan`]'s derived state: one value of any type, taken out for the length of a
 /// run (so that two runs never share it) and put back after.
 #[derive(Default)]
+#[cfg_attr(not(any(feature = "distributed", test)), allow(dead_code))]
 pub(crate) struct Derived(std::sync::Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>);
 
 impl Plan {
@@ -395,6 +397,8 @@ impl Plan {
     }
 }
 
+// Used by the distributed executor (and the tests) only.
+#[cfg_attr(not(any(feature = "distributed", test)), allow(dead_code))]
 impl Plan {
     /// Takes the derived state left by an earlier run, if it is a `T` for which `fits`
     /// holds; otherwise leaves the slot as it is.

@@ -7,7 +7,10 @@
 //! - `xdag N`: the random DAG of `N` tasks of `blockwork bench` placed by ranges of the
 //!   priority order, against the same plan on one rank's pool.
 //! - a scheduler shape of `blockwork bench` (`independent`, `chain`, `tree`, `wavefront`,
-//!   `random_dag`) of `N` tasks, placed by the default partitioner;
+//!   `random_dag`) of `N` tasks, placed by the default partitioner: each timed call plans
+//!   the graph and runs it (as dask's `client.get` orders a graph on every call), so each
+//!   prepares the ranks' shares; the same plan run again (its shares kept) is reported
+//!   apart;
 //! - an array case `array_b`, `array_c`, `array_d` or `array_g` at side `N` (as `blockwork
 //!   bench`; outputs on every rank, since the case's summary is computed from them);
 //! - `wordcount` over the `part-*.txt` files of `DATA` (`N` is ignored).
@@ -20,9 +23,12 @@
 //! ```
 //!
 //! Arguments: `[--json] [--reps R] WORKLOAD N [THREADS] [DATA]`, `THREADS` per rank
-//! (default 1). One untimed run, then the median of `R` (default 5) timed runs; rank 0
+//! (default 1; with more than one, start `mpirun --bind-to none`: Open MPI binds each of
+//! one or two ranks to a single core). One untimed run, then the median of `R` (default 5) timed runs; rank 0
 //! prints a line, or with `--json` one JSON object as `blockwork bench --json` does (engine
-//! `blockwork-mpi-RxT`), with rank 0's messages, bytes and waiting time.
+//! `blockwork-mpi-RxT`), with rank 0's messages, bytes and waiting time, the first call's
+//! time (`first_seconds`: for xchain and xdag the run that prepares the shares) and for a
+//! shape the kept plan's time (`kept_plan_seconds`).
 
 use blockwork::array::ArrayContext;
 use blockwork::array::bench::Workload;
@@ -30,12 +36,15 @@ use blockwork::distributed::{Codecs, Distributed, Partitioner, Placement};
 use blockwork::{Arg, Executor, GraphBuilder, Key, Op, Plan, Pool, RunStats, Value};
 use std::time::{Duration, Instant};
 
-/// One untimed call, then the median of `reps` timed ones; the last call's result.
+/// One call (timed apart: the first run of a plan prepares its share), then the median of
+/// `reps` timed ones; the last call's result.
 fn median<T>(
     reps: usize,
     f: &dyn Fn() -> blockwork::Result<T>,
 ) -> blockwork::Result<(Duration, T)> {
+    let t = Instant::now();
     let mut last = f()?;
+    FIRST.with(|c| c.set(Some(t.elapsed())));
     let mut times = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
@@ -44,6 +53,11 @@ fn median<T>(
     }
     times.sort();
     Ok((times[times.len() / 2], last))
+}
+
+thread_local! {
+    /// The time of the first call of the last `median`.
+    static FIRST: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
 }
 
 /// The alternating chain, pinned key by key.
@@ -81,6 +95,9 @@ fn main() -> blockwork::Result<()> {
     let exec = Distributed::init(Pool::builder().threads(threads).pin(false).build()?)?;
     let (ranks, rank) = (exec.ranks(), exec.rank());
     let engine = format!("blockwork-mpi-{ranks}x{threads}");
+    // A shape's time when its plan is run again (the share kept with it), and the first run
+    // (of a shape or xchain/xdag: with the rank's share prepared).
+    let (mut warm, mut first) = (None, None);
     // (seconds, one rank's pool alone if measured, the check, the stats of the last run)
     let (seconds, local, check, stats): (Duration, Option<Duration>, f64, RunStats) =
         match what.as_str() {
@@ -97,13 +114,20 @@ fn main() -> blockwork::Result<()> {
                 let exec = exec.placement(placement);
                 let (local, _) = median(reps, &|| exec.pool().run(&plan))?;
                 let (spread, out) = median(reps, &|| exec.run(&plan))?;
+                first = FIRST.with(|c| c.get());
                 let check = out.values[0].as_int().unwrap_or(0) as f64;
                 (spread, Some(local), check, out.stats)
             }
             w if blockwork::bench_shapes::shape(w, 0).is_some() => {
+                // Each call plans the graph and runs it (as dask's `client.get` of a graph
+                // orders it on each call): the rank's share is prepared every time.
                 let (graph, outputs) = blockwork::bench_shapes::shape(w, n).expect("a shape");
+                let (t, out) = median(reps, &|| exec.run(&Plan::new(&graph, &outputs)?))?;
+                first = FIRST.with(|c| c.get());
+                // The same plan run again: its share is kept with it.
                 let plan = Plan::new(&graph, &outputs)?;
-                let (t, out) = median(reps, &|| exec.run(&plan))?;
+                let (kept, _) = median(reps, &|| exec.run(&plan))?;
+                warm = Some(kept);
                 let check = out.values.first().and_then(Value::as_int).unwrap_or(0) as f64;
                 (t, None, check, out.stats)
             }
@@ -150,11 +174,14 @@ fn main() -> blockwork::Result<()> {
     let s = &stats;
     let edges = n.saturating_sub(2).max(1) as f64;
     if json {
-        let local_s = local.map_or("null".to_string(), |l| l.as_secs_f64().to_string());
+        let secs =
+            |d: Option<Duration>| d.map_or("null".to_string(), |l| l.as_secs_f64().to_string());
+        let (local_s, first_s, kept_s) = (secs(local), secs(first), secs(warm));
         println!(
             "{{\"engine\": \"{engine}\", \"workload\": \"{what}\", \"n\": {n}, \"seconds\": {}, \
              \"ranks\": {ranks}, \"threads\": {threads}, \"reps\": {reps}, \"check\": {check}, \
-             \"local_seconds\": {local_s}, \"per_edge_us\": {}, \"messages_sent\": {}, \
+             \"local_seconds\": {local_s}, \"first_seconds\": {first_s}, \
+             \"kept_plan_seconds\": {kept_s}, \"per_edge_us\": {}, \"messages_sent\": {}, \
              \"bytes_sent\": {}, \"waiting_seconds\": {}}}",
             seconds.as_secs_f64(),
             seconds.as_secs_f64() * 1e6 / edges,
@@ -165,8 +192,9 @@ fn main() -> blockwork::Result<()> {
     } else {
         println!(
             "{what} n={n} on {ranks} ranks x {threads} threads: {seconds:.3?} \
-             (one rank's pool alone: {local:?}); {:.2} us per edge of a chain; rank 0 sent {} \
-             messages ({} bytes), waited {:.3?}; check {check}",
+             (first run: {first:.3?}; the plan run again: {warm:.3?}; one rank's pool alone: \
+             {local:.3?}); {:.2} us per edge of a chain; rank 0 sent {} messages ({} bytes), \
+             waited {:.3?}; check {check}",
             seconds.as_secs_f64() * 1e6 / edges,
             s.messages_sent,
             s.bytes_sent,

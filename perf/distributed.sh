@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --features distributed --example distributed_bench
-run() { mpirun --allow-run-as-root --oversubscribe -np "$1" target/release/examples/distributed_bench "${@:2}"; }
+run() { mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$1" target/release/examples/distributed_bench "${@:2}"; }
 run 2 xchain 20000
 run 2 xdag 100000
 run 2 xdag 100000 2

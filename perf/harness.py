@@ -207,8 +207,10 @@ def plan_distributed_cases(mode, cfg, blockwork, corpus_dir, shapes_n=None):
     def mpi(ranks, threads, workload, n):
         if not bench:
             return None
+        # Open MPI binds each rank to one core when there are two ranks or fewer: a rank's
+        # threads would then share one core. The OS places the threads, as for dask.
         return (["env", *MPI_ENV, "mpirun", "--allow-run-as-root", "--oversubscribe",
-                 "-np", str(ranks), bench, "--json", "--reps", str(DIST_REPS), workload, str(n),
+                 "--bind-to", "none", "-np", str(ranks), bench, "--json", "--reps", str(DIST_REPS), workload, str(n),
                  str(threads), corpus_dir])
 
     def dask_dist(ranks, threads, workload, n):

@@ -11,7 +11,14 @@ use std::process::Command;
 fn run_on(ranks: usize) {
     let program = common::build_example("distributed_check", &["distributed"]);
     let out = Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-np"])
+        // Each rank has two threads: not bound to one core (Open MPI's default for -np 2).
+        .args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+            "-np",
+        ])
         .arg(ranks.to_string())
         .arg(&program)
         // One machine, possibly in a container: shared memory and loopback TCP only.

@@ -970,9 +970,11 @@ impl TaskIndex {
     }
 }
 
-/// A hash of the plan's keys, ops and edges, to check that the ranks agree.
+/// A hash of the plan's keys, ops and edges, to check that the ranks agree. SipHash, not a
+/// hash linear in its words such as FxHasher (with which two words that differ by 2^63
+/// each cancel out): it runs once per plan and settings.
 fn fingerprint(plan: &Plan) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
+    let mut h = std::hash::DefaultHasher::new();
     plan.len().hash(&mut h);
     for t in plan.tasks() {
         plan.key(t).hash(&mut h);
@@ -1071,6 +1073,27 @@ fn decode_error(plan: &Plan, bytes: &[u8]) -> Error {
 mod tests {
     use super::*;
     use crate::{Arg, GraphBuilder, Op};
+
+    #[test]
+    fn plans_that_differ_in_the_top_bits_of_two_atoms_differ_in_fingerprint() {
+        // Two key atoms that differ by 2^63 each: a hash that is linear in its words
+        // (FxHasher) maps both plans to one fingerprint.
+        let plan_of = |a: i64| {
+            let add = Op::typed("add", |x: i64, y: i64| x + y);
+            let mut b = GraphBuilder::new();
+            b.literal(("a", a), 1i64).unwrap();
+            b.literal(("b", a), 2i64).unwrap();
+            b.task("s", &add, [Arg::key(("a", a)), Arg::key(("b", a))])
+                .unwrap();
+            Plan::new(&b.build(), &[Key::from("s")]).unwrap()
+        };
+        let (p, q) = (plan_of(0), plan_of(i64::MIN));
+        assert_ne!(
+            p.tasks().map(|t| p.key(t).clone()).collect::<Vec<_>>(),
+            q.tasks().map(|t| q.key(t).clone()).collect::<Vec<_>>()
+        );
+        assert_ne!(fingerprint(&p), fingerprint(&q));
+    }
 
     #[test]
     fn a_plain_error_crosses_ranks_with_its_kind_once() {

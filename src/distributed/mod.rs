@@ -125,9 +125,13 @@ pub struct DistributedStats {
 /// [module docs](self).
 ///
 /// The runs of one executor take turns (a run started while another is in progress waits
-/// for it): they share one communicator. For runs at the same time, give each thread its
-/// own executor with [`Distributed::share`], and start the runs in the same order on every
-/// rank.
+/// for it): they share one communicator. Each rank takes the turns in its own order, so
+/// several threads may share one executor only to run one plan: runs of different plans
+/// could meet each other's plans on other ranks, which is an error where the plans differ
+/// in keys, ops or edges, and a wrong answer where only their literal values differ. For
+/// runs of different plans at the same time, give each thread its own executor with
+/// [`Distributed::share`], and start the runs in the same order on every rank. A task must
+/// not run a plan on the executor that runs it (it would wait for its own run).
 pub struct Distributed {
     /// A duplicate of the world communicator, so that no other message matches the run's.
     /// Declared before `universe`: it must be freed before MPI is finalized.

@@ -32,7 +32,8 @@
 //! - **Preparation.** The owners, the destinations and the rank's share of a plan are
 //!   computed at its first run and kept with the plan (they are freed with it), so that
 //!   running the same plan again with the same placement, codecs and outputs costs only the
-//!   run and one collective that checks that the ranks run the same plan.
+//!   run and one collective that checks that the ranks run the same plan. A plan keeps one:
+//!   a run with other settings frees it before it makes its own.
 //! - **Statistics.** [`RunStats`] of a distributed run count this rank's messages and bytes
 //!   sent and received and its time waiting for data; [`Distributed::last_stats`] has them
 //!   too, with the rank.
@@ -381,9 +382,14 @@ impl Distributed {
         }
         let prepared = match kept {
             Some(p) => p,
-            // The errors of preparing are the same on every rank: all return before
-            // sending anything.
-            None => Box::new(self.prepare(plan, fp, settings)?),
+            None => {
+                // A share kept for other settings would be replaced at the end of this run:
+                // freed now, so that it is not held with this run's.
+                drop(plan.take_derived::<Prepared>(|_| true));
+                // The errors of preparing are the same on every rank: all return before
+                // sending anything.
+                Box::new(self.prepare(plan, fp, settings)?)
+            }
         };
         let result = self.run_prepared(plan, &prepared, options, stats);
         plan.put_derived(prepared);

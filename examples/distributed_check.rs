@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 13] = [
+    let checks: [Named; 14] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
@@ -49,6 +49,10 @@ fn main() -> blockwork::Result<()> {
         (
             "one plan again: other settings, after a failure, two threads",
             one_plan_again,
+        ),
+        (
+            "a share kept for other settings is freed before a new one is made",
+            kept_share_replaced,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);
@@ -312,6 +316,42 @@ fn one_plan_again(exec: &Distributed) -> Check {
         compare("two threads", &got?, &want)?;
     }
     Ok(())
+}
+
+/// A plan keeps one share, which a run with other settings replaces: the old one is freed
+/// before the new one is made, not after the run (so that the two are never held at once).
+/// Whether the first executor's codecs are alive tells whether its share is.
+fn kept_share_replaced(exec: &Distributed) -> Check {
+    let e = |e: Error| e.to_string();
+    let alive = std::sync::Arc::new(());
+    let held = alive.clone();
+    let mut codecs = Codecs::new();
+    codecs.custom::<u8>(
+        "held",
+        move |_, _| {
+            let _ = &held;
+            Err("not sent".into())
+        },
+        |_, _| Err("not sent".into()),
+    );
+    let weak = std::sync::Arc::downgrade(&alive);
+    let live = Op::typed("live", move |_: i64| weak.strong_count() as i64);
+    let mut b = GraphBuilder::new();
+    b.literal("x", 0).map_err(e)?;
+    b.task("n", &live, [Arg::key("x")]).map_err(e)?;
+    let plan = Plan::new(&b.build(), &[Key::from("n")]).map_err(e)?;
+    let first = exec.share().codecs(codecs).outputs_on_every_rank(true);
+    let got = first.run(&plan).map_err(e)?.values;
+    compare("during the first run", &got, &[Value::Int(2)])?;
+    drop(first);
+    if std::sync::Arc::strong_count(&alive) != 2 {
+        return Err("the first share is not kept with the plan".into());
+    }
+    let second = exec.share().outputs_on_every_rank(true);
+    let got = second.run(&plan).map_err(e)?.values;
+    compare("during the second run", &got, &[Value::Int(1)])?;
+    let got = second.run(&plan).map_err(e)?.values;
+    compare("the second share again", &got, &[Value::Int(1)])
 }
 
 fn arrays(exec: &Distributed) -> Check {

@@ -32,7 +32,8 @@
 //! - **Preparation.** The owners, the destinations and the rank's share of a plan are
 //!   computed at its first run and kept with the plan (they are freed with it), so that
 //!   running the same plan again with the same placement, codecs and outputs costs only the
-//!   run and one collective that checks that the ranks run the same plan.
+//!   run and one collective that checks that the ranks run the same plan. A plan keeps one:
+//!   a run with other settings frees it before it makes its own.
 //! - **Statistics.** [`RunStats`] of a distributed run count this rank's messages and bytes
 //!   sent and received and its time waiting for data; [`Distributed::last_stats`] has them
 //!   too, with the rank.
@@ -125,9 +126,13 @@ pub struct DistributedStats {
 /// [module docs](self).
 ///
 /// The runs of one executor take turns (a run started while another is in progress waits
-/// for it): they share one communicator. For runs at the same time, give each thread its
-/// own executor with [`Distributed::share`], and start the runs in the same order on every
-/// rank.
+/// for it): they share one communicator. Each rank takes the turns in its own order, so
+/// several threads may share one executor only to run one plan: runs of different plans
+/// could meet each other's plans on other ranks, which is an error where the plans differ
+/// in keys, ops or edges, and a wrong answer where only their literal values differ. For
+/// runs of different plans at the same time, give each thread its own executor with
+/// [`Distributed::share`], and start the runs in the same order on every rank. A task must
+/// not run a plan on the executor that runs it (it would wait for its own run).
 pub struct Distributed {
     /// A duplicate of the world communicator, so that no other message matches the run's.
     /// Declared before `universe`: it must be freed before MPI is finalized.
@@ -377,9 +382,14 @@ impl Distributed {
         }
         let prepared = match kept {
             Some(p) => p,
-            // The errors of preparing are the same on every rank: all return before
-            // sending anything.
-            None => Box::new(self.prepare(plan, fp, settings)?),
+            None => {
+                // A share kept for other settings would be replaced at the end of this run:
+                // freed now, so that it is not held with this run's.
+                drop(plan.take_derived::<Prepared>(|_| true));
+                // The errors of preparing are the same on every rank: all return before
+                // sending anything.
+                Box::new(self.prepare(plan, fp, settings)?)
+            }
         };
         let result = self.run_prepared(plan, &prepared, options, stats);
         plan.put_derived(prepared);
@@ -970,9 +980,11 @@ impl TaskIndex {
     }
 }
 
-/// A hash of the plan's keys, ops and edges, to check that the ranks agree.
+/// A hash of the plan's keys, ops and edges, to check that the ranks agree. SipHash, not a
+/// hash linear in its words such as FxHasher (with which two words that differ by 2^63
+/// each cancel out): it runs once per plan and settings.
 fn fingerprint(plan: &Plan) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
+    let mut h = std::hash::DefaultHasher::new();
     plan.len().hash(&mut h);
     for t in plan.tasks() {
         plan.key(t).hash(&mut h);
@@ -1071,6 +1083,27 @@ fn decode_error(plan: &Plan, bytes: &[u8]) -> Error {
 mod tests {
     use super::*;
     use crate::{Arg, GraphBuilder, Op};
+
+    #[test]
+    fn plans_that_differ_in_the_top_bits_of_two_atoms_differ_in_fingerprint() {
+        // Two key atoms that differ by 2^63 each: a hash that is linear in its words
+        // (FxHasher) maps both plans to one fingerprint.
+        let plan_of = |a: i64| {
+            let add = Op::typed("add", |x: i64, y: i64| x + y);
+            let mut b = GraphBuilder::new();
+            b.literal(("a", a), 1i64).unwrap();
+            b.literal(("b", a), 2i64).unwrap();
+            b.task("s", &add, [Arg::key(("a", a)), Arg::key(("b", a))])
+                .unwrap();
+            Plan::new(&b.build(), &[Key::from("s")]).unwrap()
+        };
+        let (p, q) = (plan_of(0), plan_of(i64::MIN));
+        assert_ne!(
+            p.tasks().map(|t| p.key(t).clone()).collect::<Vec<_>>(),
+            q.tasks().map(|t| q.key(t).clone()).collect::<Vec<_>>()
+        );
+        assert_ne!(fingerprint(&p), fingerprint(&q));
+    }
 
     #[test]
     fn a_plain_error_crosses_ranks_with_its_kind_once() {

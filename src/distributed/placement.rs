@@ -102,8 +102,8 @@ impl Placement {
     }
 
     /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
-    /// the plan's size (times the length of key and op names where prefix pins are given)
-    /// plus the number of pins. A pin naming a rank `>= ranks` is an
+    /// the plan's size (times the length of key and op names and the number of distinct
+    /// prefix lengths, where prefix pins are given) plus the number of pins. A pin naming a rank `>= ranks` is an
     /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
     pub(crate) fn owners(&self, plan: &Plan, ranks: usize) -> Result<Vec<u32>> {
         const UNSET: u32 = u32::MAX - 1;
@@ -193,46 +193,71 @@ impl Placement {
 
 /// The pins, indexed so that the first one matching a task is found in time independent of
 /// the number of pins: key pins by key, prefix pins by prefix (a name is looked up by each
-/// of its prefixes).
+/// of its prefixes as long as a pin's prefix).
 struct PinIndex<'a> {
     keys: FxHashMap<&'a Key, usize>,
-    names: FxHashMap<&'a str, usize>,
-    ops: FxHashMap<&'a str, usize>,
+    names: Prefixes<'a>,
+    ops: Prefixes<'a>,
+}
+
+/// Prefix pins of one kind: the first pin of each prefix, and the prefixes' lengths.
+#[derive(Default)]
+struct Prefixes<'a> {
+    first: FxHashMap<&'a str, usize>,
+    /// The distinct lengths of the prefixes, ascending.
+    lens: Vec<usize>,
+}
+
+impl<'a> Prefixes<'a> {
+    fn insert(&mut self, prefix: &'a str, i: usize) {
+        self.first.entry(prefix).or_insert(i);
+        self.lens.push(prefix.len());
+    }
+
+    fn seal(&mut self) {
+        self.lens.sort_unstable();
+        self.lens.dedup();
+    }
+
+    /// The first pin whose prefix `s` starts with: `s` is looked up by its prefixes of the
+    /// pins' lengths only, so that a long name costs time linear in its length.
+    fn first_match(&self, s: &str) -> Option<usize> {
+        self.lens
+            .iter()
+            .take_while(|&&n| n <= s.len())
+            .filter_map(|&n| self.first.get(s.get(..n)?).copied())
+            .min()
+    }
 }
 
 impl<'a> PinIndex<'a> {
     fn new(pins: &'a [(Pin, usize)]) -> PinIndex<'a> {
         let mut ix = PinIndex {
             keys: FxHashMap::default(),
-            names: FxHashMap::default(),
-            ops: FxHashMap::default(),
+            names: Prefixes::default(),
+            ops: Prefixes::default(),
         };
         // In order, keeping the first pin of each key or prefix.
         for (i, (pin, _)) in pins.iter().enumerate() {
             match pin {
-                Pin::Key(k) => ix.keys.entry(k).or_insert(i),
-                Pin::Prefix(p) => ix.names.entry(p.as_str()).or_insert(i),
-                Pin::Op(p) | Pin::OpAndReaders(p) => ix.ops.entry(p.as_str()).or_insert(i),
-            };
+                Pin::Key(k) => {
+                    ix.keys.entry(k).or_insert(i);
+                }
+                Pin::Prefix(p) => ix.names.insert(p, i),
+                Pin::Op(p) | Pin::OpAndReaders(p) => ix.ops.insert(p, i),
+            }
         }
+        ix.names.seal();
+        ix.ops.seal();
         ix
     }
 
     /// The index of the first pin matching a task's key or op name.
     fn first_match(&self, key: &Key, op: &str) -> Option<usize> {
-        let by_prefix = |map: &FxHashMap<&str, usize>, s: &str| -> Option<usize> {
-            if map.is_empty() {
-                return None;
-            }
-            (0..=s.len())
-                .filter(|&i| s.is_char_boundary(i))
-                .filter_map(|i| map.get(&s[..i]).copied())
-                .min()
-        };
         [
             self.keys.get(key).copied(),
-            by_prefix(&self.names, key.name()),
-            by_prefix(&self.ops, op),
+            self.names.first_match(key.name()),
+            self.ops.first_match(op),
         ]
         .into_iter()
         .flatten()
@@ -335,10 +360,10 @@ mod tests {
         (plan, p)
     }
 
-    #[test]
-    fn many_pins_cost_linear_time() {
-        // Ten times the tasks and pins: well under a hundred times the time (a scan of the
-        // pins per task is quadratic). Best of three, three attempts (a loaded machine).
+    /// Panics unless the owners of `large` (ten times `small` in some measure) take well
+    /// under a hundred times as long as those of `small`: best of three, three attempts (a
+    /// loaded machine). Both plans' output is on rank 1.
+    fn assert_owners_linear(what: &str, small: &(Plan, Placement), large: &(Plan, Placement)) {
         let best = |(plan, p): &(Plan, Placement)| {
             (0..3)
                 .map(|_| {
@@ -350,17 +375,70 @@ mod tests {
                 .min()
                 .unwrap()
         };
-        let (small, large) = (pinned_chain(2_000), pinned_chain(20_000));
         let mut report = Vec::new();
         for _ in 0..3 {
-            let (s, l) = (best(&small), best(&large));
+            let (s, l) = (best(small), best(large));
             let ratio = l.as_secs_f64() / s.as_secs_f64().max(1e-4);
             if ratio < 30.0 {
                 return;
             }
             report.push(format!("{s:?} -> {l:?} (x{ratio:.0})"));
         }
-        panic!("placement grows faster than linearly with pins: {report:?}");
+        panic!("placement grows faster than linearly with {what}: {report:?}");
+    }
+
+    #[test]
+    fn many_pins_cost_linear_time() {
+        // Ten times the tasks and pins (a scan of the pins per task is quadratic).
+        assert_owners_linear("pins", &pinned_chain(2_000), &pinned_chain(20_000));
+    }
+
+    #[test]
+    fn long_names_cost_linear_time_with_a_prefix_pin() {
+        // Names ten times longer (looking a name up by each of its prefixes hashes a
+        // quadratic number of bytes). One prefix pin of each kind that matches nothing, and
+        // one that matches every task.
+        let p = Placement::default()
+            .pin_prefix("m", 0)
+            .pin_op("j", 0)
+            .pin_prefix("nn", 1);
+        let plan_of = |len: usize| {
+            let id = Op::typed("id", |x: i64| x);
+            let name = "n".repeat(len);
+            let mut b = GraphBuilder::new();
+            b.literal((name.as_str(), 0i64), 0i64).unwrap();
+            for i in 1..20i64 {
+                b.task((name.as_str(), i), &id, [Arg::key((name.as_str(), i - 1))])
+                    .unwrap();
+            }
+            let out = Key::tuple(name.as_str(), [19i64]);
+            (Plan::new(&b.build(), &[out]).unwrap(), p.clone())
+        };
+        assert_owners_linear("name length", &plan_of(4_000), &plan_of(40_000));
+    }
+
+    #[test]
+    fn prefixes_match_whole_characters_and_the_first_pin_wins() {
+        let mut p = Prefixes::default();
+        for (i, prefix) in ["\u{e9}", "a\u{e9}", "", "a", "a\u{e9}"]
+            .into_iter()
+            .enumerate()
+        {
+            p.insert(prefix, i);
+        }
+        p.seal();
+        assert_eq!(p.lens, [0, 1, 2, 3]);
+        // "a\u{e9}" is three bytes: its prefix of two bytes is not a whole character.
+        assert_eq!(p.first_match("a\u{e9}x"), Some(1));
+        assert_eq!(p.first_match("\u{e9}"), Some(0));
+        assert_eq!(p.first_match("b"), Some(2));
+        let mut q = Prefixes::default();
+        q.insert("ab", 0);
+        q.insert("a", 1);
+        q.seal();
+        assert_eq!(q.first_match("abc"), Some(0));
+        assert_eq!(q.first_match("a\u{e9}"), Some(1));
+        assert_eq!(q.first_match(""), None);
     }
 
     #[test]

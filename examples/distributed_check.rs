@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 14] = [
+    let checks: [Named; 15] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
@@ -54,6 +54,7 @@ fn main() -> blockwork::Result<()> {
             "a share kept for other settings is freed before a new one is made",
             kept_share_replaced,
         ),
+        ("a run started inside a task is an error", run_inside_a_task),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in &checks {
@@ -233,6 +234,66 @@ fn failure_mid_stream(exec: &Distributed) -> Check {
         .values;
     let got = d.run(&good).map_err(|e| e.to_string())?.values;
     compare("after a failure mid-stream", &got, &want)
+}
+
+/// A task that starts a run on the executor running it gets a typed error (it would wait
+/// for the run it is part of), one on another executor runs, and the outer run goes on.
+fn run_inside_a_task(exec: &Distributed) -> Check {
+    let e = |e: Error| e.to_string();
+    let inner = std::sync::Arc::new(exec.share().outputs_on_every_rank(true));
+    let mut g = GraphBuilder::new();
+    g.literal("x", 41).map_err(e)?;
+    let inc = Op::typed("inc", |x: i64| x + 1);
+    g.task("y", &inc, [Arg::key("x")]).map_err(e)?;
+    let small = std::sync::Arc::new(g.build());
+    // The executor running the outer plan, set once it is made.
+    let outer_slot = std::sync::Arc::new(std::sync::OnceLock::<Distributed>::new());
+    let (runner, graph, slot) = (inner.clone(), small.clone(), outer_slot.clone());
+    let nested = Op::new("nested", move |args: &[Value]| {
+        let got = match args[0].as_int() {
+            Some(0) => runner.get(&graph, "y"),
+            _ => match slot.get() {
+                Some(outer) => outer.get(&graph, "y"),
+                None => return Err(TaskError::new("no outer executor")),
+            },
+        };
+        let said = match got {
+            Err(err) if err.kind() == ErrorKind::Distributed => "refused".to_string(),
+            Err(err) => format!("another error: {err}"),
+            Ok(v) => format!("ran: {v:?}"),
+        };
+        Ok(Value::Str(said.into()))
+    });
+    let mut b = GraphBuilder::new();
+    let mut keys = Vec::new();
+    let mut placement = Placement::new(Partitioner::Ranges);
+    for r in 0..exec.ranks() as i64 {
+        for which in 0..2i64 {
+            b.task(("nested", r, which), &nested, [Arg::lit(which)])
+                .map_err(e)?;
+            let k = Key::tuple("nested", [r, which]);
+            placement = placement.pin_key(k.clone(), r as usize);
+            keys.push(k);
+        }
+    }
+    let outer = inner
+        .share()
+        .placement(placement)
+        .outputs_on_every_rank(true);
+    let outer = outer_slot.get_or_init(|| outer);
+    let plan = Plan::new(&b.build(), &keys).map_err(e)?;
+    let got = outer.run(&plan).map_err(e)?.values;
+    let want: Vec<Value> = (0..exec.ranks())
+        .flat_map(|_| ["ran: 42", "refused"])
+        .map(|s| Value::Str(s.into()))
+        .collect();
+    compare("nested runs", &got, &want)?;
+    // Both executors run as usual afterwards.
+    for d in [&*inner, outer] {
+        let v = d.get(&small, "y").map_err(e)?;
+        compare("after", &[v], &[Value::Int(42)])?;
+    }
+    Ok(())
 }
 
 /// One plan run many times: what the first run derived from it is kept with it and must

@@ -131,8 +131,10 @@ pub struct DistributedStats {
 /// could meet each other's plans on other ranks, which is an error where the plans differ
 /// in keys, ops or edges, and a wrong answer where only their literal values differ. For
 /// runs of different plans at the same time, give each thread its own executor with
-/// [`Distributed::share`], and start the runs in the same order on every rank. A task must
-/// not run a plan on the executor that runs it (it would wait for its own run).
+/// [`Distributed::share`], and start the runs in the same order on every rank. A task may
+/// run a plan on another executor (started on every rank in the same order); a run started
+/// by a task on the executor's pool while the executor runs a plan is a
+/// [`Distributed`](ErrorKind::Distributed) error (a task of that run would wait for it).
 pub struct Distributed {
     /// A duplicate of the world communicator, so that no other message matches the run's.
     /// Declared before `universe`: it must be freed before MPI is finalized.
@@ -517,7 +519,22 @@ impl Distributed {
 
 impl Executor for Distributed {
     fn run_with(&self, plan: &Plan, options: &RunOptions) -> Result<RunOutput> {
-        let _turn = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = match self.running.try_lock() {
+            Ok(turn) => turn,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            // A task on this executor's pool waiting for a run of this executor: its own,
+            // or one that may need its worker.
+            Err(std::sync::TryLockError::WouldBlock) if self.pool.on_own_worker() => {
+                return Err(Error::new(
+                    ErrorKind::Distributed,
+                    "a task running on the executor's pool started a run on the executor \
+                     while it runs a plan (a task of that run would wait for it)",
+                ));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.running.lock().unwrap_or_else(|p| p.into_inner())
+            }
+        };
         let start = Instant::now();
         let mut stats = RunStats {
             threads: self.pool.threads(),

@@ -8,7 +8,7 @@ use super::run_state::{NBYTES, RunState};
 use super::sleep::Sleep;
 use super::sync::{AtomicBool, Ordering, Parker};
 use super::tally::LiveTally;
-use super::worker::{Shared, WorkerLocal, help_until, waiting_on_current_run};
+use super::worker::{Shared, WorkerLocal, help_until, on_worker_of, waiting_on_current_run};
 use super::{Executor, Observer, RunOptions, RunOutput, RunStats, catch, over_live_budget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
@@ -364,6 +364,12 @@ pub(crate) fn inputs_need_feed(plan: &Plan) -> Error {
 }
 
 impl Pool {
+    /// Whether the calling thread is one of this pool's workers (inside a task it runs).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn on_own_worker(&self) -> bool {
+        on_worker_of(&self.shared)
+    }
+
     /// Runs a plan whose [inputs](Plan::inputs) arrive while it runs: `feeder` is called on
     /// the calling thread once the run has started, with a [`Feed`] through which it
     /// delivers them (from a network, say); the workers run every task whose inputs are

@@ -74,15 +74,21 @@ impl Drop for CurrentWorker {
     }
 }
 
+/// Whether the calling thread is a worker of the pool whose queues are `shared`.
+pub(crate) fn on_worker_of(shared: &Shared) -> bool {
+    let (worker, own) = CURRENT_WORKER.with(Cell::get);
+    !worker.is_null() && std::ptr::eq(own, shared)
+}
+
 /// On a worker thread of the pool whose queues are `shared`, runs that pool's jobs until
 /// `done()` holds, and returns true; returns false at once on any other thread. This is how a
 /// task waits for a run it submitted to its own pool: its worker keeps working meanwhile (as
 /// rayon's `join` does), so nested runs neither deadlock nor idle the core.
 pub(crate) fn help_until(shared: &Shared, done: impl Fn() -> bool) -> bool {
-    let (worker, own) = CURRENT_WORKER.with(Cell::get);
-    if worker.is_null() || !std::ptr::eq(own, shared) {
+    if !on_worker_of(shared) {
         return false;
     }
+    let (worker, _) = CURRENT_WORKER.with(Cell::get);
     // SAFETY: `CURRENT_WORKER` points to the worker loop's `WorkerLocal` and `Shared` while
     // that loop runs on this thread (`CurrentWorker` clears it before they go); we are on
     // this thread, inside a job the loop is executing, so both are alive. Only shared

@@ -213,7 +213,8 @@ impl Distributed {
 
     /// Another executor over the same ranks (a duplicate of the communicator) and the same
     /// pool, with the default placement, codecs and outputs. Every rank must call it (it is
-    /// collective), and it must be dropped before the executor that initialized MPI.
+    /// collective, on this executor's communicator: not while this executor runs a plan),
+    /// and it must be dropped before the executor that initialized MPI.
     pub fn share(&self) -> Distributed {
         Distributed::build(
             self.comm.duplicate(),
@@ -266,7 +267,8 @@ impl Distributed {
         self.universe.is_some()
     }
 
-    /// Blocks until every rank reached this call.
+    /// Blocks until every rank reached this call (a collective on this executor's
+    /// communicator: not while this executor runs a plan).
     pub fn barrier(&self) {
         self.comm.barrier();
     }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{Atom, Key};
-use crate::plan::Plan;
+use crate::plan::{Plan, TaskId};
 use rustc_hash::FxHashMap;
 
 /// Owner of a task that every rank has (a literal node: its value is in every rank's graph).
@@ -25,8 +25,10 @@ pub enum Partitioner {
     /// Block keys dealt round-robin along the largest block axis (block `i` of that axis to
     /// rank `i % ranks`); other tasks by [`Ranges`](Partitioner::Ranges).
     BlockCyclic,
-    /// Contiguous ranges of the plan's priority (topological) order, each with the same
-    /// number of tasks, ignoring keys.
+    /// Contiguous ranges of the plan's priority (topological) order, ignoring keys, each
+    /// with the same number of tasks give or take 1/8: each boundary is placed, within
+    /// 1/16 of a range's length of its balanced position, where the fewest values cross it
+    /// (each a message).
     Ranges,
 }
 
@@ -44,7 +46,8 @@ enum Pin {
     OpAndReaders(String),
 }
 
-/// The partitioner and the pins of a distributed executor.
+/// The partitioner and the pins of a distributed executor. Tasks that no pin and no block
+/// key places go by [`Ranges`](Partitioner::Ranges) whatever the partitioner.
 ///
 /// ```
 /// use blockwork::distributed::{Partitioner, Placement};
@@ -138,10 +141,16 @@ impl Placement {
         if self.partitioner != Partitioner::Ranges {
             self.place_blocks(plan, ranks, &mut owner, UNSET);
         }
-        // What is left: contiguous ranges of the priority order, balanced by count.
-        let left = owner.iter().filter(|&&o| o == UNSET).count();
-        for (j, o) in owner.iter_mut().filter(|o| **o == UNSET).enumerate() {
-            *o = (j * ranks / left) as u32;
+        // What is left: contiguous ranges of the priority order, balanced by count, each
+        // boundary where it cuts the fewest edges near its balanced position.
+        let order: Vec<TaskId> = plan.tasks().filter(|t| owner[t.index()] == UNSET).collect();
+        let starts = range_starts(plan, &order, ranks);
+        let mut r = 0;
+        for (j, t) in order.iter().enumerate() {
+            while r + 1 < ranks && j >= starts[r + 1] {
+                r += 1;
+            }
+            owner[t.index()] = r as u32;
         }
         Ok(owner)
     }
@@ -189,6 +198,56 @@ impl Placement {
             owner[t.index()] = r as u32;
         }
     }
+}
+
+/// How far a range boundary may move from its balanced position, as a fraction of the mean
+/// range length: each range keeps within 1 +- 2 / `SLACK` of the mean.
+const SLACK: usize = 16;
+
+/// Where each of `ranks` contiguous ranges of `order` (tasks in priority order) starts:
+/// boundary `r` is at its balanced position `ceil(r * n / ranks)`, or within
+/// `n / ranks / SLACK` of it where fewer values of tasks of `order` cross it to a reader
+/// in `order` (the balanced one on ties, then the earlier). Linear in the tasks and edges.
+fn range_starts(plan: &Plan, order: &[TaskId], ranks: usize) -> Vec<usize> {
+    let n = order.len();
+    // pos[t]: the position of task t in `order` (+1; 0 where it is not in `order`).
+    let mut pos = vec![0u32; plan.len()];
+    for (j, t) in order.iter().enumerate() {
+        pos[t.index()] = j as u32 + 1;
+    }
+    // cut[p]: the values made before position p and read at or after it (each is a
+    // message from the ranks before the boundary to those after it).
+    let mut delta = vec![0i64; n + 1];
+    for (i, &t) in order.iter().enumerate() {
+        // The last reader in `order` (users are ascending, as positions are).
+        let last = plan
+            .users(t)
+            .iter()
+            .rev()
+            .map(|u| pos[u.index()])
+            .find(|&p| p > 0);
+        if let Some(last) = last {
+            // The value crosses the boundaries i + 1 ..= last - 1 (its reader's position).
+            delta[i + 1] += 1;
+            delta[last as usize] -= 1;
+        }
+    }
+    let mut cut = Vec::with_capacity(n + 1);
+    let mut c = 0i64;
+    for d in &delta {
+        c += d;
+        cut.push(c);
+    }
+    let slack = n / ranks / SLACK;
+    let mut starts = vec![0usize; ranks];
+    for (r, start) in starts.iter_mut().enumerate().skip(1) {
+        let balanced = (r * n).div_ceil(ranks);
+        let (lo, hi) = (balanced.saturating_sub(slack), (balanced + slack).min(n));
+        *start = (lo..=hi)
+            .min_by_key(|&p| (cut[p], p.abs_diff(balanced), p))
+            .unwrap_or(balanced);
+    }
+    starts
 }
 
 /// The pins, indexed so that the first one matching a task is found in time independent of
@@ -481,5 +540,82 @@ mod tests {
             .pin_prefix("y", 0);
         let owners = p.owners(&plan, 2).unwrap();
         assert_eq!(owner_of(&plan, &owners, Key::tuple("y", [3i64, 1])), 0);
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+    use crate::testing::{DagConfig, TestDag};
+    use crate::{Arg, GraphBuilder, Key, Op};
+
+    #[test]
+    fn a_range_boundary_moves_to_where_no_edge_crosses() {
+        // Two chains of 48 and 52 tasks: the balanced boundary (50) would cut the second
+        // chain; 48 sends nothing across and is within the slack.
+        let id = Op::typed("id", |x: i64| x);
+        let mut b = GraphBuilder::new();
+        for (name, len) in [("a", 48i64), ("b", 52)] {
+            b.task((name, 0i64), &id, [Arg::lit(0)]).unwrap();
+            for i in 1..len {
+                b.task((name, i), &id, [Arg::key((name, i - 1))]).unwrap();
+            }
+        }
+        let outs = [Key::tuple("a", [47i64]), Key::tuple("b", [51i64])];
+        let plan = Plan::new(&b.build(), &outs).unwrap();
+        let owners = Placement::new(Partitioner::Ranges)
+            .owners(&plan, 2)
+            .unwrap();
+        for t in plan.tasks() {
+            let want = u32::from(plan.key(t).name() == "b");
+            assert_eq!(owners[t.index()], want, "{}", plan.key(t));
+        }
+    }
+
+    #[test]
+    fn range_boundaries_send_the_fewest_values_within_the_slack() {
+        let cfg = DagConfig {
+            min_nodes: 1,
+            max_nodes: 400,
+            tracked: false,
+            ..DagConfig::default()
+        };
+        for seed in 0..40u64 {
+            let plan = TestDag::from_seed(seed, &cfg).plan().unwrap();
+            let order: Vec<TaskId> = plan.tasks().filter(|&t| plan.op(t).is_some()).collect();
+            let n = order.len();
+            let at: std::collections::HashMap<TaskId, usize> =
+                order.iter().enumerate().map(|(j, &t)| (t, j)).collect();
+            // Brute force: the values made before boundary p and read at or after it.
+            let cut = |p: usize| {
+                order
+                    .iter()
+                    .filter(|&&d| {
+                        at[&d] < p
+                            && plan
+                                .users(d)
+                                .iter()
+                                .any(|u| at.get(u).is_some_and(|&j| j >= p))
+                    })
+                    .count()
+            };
+            for ranks in 1..6usize {
+                let owners = Placement::new(Partitioner::Ranges)
+                    .owners(&plan, ranks)
+                    .unwrap();
+                let mine: Vec<usize> = order.iter().map(|t| owners[t.index()] as usize).collect();
+                // Contiguous, ascending ranges covering every rank in order.
+                assert!(mine.windows(2).all(|w| w[0] <= w[1]), "seed {seed}");
+                let slack = n / ranks / SLACK;
+                for r in 1..ranks {
+                    let start = mine.iter().take_while(|&&o| o < r).count();
+                    let balanced = (r * n).div_ceil(ranks);
+                    assert!(start.abs_diff(balanced) <= slack, "seed {seed} rank {r}");
+                    let (lo, hi) = (balanced.saturating_sub(slack), (balanced + slack).min(n));
+                    let best = (lo..=hi).map(cut).min().unwrap();
+                    assert_eq!(cut(start), best, "seed {seed}, {ranks} ranks, boundary {r}");
+                }
+            }
+        }
     }
 }

@@ -27,7 +27,7 @@ fn main() -> blockwork::Result<()> {
     let pool = || Pool::builder().threads(2).pin(false).build();
     let every = Distributed::init(pool()?)?.outputs_on_every_rank(true);
     let rank = every.rank();
-    let checks: [Named; 15] = [
+    let checks: [Named; 16] = [
         ("random DAGs, three partitioners", random_dags),
         ("chain alternating ranks", alternating_chain),
         ("a failure mid-stream, then a good run", failure_mid_stream),
@@ -55,6 +55,10 @@ fn main() -> blockwork::Result<()> {
             kept_share_replaced,
         ),
         ("a run started inside a task is an error", run_inside_a_task),
+        (
+            "two threads, two plans differing in a literal: no wrong answer",
+            two_plans_two_threads,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in &checks {
@@ -292,6 +296,58 @@ fn run_inside_a_task(exec: &Distributed) -> Check {
     for d in [&*inner, outer] {
         let v = d.get(&small, "y").map_err(e)?;
         compare("after", &[v], &[Value::Int(42)])?;
+    }
+    Ok(())
+}
+
+/// Two threads run two plans that differ only in a literal on one executor: each rank
+/// takes the turns in its own order, so ranks may meet different plans; such a run must fail
+/// (the plans' fingerprints differ) on every rank, never return the other plan's values.
+fn two_plans_two_threads(exec: &Distributed) -> Check {
+    let e = |e: Error| e.to_string();
+    let add = Op::typed("add", |x: i64, y: i64| x + y);
+    let mut plans = Vec::new();
+    for base in [1000i64, 2000] {
+        let mut b = GraphBuilder::new();
+        b.literal(("x", 0i64), base).map_err(e)?;
+        for i in 1..40i64 {
+            b.task(("x", i), &add, [Arg::key(("x", i - 1)), Arg::lit(i)])
+                .map_err(e)?;
+        }
+        let mut placement = Placement::new(Partitioner::Ranges);
+        for i in 1..40i64 {
+            placement = placement.pin_key(Key::tuple("x", [i]), i as usize % exec.ranks());
+        }
+        let plan = Plan::new(&b.build(), &[Key::tuple("x", [39i64])]).map_err(e)?;
+        plans.push((plan, base + (1..40).sum::<i64>(), placement));
+    }
+    let d = exec.share().outputs_on_every_rank(true);
+    let d = d.placement(plans[0].2.clone());
+    let outcomes: Vec<Result<(usize, usize), String>> = std::thread::scope(|s| {
+        let runs: Vec<_> = plans
+            .iter()
+            .map(|(plan, want, _)| {
+                let d = &d;
+                s.spawn(move || -> Result<(usize, usize), String> {
+                    let (mut right, mut refused) = (0, 0);
+                    for _ in 0..20 {
+                        match d.run(plan) {
+                            Ok(out) if out.values == [Value::Int(*want)] => right += 1,
+                            Ok(out) => return Err(format!("wrong answer: {:?}", out.values)),
+                            Err(err) if err.kind() == ErrorKind::Distributed => refused += 1,
+                            Err(err) => return Err(format!("another error: {err}")),
+                        }
+                    }
+                    Ok((right, refused))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    for o in outcomes {
+        o?;
     }
     Ok(())
 }

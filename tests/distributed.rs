@@ -38,7 +38,7 @@ fn run_on(ranks: usize) {
     // Every check printed "ok", and the summary counts them all.
     let ok = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(
-        ok >= 15 && stdout.contains(&format!("{ok} passed, 0 failed")),
+        ok >= 16 && stdout.contains(&format!("{ok} passed, 0 failed")),
         "unexpected summary:\n{stdout}\n{stderr}"
     );
     assert!(!stdout.contains("FAIL"), "{stdout}");

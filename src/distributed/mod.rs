@@ -128,8 +128,10 @@ pub struct DistributedStats {
 /// The runs of one executor take turns (a run started while another is in progress waits
 /// for it): they share one communicator. Each rank takes the turns in its own order, so
 /// several threads may share one executor only to run one plan: runs of different plans
-/// could meet each other's plans on other ranks, which is an error where the plans differ
-/// in keys, ops or edges, and a wrong answer where only their literal values differ. For
+/// could meet each other's plans on other ranks. That is a
+/// [`Distributed`](ErrorKind::Distributed) error on every rank where the plans differ in
+/// keys, ops, edges or literal scalars, strings and lists (the plan's fingerprint), but
+/// plans that differ only inside opaque payloads (array blocks) are not told apart. For
 /// runs of different plans at the same time, give each thread its own executor with
 /// [`Distributed::share`], and start the runs in the same order on every rank. A task may
 /// run a plan on another executor (started on every rank in the same order); a run started
@@ -1011,7 +1013,40 @@ fn fingerprint(plan: &Plan) -> u64 {
         plan.deps(t).hash(&mut h);
     }
     plan.outputs().hash(&mut h);
+    for v in plan.literal_values() {
+        hash_literal(v, &mut h);
+    }
     h.finish()
+}
+
+/// Adds what is cheap to read of a literal value to a fingerprint, so that plans that differ
+/// only in their literals rarely agree: scalars whole, strings by length and first 256
+/// bytes, lists by length and first items (64 values in all), payloads by kind only (their
+/// contents are opaque, and reading their size runs user code).
+fn hash_literal(v: &Value, h: &mut impl Hasher) {
+    let mut stack = vec![v];
+    let mut budget = 64;
+    while let Some(v) = stack.pop() {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        match v {
+            Value::Unit => 0u8.hash(h),
+            Value::Bool(b) => (1u8, b).hash(h),
+            Value::Int(i) => (2u8, i).hash(h),
+            Value::Float(f) => (3u8, f.to_bits()).hash(h),
+            Value::Str(s) => {
+                (4u8, s.len()).hash(h);
+                s.as_bytes()[..s.len().min(256)].hash(h);
+            }
+            Value::List(items) => {
+                (5u8, items.len()).hash(h);
+                stack.extend(items.iter().take(64).rev());
+            }
+            Value::Opaque(_) => 6u8.hash(h),
+        }
+    }
 }
 
 fn codec_error(plan: &Plan, t: TaskId, message: &str) -> Error {
@@ -1102,6 +1137,39 @@ fn decode_error(plan: &Plan, bytes: &[u8]) -> Error {
 mod tests {
     use super::*;
     use crate::{Arg, GraphBuilder, Op};
+
+    #[test]
+    fn plans_that_differ_only_in_literals_differ_in_fingerprint() {
+        let add = Op::typed("add", |x: i64, y: i64| x + y);
+        let plan_of = |node: Value, arg: Value| {
+            let mut b = GraphBuilder::new();
+            b.literal("a", node).unwrap();
+            b.task("s", &add, [Arg::key("a"), Arg::Lit(arg)]).unwrap();
+            Plan::new(&b.build(), &[Key::from("s")]).unwrap()
+        };
+        let list = |n: i64| Value::List((0..n).map(Value::Int).collect());
+        let base = fingerprint(&plan_of(Value::Int(1), Value::Int(2)));
+        assert_eq!(base, fingerprint(&plan_of(Value::Int(1), Value::Int(2))));
+        for (node, arg) in [
+            (Value::Int(2), Value::Int(2)),
+            (Value::Int(1), Value::Int(3)),
+            (Value::Float(1.0), Value::Int(2)),
+            (Value::Str("1".into()), Value::Int(2)),
+            (list(3), Value::Int(2)),
+        ] {
+            assert_ne!(base, fingerprint(&plan_of(node, arg)));
+        }
+        // Lists: their lengths and first items count; a deep list costs a bounded walk.
+        assert_ne!(
+            fingerprint(&plan_of(list(3), Value::Unit)),
+            fingerprint(&plan_of(list(4), Value::Unit))
+        );
+        let mut deep = Value::Int(0);
+        for _ in 0..1000 {
+            deep = Value::List(std::sync::Arc::from([deep]));
+        }
+        fingerprint(&plan_of(deep, Value::Unit));
+    }
 
     #[test]
     fn plans_that_differ_in_the_top_bits_of_two_atoms_differ_in_fingerprint() {

@@ -369,6 +369,13 @@ impl Plan {
         self.node[t.index()] as usize
     }
 
+    /// Every literal value of the plan (of literal nodes and of tasks' arguments), in plan
+    /// order.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn literal_values(&self) -> &[Value] {
+        &self.lits
+    }
+
     /// Literal `i` of the argument store ([`EncodedArg::Lit`]).
     #[inline]
     pub(crate) fn lit(&self, i: u32) -> &Value {

@@ -36,15 +36,21 @@ use blockwork::distributed::{Codecs, Distributed, Partitioner, Placement};
 use blockwork::{Arg, Executor, GraphBuilder, Key, Op, Plan, Pool, RunStats, Value};
 use std::time::{Duration, Instant};
 
-/// One call (timed apart: the first run of a plan prepares its share), then the median of
-/// `reps` timed ones; the last call's result.
-fn median<T>(
-    reps: usize,
-    f: &dyn Fn() -> blockwork::Result<T>,
-) -> blockwork::Result<(Duration, T)> {
+/// Timings of `median`.
+struct Timed<T> {
+    /// The median of the timed calls.
+    median: Duration,
+    /// The first call, timed apart (the first run of a plan prepares its share).
+    first: Duration,
+    /// The last call's result.
+    last: T,
+}
+
+/// One call, then `reps` timed ones.
+fn median<T>(reps: usize, f: &dyn Fn() -> blockwork::Result<T>) -> blockwork::Result<Timed<T>> {
     let t = Instant::now();
     let mut last = f()?;
-    FIRST.with(|c| c.set(Some(t.elapsed())));
+    let first = t.elapsed();
     let mut times = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
@@ -52,12 +58,11 @@ fn median<T>(
         times.push(t.elapsed());
     }
     times.sort();
-    Ok((times[times.len() / 2], last))
-}
-
-thread_local! {
-    /// The time of the first call of the last `median`.
-    static FIRST: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+    Ok(Timed {
+        median: times[times.len() / 2],
+        first,
+        last,
+    })
 }
 
 /// The alternating chain, pinned key by key.
@@ -112,9 +117,13 @@ fn main() -> blockwork::Result<()> {
                     (plan, Placement::new(Partitioner::Ranges))
                 };
                 let exec = exec.placement(placement);
-                let (local, _) = median(reps, &|| exec.pool().run(&plan))?;
-                let (spread, out) = median(reps, &|| exec.run(&plan))?;
-                first = FIRST.with(|c| c.get());
+                let local = median(reps, &|| exec.pool().run(&plan))?.median;
+                let Timed {
+                    median: spread,
+                    first: cold,
+                    last: out,
+                } = median(reps, &|| exec.run(&plan))?;
+                first = Some(cold);
                 let check = out.values[0].as_int().unwrap_or(0) as f64;
                 (spread, Some(local), check, out.stats)
             }
@@ -122,11 +131,15 @@ fn main() -> blockwork::Result<()> {
                 // Each call plans the graph and runs it (as dask's `client.get` of a graph
                 // orders it on each call): the rank's share is prepared every time.
                 let (graph, outputs) = blockwork::bench_shapes::shape(w, n).expect("a shape");
-                let (t, out) = median(reps, &|| exec.run(&Plan::new(&graph, &outputs)?))?;
-                first = FIRST.with(|c| c.get());
+                let Timed {
+                    median: t,
+                    first: cold,
+                    last: out,
+                } = median(reps, &|| exec.run(&Plan::new(&graph, &outputs)?))?;
+                first = Some(cold);
                 // The same plan run again: its share is kept with it.
                 let plan = Plan::new(&graph, &outputs)?;
-                let (kept, _) = median(reps, &|| exec.run(&plan))?;
+                let kept = median(reps, &|| exec.run(&plan))?.median;
                 warm = Some(kept);
                 let check = out.values.first().and_then(Value::as_int).unwrap_or(0) as f64;
                 (t, None, check, out.stats)
@@ -135,7 +148,11 @@ fn main() -> blockwork::Result<()> {
                 let exec = exec.outputs_on_every_rank(true);
                 let ctx = ArrayContext::new();
                 let w = Workload::prepare(&ctx, &exec, &what, n)?;
-                let (t, out) = median(reps, &|| w.run(&exec))?;
+                let Timed {
+                    median: t,
+                    last: out,
+                    ..
+                } = median(reps, &|| w.run(&exec))?;
                 let mut stats = RunStats::default();
                 stats.messages_sent = exec.last_stats().messages_sent;
                 let check = w.value(&out, &exec)?;
@@ -152,7 +169,11 @@ fn main() -> blockwork::Result<()> {
                 codecs.partition::<String>().partition::<(Vec<u8>, usize)>();
                 let exec = exec.outputs_on_every_rank(true).codecs(codecs);
                 let pattern = format!("{dir}/part-*.txt");
-                let (t, top) = median(reps, &|| {
+                let Timed {
+                    median: t,
+                    last: top,
+                    ..
+                } = median(reps, &|| {
                     blockwork::bag::corpus::top_words(&pattern, 10, &exec)
                 })?;
                 let check = top.iter().map(|(_, c)| *c).sum::<usize>() as f64;

@@ -359,15 +359,7 @@ impl Distributed {
         options: &RunOptions,
         stats: &mut RunStats,
     ) -> Result<Vec<Value>> {
-        let settings = Settings {
-            placement: self.placement.clone(),
-            everywhere: self.everywhere,
-            rank: self.rank() as u32,
-            ranks: self.ranks() as u32,
-            codecs: self.codecs.clone(),
-            any_thread: self.any_thread,
-        };
-        let kept = plan.take_derived::<Prepared>(|p| p.settings == settings);
+        let kept = plan.take_derived::<Prepared>(|p| p.settings.fits(self));
         let fp = kept
             .as_ref()
             .map_or_else(|| fingerprint(plan), |p| p.fingerprint);
@@ -383,7 +375,7 @@ impl Distributed {
             }
             return Err(Error::new(
                 ErrorKind::Distributed,
-                "the ranks planned different graphs (keys, ops or edges differ)",
+                "the ranks planned different graphs (keys, ops, edges or literal values differ)",
             ));
         }
         let prepared = match kept {
@@ -394,7 +386,7 @@ impl Distributed {
                 drop(plan.take_derived::<Prepared>(|_| true));
                 // The errors of preparing are the same on every rank: all return before
                 // sending anything.
-                Box::new(self.prepare(plan, fp, settings)?)
+                Box::new(self.prepare(plan, fp)?)
             }
         };
         let result = self.run_prepared(plan, &prepared, options, stats);
@@ -403,7 +395,8 @@ impl Distributed {
     }
 
     /// What a run derives from the plan and the settings, before anything runs.
-    fn prepare(&self, plan: &Plan, fingerprint: u64, settings: Settings) -> Result<Prepared> {
+    fn prepare(&self, plan: &Plan, fingerprint: u64) -> Result<Prepared> {
+        let settings = Settings::of(self);
         let (rank, ranks) = (settings.rank, settings.ranks);
         let owner = self.placement.owners(plan, ranks as usize)?;
         let everywhere = self.everywhere;
@@ -591,8 +584,8 @@ fn send_op(codecs: Arc<Codecs>, slot: Arc<SendSlot>) -> Op {
     })
 }
 
-/// The settings a run's preparation depends on; a kept preparation serves a run whose
-/// settings are equal.
+/// The settings a run's preparation depends on; a kept preparation serves a run of an
+/// executor whose settings are the same.
 struct Settings {
     placement: Placement,
     everywhere: bool,
@@ -602,13 +595,25 @@ struct Settings {
     any_thread: bool,
 }
 
-impl PartialEq for Settings {
-    fn eq(&self, other: &Settings) -> bool {
-        self.placement == other.placement
-            && self.everywhere == other.everywhere
-            && (self.rank, self.ranks) == (other.rank, other.ranks)
-            && Arc::ptr_eq(&self.codecs, &other.codecs)
-            && self.any_thread == other.any_thread
+impl Settings {
+    fn of(exec: &Distributed) -> Settings {
+        Settings {
+            placement: exec.placement.clone(),
+            everywhere: exec.everywhere,
+            rank: exec.rank() as u32,
+            ranks: exec.ranks() as u32,
+            codecs: exec.codecs.clone(),
+            any_thread: exec.any_thread,
+        }
+    }
+
+    /// Whether these are `exec`'s settings (compared in place: no copy of its pins per run).
+    fn fits(&self, exec: &Distributed) -> bool {
+        self.placement == exec.placement
+            && self.everywhere == exec.everywhere
+            && (self.rank, self.ranks) == (exec.rank() as u32, exec.ranks() as u32)
+            && Arc::ptr_eq(&self.codecs, &exec.codecs)
+            && self.any_thread == exec.any_thread
     }
 }
 

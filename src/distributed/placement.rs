@@ -106,8 +106,8 @@ impl Placement {
 
     /// The owner rank of every task of `plan` ([`EVERYWHERE`] for literal nodes). Linear in
     /// the plan's size (times the length of key and op names and the number of distinct
-    /// prefix lengths, where prefix pins are given) plus the number of pins. A pin naming a rank `>= ranks` is an
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument) error.
+    /// prefix lengths, where prefix pins are given) plus the number of pins. A pin naming a
+    /// rank `>= ranks` is an [`InvalidArgument`](ErrorKind::InvalidArgument) error.
     pub(crate) fn owners(&self, plan: &Plan, ranks: usize) -> Result<Vec<u32>> {
         const UNSET: u32 = u32::MAX - 1;
         if let Some((pin, r)) = self.pins.iter().find(|(_, r)| *r >= ranks) {
@@ -142,7 +142,7 @@ impl Placement {
             self.place_blocks(plan, ranks, &mut owner, UNSET);
         }
         // What is left: contiguous ranges of the priority order, balanced by count, each
-        // boundary where it cuts the fewest edges near its balanced position.
+        // boundary where the fewest values cross it near its balanced position.
         let order: Vec<TaskId> = plan.tasks().filter(|t| owner[t.index()] == UNSET).collect();
         let starts = range_starts(plan, &order, ranks);
         let mut r = 0;

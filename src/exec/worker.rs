@@ -74,10 +74,16 @@ impl Drop for CurrentWorker {
     }
 }
 
+/// The worker loop running on the calling thread, if it is one of the pool whose queues
+/// are `shared`.
+fn current_worker_of(shared: &Shared) -> Option<*const WorkerLocal> {
+    let (worker, own) = CURRENT_WORKER.with(Cell::get);
+    (!worker.is_null() && std::ptr::eq(own, shared)).then_some(worker)
+}
+
 /// Whether the calling thread is a worker of the pool whose queues are `shared`.
 pub(crate) fn on_worker_of(shared: &Shared) -> bool {
-    let (worker, own) = CURRENT_WORKER.with(Cell::get);
-    !worker.is_null() && std::ptr::eq(own, shared)
+    current_worker_of(shared).is_some()
 }
 
 /// On a worker thread of the pool whose queues are `shared`, runs that pool's jobs until
@@ -85,10 +91,9 @@ pub(crate) fn on_worker_of(shared: &Shared) -> bool {
 /// task waits for a run it submitted to its own pool: its worker keeps working meanwhile (as
 /// rayon's `join` does), so nested runs neither deadlock nor idle the core.
 pub(crate) fn help_until(shared: &Shared, done: impl Fn() -> bool) -> bool {
-    if !on_worker_of(shared) {
+    let Some(worker) = current_worker_of(shared) else {
         return false;
-    }
-    let (worker, _) = CURRENT_WORKER.with(Cell::get);
+    };
     // SAFETY: `CURRENT_WORKER` points to the worker loop's `WorkerLocal` and `Shared` while
     // that loop runs on this thread (`CurrentWorker` clears it before they go); we are on
     // this thread, inside a job the loop is executing, so both are alive. Only shared
